@@ -1,0 +1,1 @@
+"""Sub-commands of the ``nanoalloy`` CLI, one module each (see :mod:`nanoalloy.cli`)."""
