@@ -224,7 +224,7 @@ class Spectrum:
         >>> Spectrum([1.0, 2.0], [1.0, 1.0]).with_mz([1.5, 2.5]).mz.tolist()
         [1.5, 2.5]
         """
-        return Spectrum(mz, self.intensity, self.metadata)
+        return Spectrum(_as_array(mz, "m/z"), self.intensity, self.metadata)
 
     def with_intensity(self, intensity: ArrayLike, /) -> Spectrum:
         """Return a copy with new intensities (same length).
@@ -234,7 +234,7 @@ class Spectrum:
         >>> Spectrum([1.0, 2.0], [1.0, 1.0]).with_intensity([0.0, 3.0]).tic
         3.0
         """
-        return Spectrum(self.mz, intensity, self.metadata)
+        return Spectrum(self.mz, _as_array(intensity, "intensity"), self.metadata)
 
     def scaled(self, factor: float, /) -> Spectrum:
         """Return a copy with intensities multiplied by ``factor`` (>= 0).

@@ -1,0 +1,505 @@
+"""Peak processing: baseline, smoothing, noise, centroids, resolution, charge, calibration.
+
+All functions take a :class:`~nanoalloy.spectrum.Spectrum` (positional-only)
+and return new objects; nothing is modified in place. They work on profile
+data; :func:`charge_from_spacing` also works on centroid data.
+
+Contents
+--------
+estimate_baseline
+    Smooth lower envelope (rolling-minimum opening, then a moving average).
+remove_baseline
+    Spectrum minus its baseline, clipped at zero.
+smooth
+    Savitzky-Golay smoothing.
+noise_level
+    Robust noise standard deviation (MAD of point-to-point differences).
+centroid
+    Local maxima above ``min_snr`` -> sticks at the Gaussian apex, intensity = area,
+    FWHM and height kept in the metadata.
+estimate_resolution
+    Median m/z / FWHM over strong, isolated peaks.
+charge_from_spacing
+    Charge state from the isotope spacing (1.00235/z) around a given m/z.
+recalibrate
+    Fit observed -> theoretical m/z; returns a :class:`Calibration`.
+Calibration
+    Fitted calibration with ppm errors before and after and ``apply``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal, overload
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from .errors import InputError
+from .spectrum import Spectrum
+
+__all__ = [
+    "ISOTOPE_SPACING",
+    "Calibration",
+    "centroid",
+    "charge_from_spacing",
+    "estimate_baseline",
+    "estimate_resolution",
+    "noise_level",
+    "recalibrate",
+    "remove_baseline",
+    "smooth",
+]
+
+ISOTOPE_SPACING = 1.00235
+"""Mean spacing (Da) between isotopic peaks of organic / biomolecular ions (averagine)."""
+
+FloatArray = NDArray[np.float64]
+
+
+def _points_for(spectrum: Spectrum, width_mz: float) -> int:
+    if width_mz <= 0:
+        raise InputError(f"window must be > 0 m/z, got {width_mz}")
+    if len(spectrum) < 2:
+        return 1
+    step = float(np.median(np.diff(spectrum.mz)))
+    return max(3, int(round(width_mz / step)) | 1)
+
+
+def estimate_baseline(spectrum: Spectrum, /, *, window_mz: float = 5.0) -> FloatArray:
+    """Estimate a smooth baseline under the peaks.
+
+    A morphological opening (rolling minimum, then rolling maximum) over
+    ``window_mz`` removes peaks narrower than the window; a moving average of
+    the same width smooths the result, which is finally kept below the signal.
+    The window is converted to points with the median sampling step.
+
+    Parameters
+    ----------
+    spectrum
+        Profile spectrum.
+    window_mz
+        Wider than the widest peak (or isotope envelope) to keep, in m/z.
+
+    Returns
+    -------
+    numpy.ndarray
+        Baseline at each point of ``spectrum``.
+
+    Examples
+    --------
+    >>> x = np.linspace(100, 200, 2001)
+    >>> y = 10 + 0.1 * (x - 100) + 500 * np.exp(-0.5 * ((x - 150) / 0.05) ** 2)
+    >>> b = estimate_baseline(Spectrum(x, y), window_mz=2.0)
+    >>> bool(abs(b[1000] - 15.0) < 0.5)
+    True
+    """
+    from scipy.ndimage import maximum_filter1d, minimum_filter1d, uniform_filter1d
+
+    y = spectrum.intensity
+    if len(y) < 3:
+        return np.zeros_like(y)
+    n = _points_for(spectrum, window_mz)
+    opened = maximum_filter1d(minimum_filter1d(y, n, mode="nearest"), n, mode="nearest")
+    base = uniform_filter1d(opened, n, mode="nearest")
+    return np.asarray(np.minimum(base, y), dtype=np.float64)
+
+
+def remove_baseline(spectrum: Spectrum, /, *, window_mz: float = 5.0) -> Spectrum:
+    """Subtract :func:`estimate_baseline` (result clipped at zero).
+
+    Examples
+    --------
+    >>> s = Spectrum(np.linspace(0, 10, 101), np.full(101, 7.0))
+    >>> float(remove_baseline(s, window_mz=1.0).intensity.max())
+    0.0
+    """
+    base = estimate_baseline(spectrum, window_mz=window_mz)
+    return spectrum.with_intensity(np.clip(spectrum.intensity - base, 0.0, None))
+
+
+def smooth(spectrum: Spectrum, /, *, window_points: int = 7, order: int = 2) -> Spectrum:
+    """Savitzky-Golay smoothing (negative overshoots clipped to zero).
+
+    Parameters
+    ----------
+    window_points
+        Odd window length in points; keep it below the points per FWHM.
+    order
+        Polynomial order (< ``window_points``).
+
+    Examples
+    --------
+    >>> s = Spectrum(np.arange(9.0), [0, 0, 1, 4, 9, 4, 1, 0, 0])
+    >>> len(smooth(s, window_points=5))
+    9
+    """
+    from scipy.signal import savgol_filter
+
+    if window_points % 2 == 0 or window_points <= order:
+        raise InputError(f"window_points must be odd and > order, got {window_points}")
+    if len(spectrum) < window_points:
+        return spectrum
+    y = savgol_filter(spectrum.intensity, window_points, order, mode="interp")
+    return spectrum.with_intensity(np.clip(y, 0.0, None))
+
+
+def noise_level(spectrum: Spectrum, /) -> float:
+    """Robust standard deviation of the noise.
+
+    Point-to-point differences cancel a slow baseline; their median absolute
+    deviation, iteratively clipped at 3 sigma so that peak flanks drop out,
+    estimates the noise of the flat regions (divided by sqrt(2) for the
+    difference). Exact zeros (zero-suppressed data) are ignored; 0.0 is
+    returned when nothing is left.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> s = Spectrum(np.arange(5000.0), 100 + rng.normal(0, 2.0, 5000))
+    >>> bool(abs(noise_level(s) - 2.0) < 0.15)
+    True
+    """
+    y = spectrum.intensity
+    d = np.diff(y)
+    d = d[(y[1:] > 0) & (y[:-1] > 0)]
+    if d.size < 5:
+        return 0.0
+    sigma = 0.0
+    for _ in range(8):
+        med = float(np.median(d))
+        new = 1.4826 * float(np.median(np.abs(d - med)))
+        if new == 0.0 or math.isclose(new, sigma, rel_tol=1e-3):
+            sigma = new
+            break
+        sigma = new
+        d = d[np.abs(d - med) < 3.0 * sigma]
+        if d.size < 5:
+            break
+    return sigma / math.sqrt(2.0)
+
+
+def _local_maxima(y: FloatArray) -> NDArray[np.intp]:
+    if y.size < 3:
+        return np.zeros(0, dtype=np.intp)
+    mid = y[1:-1]
+    is_max = (mid > y[:-2]) & (mid >= y[2:]) & (mid > 0)
+    return np.flatnonzero(is_max) + 1
+
+
+def _apex(mz: FloatArray, y: FloatArray, idx: NDArray[np.intp]) -> FloatArray:
+    """Apex m/z by three-point Gaussian (log-parabola) interpolation, parabola as fallback."""
+    x0, x1, x2 = mz[idx - 1], mz[idx], mz[idx + 1]
+    y0, y1, y2 = y[idx - 1], y[idx], y[idx + 1]
+    pos = (y0 > 0) & (y2 > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a0 = np.where(pos, np.log(np.where(pos, y0, 1.0)), y0)
+        a1 = np.where(pos, np.log(y1), y1)
+        a2 = np.where(pos, np.log(np.where(pos, y2, 1.0)), y2)
+        # vertex of the parabola through three (possibly unevenly spaced) points
+        d0, d2 = x0 - x1, x2 - x1
+        num = (a0 - a1) * d2 * d2 - (a2 - a1) * d0 * d0
+        den = (a0 - a1) * d2 - (a2 - a1) * d0
+        off = 0.5 * num / den
+    ok = np.isfinite(off) & (off > d0) & (off < d2)
+    return np.asarray(np.where(ok, x1 + off, x1), dtype=np.float64)
+
+
+def _half_width(mz: FloatArray, y: FloatArray, i: int) -> tuple[float, int, int]:
+    """FWHM at point i, and the valley bounds used for the area."""
+    half = 0.5 * y[i]
+    n = y.size
+    j = i
+    while j > 0 and y[j - 1] > half and y[j - 1] <= y[j]:
+        j -= 1
+    k = i
+    while k < n - 1 and y[k + 1] > half and y[k + 1] <= y[k]:
+        k += 1
+    fwhm = math.nan
+    if j > 0 and k < n - 1 and y[j - 1] <= half and y[k + 1] <= half:
+        left = mz[j - 1] + (half - y[j - 1]) * (mz[j] - mz[j - 1]) / (y[j] - y[j - 1])
+        right = mz[k] + (y[k] - half) * (mz[k + 1] - mz[k]) / (y[k] - y[k + 1])
+        fwhm = float(right - left)
+    lo = j
+    while lo > 0 and 0 < y[lo - 1] <= y[lo]:
+        lo -= 1
+    hi = k
+    while hi < n - 1 and 0 < y[hi + 1] <= y[hi]:
+        hi += 1
+    return fwhm, max(lo - 1, 0), min(hi + 1, n - 1)
+
+
+def centroid(
+    spectrum: Spectrum, /, *, min_snr: float = 3.0, noise: float | None = None
+) -> Spectrum:
+    """Turn a profile spectrum into sticks.
+
+    Every local maximum whose height exceeds ``min_snr`` times the noise
+    (:func:`noise_level` unless given) becomes a stick at its apex (three-point
+    Gaussian interpolation); its intensity is the peak area (trapezoid between
+    the neighbouring valleys, in intensity x m/z units). The metadata gain
+    ``fwhm`` and ``height`` arrays (NaN FWHM where a half-maximum crossing is
+    missing, e.g. for merged peaks) and ``centroided=True``.
+    Centroid input is returned unchanged.
+
+    Examples
+    --------
+    >>> x = np.linspace(999, 1001, 801)
+    >>> y = 100 * np.exp(-0.5 * ((x - 1000.0123) / 0.01) ** 2)
+    >>> c = centroid(Spectrum(x, y), noise=1.0)
+    >>> round(float(c.mz[0]), 4), round(float(c.metadata["fwhm"][0]), 3)
+    (1000.0123, 0.024)
+    """
+    if spectrum.centroided:
+        return spectrum
+    mz, y = spectrum.mz, spectrum.intensity
+    sigma = noise_level(spectrum) if noise is None else float(noise)
+    idx = _local_maxima(y)
+    idx = idx[y[idx] > min_snr * sigma]
+    centres = _apex(mz, y, idx)
+    fwhm = np.empty(idx.size)
+    area = np.empty(idx.size)
+    for n, i in enumerate(idx.tolist()):
+        fwhm[n], lo, hi = _half_width(mz, y, i)
+        area[n] = float(np.trapezoid(y[lo : hi + 1], mz[lo : hi + 1]))
+    heights = y[idx].copy()
+    order = np.argsort(centres, kind="stable")
+    keep = order[np.concatenate([[True], np.diff(centres[order]) > 0])] if idx.size else order
+    fwhm, heights = fwhm[keep], heights[keep]
+    fwhm.flags.writeable = False
+    heights.flags.writeable = False
+    md = {**spectrum.metadata, "centroided": True, "fwhm": fwhm, "height": heights}
+    return Spectrum(centres[keep], area[keep], md)
+
+
+def estimate_resolution(spectrum: Spectrum, /, *, min_snr: float = 20.0) -> float:
+    """Resolving power m/z / FWHM: the median over strong, isolated peaks.
+
+    A peak counts when its height is at least ``min_snr`` times the noise, its
+    FWHM is defined and spans at least three sampling steps, and no other peak
+    above 10 % of its height lies within 3 FWHM.
+
+    Returns
+    -------
+    float
+        NaN when no peak qualifies.
+
+    Examples
+    --------
+    >>> x = np.linspace(990, 1010, 20001)
+    >>> y = sum(100 * np.exp(-0.5 * ((x - c) / (c / 50000 / 2.3548)) ** 2) for c in (995, 1005))
+    >>> round(estimate_resolution(Spectrum(x, y + 0.01)), -3)
+    50000.0
+    """
+    c = centroid(spectrum, min_snr=3.0)
+    if not len(c):
+        return math.nan
+    fwhm = np.asarray(c.metadata["fwhm"])
+    height = np.asarray(c.metadata["height"])
+    sigma = noise_level(spectrum)
+    step = float(np.median(np.diff(spectrum.mz))) if len(spectrum) > 1 else 0.0
+    ok = np.isfinite(fwhm) & (height >= min_snr * sigma) & (fwhm >= 3 * step)
+    good: list[float] = []
+    for i in np.flatnonzero(ok).tolist():
+        near = np.abs(c.mz - c.mz[i]) < 3 * fwhm[i]
+        near[i] = False
+        if not (near & (height > 0.1 * height[i])).any():
+            good.append(float(c.mz[i] / fwhm[i]))
+    return float(np.median(good)) if good else math.nan
+
+
+def charge_from_spacing(
+    spectrum: Spectrum,
+    mz: float,
+    /,
+    *,
+    max_charge: int = 60,
+    min_charge: int = 1,
+    tolerance_ppm: float = 10.0,
+    spacing: float = ISOTOPE_SPACING,
+    n_isotopes: int = 8,
+    min_relative: float = 0.02,
+) -> int | None:
+    """Charge state from the isotope spacing of the envelope around ``mz``.
+
+    The peak nearest ``mz`` (within 3 x ``tolerance_ppm``) anchors the search;
+    profile data are reduced to local maxima (Gaussian apex), centroid data are
+    used as they are. For each charge z the isotope positions
+    ``anchor +- k * spacing / z`` are walked outwards, k = 1, 2, ... up to
+    ``n_isotopes``, each direction stopping at the first empty position; a
+    matched peak adds its height times a Gaussian weight of its position error
+    (sigma = the tolerance, capped at a quarter of the spacing), and a peak at
+    the midpoint before it subtracts its weighted height (a filled midpoint
+    means the real charge is higher). Twice the true charge stops at the first
+    empty midpoint; half of it pays for the filled midpoints. The best positive
+    score wins.
+
+    Parameters
+    ----------
+    spectrum
+        Profile or centroid spectrum holding the envelope.
+    mz
+        An m/z on the envelope (e.g. a precursor m/z).
+    max_charge, min_charge
+        Charges tried (absolute values; the sign is the polarity's business).
+    tolerance_ppm
+        Position tolerance for the anchor and the isotope peaks.
+    spacing
+        Isotope spacing in Da (1.00235 for organic ions; adjust for metal-rich
+        clusters if needed).
+    n_isotopes
+        Isotope steps walked on each side.
+    min_relative
+        Peaks below this fraction of the anchor height are ignored.
+
+    Returns
+    -------
+    int or None
+        None when no peak is near ``mz`` or no charge scores above zero.
+
+    Examples
+    --------
+    >>> x = np.linspace(1000, 1003, 30001)
+    >>> z = 7
+    >>> y = sum(np.exp(-0.5 * ((x - 1001 - k * ISOTOPE_SPACING / z) / 0.004) ** 2)
+    ...         * np.exp(-0.5 * (k / 3) ** 2) for k in range(-6, 7))
+    >>> charge_from_spacing(Spectrum(x, y), 1001.0)
+    7
+    """
+    if not (1 <= min_charge <= max_charge):
+        raise InputError(f"need 1 <= min_charge <= max_charge, got {min_charge}, {max_charge}")
+    half = (n_isotopes + 1) * spacing / min_charge
+    window = spectrum.crop(mz - half, mz + half)
+    if len(window) == 0:
+        return None
+    if spectrum.centroided:
+        pmz, ph = window.mz, window.intensity
+    else:
+        idx = _local_maxima(window.intensity)
+        pmz, ph = _apex(window.mz, window.intensity, idx), window.intensity[idx]
+    if pmz.size == 0:
+        return None
+    tol = tolerance_ppm * 1e-6 * mz
+    dist = np.abs(pmz - mz)
+    a = int(np.argmin(dist))
+    if dist[a] > 3 * tol:
+        return None
+    anchor, ref = float(pmz[a]), float(ph[a])
+    keep = ph >= min_relative * ref
+    pmz, ph = pmz[keep], ph[keep]
+
+    def best(pos: float, t: float) -> float:
+        err = np.abs(pmz - pos)
+        near = err < 2.5 * t
+        if not near.any():
+            return 0.0
+        return float(np.max(ph[near] * np.exp(-0.5 * (err[near] / t) ** 2)))
+
+    scores: dict[int, float] = {}
+    for z in range(min_charge, max_charge + 1):
+        step = spacing / z
+        t = min(tol, 0.25 * step)
+        score = 0.0
+        for sign in (-1.0, 1.0):
+            for k in range(1, n_isotopes + 1):
+                on = best(anchor + sign * k * step, t)
+                if on <= 0.0:
+                    break
+                score += on - best(anchor + sign * (k - 0.5) * step, t)
+        scores[z] = score
+    z_best = max(scores, key=lambda z: scores[z])
+    return z_best if scores[z_best] > 0 else None
+
+
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    """A fitted m/z calibration: ``corrected = intercept + slope * observed``.
+
+    Examples
+    --------
+    >>> cal = recalibrate([1000.02, 2000.04], [1000.0, 2000.0])
+    >>> round(float(cal.apply(1500.03)), 6)
+    1500.0
+    """
+
+    model: Literal["linear", "offset"]
+    """'linear' (intercept and slope) or 'offset' (one relative, ppm shift)."""
+    intercept: float
+    """Additive term of the correction (m/z)."""
+    slope: float
+    """Multiplicative term of the correction."""
+    ppm_before: FloatArray
+    """(observed - theoretical) / theoretical * 1e6 for each calibrant."""
+    ppm_after: FloatArray
+    """The same errors after applying the calibration."""
+
+    @property
+    def rms_ppm_before(self) -> float:
+        """Root-mean-square error before calibration (ppm)."""
+        return float(np.sqrt(np.mean(self.ppm_before**2)))
+
+    @property
+    def rms_ppm_after(self) -> float:
+        """Root-mean-square error after calibration (ppm)."""
+        return float(np.sqrt(np.mean(self.ppm_after**2)))
+
+    @overload
+    def apply(self, mz: Spectrum, /) -> Spectrum: ...
+    @overload
+    def apply(self, mz: ArrayLike, /) -> FloatArray: ...
+
+    def apply(self, mz: Spectrum | ArrayLike, /) -> Spectrum | FloatArray:
+        """Correct m/z values, or the m/z axis of a spectrum (slope must stay > 0)."""
+        if isinstance(mz, Spectrum):
+            return mz.with_mz(self.intercept + self.slope * mz.mz)
+        return np.asarray(self.intercept + self.slope * np.asarray(mz, dtype=np.float64))
+
+
+def recalibrate(
+    observed: ArrayLike,
+    theoretical: ArrayLike,
+    /,
+    *,
+    model: Literal["linear", "offset"] = "linear",
+) -> Calibration:
+    """Fit a calibration mapping observed m/z onto theoretical m/z.
+
+    Parameters
+    ----------
+    observed, theoretical
+        Matched calibrant m/z values (same length; >= 2 for 'linear', >= 1 for 'offset').
+    model
+        ``'linear'``: least squares ``theoretical = a + b * observed`` (corrects an
+        offset and an error proportional to m/z). ``'offset'``: one relative shift,
+        the median ppm error, removed from every m/z.
+
+    Examples
+    --------
+    >>> t = np.array([500.0, 1000.0, 2000.0])
+    >>> cal = recalibrate(t * (1 + 20e-6), t, model="offset")
+    >>> cal.ppm_before.round(3).tolist(), bool(cal.rms_ppm_after < 1e-6)
+    ([20.0, 20.0, 20.0], True)
+    """
+    o = np.asarray(observed, dtype=np.float64).ravel()
+    t = np.asarray(theoretical, dtype=np.float64).ravel()
+    if o.shape != t.shape:
+        raise InputError(f"observed and theoretical differ in length ({o.size} and {t.size})")
+    if not (np.isfinite(o).all() and np.isfinite(t).all()) or (t <= 0).any():
+        raise InputError("calibrant m/z values must be finite and > 0")
+    need = 2 if model == "linear" else 1
+    if o.size < need:
+        raise InputError(f"model {model!r} needs at least {need} calibrants, got {o.size}")
+    before = (o - t) / t * 1e6
+    if model == "linear":
+        if np.ptp(o) == 0:
+            raise InputError("the 'linear' model needs calibrants at different m/z")
+        slope, intercept = np.polyfit(o, t, 1)
+    elif model == "offset":
+        slope, intercept = 1.0 / (1.0 + float(np.median(before)) * 1e-6), 0.0
+    else:
+        raise InputError(f"model must be 'linear' or 'offset', got {model!r}")
+    after = (intercept + slope * o - t) / t * 1e6
+    before.flags.writeable = False
+    after.flags.writeable = False
+    return Calibration(model, float(intercept), float(slope), before, after)
