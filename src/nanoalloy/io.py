@@ -154,7 +154,7 @@ def _mzxml_record(d: Mapping[str, Any], path: Path, index: int) -> Spectrum:
     pol = d.get("polarity")
     md["polarity"] = {"+": "positive", "-": "negative"}.get(str(pol)) if pol else None
     cen = d.get("centroided")
-    md["centroided"] = None if cen is None else str(cen).strip() in ("1", "true")
+    md["centroided"] = None if cen is None else str(cen).strip().lower() in ("1", "true")
     prec = _first(d.get("precursorMz"))
     if prec is not None:
         md["precursor_mz"] = float(prec["precursorMz"])

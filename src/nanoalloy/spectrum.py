@@ -200,6 +200,12 @@ class Spectrum:
         return None if v is None else float(v)
 
     @property
+    def polarity(self) -> str | None:
+        """'positive' or 'negative' from the metadata, if known."""
+        v = self.metadata.get("polarity")
+        return None if v is None else str(v)
+
+    @property
     def centroided(self) -> bool | None:
         """True for centroid data, False for profile data, None if unknown."""
         v = self.metadata.get("centroided")

@@ -1,0 +1,486 @@
+"""Tests of nanoalloy.spectrum and nanoalloy.io: readers, writers, bad input, the info CLI."""
+
+from __future__ import annotations
+
+import base64
+import inspect
+import json
+import types
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import nanoalloy.io as nio
+import nanoalloy.spectrum as nspec
+from nanoalloy.cli import main
+from nanoalloy.errors import SpectrumFormatError
+from nanoalloy.spectrum import ScanInfo, Spectrum
+
+REAL_NAME = "FLASHDeconv_sample_input1_CytC_ETD.mzML"
+
+
+@pytest.fixture(scope="module")
+def real_file() -> Path:
+    here = Path(__file__).resolve()
+    for cand in (
+        here.parents[2] / "shared" / "data" / "real" / REAL_NAME,
+        here.parents[1] / "shared" / "data" / "real" / REAL_NAME,
+        Path("/work/shared/data/real") / REAL_NAME,
+    ):
+        if cand.exists():
+            return cand
+    pytest.skip(f"real data file {REAL_NAME} not present")
+
+
+def _profile(rng: np.random.Generator, n: int = 400) -> Spectrum:
+    mz = np.sort(rng.uniform(1000, 1010, n))
+    mz = np.unique(mz)
+    return Spectrum(mz, rng.uniform(0, 1e4, mz.size))
+
+
+# ----------------------------------------------------------------------------- Spectrum
+def test_all_lists_sorted_and_true() -> None:
+    for mod in (nio, nspec):
+        assert list(mod.__all__) == sorted(mod.__all__)
+        for name in mod.__all__:
+            assert hasattr(mod, name), name
+
+
+def test_spectrum_is_immutable_and_coerced() -> None:
+    s = Spectrum([1, 2, 3], np.array([1, 2, 3], dtype=np.float32), {"ms_level": 1})
+    assert s.mz.dtype == np.float64 and s.intensity.dtype == np.float64
+    with pytest.raises(ValueError):
+        s.mz[0] = 5.0
+    with pytest.raises(AttributeError):
+        s.mz = np.zeros(3)  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        s.metadata["ms_level"] = 2  # type: ignore[index]
+    src = np.array([1.0, 2.0])
+    s2 = Spectrum(src, [0.0, 1.0])
+    src[0] = 99.0
+    assert s2.mz[0] == 1.0
+
+
+def test_spectrum_transforms_return_new_objects() -> None:
+    s = Spectrum([1.0, 2.0, 3.0], [1.0, 2.0, 4.0], {"rt_min": 2.0})
+    assert s.crop(1.5, 3.0).mz.tolist() == [2.0, 3.0]
+    assert s.scaled(0.5).intensity.tolist() == [0.5, 1.0, 2.0]
+    assert s.with_mz([1.1, 2.1, 3.1]).rt_min == 2.0
+    assert s.normalized().intensity.max() == 1.0
+    assert s.with_metadata(ms_level=2).ms_level == 2 and s.ms_level is None
+    assert s.base_peak == (3.0, 4.0) and s.tic == 7.0
+    u = Spectrum.from_unsorted([3.0, 1.0, 3.0, 2.0], [1.0, 1.0, 2.0, 1.0])
+    assert u.mz.tolist() == [1.0, 2.0, 3.0] and u.intensity.tolist() == [1.0, 1.0, 3.0]
+    with pytest.raises(SpectrumFormatError, match="duplicate"):
+        Spectrum.from_unsorted([1.0, 1.0], [1.0, 1.0], duplicates="error")
+
+
+@pytest.mark.parametrize(
+    ("mz", "inten", "message"),
+    [
+        ([1.0, 2.0], [1.0], "differ in length"),
+        ([[1.0, 2.0]], [[1.0, 2.0]], "1-D"),
+        ([1.0, np.nan], [1.0, 1.0], "non-finite"),
+        ([1.0, 2.0], [1.0, np.inf], "non-finite"),
+        ([1.0, 2.0], [1.0, -3.0], "negative intensity -3"),
+        ([2.0, 1.0], [1.0, 1.0], "unsorted m/z at point 1"),
+        ([1.0, 1.0], [1.0, 1.0], "duplicate m/z at point 1"),
+        (["a", "b"], [1.0, 1.0], "not numbers"),
+    ],
+)
+def test_spectrum_validation(mz: object, inten: object, message: str) -> None:
+    with pytest.raises(SpectrumFormatError, match=message):
+        Spectrum(mz, inten)  # type: ignore[arg-type]
+
+
+# ----------------------------------------------------------------------------- real mzML
+def test_real_file_lists_all_scans(real_file: Path) -> None:
+    scans = nio.list_scans(real_file)
+    assert len(scans) == 10
+    assert [s.ms_level for s in scans] == [1, 1, 2, 1, 2, 2, 2, 1, 2, 2]
+    assert [s.index for s in scans] == list(range(10))
+    assert scans[0].id == "controllerType=0 controllerNumber=1 scan=559"
+    assert scans[0].rt_min == pytest.approx(251.24056235202 / 60)
+    assert scans[9].rt_min == pytest.approx(255.42667224 / 60)
+    rts = [s.rt_min for s in scans]
+    assert rts == sorted(rts)
+    assert all(s.polarity == "positive" for s in scans)
+    assert [s.centroided for s in scans if s.ms_level == 1] == [False] * 4
+    assert [s.centroided for s in scans if s.ms_level == 2] == [True] * 6
+    ms2 = [s for s in scans if s.ms_level == 2]
+    assert [round(s.precursor_mz or 0, 2) for s in ms2] == [
+        1225.61,
+        1248.89,
+        1521.26,
+        1378.79,
+        1369.04,
+        1711.54,
+    ]
+    assert [s.precursor_charge for s in ms2] == [12, 12, 9, 8, 10, 8]
+    assert scans[0].n_points == 10818 and scans[2].n_points == 25
+    assert all(s.precursor_mz is None for s in scans if s.ms_level == 1)
+
+
+def test_real_file_read_by_scan_time_and_range(real_file: Path) -> None:
+    s = nio.read(real_file, scan=2)
+    assert s.ms_level == 2 and len(s) == 25 and s.metadata["precursor_charge"] == 12
+    by_id = nio.read(real_file, scan="controllerType=0 controllerNumber=1 scan=566")
+    assert by_id.metadata["index"] == 7
+    near = nio.read(real_file, time=4.21)
+    assert near.metadata["index"] == 3  # nearest MS1 scan
+    series = nio.read_series(real_file)
+    assert [x.metadata["index"] for x in series] == [0, 1, 3, 7]
+    summed = nio.read(real_file, scans=(0, 9))
+    assert summed.metadata["combined_scans"] == [0, 1, 3, 7]
+    # profile sum conserves the signal: the integral equals the sum of integrals
+    total = sum(np.trapezoid(x.intensity, x.mz) for x in series)
+    assert np.trapezoid(summed.intensity, summed.mz) == pytest.approx(total, rel=0.02)
+    mean = nio.read(real_file, scans=(0, 9), combine="mean")
+    np.testing.assert_allclose(mean.intensity * 4, summed.intensity)
+
+
+def test_iter_scans_streams(real_file: Path, tmp_path: Path) -> None:
+    it = nio.iter_scans(real_file)
+    assert isinstance(it, types.GeneratorType)
+    first = next(it)
+    assert first.metadata["index"] == 0
+    it.close()
+    # a generated 60-scan time course: scans come one by one and the generator
+    # does not keep references to the scans it has handed out
+    import gc
+    import weakref
+
+    path = tmp_path / "course.mzML"
+    rng = np.random.default_rng(1)
+    nio.write_mzml(
+        (_profile(rng).with_metadata(rt_min=0.5 * k) for k in range(60)),
+        path,
+    )
+    refs = []
+    gen = nio.iter_scans(path)
+    assert inspect.isgenerator(gen)
+    for k, s in enumerate(gen):
+        assert s.rt_min == pytest.approx(0.5 * k)
+        refs.append(weakref.ref(s.mz))
+        del s
+    gc.collect()
+    assert sum(r() is not None for r in refs) == 0
+    assert len(refs) == 60
+
+
+# ----------------------------------------------------------------------------- round trips
+def test_write_mzml_round_trip_multi_scan(tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    spectra = []
+    for k in range(5):
+        base = _profile(rng)
+        md = {"rt_min": 1.25 * k, "ms_level": 1, "polarity": "negative", "centroided": k == 4}
+        if k == 3:
+            md |= {"ms_level": 2, "precursor_mz": 2335.5, "precursor_charge": 4}
+        spectra.append(Spectrum(base.mz, base.intensity, md))
+    spectra.append(Spectrum([], [], {"rt_min": 9.0}))
+    path = tmp_path / "out.mzML"
+    nio.write_mzml(spectra, path)
+    back = list(nio.iter_scans(path))
+    assert len(back) == len(spectra)
+    for a, b in zip(spectra, back, strict=True):
+        np.testing.assert_array_equal(a.mz, b.mz)
+        np.testing.assert_array_equal(a.intensity, b.intensity)
+        assert b.rt_min == pytest.approx(a.rt_min)
+    assert back[0].metadata["polarity"] == "negative" and back[0].centroided is False
+    assert back[4].centroided is True
+    assert back[3].ms_level == 2 and back[3].metadata["precursor_mz"] == 2335.5
+    assert back[3].metadata["precursor_charge"] == 4
+    # indexed, with a correct checksum and offsets (pyteomics reads it by index too)
+    import hashlib
+
+    from pyteomics import mzml
+
+    raw = path.read_bytes()
+    cut = raw.index(b"<fileChecksum>") + len(b"<fileChecksum>")
+    assert hashlib.sha1(raw[:cut]).hexdigest().encode() == raw[cut : cut + 40]
+    with mzml.MzML(str(path), cv=nio._psi_ms_cv()) as reader:
+        assert reader.get_by_id("scan=3")["index"] == 2
+        assert len(reader) == 6
+    assert not list(tmp_path.glob(".*part"))
+
+
+@pytest.mark.parametrize(
+    ("text", "suffix"),
+    [
+        ("mz,intensity\n100.5,10\n101.0,20\n101.5,5\n", ".csv"),
+        ("100.5\t10\n101.0\t20\n101.5\t5\n", ".tsv"),
+        ("# exported\nm/z intensity\n100.5   10\n101.0   20\n101.5   5\n", ".txt"),
+        ("Mass;Intensity\n100,5;10\n101,0;20\n101,5;5\n", ".csv"),
+        ("100.5;10\n101.0;20\n101.5;5\n", ".dat"),
+        ("100.5, 10, 1\n101.0, 20, 1\n101.5, 5, 1\n", ".csv"),
+        ("100.5 1e1\n1.01e2 2.0E1\n101.5 5\n", ".xy"),
+        ("mz,intensity\r\n100.5,10\r\n101.0,20\r\n101.5,5\r\n", ".csv"),
+        ("100.5,10\n101.0,20\n101.5,5\n", ""),
+        ("100.5,10\n101.0,20\n101.5,5\n", ".spectrum"),
+    ],
+)
+def test_text_variants(tmp_path: Path, text: str, suffix: str) -> None:
+    path = tmp_path / f"s{suffix}"
+    path.write_bytes(text.encode())
+    s = nio.read(path)
+    assert s.mz.tolist() == [100.5, 101.0, 101.5]
+    assert s.intensity.tolist() == [10.0, 20.0, 5.0]
+
+
+def test_write_csv_round_trip(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    s = _profile(rng)
+    for name, delim in (("a.csv", ","), ("b.tsv", "\t"), ("c.txt", " ")):
+        nio.write_csv(s, tmp_path / name, delimiter=delim)
+        back = nio.read(tmp_path / name)
+        np.testing.assert_array_equal(back.mz, s.mz)
+        np.testing.assert_array_equal(back.intensity, s.intensity)
+    nio.write_csv(s, tmp_path / "n.csv", header=False)
+    assert (tmp_path / "n.csv").read_text().splitlines()[0].startswith("1")
+
+
+def thermo_export(blocks: list[tuple[int, float, np.ndarray, np.ndarray]], polarity: str) -> str:
+    """A Thermo Xcalibur spectrum export (text) with one block per scan."""
+    out = []
+    for scan, rt, mz, inten in blocks:
+        out += [
+            "SPECTRUM - MS",
+            "GSM_AuAg44_R1-3.raw",
+            f"FTMS {polarity} p ESI Full ms [1000.0000-4000.0000]",
+            f"Scan #: {scan}",
+            f"RT: {rt:.2f}",
+            f"Data points: {mz.size}",
+            "Mass\tIntensity",
+        ]
+        out += [f"{x:.6f}\t{y:.1f}" for x, y in zip(mz, inten, strict=True)]
+        out.append("")
+    return "\n".join(out)
+
+
+def test_thermo_text_export(tmp_path: Path) -> None:
+    rng = np.random.default_rng(4)
+    mz = np.round(np.sort(rng.uniform(2300, 2400, 200)), 6)
+    mz = np.unique(mz)
+    inten = np.round(rng.uniform(0, 1e5, mz.size), 1)
+    path = tmp_path / "export.txt"
+    path.write_text(thermo_export([(17, 0.52, mz, inten), (18, 0.55, mz + 0.001, inten)], "-"))
+    scans = nio.list_scans(path)
+    assert [(s.id, s.rt_min, s.polarity, s.centroided, s.ms_level) for s in scans] == [
+        ("17", 0.52, "negative", False, 1),
+        ("18", 0.55, "negative", False, 1),
+    ]
+    s = nio.read(path)
+    np.testing.assert_allclose(s.mz, mz)
+    np.testing.assert_allclose(s.intensity, inten)
+    assert nio.read(path, scan=1).metadata["id"] == "18"
+    assert nio.read(path, scan="18").rt_min == 0.55
+
+
+def _mzxml(scans: list[dict[str, object]]) -> str:
+    """A small mzXML 3.2 document with network-order 32-bit interleaved peaks."""
+    body = []
+    for sc in scans:
+        mz = np.asarray(sc["mz"], dtype=">f4")
+        it = np.asarray(sc["intensity"], dtype=">f4")
+        pairs = np.empty(mz.size * 2, dtype=">f4")
+        pairs[0::2], pairs[1::2] = mz, it
+        raw = pairs.tobytes()
+        compressed = bool(sc.get("zlib"))
+        data = base64.b64encode(zlib.compress(raw) if compressed else raw).decode()
+        prec = ""
+        if sc["level"] == 2:
+            prec = (
+                f'<precursorMz precursorIntensity="1000" precursorCharge="{sc["charge"]}">'
+                f"{sc['prec']}</precursorMz>"
+            )
+        comp = 'compressionType="zlib" ' if compressed else 'compressionType="none" '
+        body.append(
+            f'<scan num="{sc["num"]}" msLevel="{sc["level"]}" peaksCount="{mz.size}" '
+            f'polarity="{sc["pol"]}" retentionTime="PT{sc["rt_s"]}S" centroided="{sc["cen"]}">'
+            f'{prec}<peaks precision="32" byteOrder="network" contentType="m/z-int" '
+            f'{comp}compressedLen="0">{data}</peaks></scan>'
+        )
+    return (
+        '<?xml version="1.0" encoding="ISO-8859-1"?>\n'
+        '<mzXML xmlns="http://sashimi.sourceforge.net/schema_revision/mzXML_3.2">\n'
+        f'<msRun scanCount="{len(scans)}">\n' + "\n".join(body) + "\n</msRun>\n</mzXML>\n"
+    )
+
+
+def test_mzxml_reader(tmp_path: Path) -> None:
+    mz1 = [2335.0, 2335.25, 2335.5, 2335.75]
+    in1 = [10.0, 400.0, 800.0, 300.0]
+    mz2 = [500.0, 700.5]
+    in2 = [5.0, 7.0]
+    doc = _mzxml(
+        [
+            dict(num=1, level=1, mz=mz1, intensity=in1, pol="-", rt_s=30.0, cen=0),
+            dict(
+                num=2, level=2, mz=mz2, intensity=in2, pol="-", rt_s=33.0, cen=1, zlib=True,
+                prec=2335.5, charge=4,
+            ),
+        ]
+    )  # fmt: skip
+    path = tmp_path / "two.mzXML"
+    path.write_text(doc)
+    a, b = nio.iter_scans(path)
+    assert a.mz.tolist() == mz1 and a.intensity.tolist() == in1
+    assert b.mz.tolist() == mz2 and b.intensity.tolist() == in2
+    assert (a.ms_level, a.rt_min, a.polarity, a.centroided) == (1, 0.5, "negative", False)
+    assert (b.ms_level, b.rt_min, b.centroided) == (2, 0.55, True)
+    assert b.metadata["precursor_mz"] == 2335.5 and b.metadata["precursor_charge"] == 4
+    assert a.metadata["id"] == "1"
+    assert [s.index for s in nio.list_scans(path)] == [0, 1]
+
+
+# ----------------------------------------------------------------------------- bad input
+def _write(tmp_path: Path, name: str, content: bytes) -> Path:
+    p = tmp_path / name
+    p.write_bytes(content)
+    return p
+
+
+BAD_CASES = [
+    ("empty.csv", b"", "empty file"),
+    ("blank.txt", b"\n  \n\t\n", "empty file"),
+    ("garbage.mzML", bytes(range(256)) * 8, "binary content"),
+    ("garbage.bin", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" * 20, "binary content"),
+    ("one.csv", b"mz\n100.1\n100.2\n", "line 2: one column only"),
+    ("nan.csv", b"100.1,5\n100.2,nan\n", "line 2: non-finite value"),
+    ("inf.txt", b"100.1 5\n100.2 inf\n", "line 2: non-finite value"),
+    ("neg.csv", b"100.1,5\n100.2,-1\n", "line 2: negative intensity -1"),
+    ("unsorted.csv", b"mz,i\n100.3,5\n100.2,1\n", "line 3: unsorted m/z 100.2 after 100.3"),
+    ("dup.tsv", b"100.2\t5\n100.2\t1\n", "line 2: duplicate m/z 100.2"),
+    ("words.csv", b"mz,i\n100.1,5\n100.2,abc\n", "line 3: one column only"),
+    ("trail.csv", b"100.1,5\nfoo bar\n", "line 2: expected two numbers"),
+    ("header_only.csv", b"mz,intensity\n", "no numeric m/z-intensity rows"),
+    ("x.mzML", b"100.1,5\n100.2,6\n", "extension '.mzML' says mzml, but the content is text"),
+    ("x.csv", b'<?xml version="1.0"?><mzML></mzML>', "says text, but the content is mzml"),
+    ("other.xml", b'<?xml version="1.0"?><html></html>', "neither mzML nor mzXML"),
+    ("bad.mzML", b'<?xml version="1.0"?>\n<mzML><run><spectrumList><spectrum', "truncated mzML"),
+]
+
+
+@pytest.mark.parametrize(("name", "content", "message"), BAD_CASES)
+def test_bad_input(tmp_path: Path, name: str, content: bytes, message: str) -> None:
+    path = _write(tmp_path, name, content)
+    with pytest.raises(SpectrumFormatError, match=message) as info:
+        nio.read(path)
+    text = str(info.value)
+    assert "\n" not in text and str(path) in text
+
+
+def test_truncated_real_mzml(real_file: Path, tmp_path: Path) -> None:
+    raw = real_file.read_bytes()
+    path = _write(tmp_path, "cut.mzML", raw[: len(raw) // 3])
+    assert nio.read(path, scan=0).metadata["index"] == 0  # the complete scans still read
+    with pytest.raises(SpectrumFormatError, match=r"cut\.mzML: malformed or truncated mzML"):
+        nio.list_scans(path)
+
+
+def test_truncated_written_mzml_and_corrupt_binary(tmp_path: Path) -> None:
+    path = tmp_path / "w.mzML"
+    nio.write_mzml([Spectrum([1.0, 2.0], [1.0, 2.0])] * 3, path)
+    raw = path.read_bytes()
+    cut = _write(tmp_path, "cut2.mzML", raw[: raw.index(b"<binary>") + 20])
+    with pytest.raises(SpectrumFormatError, match="truncated mzML"):
+        nio.read(cut)
+    start = raw.index(b"<binary>") + len(b"<binary>")
+    bad = _write(tmp_path, "bad64.mzML", raw[:start] + b"AAAA" + raw[start + 4 :])
+    with pytest.raises(SpectrumFormatError, match="bad64.mzML"):
+        nio.read(bad)
+
+
+def test_invalid_arrays_in_mzml(tmp_path: Path) -> None:
+    good = tmp_path / "g.mzML"
+    nio.write_mzml([Spectrum([1.0, 2.0], [1.0, 2.0]), Spectrum([1.0, 2.0], [1.0, 2.0])], good)
+    raw = good.read_text()
+    # swap the binary of scan 2's m/z array for a descending one
+    desc = base64.b64encode(zlib.compress(np.array([2.0, 1.0], "<f8").tobytes())).decode()
+    i = raw.rindex("<binary>")
+    j = raw.rindex("<binary>", 0, i)
+    k = raw.index("</binary>", j)
+    bad = _write(tmp_path, "desc.mzML", (raw[: j + 8] + desc + raw[k:]).encode())
+    with pytest.raises(SpectrumFormatError, match=r"desc\.mzML: scan 1: unsorted m/z"):
+        nio.list_scans(bad)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"scan": 10}, r"scan 10 out of range \(the file holds 10 scans, 0-9\)"),
+        ({"scan": "scan=999"}, "scan id 'scan=999' not found"),
+        ({"scans": (20, 30)}, "scan range 20-30 out of range"),
+        ({"scans": (2, 2)}, "no MS1 scan in range 2-2"),
+    ],
+)
+def test_scan_selection_errors(real_file: Path, kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(SpectrumFormatError, match=message):
+        nio.read(real_file, **kwargs)  # type: ignore[arg-type]
+
+
+def test_read_argument_errors(real_file: Path) -> None:
+    with pytest.raises(ValueError, match="at most one"):
+        nio.read(real_file, scan=1, time=2.0)
+    with pytest.raises(ValueError, match="combine"):
+        nio.read(real_file, scans=(0, 1), combine="max")  # type: ignore[arg-type]
+
+
+def test_combine_centroid_and_mixed(tmp_path: Path) -> None:
+    a = Spectrum([100.0, 200.0], [1.0, 2.0], {"centroided": True})
+    b = Spectrum([100.00001, 300.0], [3.0, 4.0], {"centroided": True})
+    p = tmp_path / "c.mzML"
+    nio.write_mzml([a, b], p)
+    s = nio.read(p, scans=(0, 1))
+    assert s.intensity.tolist() == [4.0, 2.0, 4.0]
+    assert s.mz[0] == pytest.approx(100.0000075)
+    nio.write_mzml([a, Spectrum([1.0, 2.0], [1.0, 1.0])], p)
+    with pytest.raises(SpectrumFormatError, match="profile and centroid"):
+        nio.read(p, scans=(0, 1))
+
+
+def test_combine_profile_respects_gaps(tmp_path: Path) -> None:
+    x1 = np.array([100.0, 100.1, 100.2, 100.3, 105.0, 105.1, 105.2])
+    y1 = np.array([0.0, 5.0, 5.0, 0.0, 0.0, 5.0, 0.0])
+    x2 = np.array([100.05, 100.15, 100.25, 102.0, 102.1, 102.2])
+    y2 = np.array([1.0, 1.0, 1.0, 8.0, 9.0, 8.0])
+    p = tmp_path / "p.mzML"
+    nio.write_mzml([Spectrum(x1, y1), Spectrum(x2, y2)], p)
+    s = nio.read(p, scans=(0, 1))
+    # scan 1 has a gap between 100.3 and 105.0: it adds nothing at 102.x
+    assert s.intensity_at([102.1])[0] == pytest.approx(9.0)
+    assert s.intensity_at([100.15])[0] == pytest.approx(6.0)
+
+
+# ----------------------------------------------------------------------------- info CLI
+def test_info_cli_table_and_json(real_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["info", str(real_file)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split()[:3] == ["index", "MS", "RT(min)"]
+    assert len(out) == 11
+    assert "1225.6116" in out[3] and " 12 " in out[3] and "centroid" in out[3]
+    assert main(["info", str(real_file), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) == 10 and rows[2]["precursor_charge"] == 12
+    assert set(rows[0]) == set(ScanInfo.__slots__)
+
+
+@pytest.mark.parametrize(("name", "content", "message"), BAD_CASES[:6])
+def test_info_cli_bad_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, content: bytes, message: str
+) -> None:
+    path = _write(tmp_path, name, content)
+    assert main(["info", str(path)]) == 1
+    cap = capsys.readouterr()
+    assert cap.out == ""
+    lines = cap.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("nanoalloy info: error: ")
+    assert message in lines[0]
+
+
+def test_info_cli_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["info", str(tmp_path / "nope.mzML")]) == 1
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
