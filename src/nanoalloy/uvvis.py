@@ -1,0 +1,991 @@
+"""UV-vis absorption spectra: reading, baseline, bands and shoulders, unmixing.
+
+Wavelengths are in nm and ascending everywhere. Spectra given against photon
+energy are converted with the intensity Jacobian: a spectral density conserves
+its area, ``A(λ) dλ = A(E) dE``, so ``A(λ) = A(E)·|dE/dλ| = A(E)·E²/(hc)`` with
+``hc = 1239.84198 eV·nm`` (:meth:`AbsorptionSpectra.from_energy`), and
+:meth:`AbsorptionSpectra.to_energy` applies the inverse ``A(E) = A(λ)·λ²/(hc)``.
+
+Contents
+--------
+AbsorptionSpectra
+    Wavelength grid plus one or many absorbance columns (a series), read-only.
+Band
+    A detected band: position, kind (peak or shoulder), height, width.
+GaussianBand
+    ``(center_nm, fwhm_nm, height)`` of a model band.
+UnmixResult
+    Coefficients, fractions, their standard deviations, fit and residual.
+HC_EV_NM
+    Planck constant times speed of light in eV·nm.
+read_uvvis
+    Read a CSV/TSV/TXT absorption file (nm or eV, header optional).
+fit_baseline, correct_baseline
+    Scattering (``a·λ⁻⁴ + b·λ⁻¹ + c``) or polynomial background.
+smooth
+    Savitzky-Golay smoothing.
+find_bands
+    Peaks (maxima of A) and shoulders (minima of d²A/dλ² without a maximum of A).
+model_spectrum, reference_bands, reference_species
+    Gaussian model spectra and the packaged band tables of the known clusters.
+unmix
+    Non-negative least-squares unmixing against reference spectra.
+plot_series
+    A series coloured by time (viridis), like Fig. 3a-c of the paper.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import tomllib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from .errors import FitError, InputError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+__all__ = [
+    "AbsorptionSpectra",
+    "Band",
+    "GaussianBand",
+    "HC_EV_NM",
+    "UnmixResult",
+    "correct_baseline",
+    "find_bands",
+    "fit_baseline",
+    "model_spectrum",
+    "plot_series",
+    "read_uvvis",
+    "reference_bands",
+    "reference_species",
+    "smooth",
+    "unmix",
+]
+
+HC_EV_NM = 1239.841984
+"""h·c in eV·nm: ``E[eV] = HC_EV_NM / λ[nm]``."""
+
+FloatArray = NDArray[np.float64]
+_FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
+
+
+# ----------------------------------------------------------------------------- records
+@dataclass(frozen=True, slots=True, eq=False)
+class AbsorptionSpectra:
+    """Absorbance on an ascending wavelength grid, one column per spectrum.
+
+    Arrays are coerced to float64 copies, validated (finite, same length,
+    wavelengths positive and strictly increasing) and made read-only. A 1-D
+    absorbance is taken as a single spectrum.
+
+    Examples
+    --------
+    >>> s = AbsorptionSpectra([400.0, 500.0, 600.0, 700.0], [0.1, 0.5, 0.2, 0.1])
+    >>> s.absorbance.shape, s.labels
+    ((4, 1), ('A1',))
+    >>> s.crop(450, 700).wavelength_nm.tolist()
+    [500.0, 600.0, 700.0]
+    """
+
+    wavelength_nm: FloatArray
+    """Wavelengths in nm, strictly increasing (read-only)."""
+    absorbance: FloatArray
+    """Absorbance, shape ``(n_wavelengths, n_spectra)`` (read-only)."""
+    labels: tuple[str, ...] = ()
+    """One label per column (default ``A1, A2, ...``)."""
+    units: str = "absorbance"
+    """What the absorbance axis holds (e.g. ``absorbance``, ``absorbance per nm (from eV)``)."""
+    source: str | None = field(default=None)
+    """File the spectra were read from, if any."""
+
+    def __post_init__(self) -> None:
+        wl = np.array(self.wavelength_nm, dtype=np.float64, copy=True)
+        ab = np.array(self.absorbance, dtype=np.float64, copy=True)
+        if ab.ndim == 1:
+            ab = ab[:, None]
+        if wl.ndim != 1 or ab.ndim != 2 or ab.shape[0] != wl.size:
+            raise InputError(
+                f"wavelength ({wl.shape}) and absorbance ({ab.shape}) shapes do not match"
+            )
+        if wl.size < 3 or ab.shape[1] < 1:
+            raise InputError(f"a spectrum needs at least 3 points, got {wl.size}")
+        if not (np.isfinite(wl).all() and np.isfinite(ab).all()):
+            raise InputError("wavelengths and absorbances must be finite (no NaN or inf)")
+        if (wl <= 0).any() or (np.diff(wl) <= 0).any():
+            raise InputError("wavelengths must be positive and strictly increasing")
+        labels = tuple(str(x) for x in self.labels) or tuple(
+            f"A{i + 1}" for i in range(ab.shape[1])
+        )
+        if len(labels) != ab.shape[1]:
+            raise InputError(f"{len(labels)} labels for {ab.shape[1]} spectra")
+        wl.flags.writeable = False
+        ab.flags.writeable = False
+        object.__setattr__(self, "wavelength_nm", wl)
+        object.__setattr__(self, "absorbance", ab)
+        object.__setattr__(self, "labels", labels)
+
+    @classmethod
+    def from_energy(
+        cls, energy_ev: ArrayLike, absorbance: ArrayLike, /, **kwargs: Any
+    ) -> AbsorptionSpectra:
+        """Build from an energy axis (eV, any order), applying ``A(λ) = A(E)·E²/(hc)``.
+
+        Examples
+        --------
+        >>> s = AbsorptionSpectra.from_energy([2.0, 2.5, 3.0], [1.0, 1.0, 1.0])
+        >>> s.wavelength_nm.round(1).tolist()
+        [413.3, 495.9, 619.9]
+        >>> e, a = s.to_energy()
+        >>> np.allclose(a[:, 0], 1.0)
+        True
+        """
+        e = np.asarray(energy_ev, dtype=np.float64)
+        a = np.asarray(absorbance, dtype=np.float64)
+        if a.ndim == 1:
+            a = a[:, None]
+        if e.ndim != 1 or a.shape[0] != e.size:
+            raise InputError(f"energy ({e.shape}) and absorbance ({a.shape}) shapes do not match")
+        if not np.isfinite(e).all() or (e <= 0).any():
+            raise InputError("photon energies must be finite and positive")
+        order = np.argsort(-e)  # descending energy = ascending wavelength
+        e, a = e[order], a[order]
+        kwargs.setdefault("units", "absorbance per nm (converted from eV)")
+        return cls(HC_EV_NM / e, a * (e**2 / HC_EV_NM)[:, None], **kwargs)
+
+    @property
+    def n_spectra(self) -> int:
+        """Number of absorbance columns."""
+        return int(self.absorbance.shape[1])
+
+    def __len__(self) -> int:
+        return int(self.wavelength_nm.size)
+
+    def column(self, key: int | str, /) -> FloatArray:
+        """One absorbance column by index or label (read-only view)."""
+        if isinstance(key, str):
+            if key not in self.labels:
+                raise InputError(f"no spectrum labelled {key!r}; have {list(self.labels)}")
+            key = self.labels.index(key)
+        if not -self.n_spectra <= key < self.n_spectra:
+            raise InputError(f"spectrum index {key} out of range (0-{self.n_spectra - 1})")
+        return self.absorbance[:, key]
+
+    def with_absorbance(self, absorbance: ArrayLike, /) -> AbsorptionSpectra:
+        """A copy with new absorbance values on the same grid."""
+        return replace(self, absorbance=np.asarray(absorbance))
+
+    def crop(self, lo: float, hi: float, /) -> AbsorptionSpectra:
+        """Keep wavelengths ``lo <= λ <= hi``."""
+        keep = (self.wavelength_nm >= lo) & (self.wavelength_nm <= hi)
+        if keep.sum() < 3:
+            raise InputError(f"range {lo:g}-{hi:g} nm keeps fewer than 3 points")
+        return replace(
+            self, wavelength_nm=self.wavelength_nm[keep], absorbance=self.absorbance[keep]
+        )
+
+    def to_energy(self) -> tuple[FloatArray, FloatArray]:
+        """Energy axis (eV, ascending) and ``A(E) = A(λ)·λ²/(hc)``, shape ``(n, n_spectra)``."""
+        wl = self.wavelength_nm[::-1]
+        return HC_EV_NM / wl, self.absorbance[::-1] * (wl**2 / HC_EV_NM)[:, None]
+
+
+class GaussianBand(NamedTuple):
+    """A model band: centre and FWHM in nm, peak height in absorbance."""
+
+    center_nm: float
+    fwhm_nm: float
+    height: float
+
+
+@dataclass(frozen=True, slots=True)
+class Band:
+    """A band found in a spectrum."""
+
+    wavelength_nm: float
+    """Position: maximum of A for a peak, minimum of d²A/dλ² for a shoulder."""
+    kind: Literal["peak", "shoulder"]
+    """``peak`` (local maximum of A) or ``shoulder`` (curvature minimum without a maximum)."""
+    height: float
+    """Smoothed (baseline-corrected) absorbance at the position."""
+    width_nm: float
+    """FWHM estimate from the inflection points (``1.1774 × their distance``); NaN if open."""
+    spectrum: str = "A1"
+    """Label of the spectrum column."""
+
+    @property
+    def energy_ev(self) -> float:
+        """Position in eV."""
+        return HC_EV_NM / self.wavelength_nm
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class UnmixResult:
+    """Outcome of :func:`unmix`; arrays have one row per spectrum, one column per reference."""
+
+    references: tuple[str, ...]
+    """Reference names, in column order."""
+    labels: tuple[str, ...]
+    """Spectrum labels, in row order."""
+    wavelength_nm: FloatArray
+    """The grid the fit used (overlap of spectrum and references)."""
+    coefficients: FloatArray
+    """Non-negative weights of the (normalised) references, ``(n_spectra, n_refs)``."""
+    coefficient_sd: FloatArray
+    """Standard deviations of the coefficients (residual variance times ``(AᵀA)⁻¹``)."""
+    fractions: FloatArray
+    """``coefficients / coefficients.sum()`` per spectrum (NaN if all are zero)."""
+    fraction_sd: FloatArray
+    """Standard deviations of the fractions (first-order propagation)."""
+    components: FloatArray
+    """Design columns (normalised references, then background terms), ``(n_wl, n_cols)``."""
+    background: FloatArray
+    """Coefficients of the background terms, ``(n_spectra, n_terms)`` (may be empty)."""
+    fitted: FloatArray
+    """Fitted absorbance, ``(n_wl, n_spectra)``."""
+    residual: FloatArray
+    """Measured minus fitted, ``(n_wl, n_spectra)``."""
+    r_squared: FloatArray
+    """Coefficient of determination per spectrum."""
+
+
+# ----------------------------------------------------------------------------- reading
+_UNIT_EV = re.compile(r"\b(e\s*v|energy)\b", re.IGNORECASE)
+_UNIT_NM = re.compile(r"(nm|wavelength|lambda|\bwl\b)", re.IGNORECASE)
+
+
+def _split(line: str, delim: str | None) -> list[str]:
+    fields = [f.strip().strip('"') for f in (line.split(delim) if delim else line.split())]
+    while fields and fields[-1] == "":
+        fields.pop()  # trailing delimiter, as spreadsheet exports write
+    return fields
+
+
+def read_uvvis(
+    path: str | Path, /, *, unit: Literal["auto", "nm", "eV"] = "auto"
+) -> AbsorptionSpectra:
+    """Read an absorption table: one wavelength/energy column, one or more absorbance columns.
+
+    Separators: comma, tab, semicolon or whitespace (taken from the first data
+    line). Lines starting with ``#`` and blank lines are skipped. The first line
+    is a header if its first field is not a number; its names become labels.
+    Descending wavelengths (as spectrometers often write them) are reversed;
+    duplicated or non-monotonic ones are refused.
+
+    Parameters
+    ----------
+    path
+        CSV, TSV or TXT file.
+    unit
+        ``nm``, ``eV`` or ``auto``: the header (``nm``/``wavelength`` or
+        ``eV``/``energy``) decides, else the values (all <= 20 means eV, all
+        >= 100 means nm). eV data are converted with the Jacobian ``E²/(hc)``.
+
+    Raises
+    ------
+    InputError
+        One line naming the file, the line and what was expected.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> p = Path(tempfile.mkdtemp()) / "s.csv"
+    >>> _ = p.write_text("wavelength_nm,t0,t1\\n600,0.2,0.3\\n500,0.5,0.4\\n400,0.1,0.2\\n")
+    >>> s = read_uvvis(p)
+    >>> s.wavelength_nm.tolist(), s.labels
+    ([400.0, 500.0, 600.0], ('t0', 't1'))
+    """
+    p = Path(path)
+    name = p.name
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError(f"{name}: not a text file (expected CSV/TSV/TXT)") from None
+    lines = [
+        (i, s.strip())
+        for i, s in enumerate(text.splitlines(), 1)
+        if s.strip() and not s.lstrip().startswith("#")
+    ]
+    if not lines:
+        raise InputError(f"{name}: empty file, expected a wavelength column and absorbance columns")
+    first = lines[0][1]
+    delim = next((d for d in (",", "\t", ";") if d in first), None)
+    if len(lines) > 1 and delim is None:
+        delim = next((d for d in (",", "\t", ";") if d in lines[1][1]), None)
+    header: list[str] | None = None
+    head = _split(first, delim)
+    try:
+        float(head[0])
+    except ValueError:
+        header, lines = head, lines[1:]
+    if not lines:
+        raise InputError(f"{name}: no data rows after the header")
+    ncol = len(header) if header else len(_split(lines[0][1], delim))
+    if ncol < 2:
+        raise InputError(
+            f"{name}: one column only; expected a wavelength column and at least one absorbance column"
+        )
+    data = np.empty((len(lines), ncol))
+    for r, (lineno, line) in enumerate(lines):
+        fields = _split(line, delim)
+        if len(fields) != ncol:
+            raise InputError(f"{name}: line {lineno} has {len(fields)} columns, expected {ncol}")
+        for c, tok in enumerate(fields):
+            try:
+                v = float(tok)
+            except ValueError:
+                raise InputError(
+                    f"{name}: line {lineno}, column {c + 1}: {tok!r} is not a number"
+                ) from None
+            if not math.isfinite(v):
+                raise InputError(f"{name}: line {lineno}, column {c + 1}: non-finite value {tok!r}")
+            data[r, c] = v
+    if len(lines) < 3:
+        raise InputError(f"{name}: {len(lines)} data rows, need at least 3")
+    x, a = data[:, 0], data[:, 1:]
+    step = np.diff(x)
+    if (step == 0).any():
+        k = int(np.argmax(step == 0))
+        raise InputError(
+            f"{name}: duplicate wavelength {x[k]:g} at lines {lines[k][0]} and {lines[k + 1][0]}"
+        )
+    if not ((step > 0).all() or (step < 0).all()):
+        k = int(np.argmax(np.sign(step) != np.sign(step[0]))) + 1
+        raise InputError(
+            f"{name}: wavelengths are not sorted (line {lines[k][0]}: {x[k]:g} after {x[k - 1]:g})"
+        )
+    if unit == "auto":
+        col = header[0] if header else ""
+        if _UNIT_EV.search(col):
+            unit = "eV"
+        elif _UNIT_NM.search(col):
+            unit = "nm"
+        elif x.max() <= 20:
+            unit = "eV"
+        elif x.min() >= 100:
+            unit = "nm"
+        else:
+            raise InputError(
+                f"{name}: cannot tell nm from eV ({x.min():g}-{x.max():g}); pass unit='nm' or 'eV'"
+            )
+    elif unit not in ("nm", "eV"):
+        raise InputError(f"unit must be 'auto', 'nm' or 'eV', got {unit!r}")
+    if (x <= 0).any():
+        raise InputError(f"{name}: wavelengths/energies must be positive, got {x.min():g}")
+    if header:
+        labels = tuple(h or f"A{i + 1}" for i, h in enumerate(header[1:]))
+    elif a.shape[1] == 1:
+        labels = (p.stem,)
+    else:
+        labels = tuple(f"{p.stem}[{i + 1}]" for i in range(a.shape[1]))
+    if unit == "eV":
+        return AbsorptionSpectra.from_energy(x, a, labels=labels, source=str(p))
+    order = np.argsort(x)
+    return AbsorptionSpectra(x[order], a[order], labels=labels, source=str(p))
+
+
+# ----------------------------------------------------------------------------- baseline
+def _baseline_design(
+    wl: FloatArray, model: Literal["scattering", "polynomial", "constant"], degree: int
+) -> FloatArray:
+    if model == "scattering":
+        t = wl / 500.0
+        return np.column_stack([t**-4, t**-1, np.ones_like(t)])
+    if model == "constant":
+        return np.ones((wl.size, 1))
+    if model == "polynomial":
+        if not 0 <= degree <= 6:
+            raise InputError(f"polynomial degree must be 0-6, got {degree}")
+        t = (2 * wl - wl[0] - wl[-1]) / (wl[-1] - wl[0])
+        return np.polynomial.legendre.legvander(t, degree)
+    raise InputError(f"baseline model must be scattering, polynomial or constant, got {model!r}")
+
+
+def fit_baseline(
+    spectra: AbsorptionSpectra,
+    /,
+    *,
+    model: Literal["scattering", "polynomial", "constant"] = "scattering",
+    regions: Sequence[tuple[float, float]] | None = None,
+    degree: int = 2,
+    iterations: int = 100,
+) -> FloatArray:
+    """Fit a smooth background to every column; returns it, shape ``(n, n_spectra)``.
+
+    Models: ``scattering`` is ``a·(λ/500)⁻⁴ + b·(λ/500)⁻¹ + c`` (Rayleigh plus a
+    Mie-like tail plus an offset), ``polynomial`` a Legendre polynomial of
+    ``degree``, ``constant`` an offset. With ``regions`` (``(lo, hi)`` nm windows
+    known to be free of bands) the model is least-squares fitted to those points.
+    Without, the lowest-absorbance envelope is found iteratively (modified
+    polyfit: refit to ``min(A, fit + 2σ)`` until stable, σ the noise SD), so the
+    background touches the spectrum from below at its valleys.
+
+    Examples
+    --------
+    >>> wl = np.linspace(350, 900, 551)
+    >>> bg = 0.2 * (wl / 500) ** -4 + 0.05
+    >>> band = np.exp(-0.5 * ((wl - 600) / 15) ** 2)
+    >>> s = AbsorptionSpectra(wl, bg + band)
+    >>> fitted = fit_baseline(s, regions=[(350, 500), (700, 900)])
+    >>> bool(np.abs(fitted[:, 0] - bg).max() < 1e-3)
+    True
+    """
+    wl = spectra.wavelength_nm
+    design = _baseline_design(wl, model, degree)
+    out = np.empty_like(spectra.absorbance)
+    if regions:
+        mask = np.zeros(wl.size, bool)
+        for lo, hi in regions:
+            if not lo < hi:
+                raise InputError(f"baseline region {lo:g}-{hi:g} nm: lower bound must be smaller")
+            mask |= (wl >= lo) & (wl <= hi)
+        if mask.sum() < design.shape[1] + 1:
+            raise InputError(
+                f"baseline regions hold {int(mask.sum())} points; need > {design.shape[1]}"
+            )
+        coef, *_ = np.linalg.lstsq(design[mask], spectra.absorbance[mask], rcond=None)
+        return np.asarray(design @ coef, dtype=np.float64)
+    for j in range(spectra.n_spectra):
+        y0 = spectra.absorbance[:, j]
+        allow = 2.0 * _noise_sd(y0)  # noise may poke above the background
+        y, fit = y0, np.zeros_like(y0)
+        for _ in range(iterations):
+            coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+            new = design @ coef
+            done = np.allclose(new, fit, rtol=0, atol=1e-9 * (1 + np.abs(y0).max()))
+            fit = new
+            if done:
+                break
+            y = np.minimum(y0, fit + allow)
+        out[:, j] = fit
+    return out
+
+
+def correct_baseline(
+    spectra: AbsorptionSpectra,
+    /,
+    *,
+    model: Literal["scattering", "polynomial", "constant", "none"] = "scattering",
+    regions: Sequence[tuple[float, float]] | None = None,
+    degree: int = 2,
+) -> AbsorptionSpectra:
+    """Subtract :func:`fit_baseline` (``model='none'`` returns ``spectra`` unchanged).
+
+    Examples
+    --------
+    >>> wl = np.linspace(350, 900, 551)
+    >>> s = AbsorptionSpectra(wl, 0.3 * (wl / 500) ** -4 + np.exp(-0.5 * ((wl - 600) / 15) ** 2))
+    >>> c = correct_baseline(s, regions=[(350, 500), (700, 900)])
+    >>> round(float(c.wavelength_nm[np.argmax(c.absorbance[:, 0])]))
+    600
+    """
+    if model == "none":
+        return spectra
+    base = fit_baseline(spectra, model=model, regions=regions, degree=degree)
+    return spectra.with_absorbance(spectra.absorbance - base)
+
+
+# ----------------------------------------------------------------------------- smoothing
+def _uniform(spectra: AbsorptionSpectra) -> tuple[FloatArray, FloatArray, float]:
+    """Grid, absorbance resampled to a uniform step (if needed) and the step."""
+    wl = spectra.wavelength_nm
+    steps = np.diff(wl)
+    step = float(np.median(steps))
+    if np.abs(steps - step).max() <= 1e-3 * step:
+        return wl, np.asarray(spectra.absorbance), step
+    grid = np.arange(wl[0], wl[-1] + 0.5 * step, step)
+    cols = [np.interp(grid, wl, spectra.absorbance[:, j]) for j in range(spectra.n_spectra)]
+    return grid, np.column_stack(cols), step
+
+
+def _window_points(window_nm: float, step: float, n: int, polyorder: int) -> int:
+    w = int(round(window_nm / step)) | 1
+    w = max(w, polyorder + 2 + (polyorder % 2 == 1))
+    if w > n:
+        w = n if n % 2 else n - 1
+    if w <= polyorder:
+        raise InputError(f"{n} points are too few for a smoothing window (polyorder {polyorder})")
+    return w
+
+
+def smooth(
+    spectra: AbsorptionSpectra, /, *, window_nm: float = 15.0, polyorder: int = 3
+) -> AbsorptionSpectra:
+    """Savitzky-Golay smoothing over ``window_nm`` (on a uniform grid; resampled if needed).
+
+    Examples
+    --------
+    >>> wl = np.arange(400.0, 601.0)
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.exp(-0.5 * ((wl - 500) / 20) ** 2) + rng.normal(0, 0.02, wl.size)
+    >>> s = smooth(AbsorptionSpectra(wl, y))
+    >>> bool(np.std(s.absorbance[:, 0] - np.exp(-0.5 * ((wl - 500) / 20) ** 2)) < 0.01)
+    True
+    """
+    from scipy.signal import savgol_filter
+
+    grid, ab, step = _uniform(spectra)
+    w = _window_points(window_nm, step, grid.size, polyorder)
+    out = savgol_filter(ab, w, polyorder, axis=0, mode="interp")
+    return replace(spectra, wavelength_nm=grid, absorbance=out)
+
+
+# ----------------------------------------------------------------------------- bands
+def _zero_cross(x: FloatArray, y: FloatArray, i: int) -> float:
+    """Linear zero crossing of ``y`` between ``i`` and ``i + 1``."""
+    d = y[i + 1] - y[i]
+    return float(x[i] if d == 0 else x[i] - y[i] * (x[i + 1] - x[i]) / d)
+
+
+def _inflection_width(x: FloatArray, d2: FloatArray, i: int) -> float:
+    left = right = math.nan
+    k = i
+    while k > 0 and d2[k - 1] < 0:
+        k -= 1
+    if k > 0:
+        left = _zero_cross(x, d2, k - 1)
+    k = i
+    while k < x.size - 1 and d2[k + 1] < 0:
+        k += 1
+    if k < x.size - 1:
+        right = _zero_cross(x, d2, k)
+    half = [v for v in (x[i] - left, right - x[i]) if math.isfinite(v)]
+    if not half:
+        return math.nan
+    total = right - left if len(half) == 2 else 2 * half[0]
+    return float(_FWHM_PER_SIGMA / 2 * total)
+
+
+def _refine_peak(x: FloatArray, y: FloatArray, pos: float, width: float, half: float) -> float:
+    """Centre of a Gaussian (in energy) plus line fitted to the raw data within ±0.6 FWHM.
+
+    The line absorbs the local slope of neighbouring bands and of the residual
+    background, which otherwise pulls the apex of a broad band; the SG position
+    is kept if the fit fails or moves more than a quarter of the width.
+    """
+    from scipy.optimize import curve_fit
+
+    if not math.isfinite(width) or width <= 0:
+        return pos
+    reach = max(0.6 * width, half)
+    sel = np.abs(x - pos) <= reach
+    if sel.sum() < 8:
+        return pos
+    e0 = HC_EV_NM / pos  # fit in energy, where electronic bands are Gaussian
+    xs, ys = HC_EV_NM / x[sel] - e0, y[sel]
+    sig = HC_EV_NM * width / pos**2 / _FWHM_PER_SIGMA
+
+    def model(t: FloatArray, h: float, c: float, s: float, a: float, b: float) -> FloatArray:
+        return np.asarray(h * np.exp(-0.5 * ((t - c) / s) ** 2) + a + b * t, dtype=np.float64)
+
+    p0 = [float(ys.max() - ys.min()), 0.0, sig, float(ys.min()), 0.0]
+    try:
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            best, _ = curve_fit(model, xs, ys, p0=p0, maxfev=2000)
+    except (RuntimeError, ValueError):
+        return pos
+    h, new = float(best[0]), HC_EV_NM / (e0 + float(best[1]))
+    if h <= 0 or not math.isfinite(new) or abs(new - pos) > 0.25 * width:
+        return pos
+    return new
+
+
+def _noise_sd(y: FloatArray) -> float:
+    """Robust white-noise SD from second differences (insensitive to smooth signal)."""
+    d = np.diff(y, 2)
+    return float(1.4826 * np.median(np.abs(d - np.median(d))) / math.sqrt(6.0))
+
+
+def find_bands(
+    spectra: AbsorptionSpectra,
+    /,
+    *,
+    window_nm: float = 21.0,
+    polyorder: int = 3,
+    min_height: float = 0.03,
+    min_curvature: float = 0.05,
+    snr: float = 5.0,
+) -> list[Band]:
+    """Find peaks and shoulders in every column (correct the baseline first).
+
+    The spectrum is smoothed and differentiated with a Savitzky-Golay filter.
+    Peaks are local maxima of the smoothed A, located at the zero crossing of
+    dA/dλ. Shoulders are local minima of d²A/dλ² that no maximum of A claims:
+    every peak claims the nearest curvature minimum within half a window, the
+    rest are shoulders. Thresholds: a peak's prominence must exceed
+    ``min_height × max(A)`` and ``snr`` noise SDs; a shoulder's curvature
+    ``min_curvature × max(−d²A)`` and ``snr`` SDs of the filtered noise. The noise
+    SD comes from the second differences of the raw data.
+
+    Parameters
+    ----------
+    spectra
+        Baseline-corrected spectra; every column is searched.
+    window_nm
+        Savitzky-Golay window; about half the narrowest FWHM works well.
+    polyorder
+        Savitzky-Golay polynomial order.
+    min_height, min_curvature, snr
+        Detection thresholds (see above).
+
+    Returns
+    -------
+    list of Band
+        Sorted by column, then wavelength.
+
+    Examples
+    --------
+    >>> wl = np.arange(350.0, 901.0)
+    >>> y = model_spectrum([(480, 40, 1.0), (530, 50, 0.5), (700, 50, 0.6)], wl)
+    >>> [(round(b.wavelength_nm), b.kind) for b in find_bands(AbsorptionSpectra(wl, y))]
+    [(481, 'peak'), (533, 'shoulder'), (700, 'peak')]
+    """
+    from scipy.signal import find_peaks, savgol_coeffs, savgol_filter
+
+    grid, ab, step = _uniform(spectra)
+    w = _window_points(window_nm, step, grid.size, polyorder)
+    edge = w // 2
+    tol = max(0.5 * w * step, 2 * step)
+    c2 = savgol_coeffs(w, polyorder, deriv=2, delta=step)
+    c0 = savgol_coeffs(w, polyorder)
+    bands: list[Band] = []
+    for j, label in enumerate(spectra.labels):
+        y = ab[:, j]
+        ys = savgol_filter(y, w, polyorder, mode="interp")
+        d1 = savgol_filter(y, w, polyorder, deriv=1, delta=step, mode="interp")
+        d2 = savgol_filter(y, w, polyorder, deriv=2, delta=step, mode="interp")
+        sd = _noise_sd(y)
+        top = max(float(ys.max()), 0.0)
+        p_idx, _ = find_peaks(
+            ys, prominence=max(min_height * top, snr * sd * float(np.linalg.norm(c0)), 1e-12)
+        )
+        curv = float(max(-d2[edge : grid.size - edge].min(initial=0.0), 0.0))
+        thr2 = max(min_curvature * curv, snr * sd * float(np.linalg.norm(c2)), 1e-15)
+        s_idx, _ = find_peaks(-d2, height=thr2, prominence=thr2)
+        s_idx = [int(i) for i in s_idx if edge <= i < grid.size - edge]
+        found: list[Band] = []
+        claimed: set[int] = set()
+        for i in p_idx:
+            i = int(i)
+            k = i if i + 1 < grid.size and d1[i + 1] < 0 <= d1[i] else i - 1
+            bracket = 0 <= k < grid.size - 1 and d1[k + 1] < 0 <= d1[k]
+            pos = _zero_cross(grid, d1, k) if bracket else float(grid[i])
+            near = [s for s in s_idx if s not in claimed and abs(grid[s] - pos) <= tol]
+            if near:
+                claimed.add(min(near, key=lambda s: abs(grid[s] - pos)))
+            width = _inflection_width(grid, d2, i) if d2[i] < 0 else math.nan
+            pos = _refine_peak(grid, y, pos, width, 0.5 * w * step)
+            height = float(np.interp(pos, grid, ys))
+            found.append(Band(pos, "peak", height, width, label))
+        for s in s_idx:
+            if s in claimed or any(
+                abs(b.wavelength_nm - grid[s]) <= max(tol, 0.5 * np.nan_to_num(b.width_nm))
+                for b in found
+            ):
+                continue
+            pos = float(grid[s])
+            if 0 < s < grid.size - 1:  # parabolic refinement of the curvature minimum
+                a, b_, c = d2[s - 1], d2[s], d2[s + 1]
+                den = a - 2 * b_ + c
+                if den > 0:
+                    pos += float(0.5 * step * (a - c) / den)
+            width = _inflection_width(grid, d2, s)
+            found.append(Band(pos, "shoulder", float(np.interp(pos, grid, ys)), width, label))
+        bands.extend(sorted(found, key=lambda b: b.wavelength_nm))
+    return bands
+
+
+# ----------------------------------------------------------------------------- models
+def model_spectrum(
+    bands: Iterable[GaussianBand | tuple[float, float, float]],
+    wavelength: ArrayLike,
+    /,
+    *,
+    space: Literal["energy", "wavelength"] = "energy",
+) -> FloatArray:
+    """Sum of Gaussian bands on a wavelength grid.
+
+    With ``space='energy'`` (default, the physical line shape of electronic
+    bands) each band is Gaussian in photon energy, centred at ``hc/center_nm``,
+    with the nm FWHM converted at the centre, ``ΔE = hc·Δλ/λ²``; its maximum
+    in λ stays at ``center_nm`` and equals ``height``. With ``space='wavelength'``
+    the bands are Gaussian in nm.
+
+    Examples
+    --------
+    >>> wl = np.arange(400.0, 601.0)
+    >>> y = model_spectrum([(500.0, 40.0, 0.8)], wl)
+    >>> float(wl[np.argmax(y)]), round(float(y.max()), 3)
+    (500.0, 0.8)
+    """
+    wl = np.asarray(wavelength, dtype=np.float64)
+    if wl.ndim != 1 or (wl <= 0).any():
+        raise InputError("wavelength must be a 1-D array of positive nm values")
+    out = np.zeros_like(wl)
+    for band in bands:
+        c, fwhm, h = (float(v) for v in band)
+        if c <= 0 or fwhm <= 0:
+            raise InputError(f"band centre and FWHM must be positive, got {c:g} and {fwhm:g}")
+        if space == "energy":
+            e0, sig = HC_EV_NM / c, HC_EV_NM * fwhm / c**2 / _FWHM_PER_SIGMA
+            out += h * np.exp(-0.5 * ((HC_EV_NM / wl - e0) / sig) ** 2)
+        elif space == "wavelength":
+            out += h * np.exp(-0.5 * ((wl - c) / (fwhm / _FWHM_PER_SIGMA)) ** 2)
+        else:
+            raise InputError(f"space must be 'energy' or 'wavelength', got {space!r}")
+    return out
+
+
+def _references_table() -> dict[str, Any]:
+    text = resources.files("nanoalloy").joinpath("data/uvvis_references.toml").read_text("utf-8")
+    return dict(tomllib.loads(text)["species"])
+
+
+def reference_species() -> dict[str, str]:
+    """Names of the packaged band tables and the formula each stands for.
+
+    Examples
+    --------
+    >>> reference_species()["Ag44"]
+    '[Ag44(SR)30]4-'
+    """
+    return {k: str(v["formula"]) for k, v in _references_table().items()}
+
+
+def reference_bands(name: str, /) -> tuple[GaussianBand, ...]:
+    """Model bands of a known cluster (positions from the paper; widths illustrative).
+
+    Examples
+    --------
+    >>> [b.center_nm for b in reference_bands("Au44")]
+    [480.0, 575.0, 765.0]
+    """
+    table = _references_table()
+    if name not in table:
+        raise InputError(f"no UV-vis band table for {name!r}; known: {', '.join(sorted(table))}")
+    return tuple(
+        GaussianBand(float(b["center_nm"]), float(b["fwhm_nm"]), float(b["height"]))
+        for b in table[name]["bands"]
+    )
+
+
+# ----------------------------------------------------------------------------- unmixing
+def _reference_columns(
+    references: AbsorptionSpectra | Sequence[AbsorptionSpectra] | Mapping[str, AbsorptionSpectra],
+) -> list[tuple[str, AbsorptionSpectra, int]]:
+    if isinstance(references, AbsorptionSpectra):
+        items: list[tuple[str | None, AbsorptionSpectra]] = [(None, references)]
+    elif isinstance(references, Mapping):
+        items = list(references.items())
+    else:
+        items = [(None, r) for r in references]
+    cols = []
+    for key, ref in items:
+        if not isinstance(ref, AbsorptionSpectra):
+            raise InputError(f"references must be AbsorptionSpectra, got {type(ref).__name__}")
+        for j, lab in enumerate(ref.labels):
+            name = lab if key is None else (key if ref.n_spectra == 1 else f"{key}:{lab}")
+            cols.append((name, ref, j))
+    if not cols:
+        raise InputError("no reference spectra given")
+    names = [c[0] for c in cols]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise InputError(f"reference names must be unique; repeated: {', '.join(dup)}")
+    return cols
+
+
+def unmix(
+    spectra: AbsorptionSpectra,
+    references: AbsorptionSpectra | Sequence[AbsorptionSpectra] | Mapping[str, AbsorptionSpectra],
+    /,
+    *,
+    normalize: Literal["none", "area", "max"] = "none",
+    background: Literal["none", "constant", "scattering"] = "none",
+    range_nm: tuple[float, float] | None = None,
+) -> UnmixResult:
+    """Non-negative linear unmixing of each column against reference spectra.
+
+    Every column ``y`` is fitted as ``y ≈ Σ c_k R_k (+ background)`` with
+    ``c_k >= 0`` by :func:`scipy.optimize.nnls`, on the wavelengths the spectrum
+    and all references share (references are linearly interpolated onto the
+    spectrum's grid). The fraction of reference ``k`` is ``c_k / Σ c``:
+
+    * ``normalize='none'`` - the references as given. For molar spectra (or
+      references recorded at equal concentration) the fractions are mole
+      fractions, i.e. the true mixing coefficients.
+    * ``normalize='area'`` - each reference scaled to unit area on the common
+      grid; fractions are shares of the integrated absorbance.
+    * ``normalize='max'`` - each reference scaled to unit maximum.
+
+    Background terms (``constant``: an offset; ``scattering``: ``λ⁻⁴``, ``λ⁻¹``
+    and an offset, all non-negative) are fitted beside the references but are
+    not part of the fractions. Uncertainties: the covariance of the
+    coefficients is ``s²(AᵀA)⁻¹`` with ``s² = RSS/(n − p)``, propagated to the
+    fractions to first order.
+
+    Raises
+    ------
+    InputError
+        References that do not overlap the spectrum, or duplicate names.
+    FitError
+        A singular design (e.g. a reference that is all zeros, or two identical).
+
+    Examples
+    --------
+    >>> wl = np.arange(350.0, 901.0)
+    >>> au = AbsorptionSpectra(wl, model_spectrum(reference_bands("Au44"), wl), labels=["Au44"])
+    >>> ag = AbsorptionSpectra(wl, model_spectrum(reference_bands("Ag44"), wl), labels=["Ag44"])
+    >>> mix = AbsorptionSpectra(wl, 0.3 * au.absorbance + 0.7 * ag.absorbance)
+    >>> unmix(mix, [au, ag]).fractions.round(3).tolist()
+    [[0.3, 0.7]]
+    """
+    from scipy.optimize import nnls
+
+    cols = _reference_columns(references)
+    wl = spectra.wavelength_nm
+    lo = max([float(wl[0])] + [float(r.wavelength_nm[0]) for _, r, _ in cols])
+    hi = min([float(wl[-1])] + [float(r.wavelength_nm[-1]) for _, r, _ in cols])
+    if range_nm is not None:
+        lo, hi = max(lo, range_nm[0]), min(hi, range_nm[1])
+    keep = (wl >= lo) & (wl <= hi)
+    n, nref = int(keep.sum()), len(cols)
+    if n < nref + 3:
+        raise InputError(
+            f"spectrum and references share {n} points ({lo:g}-{hi:g} nm); need at least {nref + 3}"
+        )
+    grid = wl[keep]
+    refs = np.column_stack(
+        [np.interp(grid, r.wavelength_nm, r.absorbance[:, j]) for _, r, j in cols]
+    )
+    if normalize == "area":
+        scale = np.trapezoid(refs, grid, axis=0)
+    elif normalize == "max":
+        scale = np.abs(refs).max(axis=0)
+    elif normalize == "none":
+        scale = np.ones(nref)
+    else:
+        raise InputError(f"normalize must be 'none', 'area' or 'max', got {normalize!r}")
+    scale = np.asarray(scale, dtype=np.float64)
+    if (scale <= 0).any() or not (np.abs(refs).max(axis=0) > 0).all():
+        bad = [cols[k][0] for k in range(nref) if not (scale[k] > 0 and refs[:, k].any())]
+        raise FitError(
+            f"reference(s) {', '.join(bad)} have no positive absorbance on {lo:g}-{hi:g} nm"
+        )
+    refs = refs / scale
+    bg = _baseline_design(grid, "scattering" if background == "scattering" else "constant", 0)
+    if background == "none":
+        bg = bg[:, :0]
+    elif background not in ("constant", "scattering"):
+        raise InputError(
+            f"background must be 'none', 'constant' or 'scattering', got {background!r}"
+        )
+    design = np.column_stack([refs, bg])
+    p = design.shape[1]
+    gram = design.T @ design
+    if np.linalg.matrix_rank(gram) < p:
+        raise FitError("references (and background terms) are linearly dependent; cannot unmix")
+    gram_inv = np.linalg.inv(gram)
+    y_all = spectra.absorbance[keep]
+    m = spectra.n_spectra
+    coef = np.zeros((m, p))
+    coef_sd = np.full((m, p), np.nan)
+    frac = np.full((m, nref), np.nan)
+    frac_sd = np.full((m, nref), np.nan)
+    fitted = np.zeros((n, m))
+    r2 = np.full(m, np.nan)
+    for j in range(m):
+        y = y_all[:, j]
+        c, _ = nnls(design, y)
+        coef[j] = c
+        fitted[:, j] = design @ c
+        rss = float(np.sum((y - fitted[:, j]) ** 2))
+        tss = float(np.sum((y - y.mean()) ** 2))
+        r2[j] = 1 - rss / tss if tss > 0 else math.nan
+        cov = rss / (n - p) * gram_inv if n > p else np.full((p, p), np.nan)
+        coef_sd[j] = np.sqrt(np.clip(np.diag(cov), 0, None))
+        total = float(c[:nref].sum())
+        if total > 0:
+            f = c[:nref] / total
+            jac = (np.eye(nref) - f[:, None]) / total  # d f_i / d c_k
+            frac[j] = f
+            frac_sd[j] = np.sqrt(np.clip(np.diag(jac @ cov[:nref, :nref] @ jac.T), 0, None))
+    return UnmixResult(
+        references=tuple(c[0] for c in cols),
+        labels=spectra.labels,
+        wavelength_nm=grid,
+        coefficients=coef[:, :nref],
+        coefficient_sd=coef_sd[:, :nref],
+        fractions=frac,
+        fraction_sd=frac_sd,
+        components=design,
+        background=coef[:, nref:],
+        fitted=fitted,
+        residual=y_all - fitted,
+        r_squared=r2,
+    )
+
+
+# ----------------------------------------------------------------------------- plotting
+def plot_series(
+    spectra: AbsorptionSpectra,
+    /,
+    *,
+    times: ArrayLike | None = None,
+    time_label: str = "time (min)",
+    ax: Axes | None = None,
+    cmap: str = "viridis",
+) -> Figure:
+    """Draw every column, coloured by time (viridis), with a colour bar; returns the figure.
+
+    ``times`` defaults to the column labels if all are numbers, else to 0, 1, 2...
+
+    Examples
+    --------
+    >>> wl = np.arange(350.0, 901.0)
+    >>> s = AbsorptionSpectra(wl, np.column_stack([model_spectrum([(480, 40, k)], wl) for k in (1, 2)]))
+    >>> fig = plot_series(s, times=[0, 30])
+    >>> len(fig.axes[0].lines)
+    2
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import Normalize
+
+    if times is None:
+        try:
+            t = np.array([float(x) for x in spectra.labels])
+        except ValueError:
+            t = np.arange(spectra.n_spectra, dtype=float)
+            time_label = "spectrum index"
+    else:
+        t = np.asarray(times, dtype=float)
+        if t.shape != (spectra.n_spectra,):
+            raise InputError(f"{t.size} times for {spectra.n_spectra} spectra")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
+    figure = ax.get_figure()
+    assert figure is not None
+    norm = Normalize(float(t.min()), float(t.max()) if t.max() > t.min() else float(t.min()) + 1)
+    colormap = plt.get_cmap(cmap)
+    for j in range(spectra.n_spectra):
+        ax.plot(spectra.wavelength_nm, spectra.absorbance[:, j], color=colormap(norm(t[j])), lw=1)
+    mappable = plt.cm.ScalarMappable(norm=norm, cmap=colormap)
+    figure.colorbar(mappable, ax=ax, label=time_label)
+    ax.set_xlabel("wavelength (nm)")
+    ax.set_ylabel(spectra.units)
+    return figure  # type: ignore[return-value]
