@@ -1,11 +1,78 @@
 """nanoalloy: atomically precise alloy nanoclusters, from notation to reaction.
 
-Import is light: heavy modules (plotting, pandas, dask) load inside the
-functions that need them.
+The names below are loaded lazily, so ``import nanoalloy`` stays fast; heavy
+dependencies (pandas, matplotlib, plotly, dask) load inside the functions that
+need them.
+
+Examples
+--------
+>>> import nanoalloy as na
+>>> na.parse("[Ag44(p-MBA)30]4-").electrons
+18
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+# public name -> module that defines it
+_LAZY = {
+    "Assignment": "assignment",
+    "Ion": "formula",
+    "Pattern": "isotopes",
+    "Spectrum": "spectrum",
+    "aggregated_pattern": "isotopes",
+    "assign": "assignment",
+    "enumerate_candidates": "library",
+    "fine_pattern": "isotopes",
+    "load_preset": "library",
+    "make_ion": "formula",
+    "parse": "formula",
+    "read": "io",
+    "simulate": "kinetics",
+    "synthesize": "synth",
+}
+
+__all__ = [
+    "Assignment",
+    "Ion",
+    "Pattern",
+    "Spectrum",
+    "__version__",
+    "aggregated_pattern",
+    "assign",
+    "enumerate_candidates",
+    "fine_pattern",
+    "load_preset",
+    "make_ion",
+    "parse",
+    "read",
+    "simulate",
+    "synthesize",
+]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .assignment import Assignment, assign
+    from .formula import Ion, make_ion, parse
+    from .io import read
+    from .isotopes import Pattern, aggregated_pattern, fine_pattern
+    from .kinetics import simulate
+    from .library import enumerate_candidates, load_preset
+    from .spectrum import Spectrum
+    from .synth import synthesize
+
+
+def __getattr__(name: str) -> Any:
+    mod = _LAZY.get(name)
+    if mod is None:
+        raise AttributeError(f"module 'nanoalloy' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{mod}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

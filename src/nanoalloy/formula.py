@@ -48,7 +48,7 @@ from .ligands import DEFAULT_LIGANDS, LigandRegistry, format_element_formula
 if TYPE_CHECKING:
     from .isotopes import Pattern
 
-__all__ = ["MAX_CHARGE", "MAX_COUNT", "Group", "Ion", "make_ion", "parse"]
+__all__ = ["Group", "Ion", "MAX_CHARGE", "MAX_COUNT", "make_ion", "parse"]
 
 MAX_COUNT = 10_000
 """Largest count accepted for any group (anything above is a typo)."""

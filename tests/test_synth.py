@@ -1,0 +1,133 @@
+"""Synthetic ESI spectra: what is put in is what the truth tables say, and it is rendered faithfully."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nanoalloy.cli import main
+from nanoalloy.errors import InputError
+from nanoalloy.formula import parse
+from nanoalloy.io import read, read_series
+from nanoalloy.synth import ESIModel, synthesize, synthesize_series
+
+WINDOW = (2400.0, 2750.0)
+
+
+def _pops() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "family": ["M44S30", "M44S30", "M44S30", "M44S27"],
+            "au": [10, 11, 12, 20],
+            "ag": [34, 33, 32, 24],
+            "ligands": [30, 30, 30, 27],
+            "core_charge": [-4, -4, -4, -3],
+            "fraction": [0.2, 0.3, 0.3, 0.2],
+        }
+    )
+
+
+def test_truth_follows_populations() -> None:
+    res = synthesize(_pops(), mz_range=(1000.0, 4000.0), resolution=15_000, seed=3)
+    t = res.truth.set_index("species")
+    cluster = t[~t.family.isin(["fragment", "complex"])]
+    assert cluster.abundance.sum() == pytest.approx(1.0)
+    assert t.loc["Au11Ag33(p-MBA)30", "abundance"] == pytest.approx(0.3, abs=1e-9)
+    assert t.loc["Au20Ag24(p-MBA)27", "abundance"] == pytest.approx(0.2, abs=1e-9)
+    assert set(t.family) >= {"M44S30", "M44S27", "fragment", "complex"}
+
+
+def test_noise_free_rendering_integrates_to_truth() -> None:
+    """Without noise, the integrated signal of an isolated ion equals its truth intensity."""
+    pops = pd.DataFrame({"family": ["M44S30"], "au": [12], "fraction": [1.0]})
+    model = ESIModel(
+        charge_weights={"M44S30": {-4: 1.0}},
+        na_mean={"M44S30": 1e-9},
+        halide_weights=(1.0,),
+        fragment_share=0.0,
+        complex_share=0.0,
+    )
+    res = synthesize(
+        pops, mz_range=(2580, 2630), resolution=20_000, seed=None, baseline=0.0, model=model
+    )
+    ion = parse("[Au12Ag32(p-MBA)30]4-")
+    row = res.ions[res.ions.ion == str(ion)]
+    assert len(row) == 1
+    s = res.spectrum
+    area = np.trapezoid(s.intensity, s.mz)
+    assert area == pytest.approx(row.intensity.sum(), rel=2e-3)
+    # the envelope's centroid sits at the ion's average m/z (IsoSpecPy masses)
+    centroid = np.sum(s.mz * s.intensity) / np.sum(s.intensity)
+    assert centroid == pytest.approx(ion.mz_average, abs=0.01)
+
+
+def test_calibration_error_shifts_axis() -> None:
+    pops = pd.DataFrame({"family": ["M44S30"], "au": [12], "fraction": [1.0]})
+    kw = dict(mz_range=(2580.0, 2630.0), resolution=20_000, seed=None, baseline=0.0)
+    a = synthesize(pops, **kw).spectrum
+    b = synthesize(pops, calibration_ppm=20.0, **kw).spectrum
+    ca = np.sum(a.mz * a.intensity) / a.intensity.sum()
+    cb = np.sum(b.mz * b.intensity) / b.intensity.sum()
+    assert (cb - ca) / ca * 1e6 == pytest.approx(20.0, abs=0.5)
+
+
+def test_deterministic_for_a_seed() -> None:
+    a = synthesize(_pops(), mz_range=WINDOW, seed=7).spectrum
+    b = synthesize(_pops(), mz_range=WINDOW, seed=7).spectrum
+    c = synthesize(_pops(), mz_range=WINDOW, seed=8).spectrum
+    assert np.array_equal(a.intensity, b.intensity)
+    assert not np.array_equal(a.intensity, c.intensity)
+    assert np.all(a.intensity >= 0)
+
+
+def test_unknown_family_is_an_error() -> None:
+    pops = pd.DataFrame({"family": ["M25S18"], "au": [3], "fraction": [1.0]})
+    with pytest.raises(InputError, match="M25S18"):
+        synthesize(pops, mz_range=WINDOW)
+
+
+def test_series_gives_scan_times() -> None:
+    pops = pd.concat([_pops().assign(time_h=0.5), _pops().assign(time_h=2.0)])
+    res = synthesize_series(pops, mz_range=WINDOW, seed=1)
+    assert [r.spectrum.rt_min for r in res] == [30.0, 120.0]
+
+
+def test_cli_csv_and_mzml(tmp_path) -> None:
+    pops = pd.concat([_pops().assign(time_h=1.0), _pops().assign(time_h=3.0)])
+    src = tmp_path / "populations.csv"
+    pops.to_csv(src, index=False)
+    csv = tmp_path / "spec.csv"
+    assert (
+        main(["synth", str(src), "--out", str(csv), "--mz-range", "2400:2750", "--seed", "2"]) == 0
+    )
+    s = read(csv)
+    assert s.mz[0] >= 2400 and s.mz[-1] <= 2750 and s.intensity.max() > 0
+    mzml = tmp_path / "course.mzML"
+    assert (
+        main(
+            [
+                "synth",
+                str(src),
+                "--out",
+                str(mzml),
+                "--mz-range",
+                "2400:2750",
+                "--resolution",
+                "15000",
+            ]
+        )
+        == 0
+    )
+    scans = read_series(mzml)
+    assert len(scans) == 2 and [sc.rt_min for sc in scans] == pytest.approx([60.0, 180.0])
+
+
+def test_cli_bad_input(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n")
+    out = tmp_path / "x.csv"
+    assert main(["synth", str(bad), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "lacks column" in err
+    assert not out.exists()
