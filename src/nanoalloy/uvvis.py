@@ -8,30 +8,20 @@ its area, ``A(λ) dλ = A(E) dE``, so ``A(λ) = A(E)·|dE/dλ| = A(E)·E²/(hc)`
 
 Contents
 --------
-AbsorptionSpectra
-    Wavelength grid plus one or many absorbance columns (a series), read-only.
-Band
-    A detected band: position, kind (peak or shoulder), height, width.
-GaussianBand
-    ``(center_nm, fwhm_nm, height)`` of a model band.
-UnmixResult
-    Coefficients, fractions, their standard deviations, fit and residual.
+AbsorptionSpectra, Band, GaussianBand, UnmixResult
+    Records: spectra (read-only), a found band, a model band, an unmixing result.
 HC_EV_NM
-    Planck constant times speed of light in eV·nm.
+    h·c in eV·nm.
 read_uvvis
-    Read a CSV/TSV/TXT absorption file (nm or eV, header optional).
-fit_baseline, correct_baseline
-    Scattering (``a·λ⁻⁴ + b·λ⁻¹ + c``) or polynomial background.
-smooth
-    Savitzky-Golay smoothing.
+    Read CSV/TSV/TXT absorption tables (nm or eV, header optional).
+fit_baseline, correct_baseline, smooth
+    Scattering (``a·λ⁻⁴ + b·λ⁻¹ + c``) or polynomial background; Savitzky-Golay.
 find_bands
     Peaks (maxima of A) and shoulders (minima of d²A/dλ² without a maximum of A).
-model_spectrum, reference_bands, reference_species
-    Gaussian model spectra and the packaged band tables of the known clusters.
-unmix
-    Non-negative least-squares unmixing against reference spectra.
-plot_series
-    A series coloured by time (viridis), like Fig. 3a-c of the paper.
+model_spectrum, reference_bands
+    Gaussian model spectra; the packaged band tables of the known clusters.
+unmix, plot_series
+    Non-negative unmixing against references; a series coloured by time (Fig. 3a-c).
 """
 
 from __future__ import annotations
@@ -39,7 +29,7 @@ from __future__ import annotations
 import math
 import re
 import tomllib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
@@ -67,7 +57,6 @@ __all__ = [
     "plot_series",
     "read_uvvis",
     "reference_bands",
-    "reference_species",
     "smooth",
     "unmix",
 ]
@@ -169,16 +158,6 @@ class AbsorptionSpectra:
 
     def __len__(self) -> int:
         return int(self.wavelength_nm.size)
-
-    def column(self, key: int | str, /) -> FloatArray:
-        """One absorbance column by index or label (read-only view)."""
-        if isinstance(key, str):
-            if key not in self.labels:
-                raise InputError(f"no spectrum labelled {key!r}; have {list(self.labels)}")
-            key = self.labels.index(key)
-        if not -self.n_spectra <= key < self.n_spectra:
-            raise InputError(f"spectrum index {key} out of range (0-{self.n_spectra - 1})")
-        return self.absorbance[:, key]
 
     def with_absorbance(self, absorbance: ArrayLike, /) -> AbsorptionSpectra:
         """A copy with new absorbance values on the same grid."""
@@ -305,18 +284,21 @@ def read_uvvis(
     ([400.0, 500.0, 600.0], ('t0', 't1'))
     """
     p = Path(path)
-    name = p.name
+
+    def bad(msg: str) -> InputError:
+        return InputError(f"{p.name}: {msg}")
+
     try:
         text = p.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
-        raise InputError(f"{name}: not a text file (expected CSV/TSV/TXT)") from None
+        raise bad("not a text file (expected CSV/TSV/TXT)") from None
     lines = [
         (i, s.strip())
         for i, s in enumerate(text.splitlines(), 1)
         if s.strip() and not s.lstrip().startswith("#")
     ]
     if not lines:
-        raise InputError(f"{name}: empty file, expected a wavelength column and absorbance columns")
+        raise bad("empty file, expected a wavelength column and absorbance columns")
     first = lines[0][1]
     delim = next((d for d in (",", "\t", ";") if d in first), None)
     if len(lines) > 1 and delim is None:
@@ -328,41 +310,35 @@ def read_uvvis(
     except ValueError:
         header, lines = head, lines[1:]
     if not lines:
-        raise InputError(f"{name}: no data rows after the header")
+        raise bad("no data rows after the header")
     ncol = len(header) if header else len(_split(lines[0][1], delim))
     if ncol < 2:
-        raise InputError(
-            f"{name}: one column only; expected a wavelength column and at least one absorbance column"
+        raise bad(
+            "one column only; expected a wavelength column and at least one absorbance column"
         )
     data = np.empty((len(lines), ncol))
     for r, (lineno, line) in enumerate(lines):
         fields = _split(line, delim)
         if len(fields) != ncol:
-            raise InputError(f"{name}: line {lineno} has {len(fields)} columns, expected {ncol}")
+            raise bad(f"line {lineno} has {len(fields)} columns, expected {ncol}")
         for c, tok in enumerate(fields):
             try:
                 v = float(tok)
             except ValueError:
-                raise InputError(
-                    f"{name}: line {lineno}, column {c + 1}: {tok!r} is not a number"
-                ) from None
+                raise bad(f"line {lineno}, column {c + 1}: {tok!r} is not a number") from None
             if not math.isfinite(v):
-                raise InputError(f"{name}: line {lineno}, column {c + 1}: non-finite value {tok!r}")
+                raise bad(f"line {lineno}, column {c + 1}: non-finite value {tok!r}")
             data[r, c] = v
     if len(lines) < 3:
-        raise InputError(f"{name}: {len(lines)} data rows, need at least 3")
+        raise bad(f"{len(lines)} data rows, need at least 3")
     x, a = data[:, 0], data[:, 1:]
     step = np.diff(x)
     if (step == 0).any():
         k = int(np.argmax(step == 0))
-        raise InputError(
-            f"{name}: duplicate wavelength {x[k]:g} at lines {lines[k][0]} and {lines[k + 1][0]}"
-        )
+        raise bad(f"duplicate wavelength {x[k]:g} at lines {lines[k][0]} and {lines[k + 1][0]}")
     if not ((step > 0).all() or (step < 0).all()):
         k = int(np.argmax(np.sign(step) != np.sign(step[0]))) + 1
-        raise InputError(
-            f"{name}: wavelengths are not sorted (line {lines[k][0]}: {x[k]:g} after {x[k - 1]:g})"
-        )
+        raise bad(f"wavelengths are not sorted (line {lines[k][0]}: {x[k]:g} after {x[k - 1]:g})")
     if unit == "auto":
         col = header[0] if header else ""
         if _UNIT_EV.search(col):
@@ -374,13 +350,11 @@ def read_uvvis(
         elif x.min() >= 100:
             unit = "nm"
         else:
-            raise InputError(
-                f"{name}: cannot tell nm from eV ({x.min():g}-{x.max():g}); pass unit='nm' or 'eV'"
-            )
+            raise bad(f"cannot tell nm from eV ({x.min():g}-{x.max():g}); pass unit='nm' or 'eV'")
     elif unit not in ("nm", "eV"):
         raise InputError(f"unit must be 'auto', 'nm' or 'eV', got {unit!r}")
     if (x <= 0).any():
-        raise InputError(f"{name}: wavelengths/energies must be positive, got {x.min():g}")
+        raise bad(f"wavelengths/energies must be positive, got {x.min():g}")
     if header:
         labels = tuple(h or f"A{i + 1}" for i, h in enumerate(header[1:]))
     elif a.shape[1] == 1:
@@ -621,10 +595,11 @@ def find_bands(
     """Find peaks and shoulders in every column (correct the baseline first).
 
     The spectrum is smoothed and differentiated with a Savitzky-Golay filter.
-    Peaks are local maxima of the smoothed A, located at the zero crossing of
-    dA/dλ. Shoulders are local minima of d²A/dλ² that no maximum of A claims:
-    every peak claims the nearest curvature minimum within half a window, the
-    rest are shoulders. Thresholds: a peak's prominence must exceed
+    Peaks are local maxima of the smoothed A (zero crossing of dA/dλ), refined
+    by a Gaussian-in-energy plus line fitted to the raw data within ±0.6 FWHM.
+    Shoulders are local minima of d²A/dλ² that no maximum of A claims: each
+    peak claims the nearest within half a window, and minima inside a peak's
+    half-width are dropped; the rest are shoulders. Thresholds: a peak's prominence must exceed
     ``min_height × max(A)`` and ``snr`` noise SDs; a shoulder's curvature
     ``min_curvature × max(−d²A)`` and ``snr`` SDs of the filtered noise. The noise
     SD comes from the second differences of the raw data.
@@ -650,7 +625,7 @@ def find_bands(
     >>> wl = np.arange(350.0, 901.0)
     >>> y = model_spectrum([(480, 40, 1.0), (530, 50, 0.5), (700, 50, 0.6)], wl)
     >>> [(round(b.wavelength_nm), b.kind) for b in find_bands(AbsorptionSpectra(wl, y))]
-    [(481, 'peak'), (533, 'shoulder'), (700, 'peak')]
+    [(479, 'peak'), (533, 'shoulder'), (700, 'peak')]
     """
     from scipy.signal import find_peaks, savgol_coeffs, savgol_filter
 
@@ -753,17 +728,6 @@ def _references_table() -> dict[str, Any]:
     return dict(tomllib.loads(text)["species"])
 
 
-def reference_species() -> dict[str, str]:
-    """Names of the packaged band tables and the formula each stands for.
-
-    Examples
-    --------
-    >>> reference_species()["Ag44"]
-    '[Ag44(SR)30]4-'
-    """
-    return {k: str(v["formula"]) for k, v in _references_table().items()}
-
-
 def reference_bands(name: str, /) -> tuple[GaussianBand, ...]:
     """Model bands of a known cluster (positions from the paper; widths illustrative).
 
@@ -783,33 +747,20 @@ def reference_bands(name: str, /) -> tuple[GaussianBand, ...]:
 
 # ----------------------------------------------------------------------------- unmixing
 def _reference_columns(
-    references: AbsorptionSpectra | Sequence[AbsorptionSpectra] | Mapping[str, AbsorptionSpectra],
+    references: AbsorptionSpectra | Sequence[AbsorptionSpectra],
 ) -> list[tuple[str, AbsorptionSpectra, int]]:
-    if isinstance(references, AbsorptionSpectra):
-        items: list[tuple[str | None, AbsorptionSpectra]] = [(None, references)]
-    elif isinstance(references, Mapping):
-        items = list(references.items())
-    else:
-        items = [(None, r) for r in references]
-    cols = []
-    for key, ref in items:
-        if not isinstance(ref, AbsorptionSpectra):
-            raise InputError(f"references must be AbsorptionSpectra, got {type(ref).__name__}")
-        for j, lab in enumerate(ref.labels):
-            name = lab if key is None else (key if ref.n_spectra == 1 else f"{key}:{lab}")
-            cols.append((name, ref, j))
-    if not cols:
-        raise InputError("no reference spectra given")
+    refs = [references] if isinstance(references, AbsorptionSpectra) else list(references)
+    cols = [(lab, r, j) for r in refs for j, lab in enumerate(r.labels)]
     names = [c[0] for c in cols]
     dup = sorted({n for n in names if names.count(n) > 1})
-    if dup:
-        raise InputError(f"reference names must be unique; repeated: {', '.join(dup)}")
+    if not cols or dup:
+        raise InputError(f"reference names must be unique and given; repeated: {', '.join(dup)}")
     return cols
 
 
 def unmix(
     spectra: AbsorptionSpectra,
-    references: AbsorptionSpectra | Sequence[AbsorptionSpectra] | Mapping[str, AbsorptionSpectra],
+    references: AbsorptionSpectra | Sequence[AbsorptionSpectra],
     /,
     *,
     normalize: Literal["none", "area", "max"] = "none",
@@ -870,28 +821,17 @@ def unmix(
     refs = np.column_stack(
         [np.interp(grid, r.wavelength_nm, r.absorbance[:, j]) for _, r, j in cols]
     )
-    if normalize == "area":
-        scale = np.trapezoid(refs, grid, axis=0)
-    elif normalize == "max":
-        scale = np.abs(refs).max(axis=0)
-    elif normalize == "none":
-        scale = np.ones(nref)
-    else:
-        raise InputError(f"normalize must be 'none', 'area' or 'max', got {normalize!r}")
-    scale = np.asarray(scale, dtype=np.float64)
-    if (scale <= 0).any() or not (np.abs(refs).max(axis=0) > 0).all():
+    scales = {"area": lambda: np.trapezoid(refs, grid, axis=0), "none": lambda: np.ones(nref)}
+    scales["max"] = lambda: np.abs(refs).max(axis=0)
+    terms = {"none": 0, "constant": 1, "scattering": 3}
+    if normalize not in scales or background not in terms:
+        raise InputError(f"unknown normalize={normalize!r} or background={background!r}")
+    scale = np.asarray(scales[normalize](), dtype=np.float64)
+    if not ((scale > 0) & refs.any(axis=0)).all():
         bad = [cols[k][0] for k in range(nref) if not (scale[k] > 0 and refs[:, k].any())]
-        raise FitError(
-            f"reference(s) {', '.join(bad)} have no positive absorbance on {lo:g}-{hi:g} nm"
-        )
+        raise FitError(f"reference(s) {', '.join(bad)} are zero or negative on {lo:g}-{hi:g} nm")
     refs = refs / scale
-    bg = _baseline_design(grid, "scattering" if background == "scattering" else "constant", 0)
-    if background == "none":
-        bg = bg[:, :0]
-    elif background not in ("constant", "scattering"):
-        raise InputError(
-            f"background must be 'none', 'constant' or 'scattering', got {background!r}"
-        )
+    bg = _baseline_design(grid, "scattering", 0)[:, 3 - terms[background] :]
     design = np.column_stack([refs, bg])
     p = design.shape[1]
     gram = design.T @ design
@@ -900,12 +840,9 @@ def unmix(
     gram_inv = np.linalg.inv(gram)
     y_all = spectra.absorbance[keep]
     m = spectra.n_spectra
-    coef = np.zeros((m, p))
-    coef_sd = np.full((m, p), np.nan)
-    frac = np.full((m, nref), np.nan)
-    frac_sd = np.full((m, nref), np.nan)
-    fitted = np.zeros((n, m))
-    r2 = np.full(m, np.nan)
+    coef, coef_sd = np.zeros((m, p)), np.full((m, p), np.nan)
+    frac, frac_sd = np.full((m, nref), np.nan), np.full((m, nref), np.nan)
+    fitted, r2 = np.zeros((n, m)), np.full(m, np.nan)
     for j in range(m):
         y = y_all[:, j]
         c, _ = nnls(design, y)
