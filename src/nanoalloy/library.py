@@ -466,15 +466,36 @@ def enumerate_candidates(
     fragments, complexes
         Include in-source fragments and metal-thiolate complexes.
 
+    Libraries are immutable and cached per argument set, so repeated calls are free.
+
     Examples
     --------
     >>> lib = enumerate_candidates("auag44-pmba")
     >>> len(lib) > 5000
     True
     """
+    p = load_preset(preset) if isinstance(preset, str | Path) else preset
+    key = (p, None if families is None else tuple(families), mz_range, fragments, complexes)
+    lib = _LIBRARY_CACHE.get(key)
+    if lib is None:
+        if len(_LIBRARY_CACHE) > 16:
+            _LIBRARY_CACHE.clear()
+        lib = _LIBRARY_CACHE[key] = _enumerate(p, families, mz_range, fragments, complexes)
+    return lib
+
+
+_LIBRARY_CACHE: dict[tuple[Any, ...], CandidateLibrary] = {}
+
+
+def _enumerate(
+    p: Preset,
+    families: Sequence[str] | None,
+    mz_range: tuple[float, float] | None,
+    fragments: bool,
+    complexes: bool,
+) -> CandidateLibrary:
     from .isotopes import average_mass
 
-    p = load_preset(preset) if isinstance(preset, str | Path) else preset
     cands: list[Candidate] = []
     for f in p.families:
         if families is not None and f.name not in families:

@@ -1,0 +1,126 @@
+"""Presets and candidate enumeration."""
+
+from __future__ import annotations
+
+import pytest
+
+from nanoalloy.errors import PresetError
+from nanoalloy.formula import parse
+from nanoalloy.library import (
+    complex_forms,
+    enumerate_candidates,
+    fragment_forms,
+    ion_forms,
+    list_presets,
+    load_preset,
+    species_ion,
+)
+
+
+@pytest.fixture(scope="module")
+def preset():  # noqa: ANN201
+    return load_preset("auag44-pmba")
+
+
+def test_shipped_presets() -> None:
+    assert "auag44-pmba" in list_presets()
+
+
+def test_families_and_electron_counts(preset) -> None:  # noqa: ANN001
+    assert [f.name for f in preset.families] == ["M44S30", "M44S27", "M44S26"]
+    assert species_ion(preset, "M44S30", 0).electrons == 18
+    assert species_ion(preset, "M44S27", 21).electrons == 20
+    assert species_ion(preset, "M44S26", 44).electrons == 20
+    assert str(species_ion(preset, "M44S26", 44)) == "[Au44(p-MBA)26]2-"
+    assert species_ion(preset, "M44S30", 12, halides=3).n_ligands == 30
+
+
+def test_esi_ladder_is_charge_consistent(preset) -> None:  # noqa: ANN001
+    forms = ion_forms(preset, "M44S26", 44)
+    assert {c.charge for c in forms} == {-3, -6, -7, -8}
+    for c in forms:
+        assert c.ion.core_charge == -2
+        assert c.protons_removed == c.na + (-2) - c.charge
+        assert 0 <= c.protons_removed <= 26
+    names = {str(c.ion) for c in forms}
+    assert "[Au44(p-MBA)26+12Na-16H]6-" in names
+    assert "[Au44(p-MBA)26-H]3-" in names
+
+
+def test_cl_shell_variants_pool_into_one_species(preset) -> None:  # noqa: ANN001
+    a = ion_forms(preset, "M44S30", 12, halides=0)
+    b = ion_forms(preset, "M44S30", 12, halides=2)
+    assert {c.species for c in a} == {c.species for c in b} == {"Au12Ag32(p-MBA)30"}
+    assert all(c.ligands == 30 for c in b)
+    assert max(c.protons_removed for c in b) <= 28
+
+
+def test_fragments_and_complexes(preset) -> None:  # noqa: ANN001
+    frags = {str(c.ion) for c in fragment_forms(preset, "M44S30", 0)}
+    assert "[Ag43(p-MBA)28]3-" in frags
+    ion = parse("[Ag43(p-MBA)28]3-")
+    assert ion.mz_average == pytest.approx(2975.78, abs=0.05)
+    comps = {str(c.ion) for c in complex_forms(preset)}
+    assert {"[Au(p-MBA)2]-", "[Ag(p-MBA)2]-", "[Au3Ag3(p-MBA)7]-"} <= comps
+    assert all(c.au + c.ag <= 6 for c in complex_forms(preset))
+
+
+def test_enumeration_covers_paper_ions(preset) -> None:  # noqa: ANN001
+    lib = enumerate_candidates(preset)
+    assert len(lib) > 5000
+    names = {str(c.ion): c for c in lib.candidates}
+    assert "[Ag44(p-MBA)30]4-" in names
+    assert "[Au21Ag23(p-MBA)27]3-" in names
+    assert "[Au12Ag32(p-MBA)29Cl]4-" in names
+    # average m/z of the library agree with the notation's own masses
+    i = [str(c.ion) for c in lib.candidates].index("[Ag44(p-MBA)30]4-")
+    assert lib.mz_average[i] == pytest.approx(2335.39, abs=0.05)
+    sub = enumerate_candidates(
+        preset, families=["M44S27"], mz_range=(3500, 3700), fragments=False, complexes=False
+    )
+    assert len(sub) > 0 and all(c.family == "M44S27" for c in sub.candidates)
+    assert sub.mz_average.min() >= 3500 and sub.mz_average.max() <= 3700
+    assert len(lib.subset(lib.mz_average < 1000)) == int((lib.mz_average < 1000).sum())
+
+
+def test_user_preset(tmp_path) -> None:
+    path = tmp_path / "au25.toml"
+    path.write_text(
+        'name = "au25-pet"\nligand = "PET"\nmetals = ["Au", "Ag"]\nn_metals = 25\n'
+        '[[family]]\nname = "M25S18"\nligands = 18\ncore_charge = -1\nx = [15, 25]\nion_charges = [-1]\n'
+    )
+    p = load_preset(path)
+    lib = enumerate_candidates(p)
+    assert {c.family for c in lib.candidates} == {"M25S18"}
+    assert "[Au25(PET)18]-" in {str(c.ion) for c in lib.candidates}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("name = 'x'\n", "missing key 'ligand'"),
+        (
+            "name = 'x'\nligand = 'NOPE'\nmetals=['Au','Ag']\nn_metals=44\nfamily=[]\n",
+            "unknown ligand",
+        ),
+        (
+            "name = 'x'\nligand = 'PET'\nmetals=['Au']\nn_metals=44\nfamily=[]\n",
+            "two element symbols",
+        ),
+        ("name = 'x\n", "not valid TOML"),
+        (
+            "name='x'\nligand='PET'\nmetals=['Au','Ag']\nn_metals=25\n[[family]]\nname='F'\nligands=18\ncore_charge=-1\nx=[0,99]\n",
+            "'x' must be",
+        ),
+    ],
+)
+def test_bad_presets(tmp_path, text: str, message: str) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text(text)
+    with pytest.raises(PresetError, match=message):
+        load_preset(path)
+
+
+def test_unknown_preset_name() -> None:
+    with pytest.raises(PresetError, match="unknown preset 'nope'"):
+        load_preset("nope")
