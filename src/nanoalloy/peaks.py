@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal, overload
+from typing import Any, Literal, overload
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -40,8 +40,8 @@ from .errors import InputError
 from .spectrum import Spectrum
 
 __all__ = [
-    "ISOTOPE_SPACING",
     "Calibration",
+    "ISOTOPE_SPACING",
     "centroid",
     "charge_from_spacing",
     "estimate_baseline",
@@ -206,28 +206,48 @@ def _apex(mz: FloatArray, y: FloatArray, idx: NDArray[np.intp]) -> FloatArray:
     return np.asarray(np.where(ok, x1 + off, x1), dtype=np.float64)
 
 
-def _half_width(mz: FloatArray, y: FloatArray, i: int) -> tuple[float, int, int]:
-    """FWHM at point i, and the valley bounds used for the area."""
-    half = 0.5 * y[i]
+def _walk(y: FloatArray, start: NDArray[np.intp], step: int, ok: Any) -> NDArray[np.intp]:
+    """Move each index by ``step`` while ``ok(current, next)`` holds (vectorised)."""
+    pos = start.copy()
+    active = np.arange(pos.size)
     n = y.size
-    j = i
-    while j > 0 and y[j - 1] > half and y[j - 1] <= y[j]:
-        j -= 1
-    k = i
-    while k < n - 1 and y[k + 1] > half and y[k + 1] <= y[k]:
-        k += 1
-    fwhm = math.nan
-    if j > 0 and k < n - 1 and y[j - 1] <= half and y[k + 1] <= half:
-        left = mz[j - 1] + (half - y[j - 1]) * (mz[j] - mz[j - 1]) / (y[j] - y[j - 1])
-        right = mz[k] + (y[k] - half) * (mz[k + 1] - mz[k]) / (y[k] - y[k + 1])
-        fwhm = float(right - left)
-    lo = j
-    while lo > 0 and 0 < y[lo - 1] <= y[lo]:
-        lo -= 1
-    hi = k
-    while hi < n - 1 and 0 < y[hi + 1] <= y[hi]:
-        hi += 1
-    return fwhm, max(lo - 1, 0), min(hi + 1, n - 1)
+    while active.size:
+        cur = pos[active]
+        nxt = cur + step
+        inside = (nxt >= 0) & (nxt < n)
+        move = np.zeros(cur.size, dtype=bool)
+        move[inside] = ok(active[inside], cur[inside], nxt[inside])
+        active = active[move]
+        pos[active] += step
+    return pos
+
+
+def _peak_table(
+    mz: FloatArray, y: FloatArray, idx: NDArray[np.intp]
+) -> tuple[FloatArray, FloatArray]:
+    """FWHM (half-maximum crossings, linear interpolation) and area between the valleys."""
+    half = 0.5 * y[idx]
+
+    def above_half(k: NDArray[np.intp], c: NDArray[np.intp], x: NDArray[np.intp]) -> Any:
+        return (y[x] > half[k]) & (y[x] <= y[c])
+
+    def downhill(k: NDArray[np.intp], c: NDArray[np.intp], x: NDArray[np.intp]) -> Any:
+        return (y[x] > 0) & (y[x] <= y[c])
+
+    j = _walk(y, idx, -1, above_half)  # leftmost point above half
+    k = _walk(y, idx, 1, above_half)
+    n = y.size
+    ok = (j > 0) & (k < n - 1)
+    jl, kr = np.clip(j - 1, 0, n - 1), np.clip(k + 1, 0, n - 1)
+    ok &= (y[jl] <= half) & (y[kr] <= half)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        left = mz[jl] + (half - y[jl]) * (mz[j] - mz[jl]) / (y[j] - y[jl])
+        right = mz[k] + (y[k] - half) * (mz[kr] - mz[k]) / (y[k] - y[kr])
+    fwhm = np.where(ok, right - left, np.nan)
+    lo = np.clip(_walk(y, j, -1, downhill) - 1, 0, n - 1)
+    hi = np.clip(_walk(y, k, 1, downhill) + 1, 0, n - 1)
+    cum = np.concatenate([[0.0], np.cumsum(np.diff(mz) * 0.5 * (y[1:] + y[:-1]))])
+    return np.asarray(fwhm, dtype=np.float64), np.asarray(cum[hi] - cum[lo], dtype=np.float64)
 
 
 def centroid(
@@ -258,11 +278,7 @@ def centroid(
     idx = _local_maxima(y)
     idx = idx[y[idx] > min_snr * sigma]
     centres = _apex(mz, y, idx)
-    fwhm = np.empty(idx.size)
-    area = np.empty(idx.size)
-    for n, i in enumerate(idx.tolist()):
-        fwhm[n], lo, hi = _half_width(mz, y, i)
-        area[n] = float(np.trapezoid(y[lo : hi + 1], mz[lo : hi + 1]))
+    fwhm, area = _peak_table(mz, y, idx)
     heights = y[idx].copy()
     order = np.argsort(centres, kind="stable")
     keep = order[np.concatenate([[True], np.diff(centres[order]) > 0])] if idx.size else order
@@ -273,12 +289,16 @@ def centroid(
     return Spectrum(centres[keep], area[keep], md)
 
 
-def estimate_resolution(spectrum: Spectrum, /, *, min_snr: float = 20.0) -> float:
+def estimate_resolution(
+    spectrum: Spectrum, /, *, min_snr: float = 20.0, baseline_window_mz: float = 5.0
+) -> float:
     """Resolving power m/z / FWHM: the median over strong, isolated peaks.
 
-    A peak counts when its height is at least ``min_snr`` times the noise, its
-    FWHM is defined and spans at least three sampling steps, and no other peak
-    above 10 % of its height lies within 3 FWHM.
+    Heights are taken above :func:`estimate_baseline` (window
+    ``baseline_window_mz``). A peak counts when its height is at least
+    ``min_snr`` times the noise, its FWHM is defined and spans at least three
+    sampling steps, and no other local maximum above 10 % of its height (and 3
+    sigma) lies within 3 FWHM.
 
     Returns
     -------
@@ -292,20 +312,28 @@ def estimate_resolution(spectrum: Spectrum, /, *, min_snr: float = 20.0) -> floa
     >>> round(estimate_resolution(Spectrum(x, y + 0.01)), -3)
     50000.0
     """
-    c = centroid(spectrum, min_snr=3.0)
-    if not len(c):
+    if len(spectrum) < 3:
         return math.nan
-    fwhm = np.asarray(c.metadata["fwhm"])
-    height = np.asarray(c.metadata["height"])
     sigma = noise_level(spectrum)
-    step = float(np.median(np.diff(spectrum.mz))) if len(spectrum) > 1 else 0.0
-    ok = np.isfinite(fwhm) & (height >= min_snr * sigma) & (fwhm >= 3 * step)
+    mz = spectrum.mz
+    y = spectrum.intensity - estimate_baseline(spectrum, window_mz=baseline_window_mz)
+    idx = _local_maxima(y)
+    idx = idx[y[idx] > 3.0 * sigma]  # significant maxima: possible neighbours
+    strong = idx[y[idx] >= min_snr * sigma]
+    if not strong.size:
+        return math.nan
+    fwhm, _ = _peak_table(mz, y, strong)
+    centres = _apex(mz, y, strong)
+    step = float(np.median(np.diff(mz)))
+    pos, height = mz[idx], y[idx]
     good: list[float] = []
-    for i in np.flatnonzero(ok).tolist():
-        near = np.abs(c.mz - c.mz[i]) < 3 * fwhm[i]
-        near[i] = False
-        if not (near & (height > 0.1 * height[i])).any():
-            good.append(float(c.mz[i] / fwhm[i]))
+    for c, w, i in zip(centres.tolist(), fwhm.tolist(), strong.tolist(), strict=True):
+        if not (math.isfinite(w) and w >= 3 * step):
+            continue
+        a, b = np.searchsorted(pos, [c - 3 * w, c + 3 * w])
+        others = (height[a:b] > 0.1 * y[i]) & (np.abs(pos[a:b] - mz[i]) > 0)
+        if not others.any():
+            good.append(c / w)
     return float(np.median(good)) if good else math.nan
 
 
@@ -414,21 +442,24 @@ def charge_from_spacing(
 
 @dataclass(frozen=True, slots=True)
 class Calibration:
-    """A fitted m/z calibration: ``corrected = intercept + slope * observed``.
+    """A fitted m/z calibration: the ppm error is modelled as ``a + b * mz``.
+
+    ``apply`` divides each m/z by ``1 + (a + b * mz) * 1e-6``; ``b`` is 0 for the
+    'offset' model.
 
     Examples
     --------
     >>> cal = recalibrate([1000.02, 2000.04], [1000.0, 2000.0])
-    >>> round(float(cal.apply(1500.03)), 6)
-    1500.0
+    >>> round(cal.ppm_intercept, 6), round(float(cal.apply(1500.03)), 6)
+    (20.0, 1500.0)
     """
 
     model: Literal["linear", "offset"]
-    """'linear' (intercept and slope) or 'offset' (one relative, ppm shift)."""
-    intercept: float
-    """Additive term of the correction (m/z)."""
-    slope: float
-    """Multiplicative term of the correction."""
+    """'linear' (ppm error linear in m/z) or 'offset' (one constant ppm shift)."""
+    ppm_intercept: float
+    """Constant term of the ppm error model."""
+    ppm_slope: float
+    """Change of the ppm error per unit m/z."""
     ppm_before: FloatArray
     """(observed - theoretical) / theoretical * 1e6 for each calibrant."""
     ppm_after: FloatArray
@@ -444,16 +475,19 @@ class Calibration:
         """Root-mean-square error after calibration (ppm)."""
         return float(np.sqrt(np.mean(self.ppm_after**2)))
 
+    def _correct(self, mz: FloatArray) -> FloatArray:
+        return np.asarray(mz / (1.0 + (self.ppm_intercept + self.ppm_slope * mz) * 1e-6))
+
     @overload
     def apply(self, mz: Spectrum, /) -> Spectrum: ...
     @overload
     def apply(self, mz: ArrayLike, /) -> FloatArray: ...
 
     def apply(self, mz: Spectrum | ArrayLike, /) -> Spectrum | FloatArray:
-        """Correct m/z values, or the m/z axis of a spectrum (slope must stay > 0)."""
+        """Correct m/z values, or the m/z axis of a spectrum (a new Spectrum)."""
         if isinstance(mz, Spectrum):
-            return mz.with_mz(self.intercept + self.slope * mz.mz)
-        return np.asarray(self.intercept + self.slope * np.asarray(mz, dtype=np.float64))
+            return mz.with_mz(self._correct(mz.mz))
+        return self._correct(np.asarray(mz, dtype=np.float64))
 
 
 def recalibrate(
@@ -470,9 +504,9 @@ def recalibrate(
     observed, theoretical
         Matched calibrant m/z values (same length; >= 2 for 'linear', >= 1 for 'offset').
     model
-        ``'linear'``: least squares ``theoretical = a + b * observed`` (corrects an
-        offset and an error proportional to m/z). ``'offset'``: one relative shift,
-        the median ppm error, removed from every m/z.
+        ``'linear'``: least-squares fit of the ppm error as ``a + b * observed``
+        (a constant ppm shift plus a drift across the m/z range). ``'offset'``:
+        one relative shift, the median ppm error.
 
     Examples
     --------
@@ -487,19 +521,22 @@ def recalibrate(
         raise InputError(f"observed and theoretical differ in length ({o.size} and {t.size})")
     if not (np.isfinite(o).all() and np.isfinite(t).all()) or (t <= 0).any():
         raise InputError("calibrant m/z values must be finite and > 0")
+    if model not in ("linear", "offset"):
+        raise InputError(f"model must be 'linear' or 'offset', got {model!r}")
     need = 2 if model == "linear" else 1
     if o.size < need:
         raise InputError(f"model {model!r} needs at least {need} calibrants, got {o.size}")
     before = (o - t) / t * 1e6
+    # the ppm error as a function of the observed m/z, which is what apply() sees
+    err_obs = (o / t - 1.0) * 1e6
     if model == "linear":
         if np.ptp(o) == 0:
             raise InputError("the 'linear' model needs calibrants at different m/z")
-        slope, intercept = np.polyfit(o, t, 1)
-    elif model == "offset":
-        slope, intercept = 1.0 / (1.0 + float(np.median(before)) * 1e-6), 0.0
+        slope, intercept = (float(v) for v in np.polyfit(o, err_obs, 1))
     else:
-        raise InputError(f"model must be 'linear' or 'offset', got {model!r}")
-    after = (intercept + slope * o - t) / t * 1e6
+        slope, intercept = 0.0, float(np.median(err_obs))
+    cal = Calibration(model, intercept, slope, before, before)
+    after = (cal._correct(o) - t) / t * 1e6
     before.flags.writeable = False
     after.flags.writeable = False
-    return Calibration(model, float(intercept), float(slope), before, after)
+    return Calibration(model, intercept, slope, before, after)
