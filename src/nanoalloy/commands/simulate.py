@@ -1,0 +1,157 @@
+"""``nanoalloy simulate``: run the Au44 + Ag44 kinetic model for a feed and dosing schedule.
+
+Writes ``final.csv``, ``populations.csv``, ``summary.json`` and ``timecourse.png`` into
+``--out DIR`` atomically (nothing is written on bad input).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+
+NAME = "simulate"
+HELP = "Simulate the Au44 + Ag44 alloying reaction (feed ratio, dosing) with the kinetic model."
+
+_PARENTS = {"au44": "Au44", "ag44": "Ag44"}
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add the options of ``simulate``."""
+    feed = parser.add_mutually_exclusive_group(required=True)
+    feed.add_argument("--ratio", metavar="AU:AG", help="feed ratio n(Au44):n(Ag44), e.g. 3:1")
+    feed.add_argument(
+        "--feed", metavar="NAME=EQ", action="append", help="feed amount, e.g. Au44=3 (repeat)"
+    )
+    parser.add_argument("--hours", type=float, default=20.0, help="total time from the start (h)")
+    parser.add_argument(
+        "--add",
+        metavar="TIME:NAME=EQ",
+        action="append",
+        default=[],
+        help="dosing event, e.g. 20h:Ag44=1 or 90min:Au44=0.5 (repeat)",
+    )
+    parser.add_argument("--params", metavar="FILE", help="parameter TOML (default: calibrated)")
+    parser.add_argument("--out", metavar="DIR", required=True, help="output folder")
+
+
+def parse_ratio(text: str) -> dict[str, float]:
+    """``"3:1"`` -> ``{"Au44": 3.0, "Ag44": 1.0}``."""
+    parts = text.split(":")
+    if len(parts) != 2:
+        raise InputError(f"bad ratio {text!r}; expected AU:AG such as 3:1 or 1:40")
+    try:
+        au, ag = (float(p) for p in parts)
+    except ValueError:
+        raise InputError(f"bad ratio {text!r}; expected two numbers AU:AG such as 3:1") from None
+    if not (math.isfinite(au) and math.isfinite(ag) and au >= 0 and ag >= 0 and au + ag > 0):
+        raise InputError(f"bad ratio {text!r}; amounts must be finite, >= 0 and not both 0")
+    return {"Au44": au, "Ag44": ag}
+
+
+def parse_amount(text: str, *, what: str = "feed") -> tuple[str, float]:
+    """``"Au44=3"`` -> ``("Au44", 3.0)``; only the parents Au44 and Ag44 are accepted."""
+    name, sep, val = text.partition("=")
+    key = _PARENTS.get(name.strip().lower())
+    if not sep or key is None:
+        raise InputError(f"bad {what} {text!r}; expected NAME=EQ with NAME Au44 or Ag44")
+    try:
+        amount = float(val)
+    except ValueError:
+        raise InputError(f"bad {what} {text!r}; EQ must be a number") from None
+    if not (math.isfinite(amount) and amount >= 0):
+        raise InputError(f"bad {what} {text!r}; EQ must be finite and >= 0")
+    return key, amount
+
+
+def parse_addition(text: str) -> tuple[float, str, float]:
+    """``"20h:Ag44=1"`` -> ``(20.0, "Ag44", 1.0)``."""
+    from ..kinetics import parse_time
+
+    when, sep, rest = text.partition(":")
+    if not sep:
+        raise InputError(f"bad addition {text!r}; expected TIME:NAME=EQ such as 20h:Ag44=1")
+    t = parse_time(when)
+    name, amount = parse_amount(rest, what="addition")
+    if amount <= 0:
+        raise InputError(f"bad addition {text!r}; EQ must be > 0")
+    return t, name, amount
+
+
+def feed_from_args(args: argparse.Namespace) -> dict[str, float]:
+    """The feed selected by ``--ratio`` or ``--feed``."""
+    if args.ratio is not None:
+        return parse_ratio(args.ratio)
+    feed: dict[str, float] = {}
+    for item in args.feed:
+        name, amount = parse_amount(item)
+        feed[name] = feed.get(name, 0.0) + amount
+    if sum(feed.values()) <= 0:
+        raise InputError("the feed is empty; give a positive amount of Au44 or Ag44")
+    return feed
+
+
+def plot_timecourse(result: Any, path: Path, *, title: str = "") -> None:
+    """Family fractions and mean x against time (matplotlib, Agg)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ..kinetics import FAMILIES
+
+    tc = result.family_timecourse()
+    t = result.times
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(6.4, 6.0), sharex=True)
+    colors = {"M44S30": "tab:blue", "M44S27": "tab:green", "M44S26": "tab:orange"}
+    for f in FAMILIES:
+        ax1.plot(t, tc[f], color=colors[f], label=f)
+        ax2.plot(t, tc[f + ":x"], color=colors[f], label=f)
+    for a in result.additions:
+        for ax in (ax1, ax2):
+            ax.axvline(a.time_h, color="grey", ls=":", lw=1)
+    pos = t[t > 0]
+    if pos.size and pos[-1] / pos[0] > 50:
+        ax2.set_xscale("symlog", linthresh=float(pos[0]))
+    ax1.set_ylabel("fraction of 44-metal clusters")
+    ax1.set_ylim(-0.02, 1.02)
+    ax1.legend(frameon=False)
+    ax2.set_ylabel("mean x (Au atoms)")
+    ax2.set_ylim(0, 44)
+    ax2.set_xlabel("time (h)")
+    if title:
+        ax1.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the simulation and write the outputs."""
+    from ..kinetics import load_params, simulate
+    from ..output import atomic_dir
+
+    feed = feed_from_args(args)
+    additions = [parse_addition(a) for a in args.add]
+    if not (math.isfinite(args.hours) and args.hours > 0):
+        raise InputError(f"--hours must be > 0, got {args.hours}")
+    params = load_params(args.params) if args.params else load_params()
+    result = simulate(feed, hours=args.hours, additions=additions, params=params)
+    with atomic_dir(args.out) as stage:
+        result.final.to_csv(stage / "final.csv", index=False)
+        result.populations.to_csv(stage / "populations.csv", index=False)
+        summary = result.summary
+        (stage / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        feed_txt = ", ".join(f"{k} {v:g}" for k, v in feed.items())
+        plot_timecourse(result, stage / "timecourse.png", title=f"feed {feed_txt}")
+    fr = summary["fractions"]
+    print(
+        "final: "
+        + ", ".join(f"{f} {fr[f]:.3f} (mode x {summary['mode_x'][f]})" for f in fr if fr[f] > 0.01)
+    )
+    print(f"wrote {args.out}")
+    return 0

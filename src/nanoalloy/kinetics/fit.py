@@ -1,0 +1,386 @@
+"""Fitting the kinetic model to a measured time course of cluster populations.
+
+The fitted quantities are log multipliers of the rate constants of each process of
+:mod:`nanoalloy.kinetics` (energies and windows stay fixed): a multi-start
+``scipy.optimize.least_squares`` on log-parameters, uncertainties from the Jacobian at the
+optimum, starts optionally run on a Dask cluster.
+
+Contents
+--------
+FIT_PROCESSES
+    Processes whose rate multipliers are fitted by default.
+FitResult
+    Fitted multipliers, their standard deviations, the fitted parameter set and tables.
+dump_params
+    Serialise a parameter dictionary as TOML.
+fit_timecourse
+    The multi-start fit.
+read_timecourse
+    Normalise a long table (``series``/``assign`` output) into observed distributions.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ..errors import FitError, InputError
+from .network import FAMILIES, NX, Network, build_network, load_params
+from .simulation import simulate
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+__all__ = [
+    "FIT_PROCESSES",
+    "FitResult",
+    "dump_params",
+    "fit_timecourse",
+    "read_timecourse",
+]
+
+FIT_PROCESSES: tuple[str, ...] = (
+    "attack",
+    "conversion",
+    "exchange",
+    "induced_decomposition",
+    "substitution",
+)
+"""Processes whose rate constants are scaled by a fitted multiplier by default."""
+
+_RATE_KEYS = {
+    "attack": ("k",),
+    "conversion": ("k",),
+    "decomposition": ("k_inside", "k_outside"),
+    "exchange": ("k",),
+    "induced_decomposition": ("k_au", "k_ag"),
+    "reconstruction": ("k_au", "k_ag"),
+    "substitution": ("k",),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class FitResult:
+    """Result of :func:`fit_timecourse`."""
+
+    multipliers: dict[str, float]
+    """Fitted multiplier of each process's rate constants (1 = the starting parameters)."""
+    sd_log: dict[str, float]
+    """Standard deviation of the natural log of each multiplier (from the Jacobian)."""
+    params: dict[str, Any]
+    """The complete fitted parameter set (as :func:`nanoalloy.kinetics.load_params`)."""
+    cost: float
+    """Half the sum of squared residuals at the optimum."""
+    rmse: float
+    """Root-mean-square residual of the fractions."""
+    ratio: float
+    """Feed ratio R = n(Au44)/n(Ag44) used."""
+    starts: tuple[dict[str, Any], ...]
+    """Every start: initial multipliers, final cost, success."""
+    table: pd.DataFrame
+    """Long table time_h, family, au, ag, observed, model."""
+
+    @property
+    def values(self) -> dict[str, float]:
+        """Fitted rate constants by ``section.key`` (units as in the TOML)."""
+        out = {}
+        for proc in self.multipliers:
+            for key in _RATE_KEYS[proc]:
+                out[f"{proc}.{key}"] = float(self.params[proc][key])
+        return out
+
+    @property
+    def sd(self) -> dict[str, float]:
+        """Standard deviations of :attr:`values` (first order: value * sd of the log)."""
+        out = {}
+        for proc, s in self.sd_log.items():
+            for key in _RATE_KEYS[proc]:
+                out[f"{proc}.{key}"] = float(self.params[proc][key]) * s
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready summary."""
+        return {
+            "ratio": self.ratio,
+            "cost": self.cost,
+            "rmse": self.rmse,
+            "multipliers": self.multipliers,
+            "sd_log": self.sd_log,
+            "values": self.values,
+            "sd": self.sd,
+            "starts": list(self.starts),
+        }
+
+
+def read_timecourse(table: Any, /) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Observed normalised distributions from a long table.
+
+    Parameters
+    ----------
+    table
+        A DataFrame (or path to a CSV) with columns ``time_h`` (or ``time``, hours), ``family``,
+        ``au``, ``ag``, optional ``ligands``, and ``abundance`` (or ``fraction``).
+
+    Returns
+    -------
+    times, dist
+        Sorted unique times (h) and distributions of shape (n_times, 3, 45), each time
+        normalised to sum 1 over the 44-metal clusters.
+    """
+    import pandas as pd
+
+    df = pd.read_csv(table) if not isinstance(table, pd.DataFrame) else table
+    cols = {c.lower().strip(): c for c in df.columns}
+    tcol = cols.get("time_h", cols.get("time"))
+    vcol = cols.get("abundance", cols.get("fraction"))
+    missing = [n for n, c in (("time_h", tcol), ("abundance", vcol)) if c is None]
+    missing += [n for n in ("family", "au", "ag") if n not in cols]
+    if missing:
+        raise InputError(f"time course table lacks column(s) {', '.join(missing)}")
+    fam = df[cols["family"]].astype(str).str.strip()
+    bad = sorted(set(fam) - set(FAMILIES))
+    if bad:
+        raise InputError(f"unknown family {bad[0]!r}; expected one of {', '.join(FAMILIES)}")
+    au = pd.to_numeric(df[cols["au"]], errors="coerce")
+    ag = pd.to_numeric(df[cols["ag"]], errors="coerce")
+    t = pd.to_numeric(df[tcol], errors="coerce")
+    v = pd.to_numeric(df[vcol], errors="coerce")
+    if au.isna().any() or ag.isna().any() or t.isna().any() or v.isna().any():
+        raise InputError("time course table has non-numeric time, au, ag or abundance values")
+    if ((au + ag) != 44).any() or (au < 0).any() or (ag < 0).any():
+        raise InputError("time course rows must have au + ag = 44 (44-metal clusters)")
+    if (v < 0).any() or (t < 0).any():
+        raise InputError("abundances and times must be >= 0")
+    times = np.unique(t.to_numpy(dtype=float))
+    dist = np.zeros((times.size, 3, NX))
+    ti = np.searchsorted(times, t.to_numpy(dtype=float))
+    fi = np.array([FAMILIES.index(f) for f in fam])
+    np.add.at(dist, (ti, fi, au.to_numpy(dtype=int)), v.to_numpy(dtype=float))
+    tot = dist.sum(axis=(1, 2))
+    if np.any(tot <= 0):
+        raise InputError("every time point needs some positive abundance")
+    return times, dist / tot[:, None, None]
+
+
+def _infer_ratio(dist0: npt.NDArray[np.float64]) -> float:
+    xs = np.arange(NX)
+    frac_au = float((dist0 * xs).sum() / 44.0)
+    frac_au = min(max(frac_au, 1e-3), 1 - 1e-3)
+    return frac_au / (1 - frac_au)
+
+
+def _scaled(net: Network, procs: Sequence[str], logm: npt.NDArray[np.float64]) -> Network:
+    return net.scaled({name: math.exp(float(lm)) for name, lm in zip(procs, logm, strict=True)})
+
+
+def _model(
+    net: Network, ratio: float, times: npt.NDArray[np.float64], params: Mapping[str, Any]
+) -> npt.NDArray[np.float64]:
+    hours = float(times[-1]) if times[-1] > 0 else 1e-6
+    res = simulate(
+        {"Au44": ratio, "Ag44": 1.0}, hours=hours, times=times, network=net, params=params
+    )
+    cl = np.clip(res.clusters, 0.0, None)
+    grid = res.times
+    idx = np.searchsorted(grid, times)
+    cl = cl[idx]
+    tot = cl.sum(axis=(1, 2))
+    return cl / np.where(tot > 0, tot, 1.0)[:, None, None]
+
+
+def _one_start(args: tuple[Any, ...]) -> dict[str, Any]:
+    """Run one least-squares start (a top-level function, so Dask/processes can ship it)."""
+    from scipy.optimize import least_squares
+
+    params, procs, x0, times, dist, ratio, max_nfev, bound = args
+    net = build_network(params)
+    obs = dist.ravel()
+
+    def resid(logm: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        try:
+            return _model(_scaled(net, procs, logm), ratio, times, params).ravel() - obs
+        except Exception:  # noqa: BLE001 - a failing solve is a bad point, not a crash
+            return np.full(obs.size, 1.0)
+
+    sol = least_squares(
+        resid,
+        np.asarray(x0, dtype=float),
+        bounds=(-bound, bound),
+        x_scale=1.0,
+        diff_step=1e-3,
+        max_nfev=max_nfev,
+    )
+    return {
+        "x0": [float(v) for v in x0],
+        "x": [float(v) for v in sol.x],
+        "cost": float(sol.cost),
+        "jac": np.asarray(sol.jac, dtype=float),
+        "fun": np.asarray(sol.fun, dtype=float),
+        "success": bool(sol.success),
+        "nfev": int(sol.nfev),
+    }
+
+
+def fit_timecourse(
+    table: Any,
+    /,
+    *,
+    starts: int = 8,
+    scheduler: str | Any | None = None,
+    params: Mapping[str, Any] | None = None,
+    processes: Sequence[str] = FIT_PROCESSES,
+    ratio: float | None = None,
+    seed: int = 0,
+    max_nfev: int = 40,
+    bound: float = 6.0,
+) -> FitResult:
+    """Fit process rate multipliers to a measured time course.
+
+    Parameters
+    ----------
+    table
+        Long table (DataFrame or CSV path): time_h (or time), family, au, ag, abundance (or
+        fraction); see :func:`read_timecourse`. Distributions are compared per time point,
+        normalised over the 44-metal clusters.
+    starts
+        Number of starts: the first at the given parameters, the others at seeded random
+        log-normal perturbations (sd 1).
+    scheduler
+        Address of a ``dask.distributed`` scheduler (or a ``Client``); the starts then run
+        on it. Default: in this process.
+    params
+        Starting parameter set (default: the calibrated defaults).
+    processes
+        Processes whose rate constants get a multiplier.
+    ratio
+        Feed ratio R = n(Au44)/n(Ag44); default inferred from the overall Au fraction of the
+        earliest distribution (assumption: no metal is in complexes then).
+    seed
+        Seed of the start generator.
+    max_nfev
+        Function evaluations per start.
+    bound
+        Bound on each log multiplier (|log m| <= bound).
+
+    Returns
+    -------
+    FitResult
+    """
+    import pandas as pd
+
+    if starts < 1:
+        raise InputError("starts must be >= 1")
+    base = dict(load_params() if params is None else params)
+    procs = tuple(processes)
+    unknown = [p for p in procs if p not in _RATE_KEYS]
+    if unknown or not procs:
+        raise InputError(f"cannot fit process {unknown[0] if unknown else '(none)'!r}")
+    times, dist = read_timecourse(table)
+    r = _infer_ratio(dist[0]) if ratio is None else float(ratio)
+    if not (math.isfinite(r) and r > 0):
+        raise InputError(f"feed ratio must be > 0, got {r!r}")
+    rng = np.random.default_rng(seed)
+    x0s = [np.zeros(len(procs))]
+    x0s += [np.clip(rng.normal(0, 1, len(procs)), -bound, bound) for _ in range(starts - 1)]
+    jobs = [(base, procs, x0, times, dist, r, max_nfev, bound) for x0 in x0s]
+    if scheduler is not None:
+        from dask.distributed import Client
+
+        client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
+        try:
+            futures = client.map(_one_start, jobs, pure=False)
+            results = client.gather(futures)
+        finally:
+            if client is not scheduler:
+                client.close()
+    else:
+        results = [_one_start(j) for j in jobs]
+    best = min(results, key=lambda d: d["cost"])
+    if not np.isfinite(best["cost"]):
+        raise FitError("every start failed")
+    jac, fun = best["jac"], best["fun"]
+    dof = max(fun.size - len(procs), 1)
+    s2 = 2 * best["cost"] / dof
+    try:
+        cov = np.linalg.pinv(jac.T @ jac) * s2
+        sd = np.sqrt(np.clip(np.diag(cov), 0.0, None))
+    except np.linalg.LinAlgError:  # pragma: no cover
+        sd = np.full(len(procs), np.nan)
+    mult = {p: math.exp(v) for p, v in zip(procs, best["x"], strict=True)}
+    fitted = copy.deepcopy(base)
+    for p, m in mult.items():
+        for key in _RATE_KEYS[p]:
+            fitted[p][key] = float(fitted[p][key]) * m
+    model = _model(build_network(fitted), r, times, fitted)
+    fam = np.repeat(np.array(FAMILIES), NX)
+    xs = np.tile(np.arange(NX), 3)
+    rows = pd.DataFrame(
+        {
+            "time_h": np.repeat(times, 3 * NX),
+            "family": np.tile(fam, times.size),
+            "au": np.tile(xs, times.size),
+            "ag": np.tile(44 - xs, times.size),
+            "observed": dist.ravel(),
+            "model": model.ravel(),
+        }
+    )
+    rows = rows[(rows["observed"] > 0) | (rows["model"] > 1e-4)].reset_index(drop=True)
+    start_info = tuple(
+        {
+            "x0": dict(zip(procs, d["x0"], strict=True)),
+            "cost": d["cost"],
+            "success": d["success"],
+            "nfev": d["nfev"],
+        }
+        for d in results
+    )
+    return FitResult(
+        multipliers=mult,
+        sd_log={p: float(v) for p, v in zip(procs, sd, strict=True)},
+        params=fitted,
+        cost=float(best["cost"]),
+        rmse=float(np.sqrt(np.mean((model - dist) ** 2))),
+        ratio=r,
+        starts=start_info,
+        table=rows,
+    )
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int | float):
+        return repr(v) if math.isfinite(float(v)) else "nan"
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, list | tuple):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, Mapping):
+        return "{ " + ", ".join(f"{k} = {_toml_value(x)}" for k, x in v.items()) + " }"
+    raise TypeError(f"cannot write {type(v).__name__} to TOML")
+
+
+def dump_params(params: Mapping[str, Any], /) -> str:
+    """Serialise a parameter dictionary (sections of scalars/inline tables) as TOML.
+
+    Examples
+    --------
+    >>> import tomllib
+    >>> from nanoalloy.kinetics import load_params
+    >>> p = load_params()
+    >>> tomllib.loads(dump_params(p)) == p
+    True
+    """
+    lines = ["# nanoalloy kinetic parameters (units: see data/kinetics_default.toml)"]
+    for sec, body in params.items():
+        lines.append("")
+        lines.append(f"[{sec}]")
+        for k, v in body.items():
+            lines.append(f"{k} = {_toml_value(v)}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,481 @@
+"""Simulation of the Au44 + Ag44 network: feeds, dosing schedules, results, sweeps.
+
+Contents
+--------
+Addition
+    One dosing event.
+SimulationResult
+    Populations on a time grid, final distribution, summary, conservation residuals.
+parse_time
+    ``20h``, ``90min`` -> hours.
+simulate
+    Stiff BDF solve with the analytic Jacobian, restarted at every addition.
+summarize_final
+    Family fractions, mean and modal x, mean valence electrons of a distribution.
+sweep
+    Final products against feed ratio, optionally on several processes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from ..errors import KineticsError
+from .network import (
+    _ALIASES,
+    CHARGE,
+    FAMILIES,
+    IAG,
+    IAU,
+    IRS,
+    IRSSR,
+    LIGANDS,
+    NS,
+    NX,
+    SPECIES_NAMES,
+    FloatArray,
+    Network,
+    build_network,
+    composition_matrix,
+    load_params,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+__all__ = [
+    "Addition",
+    "SimulationResult",
+    "parse_time",
+    "simulate",
+    "summarize_final",
+    "sweep",
+]
+
+# ----------------------------------------------------------------------------------------
+# simulation
+
+
+@dataclass(frozen=True, slots=True)
+class Addition:
+    """A dosing event: ``amount`` equivalents of ``species`` added at ``time_h``.
+
+    Equivalents are volumes of stock solution at c0 (the same convention as the feed), so a
+    dose dilutes everything already present.
+    """
+
+    time_h: float
+    """Time of the addition (h from the start)."""
+    species: str
+    """``Au44``, ``Ag44``, ``Au(SR)2``, ``Ag(SR)2`` or ``FAMILY:x`` (e.g. ``M44S27:21``)."""
+    amount: float
+    """Equivalents of stock solution (> 0)."""
+
+
+def _species_index(name: str) -> int:
+    key = _ALIASES.get(name.strip().lower(), name.strip())
+    if key in SPECIES_NAMES:
+        return SPECIES_NAMES.index(key)
+    raise KineticsError(
+        f"unknown species {name!r}; expected Au44, Ag44, Au(SR)2, Ag(SR)2 or FAMILY:x "
+        "such as M44S27:21"
+    )
+
+
+def parse_time(text: str, /) -> float:
+    """Parse a time like ``20h``, ``90min``, ``30s`` or a bare number of hours.
+
+    Examples
+    --------
+    >>> parse_time("90min")
+    1.5
+    """
+    t = text.strip().lower()
+    for unit, scale in (("min", 1 / 60), ("h", 1.0), ("s", 1 / 3600)):
+        if t.endswith(unit):
+            t, factor = t[: -len(unit)].strip(), scale
+            break
+    else:
+        factor = 1.0
+    try:
+        val = float(t) * factor
+    except ValueError:
+        raise KineticsError(f"bad time {text!r}; expected e.g. 20h, 90min or 30s") from None
+    if not math.isfinite(val) or val < 0:
+        raise KineticsError(f"bad time {text!r}; must be finite and >= 0")
+    return val
+
+
+@dataclass(frozen=True, slots=True)
+class SimulationResult:
+    """Result of :func:`simulate`."""
+
+    times: FloatArray
+    """Output time grid (h)."""
+    state: FloatArray
+    """Concentrations (c0), shape (n_times, n_species); see ``species``."""
+    volume: FloatArray
+    """Relative volume at each output time (dosing dilutes)."""
+    species: tuple[str, ...]
+    """Species names of the state columns."""
+    conservation: dict[str, float]
+    """Largest relative residual over the run of Au, Ag, ligand and charge."""
+    feed: dict[str, float]
+    """Initial feed in equivalents."""
+    additions: tuple[Addition, ...]
+    """Dosing events."""
+
+    @property
+    def clusters(self) -> FloatArray:
+        """Cluster concentrations, shape (n_times, 3, 45): family, x."""
+        return self.state[:, : 3 * NX].reshape(-1, 3, NX)
+
+    @property
+    def populations(self) -> pd.DataFrame:
+        """Long table: time_h, family, au, ag, ligands, core_charge, fraction.
+
+        ``fraction`` is among all 44-metal clusters at that time.
+        """
+        import pandas as pd
+
+        cl = self.clusters
+        tot = cl.sum(axis=(1, 2))
+        frac = cl / np.where(tot > 0, tot, 1.0)[:, None, None]
+        nt = self.times.size
+        fam = np.tile(np.repeat(np.array(FAMILIES), NX), nt)
+        xs = np.tile(np.arange(NX), 3 * nt)
+        return pd.DataFrame(
+            {
+                "time_h": np.repeat(self.times, 3 * NX),
+                "family": fam,
+                "au": xs,
+                "ag": 44 - xs,
+                "ligands": np.tile(np.repeat([LIGANDS[f] for f in FAMILIES], NX), nt),
+                "core_charge": np.tile(np.repeat([CHARGE[f] for f in FAMILIES], NX), nt),
+                "fraction": frac.ravel(),
+            }
+        )
+
+    @property
+    def final(self) -> pd.DataFrame:
+        """The last time point of :attr:`populations`, without ``time_h``."""
+        pop = self.populations
+        last = pop[pop["time_h"] == self.times[-1]].drop(columns="time_h")
+        return last.reset_index(drop=True)
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """Family fractions, mean and modal x per family, complexes and conservation."""
+        out = summarize_final(self.clusters[-1])
+        out["hours"] = float(self.times[-1])
+        out["feed"] = dict(self.feed)
+        out["additions"] = [
+            {"time_h": a.time_h, "species": a.species, "amount": a.amount} for a in self.additions
+        ]
+        c = self.state[-1]
+        out["complexes"] = {"Au(SR)2": float(c[IAU]), "Ag(SR)2": float(c[IAG])}
+        out["conservation"] = dict(self.conservation)
+        return out
+
+    def family_timecourse(self) -> dict[str, FloatArray]:
+        """Per family: fraction and mean x against time (keys ``FAMILY`` and ``FAMILY:x``)."""
+        cl = self.clusters
+        tot = cl.sum(axis=(1, 2))
+        out: dict[str, FloatArray] = {}
+        xs = np.arange(NX)
+        for k, f in enumerate(FAMILIES):
+            s = cl[:, k].sum(axis=1)
+            out[f] = s / np.where(tot > 0, tot, 1.0)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out[f + ":x"] = np.where(s > 1e-12, (cl[:, k] * xs).sum(axis=1) / s, np.nan)
+        return out
+
+
+def summarize_final(clusters: npt.ArrayLike, /) -> dict[str, Any]:
+    """Family fractions, mean x, modal x and mean valence electrons of a (3, 45) array."""
+    cl = np.clip(np.asarray(clusters, dtype=float).reshape(3, NX), 0.0, None)
+    tot = float(cl.sum())
+    xs = np.arange(NX)
+    fractions: dict[str, float] = {}
+    mean_x: dict[str, float | None] = {}
+    mode_x: dict[str, int | None] = {}
+    au_ag: dict[str, float | None] = {}
+    for k, f in enumerate(FAMILIES):
+        s = float(cl[k].sum())
+        fractions[f] = s / tot if tot > 0 else 0.0
+        if s > 1e-12 * max(tot, 1e-300):
+            m = float((cl[k] * xs).sum() / s)
+            mean_x[f] = m
+            mode_x[f] = int(np.argmax(cl[k]))
+            au_ag[f] = m / (44 - m) if m < 44 - 1e-9 else None
+        else:
+            mean_x[f] = au_ag[f] = mode_x[f] = None
+    electrons = 18 * fractions["M44S30"] + 20 * (fractions["M44S27"] + fractions["M44S26"])
+    dominant = max(FAMILIES, key=lambda f: fractions[f])
+    return {
+        "fractions": fractions,
+        "mean_x": mean_x,
+        "mode_x": mode_x,
+        "au_ag": au_ag,
+        "mean_electrons": electrons,
+        "dominant": dominant,
+    }
+
+
+def _default_times(hours: float) -> FloatArray:
+    if hours <= 0:
+        return np.array([0.0])
+    early = np.geomspace(min(1 / 60, hours / 2), hours, 50)
+    return np.unique(np.concatenate([[0.0], early, np.linspace(0, hours, 41)]))
+
+
+def simulate(
+    feed: Mapping[str, float],
+    /,
+    *,
+    hours: float = 20.0,
+    additions: Iterable[Addition | tuple[float, str, float]] = (),
+    params: Mapping[str, Any] | str | Path | None = None,
+    times: npt.ArrayLike | None = None,
+    network: Network | None = None,
+    rtol: float = 1e-6,
+    jacobian: Literal["analytic", "numeric"] = "analytic",
+) -> SimulationResult:
+    """Simulate the reaction of a feed (with dosing) for ``hours``.
+
+    Parameters
+    ----------
+    feed
+        Equivalents of stock solution per species, e.g. ``{"Au44": 3, "Ag44": 1}``; all stocks
+        are at the same cluster concentration c0, so only ratios matter.
+    hours
+        Total time from the start (h).
+    additions
+        Dosing events, :class:`Addition` or ``(time_h, species, amount)``; the integrator
+        restarts at each.
+    params
+        Parameter dictionary or TOML path (default: the calibrated set).
+    times
+        Output times (h); default a grid dense at early times. Addition times are added.
+    network
+        A prebuilt :class:`Network` (overrides ``params``).
+    rtol
+        Relative tolerance of the BDF solver.
+    jacobian
+        ``"analytic"`` (the sparse analytic Jacobian) or ``"numeric"`` (SciPy's finite
+        differences; the benchmark's reference).
+
+    Returns
+    -------
+    SimulationResult
+
+    Examples
+    --------
+    >>> r = simulate({"Au44": 1, "Ag44": 3}, hours=20)
+    >>> r.summary["dominant"]
+    'M44S30'
+    """
+    from scipy.integrate import solve_ivp
+
+    if network is None:
+        p = params if isinstance(params, Mapping) else load_params(params)
+        network = build_network(p)
+    else:
+        p = (
+            load_params()
+            if params is None
+            else (params if isinstance(params, Mapping) else load_params(params))
+        )
+    if not (math.isfinite(hours) and hours >= 0):
+        raise KineticsError(f"hours must be finite and >= 0, got {hours!r}")
+    if jacobian not in ("analytic", "numeric"):
+        raise KineticsError(f"jacobian must be 'analytic' or 'numeric', got {jacobian!r}")
+    feed_d = {str(k): float(v) for k, v in feed.items()}
+    if not feed_d:
+        raise KineticsError("empty feed")
+    for name, amt in feed_d.items():
+        _species_index(name)
+        if not (math.isfinite(amt) and amt >= 0):
+            raise KineticsError(f"feed amount of {name} must be finite and >= 0, got {amt!r}")
+    if sum(feed_d.values()) <= 0:
+        raise KineticsError("the feed is empty (all amounts are zero)")
+    adds = tuple(a if isinstance(a, Addition) else Addition(*a) for a in additions)
+    for a in adds:
+        _species_index(a.species)
+        if not (math.isfinite(a.amount) and a.amount > 0):
+            raise KineticsError(f"addition amount must be > 0, got {a.amount!r}")
+        if not (0 <= a.time_h <= hours):
+            raise KineticsError(f"addition at {a.time_h} h lies outside 0..{hours} h")
+    adds = tuple(sorted(adds, key=lambda a: a.time_h))
+
+    buf = np.zeros(NS)
+    buf[IRS] = float(p["buffer"]["thiolate"])
+    buf[IRSSR] = float(p["buffer"]["disulfide"])
+    w = composition_matrix()
+
+    def stock(name: str) -> FloatArray:
+        s = buf.copy()
+        s[_species_index(name)] += 1.0
+        return s
+
+    vol = sum(feed_d.values())
+    amounts = sum((amt * stock(n) for n, amt in feed_d.items()), np.zeros(NS))
+    c = amounts / vol
+    fed = w @ amounts  # conserved totals (amount units)
+
+    grid = _default_times(hours) if times is None else np.asarray(times, dtype=float)
+    if grid.ndim != 1 or grid.size == 0 or np.any(grid < 0) or np.any(grid > hours + 1e-12):
+        raise KineticsError("times must be a non-empty 1-D array within 0..hours")
+    grid = np.unique(np.concatenate([grid, [a.time_h for a in adds], [hours]]))
+
+    out_state = np.zeros((grid.size, NS))
+    out_vol = np.zeros(grid.size)
+    resid = np.zeros(4)
+    scale = np.maximum(np.abs(fed), 1e-300)
+    t0 = 0.0
+    pending = list(adds)
+    gi = 0
+    while True:
+        # apply all additions at t0 (dilution by the added stock volume)
+        while pending and pending[0].time_h <= t0 + 1e-12:
+            a = pending.pop(0)
+            amounts = c * vol + a.amount * stock(a.species)
+            vol += a.amount
+            c = amounts / vol
+            fed = fed + w @ (a.amount * stock(a.species))
+            scale = np.maximum(np.abs(fed), 1e-300)
+        t1 = pending[0].time_h if pending else hours
+        sel = (grid >= t0 - 1e-12) & (grid <= t1 + 1e-12)
+        t_eval = grid[sel]
+        if t1 > t0:
+            sol = solve_ivp(
+                network.rhs,
+                (t0, t1),
+                c,
+                method="BDF",
+                jac=network.jacobian if jacobian == "analytic" else None,
+                t_eval=t_eval,
+                rtol=rtol,
+                atol=1e-10,
+            )
+            if not sol.success:  # pragma: no cover - solver failure
+                raise KineticsError(f"the ODE solver failed: {sol.message}")
+            ys = sol.y.T
+            c = ys[-1].copy()
+        else:
+            ys = np.tile(c, (t_eval.size, 1))
+        idx = np.flatnonzero(sel)
+        out_state[idx] = ys
+        out_vol[idx] = vol
+        seg_res = np.abs(w @ (ys.T * vol) - fed[:, None]).max(axis=1) / scale
+        resid = np.maximum(resid, seg_res)
+        gi += 1
+        if not pending:
+            break
+        t0 = t1
+    if np.any(out_state[:, [IRS, IRSSR]] < -1e-9):
+        raise KineticsError("the RS-/RSSR buffer ran out; raise buffer.thiolate/disulfide")
+    cons = {"Au": float(resid[0]), "Ag": float(resid[1]), "ligand": float(resid[2])}
+    cons["charge"] = float(resid[3])
+    return SimulationResult(
+        times=grid,
+        state=out_state,
+        volume=out_vol,
+        species=SPECIES_NAMES,
+        conservation=cons,
+        feed=feed_d,
+        additions=adds,
+    )
+
+
+_NET_CACHE: dict[str, Network] = {}
+
+
+def _cached_network(params: Mapping[str, Any]) -> Network:
+    """One compiled network per parameter set and process (sweeps reuse it)."""
+    import json
+
+    key = json.dumps(params, sort_keys=True, default=str)
+    net = _NET_CACHE.get(key)
+    if net is None:
+        _NET_CACHE.clear()
+        net = _NET_CACHE[key] = build_network(params)
+    return net
+
+
+def _sweep_one(args: tuple[float, float, Any, Literal["analytic", "numeric"]]) -> dict[str, Any]:
+    ratio, hours, params, jac = args
+    r = simulate(
+        {"Au44": ratio, "Ag44": 1.0},
+        hours=hours,
+        params=params,
+        network=_cached_network(params),
+        times=[hours],
+        jacobian=jac,
+    )
+    s = r.summary
+    row: dict[str, Any] = {"ratio": ratio, "feed_electrons": (20 * ratio + 18) / (ratio + 1)}
+    for f in FAMILIES:
+        row[f"fraction_{f}"] = s["fractions"][f]
+    for f in FAMILIES:
+        mx = s["mean_x"][f]
+        row[f"mean_x_{f}"] = np.nan if mx is None else mx
+        row[f"mode_x_{f}"] = -1 if s["mode_x"][f] is None else s["mode_x"][f]
+        row[f"au_ag_{f}"] = np.nan if mx is None else s["au_ag"][f]
+    row["mean_electrons"] = s["mean_electrons"]
+    row["dominant"] = s["dominant"]
+    row["max_residual"] = max(r.conservation.values())
+    return row
+
+
+def sweep(
+    ratios: Iterable[float],
+    /,
+    *,
+    hours: float = 20.0,
+    n_jobs: int = 1,
+    params: Mapping[str, Any] | str | Path | None = None,
+    jacobian: Literal["analytic", "numeric"] = "analytic",
+) -> pd.DataFrame:
+    """Final products against feed ratio R = n(Au44)/n(Ag44).
+
+    Parameters
+    ----------
+    ratios
+        Feed ratios (> 0).
+    hours
+        Reaction time of each run (h).
+    n_jobs
+        Worker processes (1: run in this process).
+    params
+        Parameter dictionary or TOML path.
+    jacobian
+        Passed to :func:`simulate`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per ratio: fractions, mean/modal x, Au/Ag per family, mean valence electrons.
+    """
+    import pandas as pd
+
+    rs = [float(r) for r in ratios]
+    if not rs or any(not (math.isfinite(r) and r > 0) for r in rs):
+        raise KineticsError("ratios must be finite and > 0")
+    p = params if isinstance(params, Mapping) else load_params(params)
+    jobs = [(r, float(hours), p, jacobian) for r in rs]
+    if n_jobs > 1 and len(rs) > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=n_jobs) as ex:
+            rows = list(ex.map(_sweep_one, jobs, chunksize=max(1, len(jobs) // (4 * n_jobs))))
+    else:
+        rows = [_sweep_one(j) for j in jobs]
+    return pd.DataFrame(rows)
