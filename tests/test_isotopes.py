@@ -298,6 +298,8 @@ def test_pattern_record_is_frozen_sorted_and_read_only() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         pat.charge = 3  # type: ignore[misc]
     assert not hasattr(pat, "__dict__")
+    twin = Pattern([1.0, 2.0, 3.0], [0.3, 0.2, 0.1], charge=-2)
+    assert pat == twin and hash(pat) == hash(twin) and pat != pat.normalized()
     for arr in (aggregated_pattern(AG44, -4).mz, batch_patterns([AG44], [-4])[0].probability):
         assert not arr.flags.writeable
 

@@ -174,6 +174,18 @@ class Pattern:
     def __len__(self) -> int:
         return int(self.mz.size)
 
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Pattern):
+            return NotImplemented
+        return (
+            self.charge == other.charge
+            and np.array_equal(self.mz, other.mz)
+            and np.array_equal(self.probability, other.probability)
+        )
+
+    def __hash__(self) -> int:  # the arrays are read-only, so hashing them is sound
+        return hash((self.mz.tobytes(), self.probability.tobytes(), self.charge))
+
     @property
     def coverage(self) -> float:
         """Total probability of the peaks held (1 for a complete pattern)."""
