@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from .isotopes import Pattern
     from .spectrum import Spectrum
 
-__all__ = ["MATCH_COLUMNS", "Fragment", "FragmentKind", "fragment_ladder", "match_spectrum"]
+__all__ = ["Fragment", "FragmentKind", "MATCH_COLUMNS", "fragment_ladder", "match_spectrum"]
 
 FragmentKind = Literal["precursor", "anion-loss", "neutral-loss", "mixed-loss", "complement"]
 """``precursor`` (the surviving parent), ``anion-loss`` (only ``[M(SR)2]-`` lost),
@@ -611,16 +611,16 @@ def _judge(
 def _flag_isobars(
     rows: list[dict[str, object]], members: Sequence[int], a: np.ndarray, w: np.ndarray
 ) -> None:
-    """Name, on each fitted ion, the other ions of its window with nearly the same envelope."""
+    """Name, on both, every pair of a window's ions with nearly the same envelope (one fitted)."""
     if len(members) < 2:
         return
     norm = np.linalg.norm(a, axis=0)
     norm[norm == 0] = 1.0
     cos = (a / norm).T @ (a / norm)
-    for j, i in enumerate(members):
-        if w[j] <= 0:
-            continue
-        near = [
-            str(rows[members[k]]["ion"]) for k in range(len(members)) if k != j and cos[j, k] > 0.9
-        ]
-        rows[i]["near_isobaric"] = ";".join(near)
+    near: dict[int, list[str]] = {}
+    for j, k in itertools.combinations(range(len(members)), 2):
+        if cos[j, k] > 0.9 and (w[j] > 0 or w[k] > 0):
+            near.setdefault(j, []).append(str(rows[members[k]]["ion"]))
+            near.setdefault(k, []).append(str(rows[members[j]]["ion"]))
+    for j, names in near.items():
+        rows[members[j]]["near_isobaric"] = ";".join(names)
