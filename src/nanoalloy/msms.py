@@ -13,6 +13,10 @@ Contents
 Fragment
     One ion of a fragment ladder: the ion, its charge, the loss that made it,
     average and most-abundant m/z, and its kind.
+FragmentKind
+    The kinds of ladder entries (precursor, anion-, neutral-, mixed-loss, complement).
+MATCH_COLUMNS
+    Column names of the table :func:`match_spectrum` returns.
 fragment_ladder
     Precursor ion -> every fragment reachable by ``[M(SR)2]-`` and ``M(SR)``
     losses, plus the complementary ``[M(SR)2]-`` ions.
