@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import pkgutil
 import subprocess
 import sys
 
@@ -11,7 +12,11 @@ import pytest
 import nanoalloy
 from nanoalloy import cli
 
-MODULES = ["errors", "elements", "ligands", "formula", "library", "output", "cli"]
+MODULES = sorted(
+    m.name
+    for m in pkgutil.iter_modules(nanoalloy.__path__)
+    if not m.name.startswith("_") and m.name != "commands"
+)
 
 
 def test_all_is_sorted_and_resolvable() -> None:
