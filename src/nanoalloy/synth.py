@@ -238,8 +238,8 @@ def synthesize(
     --------
     >>> import pandas as pd
     >>> pops = pd.DataFrame({"family": ["M44S30"], "au": [12], "fraction": [1.0]})
-    >>> res = synthesize(pops, mz_range=(2200, 2500), resolution=15000, seed=1)
-    >>> res.truth.loc[res.truth.family == "M44S30", "abundance"].sum()
+    >>> res = synthesize(pops, mz_range=(2550, 2700), resolution=15000, seed=1)
+    >>> float(res.truth.loc[res.truth.family == "M44S30", "abundance"].sum())
     1.0
     """
     import pandas as pd
