@@ -666,41 +666,26 @@ class _Parser:
         return Group(name, n, "raw", formula, electrons)
 
     def parse_raw_formula(self, content: str, start: int) -> tuple[tuple[str, int], ...]:
+        def unknown(detail: str) -> FormulaError:
+            known = ", ".join(sorted(self.reg))
+            return FormulaError(f"{detail}; known ligands: {known}", self.raw, start, content)
+
         counts: dict[str, int] = {}
         i = 0
-        has_digit = any(c.isdigit() for c in content)
-        if not has_digit and content not in ELEMENTS and not content.isalpha():
-            has_digit = True  # let the scan below name the bad character
-        if not has_digit and content not in ELEMENTS:
-            known = ", ".join(sorted(self.reg))
-            raise FormulaError(
-                f"unknown ligand {content!r} (a raw formula needs counts, e.g. (C7H5O2S)); "
-                f"known ligands: {known}",
-                self.raw,
-                start,
-                content,
+        if content.isalpha() and content not in ELEMENTS:
+            raise unknown(
+                f"unknown ligand {content!r} (a raw formula needs counts, e.g. (C7H5O2S))"
             )
         while i < len(content):
             ch = content[i]
             if not (ch.isalpha() and ch.isupper()):
-                known = ", ".join(sorted(self.reg))
-                raise FormulaError(
-                    f"unknown ligand or element formula {content!r}; known ligands: {known}",
-                    self.raw,
-                    start,
-                    content,
-                )
+                raise unknown(f"unknown ligand or element formula {content!r}")
             sym = ch
             if i + 1 < len(content) and content[i + 1].islower():
                 sym += content[i + 1]
             if sym not in ELEMENTS:
-                known = ", ".join(sorted(self.reg))
-                raise FormulaError(
-                    f"unknown ligand or element formula {content!r} ({sym!r} is no element); "
-                    f"known ligands: {known}",
-                    self.raw,
-                    start,
-                    content,
+                raise unknown(
+                    f"unknown ligand or element formula {content!r} ({sym!r} is no element)"
                 )
             i += len(sym)
             j = i
