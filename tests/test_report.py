@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from _fake_assign import fake_assign, make_spectrum
 
+from _fake_assign import fake_assign, make_spectrum
 from nanoalloy import cli
 from nanoalloy.errors import InputError
 from nanoalloy.report import decimate, versions, write_report
