@@ -112,13 +112,14 @@ def settings_hash(preset: str, assign_kwargs: dict[str, Any] | None = None, /) -
 
 
 def _assign_task(
-    spectrum: Spectrum, preset: str, kwargs: dict[str, Any], fn: Callable[..., Any] | None
+    spectrum: Spectrum, preset: str, kwargs: dict[str, Any], given: Callable[..., Any] | None
 ) -> dict[str, pd.DataFrame]:
     """Runs on a worker: assign one spectrum, return its tables."""
     import pandas as pd
 
-    if fn is None:
-        from .assignment import assign as fn
+    from .series import _default_assign
+
+    fn = given if given is not None else _default_assign()
     a = fn(spectrum, preset=preset, **kwargs)
     out = {}
     for name in TABLES:

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .series import Assigned, Series, SeriesPoint, parse_label, to_assigned
+from .series import Assigned, Series, SeriesPoint, _default_assign, parse_label, to_assigned
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -100,7 +100,7 @@ def _point(
     """Worker: populations -> synthetic spectrum -> assignment (+ the truth)."""
     from .synth import synthesize
 
-    pops, st, i, time_min, fn = args
+    pops, st, i, time_min, given = args
     syn = synthesize(
         _clean(pops),
         preset=st.preset,
@@ -111,8 +111,7 @@ def _point(
         seed=st.seed + i,
         time_min=time_min,
     )
-    if fn is None:
-        from .assignment import assign as fn
+    fn = given if given is not None else _default_assign()
     assigned = to_assigned(fn(syn.spectrum, preset=st.preset), syn.spectrum)
     truth = syn.truth[~syn.truth["family"].isin(("fragment", "complex"))]
     return syn.spectrum, assigned, truth[["family", "au", "abundance"]].reset_index(drop=True)
@@ -248,9 +247,9 @@ def run_demo(
             )
         sim_dir = stage / "simulations"
         sim_dir.mkdir()
-        for (ratio, _, _), pops in zip(sims, pops_list, strict=True):
+        for (feed, _, _), pops in zip(sims, pops_list, strict=True):
             tag = "timecourse" if pops["time_h"].nunique() > 1 else "final"
-            pops.to_csv(sim_dir / f"{tag}_{ratio.replace(':', 'to')}.csv", index=False)
+            pops.to_csv(sim_dir / f"{tag}_{feed.replace(':', 'to')}.csv", index=False)
         run = {
             "report_title": "nanoalloy demo: Au44 + Ag44 alloying (simulated spectra)",
             "note": NOTE,

@@ -26,7 +26,7 @@ write_series_figures
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -54,7 +54,7 @@ FAMILY_COLORS: dict[str, str] = {
     "complex": "#7f7f7f",
 }
 _ORDER = ("M44S30", "M44S27", "M44S26")
-_STYLE = {
+_STYLE: Any = {
     "font.size": 9,
     "axes.spines.top": False,
     "axes.spines.right": False,
