@@ -23,6 +23,7 @@ _LAZY = {
     "Assignment": "assignment",
     "Ion": "formula",
     "Pattern": "isotopes",
+    "Series": "series",
     "Spectrum": "spectrum",
     "aggregated_pattern": "isotopes",
     "assign": "assignment",
@@ -32,14 +33,19 @@ _LAZY = {
     "make_ion": "formula",
     "parse": "formula",
     "read": "io",
+    "run_batch": "batch",
+    "run_demo": "demo",
+    "run_series": "series",
     "simulate": "kinetics",
     "synthesize": "synth",
+    "write_report": "report",
 }
 
 __all__ = [
     "Assignment",
     "Ion",
     "Pattern",
+    "Series",
     "Spectrum",
     "__version__",
     "aggregated_pattern",
@@ -50,17 +56,25 @@ __all__ = [
     "make_ion",
     "parse",
     "read",
+    "run_batch",
+    "run_demo",
+    "run_series",
     "simulate",
     "synthesize",
+    "write_report",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
     from .assignment import Assignment, assign
+    from .batch import run_batch
+    from .demo import run_demo
     from .formula import Ion, make_ion, parse
     from .io import read
     from .isotopes import Pattern, aggregated_pattern, fine_pattern
     from .kinetics import simulate
     from .library import enumerate_candidates, load_preset
+    from .report import write_report
+    from .series import Series, run_series
     from .spectrum import Spectrum
     from .synth import synthesize
 
