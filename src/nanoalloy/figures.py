@@ -114,6 +114,8 @@ def stacked_spectra(series: Series, /, *, top: int = 3) -> Figure:
     """Stacked spectra, each normalised to its maximum, with the model and top species labelled."""
     import matplotlib as mpl
 
+    from .report import decimate
+
     n = max(len(series.points), 1)
     with mpl.rc_context(_STYLE):
         fig = _figure(7.0, 1.2 + 1.1 * n)
@@ -123,9 +125,12 @@ def stacked_spectra(series: Series, /, *, top: int = 3) -> Figure:
             y = np.asarray(s.intensity, dtype=float)
             scale = float(y.max()) or 1.0
             off = 1.15 * (n - 1 - i)
-            ax.plot(s.mz, y / scale + off, color="0.15", lw=0.5)
+            mzs = np.asarray(s.mz, dtype=float)
+            mz, yd = decimate(mzs, y, max_points=6000)
+            ax.plot(mz, yd / scale + off, color="0.15", lw=0.5)
             if p.assigned.model is not None:
-                ax.plot(s.mz, p.assigned.model / scale + off, color="#d62728", lw=0.6, alpha=0.8)
+                mzm, ym = decimate(mzs, p.assigned.model, max_points=6000)
+                ax.plot(mzm, ym / scale + off, color="#d62728", lw=0.6, alpha=0.8)
             ax.text(float(s.mz[0]), off + 0.75, p.label, fontsize=9, fontweight="bold", va="bottom")
             _label_species(ax, p, scale, off, top)
         ax.set_yticks([])

@@ -363,12 +363,12 @@ def _spectrum_figure(
             )
     fig.update_layout(
         title={"text": _esc(title), "font": {"size": 14}},
-        height=380,
-        margin={"l": 60, "r": 20, "t": 40, "b": 40},
+        height=420,
+        margin={"l": 60, "r": 20, "t": 40, "b": 90},
         xaxis_title="m/z",
         yaxis_title="intensity",
         template="plotly_white",
-        legend={"orientation": "h", "y": 1.12, "x": 1, "xanchor": "right"},
+        legend={"orientation": "h", "y": -0.25, "x": 1, "xanchor": "right"},
         hovermode="closest",
     )
     return fig
@@ -413,6 +413,8 @@ def _fractions_figure(tab: pd.DataFrame, summ: pd.DataFrame, run: dict[str, Any]
         margin={"l": 60, "r": 20, "t": 40, "b": 40},
     )
     fig.update_xaxes(type=xtype)
+    if xtype == "log":
+        fig.update_xaxes(tickvals=xs, ticktext=list(summ["label"].astype(str)))
     return fig
 
 
