@@ -172,6 +172,8 @@ def run_demo(
     from .report import write_report, write_series_data
 
     st = settings or DemoSettings()
+    if assign_fn is None:
+        _default_assign()  # fail fast, before simulating, if the assigner is missing
     say = echo or (lambda _msg: None)
     t0 = time.perf_counter()
     say(

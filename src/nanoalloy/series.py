@@ -451,8 +451,16 @@ def to_assigned(assignment: Any, spectrum: Spectrum, /) -> Assigned:
 
 def _default_assign() -> AssignFn:
     """The real assigner, :func:`nanoalloy.assignment.assign`."""
-    from .assignment import assign
+    try:
+        from .assignment import assign
+    except ModuleNotFoundError as exc:
+        if exc.name != f"{__package__}.assignment":
+            raise
+        from .errors import NanoalloyError
 
+        raise NanoalloyError(
+            "spectrum assignment (nanoalloy.assignment) is not available in this installation"
+        ) from None
     return assign
 
 
