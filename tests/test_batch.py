@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import json
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from _fake_assign import fake_assign, make_spectrum
 
+from _fake_assign import fake_assign, make_spectrum
 from nanoalloy.batch import file_sha256, run_batch, settings_hash
 from nanoalloy.errors import InputError
 from nanoalloy.io import read, write_csv
@@ -87,3 +89,38 @@ def test_bad_manifest_is_clear(spectra_dir: Path, tmp_path: Path) -> None:
     (tmp_path / "manifest.json").write_text("{not json")
     with pytest.raises(InputError, match="corrupt"):
         run_batch([spectra_dir / "s00.csv"], out=tmp_path, progress=False, assign_fn=fake_assign)
+
+
+HAVE_ASSIGN = importlib.util.find_spec("nanoalloy.assignment") is not None
+
+
+@pytest.mark.skipif(
+    not HAVE_ASSIGN, reason="nanoalloy.assignment (the real assigner) not installed"
+)
+def test_batch_with_real_assign_equals_single_runs(tmp_path: Path) -> None:
+    from nanoalloy.synth import synthesize
+
+    assign = importlib.import_module("nanoalloy.assignment").assign
+
+    src = tmp_path / "in"
+    for i in range(20):
+        pops = pd.DataFrame(
+            {
+                "family": ["M44S30"] * 3,
+                "au": [6 + i % 6, 7 + i % 6, 8 + i % 6],
+                "fraction": [0.3, 0.5, 0.2],
+            }
+        )
+        syn = synthesize(pops, mz_range=(2250.0, 2450.0), resolution=12_000, seed=i)
+        write_csv(syn.spectrum, src / f"s{i:02d}.csv")
+    out = tmp_path / "out"
+    res = run_batch([src], out=out, workers=2, processes=False, progress=False)
+    assert len(res.done) == 20
+    for f in sorted(src.glob("*.csv")):
+        got = res.species[res.species["spectrum"] == f.name].drop(columns=["spectrum", "sha256"])
+        want = assign(read(f))
+        pd.testing.assert_frame_equal(
+            got.reset_index(drop=True), want.species.reset_index(drop=True), check_dtype=False
+        )
+    again = run_batch([src], out=out, workers=2, processes=False, progress=False)
+    assert not again.done and len(again.skipped) == 20
