@@ -42,7 +42,7 @@ from .errors import InputError
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .spectrum import Spectrum
+    from .series import Packed
 
 __all__ = ["BatchResult", "file_sha256", "run_batch", "settings_hash"]
 
@@ -112,14 +112,15 @@ def settings_hash(preset: str, assign_kwargs: dict[str, Any] | None = None, /) -
 
 
 def _assign_task(
-    spectrum: Spectrum, preset: str, kwargs: dict[str, Any], given: Callable[..., Any] | None
+    packed: Packed, preset: str, kwargs: dict[str, Any], given: Callable[..., Any] | None
 ) -> dict[str, pd.DataFrame]:
     """Runs on a worker: assign one spectrum, return its tables."""
     import pandas as pd
 
-    from .series import _default_assign
+    from .series import _default_assign, unpack_spectrum
 
     fn = given if given is not None else _default_assign()
+    spectrum = unpack_spectrum(packed)
     a = fn(spectrum, preset=preset, **kwargs)
     out = {}
     for name in TABLES:
@@ -288,6 +289,7 @@ def _run_on_dask(
     from distributed import Client, LocalCluster, as_completed
 
     from .io import read
+    from .series import pack_spectrum
 
     with contextlib.ExitStack() as stack:
         if client is None:
@@ -313,7 +315,13 @@ def _run_on_dask(
         def submit() -> Any:
             f, key, entry = pending.pop(0)
             fut = client.submit(
-                _assign_task, read(f), preset, kwargs, assign_fn, key=f"assign-{key}", pure=False
+                _assign_task,
+                pack_spectrum(read(f)),
+                preset,
+                kwargs,
+                assign_fn,
+                key=f"assign-{key}",
+                pure=False,
             )
             meta[fut.key] = (f, key, entry)
             return fut

@@ -24,12 +24,21 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .series import Assigned, Series, SeriesPoint, _default_assign, parse_label, to_assigned
+from .series import (
+    Assigned,
+    Packed,
+    Series,
+    SeriesPoint,
+    _default_assign,
+    pack_spectrum,
+    parse_label,
+    to_assigned,
+    unpack_spectrum,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .spectrum import Spectrum
 
 __all__ = ["DemoSettings", "run_demo"]
 
@@ -96,7 +105,7 @@ def _clean(pops: pd.DataFrame) -> pd.DataFrame:
 
 def _point(
     args: tuple[pd.DataFrame, DemoSettings, int, float | None, Callable[..., Any] | None],
-) -> tuple[Spectrum, Assigned, pd.DataFrame]:
+) -> tuple[Packed, Assigned, pd.DataFrame]:
     """Worker: populations -> synthetic spectrum -> assignment (+ the truth)."""
     from .synth import synthesize
 
@@ -114,7 +123,8 @@ def _point(
     fn = given if given is not None else _default_assign()
     assigned = to_assigned(fn(syn.spectrum, preset=st.preset), syn.spectrum)
     truth = syn.truth[~syn.truth["family"].isin(("fragment", "complex"))]
-    return syn.spectrum, assigned, truth[["family", "au", "abundance"]].reset_index(drop=True)
+    truth = truth[["family", "au", "abundance"]].reset_index(drop=True)
+    return pack_spectrum(syn.spectrum), assigned, truth
 
 
 def _pool(workers: int) -> Any:
@@ -211,7 +221,8 @@ def run_demo(
             if bar is not None:
                 bar.update(task, advance=1, description="synthesising + assigning")
     ratio_pts, course_pts, truths = [], [], []
-    for i, (spec, assigned, truth) in enumerate(results):
+    for i, (packed, assigned, truth) in enumerate(results):
+        spec = unpack_spectrum(packed)
         if i < len(st.ratios):
             label, _, ratio = parse_label(st.ratios[i])
             ratio_pts.append(SeriesPoint(label, spec, assigned, None, ratio, "simulated"))

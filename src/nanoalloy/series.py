@@ -20,6 +20,8 @@ collect_inputs
     Expand files, folders and glob patterns into spectrum files.
 load_inputs
     Files or one multi-scan file -> labelled spectra (time axis from scan times).
+pack_spectrum, unpack_spectrum
+    A picklable form of a spectrum, for worker processes.
 parse_label
     ``"1:3"`` -> feed ratio 1/3, ``"30min"`` -> 0.5 h, anything else -> a plain label.
 run_series
@@ -55,9 +57,11 @@ __all__ = [
     "assign_series",
     "collect_inputs",
     "load_inputs",
+    "pack_spectrum",
     "parse_label",
     "run_series",
     "to_assigned",
+    "unpack_spectrum",
 ]
 
 #: families that are not 44-metal clusters (outside the abundance sum)
@@ -464,8 +468,24 @@ def _default_assign() -> AssignFn:
     return assign
 
 
-def _assign_one(args: tuple[Spectrum, str, dict[str, Any], AssignFn]) -> Assigned:
-    spectrum, preset, kwargs, fn = args
+Packed = tuple[np.ndarray, np.ndarray, dict[str, Any]]
+
+
+def pack_spectrum(spectrum: Spectrum, /) -> Packed:
+    """A picklable form of a spectrum (its metadata is a read-only mapping proxy)."""
+    return (np.asarray(spectrum.mz), np.asarray(spectrum.intensity), dict(spectrum.metadata))
+
+
+def unpack_spectrum(packed: Packed, /) -> Spectrum:
+    """Inverse of :func:`pack_spectrum`."""
+    from .spectrum import Spectrum
+
+    return Spectrum(packed[0], packed[1], packed[2])
+
+
+def _assign_one(args: tuple[Packed, str, dict[str, Any], AssignFn]) -> Assigned:
+    packed, preset, kwargs, fn = args
+    spectrum = unpack_spectrum(packed)
     return to_assigned(fn(spectrum, preset=preset, **kwargs), spectrum)
 
 
@@ -500,7 +520,7 @@ def assign_series(
     """
     kw = dict(assign_kwargs or {})
     fn = assign_fn if assign_fn is not None else _default_assign()
-    jobs = [(s, preset, kw, fn) for (_, _, _, s) in items]
+    jobs = [(pack_spectrum(s), preset, kw, fn) for (_, _, _, s) in items]
     results: list[Assigned] = []
     if workers > 1 and len(jobs) > 1:
         import multiprocessing
