@@ -101,6 +101,7 @@ def plot_timecourse(result: Any, path: Path, *, title: str = "") -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import numpy as np
 
     from ..kinetics import FAMILIES
 
@@ -110,7 +111,8 @@ def plot_timecourse(result: Any, path: Path, *, title: str = "") -> None:
     colors = {"M44S30": "tab:blue", "M44S27": "tab:green", "M44S26": "tab:orange"}
     for f in FAMILIES:
         ax1.plot(t, tc[f], color=colors[f], label=f)
-        ax2.plot(t, tc[f + ":x"], color=colors[f], label=f)
+        shown = np.where(tc[f] > 1e-3, tc[f + ":x"], np.nan)  # hide x of vanished families
+        ax2.plot(t, shown, color=colors[f], label=f)
     for a in result.additions:
         for ax in (ax1, ax2):
             ax.axvline(a.time_h, color="grey", ls=":", lw=1)

@@ -352,9 +352,13 @@ def build_network(params: Mapping[str, Any] | None = None, /) -> Network:
     * **Decomposition** into complexes, first order, slow inside a family's stability window
       and fast outside it. RS- and RSSR balance ligand and charge (the valence electrons
       reduce disulfide).
-    * **Induced decomposition**: the Au-rich parent decomposes on encounters with Ag44-type
-      clusters that still have free icosahedral sites (rate ~ 12 - y); the Ag framework is a
-      catalyst. This is what destroys Au44 within minutes when Ag44 is in excess.
+    * **Induced decomposition** (both partners are catalysts of the other's break-up): M44S26
+      decomposes on encounters with M44S30 that still has free icosahedral sites (rate
+      ~ 12 - y), which destroys Au44 within minutes when Ag44 is in excess; Au-doped M44S30
+      decomposes on encounters with Au-rich M44S26 (rate ~ y (x/44)^2), which consumes the
+      M44S30 within the first hour when Au44 is in excess. Together they act as a titration
+      of one parent framework by the other, which is why the surviving framework (18 e or
+      20 e) switches at R = 1: the electron rule of DOMAIN.md is an outcome, not an input.
     * **Attack**: Ag-rich M44S30 is destabilised by Au(I) complexes (rate ~ exp(-y/y0)); doped
       clusters resist. This loses some Ag44 and concentrates Au in the survivors (focusing at
       low R).
