@@ -1,0 +1,938 @@
+"""Assign a cluster mass spectrum: which species are there and how much of each.
+
+:func:`assign` runs the whole pipeline on one :class:`~nanoalloy.spectrum.Spectrum`:
+
+1. resolving power (given, measured on isolated peaks, or chosen by the fit),
+   decimation to a few points per FWHM, baseline removal, noise estimate;
+2. library pruning: every candidate ion of the preset whose main isotope peaks
+   (within ``tolerance_ppm``) do not all stand above ``min_snr`` x noise is
+   dropped, without rendering anything; a cluster species survives with any
+   surviving ion, and then brings all its in-range ion forms (ions landing on
+   no signal are evidence too);
+3. the joint structured fit of :mod:`nanoalloy.fit` (every family, charge,
+   Na+ and Cl-shell variant, fragments and complexes at once);
+4. calibration: the ppm shift of the data against the fitted model is measured
+   in every m/z window holding strong signal, a linear ppm model is fitted, the
+   axis corrected and everything fitted again (twice);
+5. tables: species (abundance = share of the integrated cluster ion signal,
+   sd, score, near-isobar partners), ions, families.
+
+Contents
+--------
+Assignment
+    The result: ``species``, ``ions``, ``families`` tables, the fitted model,
+    residual, calibration, R^2, ``plot``, ``write`` and an HTML view.
+assign
+    Spectrum -> :class:`Assignment`.
+SPECIES_COLUMNS, ION_COLUMNS
+    Column order of the species and ion tables.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .errors import FitError
+from .fit import StructuredFit, cosine_pairs, decimate, fit_structured, render, scan_shift
+from .library import CandidateLibrary, Preset, enumerate_candidates, load_preset
+from .peaks import Calibration
+from .spectrum import Spectrum
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .isotopes import Pattern
+
+__all__ = ["ION_COLUMNS", "SPECIES_COLUMNS", "Assignment", "assign"]
+
+SPECIES_COLUMNS = (
+    "species",
+    "family",
+    "au",
+    "ag",
+    "ligands",
+    "core_charge",
+    "electrons",
+    "abundance",
+    "abundance_sd",
+    "score",
+    "signal",
+    "n_ions",
+    "near_isobar",
+)
+"""Columns of :attr:`Assignment.species`, in order."""
+
+ION_COLUMNS = (
+    "ion",
+    "species",
+    "family",
+    "charge",
+    "na",
+    "halides",
+    "mz",
+    "mz_observed",
+    "ppm_error",
+    "intensity",
+    "sd",
+    "near_isobar",
+)
+"""Columns of :attr:`Assignment.ions`, in order."""
+
+_PATTERN_CACHE: dict[Any, tuple[list[Pattern], np.ndarray, np.ndarray, np.ndarray]] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class _Problem:
+    """Candidates chosen for the fit and the structure tying them together."""
+
+    idx: np.ndarray  # candidate indices into the library
+    group: np.ndarray  # group of each ion
+    form: np.ndarray  # form of each ion (-1: free)
+    form_family: np.ndarray  # family index of each form
+    form_init: np.ndarray
+    group_labels: list[tuple[str, str, int]]  # (species, family, au) per group (free: ion name)
+    free_group: np.ndarray  # bool per group
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Assignment:
+    """Result of :func:`assign`.
+
+    Tables are pandas DataFrames (see :data:`SPECIES_COLUMNS`,
+    :data:`ION_COLUMNS` and :data:`nanoalloy.composition.FAMILY_COLUMNS`).
+    """
+
+    species: pd.DataFrame
+    """One row per neutral species (clusters pooled over ion forms and Cl shells; fragments, complexes)."""
+    ions: pd.DataFrame
+    """One row per fitted ion."""
+    families: pd.DataFrame
+    """One row per cluster family: fraction, mean x, Au/Ag, 90 % x range, mean electrons."""
+    spectrum: Spectrum = field(repr=False)
+    """The spectrum as given (uncalibrated)."""
+    calibration: Calibration | None
+    """m/z calibration found (None when disabled or not determinable)."""
+    resolution: float
+    """Resolving power used."""
+    r2: float
+    """Coefficient of determination of the fit (baseline-free data, decimated grid)."""
+    rmse: float
+    """Root-mean-square residual on the decimated grid."""
+    noise: float
+    """Noise standard deviation estimated from the data."""
+    message: str = ""
+    """Human-readable note (e.g. ``no clusters found``)."""
+    _render: tuple[Any, ...] = field(default=(), repr=False)
+
+    # ------------------------------------------------------------------ derived
+    @property
+    def found(self) -> bool:
+        """True when at least one cluster species was fitted."""
+        return bool(len(self.families))
+
+    @property
+    def ppm_shift(self) -> float:
+        """Calibration shift at the median m/z of the spectrum (ppm; 0 if none)."""
+        cal = self.calibration
+        if cal is None or len(self.spectrum) == 0:
+            return 0.0
+        m = float(np.median(self.spectrum.mz))
+        return float(cal.ppm_intercept + cal.ppm_slope * m)
+
+    @property
+    def model(self) -> np.ndarray:
+        """Fitted model (ion signal + baseline) at every point of :attr:`spectrum`."""
+        from .isotopes import profile
+
+        pats, weights, mz_cal, baseline = self._render
+        y = np.asarray(baseline, dtype=float).copy()
+        if pats:
+            _, ions = profile(pats, self.resolution, mz=mz_cal, weights=weights)
+            y += ions
+        return y
+
+    @property
+    def residual(self) -> np.ndarray:
+        """Spectrum minus :attr:`model`."""
+        return np.asarray(self.spectrum.intensity - self.model)
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready summary (what ``nanoalloy assign --json`` prints)."""
+        cal = self.calibration
+        fams = self.families.to_dict(orient="records")
+        top = self.species.sort_values("abundance", ascending=False).head(10)
+        return {
+            "clusters_found": self.found,
+            "message": self.message,
+            "points": len(self.spectrum),
+            "resolution": round(self.resolution, 1),
+            "noise": self.noise,
+            "r2": self.r2,
+            "rmse": self.rmse,
+            "calibration": None
+            if cal is None
+            else {
+                "model": cal.model,
+                "ppm_intercept": cal.ppm_intercept,
+                "ppm_slope": cal.ppm_slope,
+                "rms_ppm_before": cal.rms_ppm_before,
+                "rms_ppm_after": cal.rms_ppm_after,
+            },
+            "n_species": int(len(self.species)),
+            "n_ions": int(len(self.ions)),
+            "families": [{k: _jsonable(v) for k, v in r.items()} for r in fams],
+            "top_species": [
+                {k: _jsonable(v) for k, v in r.items()}
+                for r in top[["species", "family", "abundance", "abundance_sd", "score"]].to_dict(
+                    orient="records"
+                )
+            ],
+        }
+
+    def plot(self, path: str | Path | None = None, /, *, n_labels: int = 12) -> Any:
+        """Spectrum, fitted model, labelled strongest ions and the residual panel.
+
+        Returns the matplotlib Figure; with ``path`` it is also saved there (Agg).
+        """
+        return _plot(self, path, n_labels=n_labels)
+
+    def write(self, folder: str | Path, /, *, plot: bool = True) -> Path:
+        """Write ``species.csv``, ``ions.csv``, ``families.csv`` (and ``spectrum.png``) atomically."""
+        from .output import atomic_dir
+
+        out = Path(folder)
+        with atomic_dir(out) as stage:
+            self.species.to_csv(stage / "species.csv", index=False)
+            self.ions.to_csv(stage / "ions.csv", index=False)
+            self.families.to_csv(stage / "families.csv", index=False)
+            if plot:
+                self.plot(stage / "spectrum.png")
+        return out
+
+    def _repr_html_(self) -> str:
+        import html
+
+        head = (
+            f"<b>Assignment</b>: {len(self.species)} species, {len(self.ions)} ions, "
+            f"R<sup>2</sup> = {self.r2:.4f}, R = {self.resolution:,.0f}"
+        )
+        if self.calibration is not None:
+            head += (
+                f", calibration {self.calibration.rms_ppm_before:.1f} &rarr; "
+                f"{self.calibration.rms_ppm_after:.1f} ppm rms"
+            )
+        if self.message:
+            head += f"<br><i>{html.escape(self.message)}</i>"
+        fam = self.families.to_html(index=False, float_format=lambda v: f"{v:.3g}")
+        top = self.species.sort_values("abundance", ascending=False).head(20)
+        cols = ["species", "family", "abundance", "abundance_sd", "score"]
+        sp = top[cols].to_html(index=False, float_format=lambda v: f"{v:.3g}")
+        return f"<div>{head}{fam}{sp}</div>"
+
+    def __repr__(self) -> str:
+        return (
+            f"<Assignment {len(self.species)} species, {len(self.ions)} ions, "
+            f"r2={self.r2:.4f}, R={self.resolution:.0f}>"
+        )
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, float | np.floating):
+        f = float(v)
+        return f if math.isfinite(f) else None
+    return v
+
+
+# ---------------------------------------------------------------------- library
+def _library(preset: Preset) -> tuple[CandidateLibrary, list[Pattern], np.ndarray, np.ndarray]:
+    """Full candidate library with patterns and the flattened main peaks (cached per preset)."""
+    from .isotopes import batch_patterns
+
+    lib = enumerate_candidates(preset)
+    hit = _PATTERN_CACHE.get(preset)
+    if hit is None:
+        pats = batch_patterns(
+            [c.ion.composition for c in lib.candidates],
+            [c.charge for c in lib.candidates],
+            min_probability=1e-5,
+            coverage=0.999,
+        )
+        sizes = np.array([len(p) for p in pats])
+        owner = np.repeat(np.arange(len(pats)), sizes)
+        mz = np.concatenate([p.mz for p in pats])
+        prob = np.concatenate([p.probability for p in pats])
+        pmax = np.array([p.probability.max() for p in pats])
+        main = prob >= 0.3 * pmax[owner]
+        if len(_PATTERN_CACHE) > 4:
+            _PATTERN_CACHE.clear()
+        hit = _PATTERN_CACHE[preset] = (pats, owner[main], mz[main], pmax)
+    pats, owner, main_mz, _ = hit
+    return lib, pats, owner, main_mz
+
+
+def _prune(
+    lib: CandidateLibrary,
+    owner: np.ndarray,
+    main_mz: np.ndarray,
+    gx: np.ndarray,
+    gy: np.ndarray,
+    *,
+    in_range: np.ndarray,
+    threshold: float,
+    tolerance_ppm: float,
+    resolution: float,
+    points_per_fwhm: float,
+) -> np.ndarray:
+    """Candidates whose main peaks all stand above ``threshold`` (within the tolerance)."""
+    from scipy.ndimage import maximum_filter1d
+
+    half = max(1, math.ceil(tolerance_ppm * 1e-6 * resolution * points_per_fwhm) + 1)
+    ymax = maximum_filter1d(gy, 2 * half + 1, mode="nearest")
+    pos = np.clip(np.searchsorted(gx, main_mz), 0, gx.size - 1)
+    inside = (main_mz >= gx[0]) & (main_mz <= gx[-1])
+    ok = (ymax[pos] >= threshold) & inside
+    n = len(lib)
+    bad = np.bincount(owner, weights=~ok, minlength=n)
+    return (bad == 0) & in_range
+
+
+NA_MEAN = 2.0
+
+
+def _prior(charge: int, na: int, halides: int, *, na_mean: float) -> float:
+    """Starting weight of a form: Poisson in Na+, halved per halide, flat in charge."""
+    return math.exp(na * math.log(na_mean) - math.lgamma(na + 1)) * 0.5**halides
+
+
+def _problem(lib: CandidateLibrary, survive: np.ndarray, in_range: np.ndarray) -> _Problem:
+    """Groups (species / free ions) and forms of the surviving candidates."""
+    cands = lib.candidates
+    species_ok: set[tuple[str, int]] = set()
+    for i in np.flatnonzero(survive):
+        c = cands[i]
+        if c.kind == "cluster":
+            species_ok.add((c.family, c.au))
+    fam_names = [f.name for f in lib.preset.families]
+    idx: list[int] = []
+    group: list[int] = []
+    form: list[int] = []
+    groups: dict[tuple[str, str, int], int] = {}
+    forms: dict[tuple[str, int, int, int], int] = {}
+    form_count: list[float] = []
+    free: list[bool] = []
+    for i in np.flatnonzero(in_range):
+        c = cands[i]
+        if c.kind == "cluster":
+            if (c.family, c.au) not in species_ok:
+                continue
+            key = (c.species, c.family, c.au)
+            fkey = (c.family, c.charge, c.na, c.halides)
+            if fkey not in forms:
+                forms[fkey] = len(forms)
+                form_count.append(0.0)
+            f = forms[fkey]
+            form_count[f] += 1.0 if survive[i] else 0.0
+        elif survive[i]:
+            key = (str(c.ion), c.family, c.au)
+            f = -1
+        else:
+            continue
+        if key not in groups:
+            groups[key] = len(groups)
+            free.append(f < 0)
+        idx.append(int(i))
+        group.append(groups[key])
+        form.append(f)
+    form_family = np.array([fam_names.index(k[0]) for k in forms], dtype=np.intp)
+    init = np.array([_prior(*k[1:], na_mean=NA_MEAN) for k in forms])
+    if init.size:
+        fam_sum = np.bincount(form_family, weights=init)
+        init = init / fam_sum[form_family]
+    return _Problem(
+        np.array(idx, dtype=np.intp),
+        np.array(group, dtype=np.intp),
+        np.array(form, dtype=np.intp),
+        form_family,
+        init,
+        list(groups),
+        np.array(free, dtype=bool),
+    )
+
+
+# ---------------------------------------------------------------------- pipeline
+def assign(
+    spectrum: Spectrum,
+    /,
+    *,
+    preset: str | Path | Preset = "auag44-pmba",
+    resolution: float | None = None,
+    calibrate: bool = True,
+    families: tuple[str, ...] | None = None,
+    fragments: bool = True,
+    complexes: bool = True,
+    min_snr: float = 3.0,
+    tolerance_ppm: float = 25.0,
+    points_per_fwhm: float = 4.0,
+    baseline_window_mz: float = 50.0,
+    baseline_knot_mz: float = 25.0,
+    isobar_threshold: float = 0.95,
+) -> Assignment:
+    """Assign every cluster ion of a preset in one spectrum.
+
+    Parameters
+    ----------
+    spectrum
+        Profile spectrum (negative-mode ESI; intensities as measured).
+    preset
+        Candidate preset name, path or :class:`~nanoalloy.library.Preset`.
+    resolution
+        Resolving power; estimated from the data when omitted.
+    calibrate
+        Correct the m/z axis (linear ppm model) on the fitted ions.
+    families, fragments, complexes
+        Restrict the candidate library (see :func:`~nanoalloy.library.enumerate_candidates`).
+    min_snr
+        Pruning threshold: a candidate's main peaks must exceed ``min_snr`` x noise.
+    tolerance_ppm
+        m/z tolerance of the pruning (covers uncorrected calibration error).
+    points_per_fwhm
+        Decimation of the spectrum for the fit.
+    baseline_window_mz
+        Width of the baseline's morphological window (wider than an envelope).
+    baseline_knot_mz
+        Knot spacing of the piecewise-linear baseline correction fitted with the ions.
+    isobar_threshold
+        Cosine similarity above which two fitted columns are flagged near-isobaric.
+
+    Returns
+    -------
+    Assignment
+        With empty tables and ``message == "no clusters found"`` when nothing fits.
+
+    Raises
+    ------
+    FitError
+        When the spectrum is empty, centroided, or its resolving power cannot
+        be determined.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from nanoalloy.synth import synthesize
+    >>> pops = pd.DataFrame({"family": ["M44S30"] * 2, "au": [11, 12], "fraction": [0.4, 0.6]})
+    >>> spec = synthesize(pops, mz_range=(2200, 2700), resolution=20000, seed=3).spectrum
+    >>> res = assign(spec, resolution=20000, fragments=False, complexes=False)
+    >>> res.families[["family", "x90_low", "x90_high"]].values.tolist()
+    [['M44S30', 11, 12]]
+    """
+    from scipy import sparse
+
+    from .peaks import estimate_baseline, noise_level
+
+    p = load_preset(preset) if isinstance(preset, str | Path) else preset
+    if len(spectrum) < 16:
+        raise FitError(f"the spectrum has only {len(spectrum)} points; nothing to fit")
+    if spectrum.centroided:
+        raise FitError("assign needs profile data; this spectrum is centroided")
+    if float(spectrum.intensity.max()) <= 0:
+        raise FitError("the spectrum holds no signal (all intensities are zero)")
+    if resolution is None:
+        resolution = _estimate_resolution(spectrum)
+    if not (math.isfinite(resolution) and 100 <= resolution <= 1e7):
+        raise FitError(f"resolution must be between 100 and 1e7, got {resolution}")
+
+    lib, pats, owner, main_mz = _library(p)
+    fam_ok = np.ones(len(lib), dtype=bool)
+    for i, c in enumerate(lib.candidates):
+        if c.kind == "fragment" and not fragments:
+            fam_ok[i] = False
+        elif c.kind == "complex" and not complexes:
+            fam_ok[i] = False
+        elif c.kind == "cluster" and families is not None and c.family not in families:
+            fam_ok[i] = False
+    mz0 = spectrum.mz
+    in_range = fam_ok & (lib.mz_average >= mz0[0]) & (lib.mz_average <= mz0[-1])
+
+    shift_grid = np.arange(-40.0, 40.01, 4.0)
+    cal_a, cal_b = 0.0, 0.0
+    before: np.ndarray | None = None
+    after = np.zeros(0)
+    state: dict[str, Any] = {}
+    rounds = 3 if calibrate else 1
+    for rnd in range(rounds):
+        mz = mz0 / (1.0 + (cal_a + cal_b * mz0) * 1e-6)
+        g = decimate(mz, spectrum.intensity, resolution=resolution, points_per_fwhm=points_per_fwhm)
+        gspec = Spectrum(g.mz, g.intensity)
+        base = estimate_baseline(gspec, window_mz=baseline_window_mz)
+        gy = g.intensity - base
+        if rnd == 0:
+            noise = noise_level(gspec)
+            if noise <= 0:
+                noise = 1e-3 * float(gy.max())
+            threshold = min_snr * noise
+            survive = _prune(
+                lib,
+                owner,
+                main_mz,
+                g.mz,
+                gy,
+                in_range=in_range,
+                threshold=threshold,
+                tolerance_ppm=tolerance_ppm,
+                resolution=resolution,
+                points_per_fwhm=points_per_fwhm,
+            )
+            prob = _problem(lib, survive, in_range)
+            if not (~prob.free_group).any():
+                return _empty(spectrum, resolution, noise, base, g)
+        ipats = [pats[i] for i in prob.idx]
+        ion_design = render(ipats, g.mz, resolution)
+        rows = np.unique(ion_design.indices)
+        hats = _hats(g.mz, baseline_knot_mz)
+        design = sparse.hstack([ion_design, hats], format="csc")[rows]
+        n_g, n_i, n_h = len(prob.group_labels), prob.idx.size, hats.shape[1]
+        group_ext = np.concatenate([prob.group, n_g + np.arange(n_h)])
+        form_ext = np.concatenate([prob.form, np.full(n_h, -1)])
+        y = gy[rows]
+        fitted = fit_structured(
+            design,
+            y,
+            group=group_ext,
+            form=form_ext,
+            form_family=prob.form_family,
+            form_init=prob.form_init if rnd == 0 else state["fit"].form,
+            iterations=6 if rnd == 0 else 3,
+        )
+        state = {
+            "fit": fitted,
+            "g": g,
+            "gy": gy,
+            "base": base + np.asarray(hats @ fitted.group[n_g:]),
+            "rows": rows,
+            "design": design,
+            "n": (n_g, n_i),
+        }
+        if not calibrate:
+            break
+        shifts = _window_shifts(
+            design, fitted, group_ext, form_ext, g.mz[rows], y, shift_grid, noise
+        )
+        if before is None:
+            before = shifts
+        after = shifts
+        if rnd == rounds - 1 or shifts.shape[0] == 0:
+            break
+        a, b = _linear_ppm(shifts, mz_span=float(mz0[-1] - mz0[0]))
+        # compose: the data, read on the corrected axis, sit a + b m ppm too high
+        cal_a += a
+        cal_b += b
+        if rnd >= 1 and abs(a) + abs(b) * float(np.median(mz0)) < 0.5:
+            break
+        shift_grid = np.arange(-12.0, 12.01, 2.0)
+    calibration = None
+    if calibrate and before is not None and before.shape[0]:
+        calibration = Calibration(
+            "linear" if cal_b else "offset",
+            cal_a,
+            cal_b,
+            _ro(before[:, 1]),
+            _ro(after[:, 1] if after.shape[0] else before[:, 1]),
+        )
+    return _tables(
+        spectrum,
+        p,
+        lib,
+        pats,
+        prob,
+        state,
+        resolution,
+        noise,
+        calibration,
+        mz,
+        after,
+        isobar_threshold,
+    )
+
+
+def _hats(mz: np.ndarray, spacing: float) -> Any:
+    """Piecewise-linear (hat) basis with knots every ``spacing`` m/z, one column per knot."""
+    from scipy import sparse
+
+    pos = (mz - mz[0]) / spacing
+    k = np.floor(pos).astype(np.intp)
+    t = pos - k
+    n = int(k.max()) + 2
+    rows = np.concatenate([np.arange(mz.size), np.arange(mz.size)])
+    cols = np.concatenate([k, k + 1])
+    vals = np.concatenate([1.0 - t, t])
+    return sparse.csc_matrix((vals, (rows, cols)), shape=(mz.size, n))
+
+
+def _ro(a: np.ndarray) -> np.ndarray:
+    out = np.array(a, dtype=float)
+    out.flags.writeable = False
+    return out
+
+
+def _estimate_resolution(spectrum: Spectrum) -> float:
+    """Resolving power measured on strong isolated peaks, else the file's claim."""
+    from .peaks import estimate_resolution
+
+    r = estimate_resolution(spectrum, min_snr=10.0)
+    if math.isfinite(r) and r > 0:
+        return float(r)
+    claimed = spectrum.metadata.get("resolution")
+    if isinstance(claimed, int | float) and math.isfinite(claimed) and claimed > 0:
+        return float(claimed)
+    return _resolution_from_peaks(spectrum)
+
+
+def _resolution_from_peaks(spectrum: Spectrum) -> float:
+    """Upper quantile of m/z / FWHM over strong peaks (overlaps only broaden peaks)."""
+    from .peaks import centroid, noise_level
+
+    c = centroid(spectrum, min_snr=20.0, noise=noise_level(spectrum))
+    fwhm = np.asarray(c.metadata.get("fwhm", np.zeros(0)), dtype=float)
+    ok = np.isfinite(fwhm) & (fwhm > 0)
+    if ok.sum() < 5:
+        raise FitError("cannot estimate the resolving power from the data; pass resolution=")
+    return float(np.quantile(c.mz[ok] / fwhm[ok], 0.9))
+
+
+def _window_shifts(
+    design: Any,
+    fitted: Any,
+    group: np.ndarray,
+    form: np.ndarray,
+    mz: np.ndarray,
+    y: np.ndarray,
+    shift_grid: np.ndarray,
+    noise: float,
+) -> np.ndarray:
+    """(centre m/z, ppm shift, weight) for every m/z window holding strong fitted signal."""
+    from scipy import sparse
+
+    model = fitted.model
+    if model.size == 0 or model.max() <= 0:
+        return np.zeros((0, 3))
+    # windows: runs of rows whose model exceeds a small share of the maximum
+    strong = model > max(0.02 * model.max(), 10 * noise)
+    gaps = np.flatnonzero(np.diff(mz) > 2.0) + 1
+    edges = np.unique(np.concatenate([[0], gaps, [mz.size]]))
+    factor = np.where(form >= 0, fitted.form[np.where(form >= 0, form, 0)], 1.0)
+    n_group = int(group.max()) + 1
+    mix = sparse.csc_matrix((factor, (np.arange(group.size), group)), shape=(group.size, n_group))
+    cols = (design @ mix).tocsc()
+    out = []
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        # split long stretches into ~40 m/z windows
+        start = lo
+        while start < hi:
+            stop = int(np.searchsorted(mz, mz[start] + 40.0, side="left"))
+            stop = min(max(stop, start + 1), hi)
+            if stop < hi and hi - stop < 0.25 * (stop - start):
+                stop = hi
+            sl = slice(start, stop)
+            if strong[sl].sum() >= 10:
+                sub = cols[sl]
+                live = np.flatnonzero(np.asarray(abs(sub).sum(axis=0)).ravel() > 0)
+                if live.size:
+                    s, w = scan_shift(sub[:, live], mz[sl], y[sl], shifts_ppm=shift_grid)
+                    if w > 0:
+                        out.append((float(np.average(mz[sl], weights=model[sl] + 1e-30)), s, w))
+            start = stop
+    return np.array(out, dtype=float).reshape(-1, 3)
+
+
+def _linear_ppm(shifts: np.ndarray, *, mz_span: float) -> tuple[float, float]:
+    """Weighted fit of the ppm shift as ``a + b * mz`` (offset only for a narrow span)."""
+    m, s, w = shifts[:, 0], shifts[:, 1], np.sqrt(shifts[:, 2])
+    if shifts.shape[0] >= 3 and np.ptp(m) > 0.2 * mz_span and np.ptp(m) > 300:
+        b, a = np.polyfit(m, s, 1, w=w)
+        return float(a), float(b)
+    return float(np.average(s, weights=w)), 0.0
+
+
+# ---------------------------------------------------------------------- tables
+def _empty(
+    spectrum: Spectrum, resolution: float, noise: float, base: np.ndarray, g: Any
+) -> Assignment:
+    import pandas as pd
+
+    from .composition import FAMILY_COLUMNS
+
+    baseline = base[g.index]
+    return Assignment(
+        pd.DataFrame(columns=list(SPECIES_COLUMNS)),
+        pd.DataFrame(columns=list(ION_COLUMNS)),
+        pd.DataFrame(columns=list(FAMILY_COLUMNS)),
+        spectrum,
+        None,
+        float(resolution),
+        0.0,
+        float(np.sqrt(np.mean((spectrum.intensity - baseline) ** 2))),
+        float(noise),
+        "no clusters found",
+        ([], np.zeros(0), spectrum.mz, baseline),
+    )
+
+
+def _tables(
+    spectrum: Spectrum,
+    preset: Preset,
+    lib: CandidateLibrary,
+    pats: list[Pattern],
+    prob: _Problem,
+    state: dict[str, Any],
+    resolution: float,
+    noise: float,
+    calibration: Calibration | None,
+    mz_cal: np.ndarray,
+    shifts: np.ndarray,
+    isobar_threshold: float,
+) -> Assignment:
+    import pandas as pd
+
+    from .composition import family_table
+
+    fitted = state["fit"]
+    design, rows, gy = state["design"], state["rows"], state["gy"]
+    y = gy[rows]
+    resid = y - fitted.model
+    ss_res = float(resid @ resid) + float(np.sum(np.delete(gy, rows) ** 2))
+    ss_tot = float(np.sum((gy - gy.mean()) ** 2))
+    r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else 0.0
+    rmse = math.sqrt(ss_res / gy.size)
+    sigma2 = max(float(resid @ resid) / max(y.size - fitted.group.size, 1), noise**2)
+    # per-group uncertainty from the active block of the Gram matrix (baseline terms included)
+    sd_all = np.zeros(fitted.group.size)
+    act = np.flatnonzero(fitted.group > 0)
+    if act.size:
+        cov = np.linalg.pinv(fitted.gram[np.ix_(act, act)]) * sigma2
+        sd_all[act] = np.sqrt(np.clip(np.diag(cov), 0, None))
+    n_group, n_ion = state["n"]
+    design = design[:, :n_ion]
+    fitted = StructuredFit(
+        fitted.group[:n_group],
+        fitted.form,
+        fitted.ion[:n_ion],
+        fitted.model,
+        fitted.gram[:n_group, :n_group],
+    )
+    sd_a = sd_all[:n_group]
+    cands = [lib.candidates[i] for i in prob.idx]
+    mz_mean = lib.mz_average[prob.idx]
+    a = fitted.group
+    active = a > 0
+    # ion intensities: only ions whose mean m/z lies in the spectrum count (as the truth does)
+    ion_i = fitted.ion
+    factor = np.where(ion_i > 0, ion_i / np.where(a[prob.group] > 0, a[prob.group], 1.0), 0.0)
+    signal = np.bincount(prob.group, weights=ion_i, minlength=n_group)
+    sd_signal = sd_a * np.bincount(prob.group, weights=factor, minlength=n_group)
+    # score: envelope correlation with the data it explains x log SNR
+    from scipy import sparse
+
+    mix = sparse.csc_matrix(
+        (np.where(prob.form >= 0, factor, 1.0), (np.arange(prob.group.size), prob.group)),
+        shape=(prob.group.size, n_group),
+    )
+    cols = (design @ mix).tocsc()
+    score = np.zeros(n_group)
+    for k in np.flatnonzero(active):
+        col = cols[:, k]
+        r_idx = col.indices
+        c = col.data * a[k]
+        keep = c > 0.05 * c.max()
+        part = resid[r_idx[keep]] + c[keep]
+        den = float(np.linalg.norm(c[keep]) * np.linalg.norm(part))
+        cos = float(c[keep] @ part) / den if den > 0 else 0.0
+        score[k] = max(cos, 0.0) * math.log10(1.0 + float(c.max()) / noise)
+    # near-isobar partners among species (structured columns)
+    gram_cols = (cols.T @ cols).toarray()
+    partners: dict[int, list[str]] = {}
+    for i, j, _ in cosine_pairs(gram_cols, active, threshold=isobar_threshold):
+        partners.setdefault(i, []).append(prob.group_labels[j][0])
+        partners.setdefault(j, []).append(prob.group_labels[i][0])
+
+    first: dict[int, Any] = {}
+    n_ions = np.bincount(prob.group, weights=(ion_i > 0).astype(float), minlength=n_group)
+    for c, gidx in zip(cands, prob.group, strict=True):
+        first.setdefault(int(gidx), c)
+    sp_rows = []
+    for k in range(n_group):
+        if signal[k] <= 0:
+            continue
+        c = first[k]
+        label, family, au = prob.group_labels[k]
+        sp_rows.append(
+            {
+                "species": c.species,
+                "family": family,
+                "au": c.au,
+                "ag": c.ag,
+                "ligands": c.ligands,
+                "core_charge": c.core_charge,
+                "electrons": c.au + c.ag - c.ligands - c.core_charge,
+                "signal": signal[k],
+                "signal_sd": sd_signal[k],
+                "score": score[k],
+                "n_ions": int(n_ions[k]),
+                "near_isobar": ";".join(sorted(set(partners.get(k, [])))),
+            }
+        )
+    sp = pd.DataFrame(sp_rows)
+    if sp.empty:
+        return _empty(spectrum, resolution, noise, state["base"], state["g"])
+    # fragments / complexes: pool free ions into their neutral species
+    agg = {
+        "au": "first",
+        "ag": "first",
+        "ligands": "first",
+        "core_charge": "first",
+        "electrons": "first",
+        "signal": "sum",
+        "signal_sd": lambda s: float(np.sqrt(np.sum(np.square(s)))),
+        "score": "max",
+        "n_ions": "sum",
+        "near_isobar": lambda s: ";".join(sorted({v for t in s for v in t.split(";") if v})),
+    }
+    sp = sp.groupby(["species", "family"], as_index=False, sort=False).agg(agg)
+    cluster = ~sp["family"].isin(["fragment", "complex"])
+    total = float(sp.loc[cluster, "signal"].sum())
+    if total <= 0:
+        return _empty(spectrum, resolution, noise, state["base"], state["g"])
+    sp["abundance"] = sp["signal"] / total
+    sp["abundance_sd"] = sp["signal_sd"] / total
+    fam_order = {f.name: i for i, f in enumerate(preset.families)}
+    fam_order.update({"fragment": 98, "complex": 99})
+    sp["_o"] = sp["family"].map(fam_order)
+    sp = sp.sort_values(["_o", "au", "ligands"]).drop(columns=["_o", "signal_sd"])
+    sp = sp[list(SPECIES_COLUMNS)].reset_index(drop=True)
+
+    ions = _ion_table(cands, prob, fitted, pats, design, mz_mean, sd_a, shifts, isobar_threshold)
+    fams = family_table(sp, n_metals=preset.families[0].n_metals)
+    live = ion_i > 0
+    render_pats = [pats[i] for i, keep in zip(prob.idx, live, strict=True) if keep]
+    baseline = state["base"][state["g"].index]
+    return Assignment(
+        sp,
+        ions,
+        fams,
+        spectrum,
+        calibration,
+        float(resolution),
+        float(r2),
+        float(rmse),
+        float(noise),
+        "",
+        (render_pats, ion_i[live], mz_cal, baseline),
+    )
+
+
+def _ion_table(
+    cands: list[Any],
+    prob: _Problem,
+    fitted: Any,
+    pats: list[Pattern],
+    design: Any,
+    mz_mean: np.ndarray,
+    sd_a: np.ndarray,
+    shifts: np.ndarray,
+    isobar_threshold: float,
+) -> pd.DataFrame:
+    import pandas as pd
+
+    ion_i = fitted.ion
+    a = fitted.group[prob.group]
+    live = np.flatnonzero(ion_i > 1e-12 * max(float(ion_i.max()), 1e-300))
+    # near-isobar partners of the fitted ions (any candidate in the problem)
+    norms = np.sqrt(np.asarray(design.multiply(design).sum(axis=0)).ravel())
+    sub = design[:, live]
+    cross = (sub.T @ design).tocoo()
+    cos = cross.data / np.maximum(norms[live][cross.row] * norms[cross.col], 1e-300)
+    partners: dict[int, list[str]] = {}
+    sel = (cos > isobar_threshold) & (live[cross.row] != cross.col)
+    for r, c in zip(cross.row[sel].tolist(), cross.col[sel].tolist(), strict=True):
+        partners.setdefault(int(live[r]), []).append(str(cands[c].ion))
+    if shifts.shape[0]:
+        order = np.argsort(shifts[:, 0])
+        ppm = np.interp(mz_mean, shifts[order, 0], shifts[order, 1])
+    else:
+        ppm = np.zeros(mz_mean.size)
+    rows = []
+    for i in live.tolist():
+        c = cands[i]
+        frac = ion_i[i] / a[i] if a[i] > 0 else 1.0
+        rows.append(
+            {
+                "ion": str(c.ion),
+                "species": c.species,
+                "family": c.family,
+                "charge": c.charge,
+                "na": c.na,
+                "halides": c.halides,
+                "mz": float(pats[prob.idx[i]].mean_mz),
+                "mz_observed": float(mz_mean[i] * (1 + 1e-6 * ppm[i])),
+                "ppm_error": float(ppm[i]),
+                "intensity": float(ion_i[i]),
+                "sd": float(sd_a[prob.group[i]] * frac),
+                "near_isobar": ";".join(sorted(set(partners.get(i, [])))),
+            }
+        )
+    df = pd.DataFrame(rows, columns=list(ION_COLUMNS))
+    return df.sort_values("intensity", ascending=False).reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------- figure
+def _plot(result: Assignment, path: str | Path | None, *, n_labels: int) -> Any:
+    import matplotlib
+
+    if path is not None:
+        matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure
+
+    spec = result.spectrum
+    model = result.model
+    fig = Figure(figsize=(12, 6.5), layout="constrained")
+    ax, axr = fig.subplots(2, 1, sharex=True, height_ratios=(3, 1))
+    ax.plot(spec.mz, spec.intensity, color="0.25", lw=0.6, label="spectrum")
+    ax.plot(
+        spec.mz, model, color="#d62728", lw=0.6, alpha=0.85, label=f"fit (R² = {result.r2:.4f})"
+    )
+    axr.plot(spec.mz, spec.intensity - model, color="0.35", lw=0.5)
+    axr.axhline(0.0, color="#d62728", lw=0.5)
+    axr.set_ylabel("residual")
+    axr.set_xlabel("m/z")
+    ax.set_ylabel("intensity")
+    title = "nanoalloy assign"
+    if result.message:
+        title += f": {result.message}"
+    ax.set_title(title)
+    if len(result.ions):
+        top = result.ions.nlargest(n_labels, "intensity")
+        for _, r in top.iterrows():
+            x = float(r["mz_observed"])
+            yv = float(np.interp(x, spec.mz, model))
+            ax.annotate(
+                str(r["ion"]),
+                (x, yv),
+                xytext=(0, 12),
+                textcoords="offset points",
+                rotation=90,
+                fontsize=6,
+                ha="center",
+                va="bottom",
+                arrowprops={"arrowstyle": "-", "lw": 0.4, "color": "0.5"},
+            )
+    ax.legend(loc="upper right", fontsize=8)
+    ax.margins(y=0.35)
+    if path is not None:
+        fig.savefig(Path(path), dpi=110)
+    return fig
