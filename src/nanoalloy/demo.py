@@ -62,11 +62,11 @@ class DemoSettings:
     """Time points of the course (min)."""
     hours: float = 20.0
     """Reaction time of the ratio series (h)."""
-    mz_range: tuple[float, float] = (1500.0, 4000.0)
+    mz_range: tuple[float, float] = (1550.0, 3800.0)
     """m/z window of the spectra (holds M44S30 4-/5-, M44S27 3-/4-, M44S26 6-/7-/8-)."""
-    resolution: float = 15_000.0
+    resolution: float = 12_000.0
     """Resolving power of the simulated instrument."""
-    points_per_fwhm: float = 4.0
+    points_per_fwhm: float = 3.0
     """Profile sampling."""
     calibration_ppm: float = 5.0
     """Calibration error of the simulated instrument (ppm)."""
