@@ -484,3 +484,13 @@ def test_info_cli_bad_input(
 def test_info_cli_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["info", str(tmp_path / "nope.mzML")]) == 1
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_spectrum_pickles_for_dask() -> None:
+    import pickle
+
+    s = Spectrum([100.0, 101.0], [1.0, 2.0], {"ms_level": 1, "rt_min": 2.5})
+    t = pickle.loads(pickle.dumps(s))
+    assert np.array_equal(t.mz, s.mz) and np.array_equal(t.intensity, s.intensity)
+    assert dict(t.metadata) == dict(s.metadata)
+    assert not t.mz.flags.writeable

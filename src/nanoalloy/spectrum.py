@@ -116,6 +116,10 @@ class Spectrum:
         object.__setattr__(self, "intensity", inten)
         object.__setattr__(self, "metadata", MappingProxyType(dict(self.metadata)))
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle as plain arrays and a dict (mappingproxy cannot be pickled; Dask needs this)."""
+        return (type(self), (np.asarray(self.mz), np.asarray(self.intensity), dict(self.metadata)))
+
     # ------------------------------------------------------------------ construction
     @classmethod
     def from_unsorted(
