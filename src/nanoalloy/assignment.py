@@ -37,9 +37,20 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._assign_steps import (
+    _coarse_offset,
+    _drop_redundant_families,
+    _fit_round,
+    _library,
+    _linear_ppm,
+    _Problem,
+    _problem,
+    _prune,
+    _window_shifts,
+)
 from .errors import FitError
-from .fit import StructuredFit, cosine_pairs, decimate, fit_structured, render, scan_shift
-from .library import CandidateLibrary, Preset, enumerate_candidates, load_preset
+from .fit import StructuredFit, cosine_pairs, decimate
+from .library import CandidateLibrary, Preset, load_preset
 from .peaks import Calibration
 from .spectrum import Spectrum
 
@@ -82,21 +93,6 @@ ION_COLUMNS = (
     "near_isobar",
 )
 """Columns of :attr:`Assignment.ions`, in order."""
-
-_PATTERN_CACHE: dict[Any, tuple[list[Pattern], np.ndarray, np.ndarray, np.ndarray]] = {}
-
-
-@dataclass(frozen=True, slots=True)
-class _Problem:
-    """Candidates chosen for the fit and the structure tying them together."""
-
-    idx: np.ndarray  # candidate indices into the library
-    group: np.ndarray  # group of each ion
-    form: np.ndarray  # form of each ion (-1: free)
-    form_family: np.ndarray  # family index of each form
-    form_init: np.ndarray
-    group_labels: list[tuple[str, str, int]]  # (species, family, au) per group (free: ion name)
-    free_group: np.ndarray  # bool per group
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -251,119 +247,6 @@ def _jsonable(v: Any) -> Any:
 
 
 # ---------------------------------------------------------------------- library
-def _library(preset: Preset) -> tuple[CandidateLibrary, list[Pattern], np.ndarray, np.ndarray]:
-    """Full candidate library with patterns and the flattened main peaks (cached per preset)."""
-    from .isotopes import batch_patterns
-
-    lib = enumerate_candidates(preset)
-    hit = _PATTERN_CACHE.get(preset)
-    if hit is None:
-        pats = batch_patterns(
-            [c.ion.composition for c in lib.candidates],
-            [c.charge for c in lib.candidates],
-            min_probability=1e-5,
-            coverage=0.999,
-        )
-        sizes = np.array([len(p) for p in pats])
-        owner = np.repeat(np.arange(len(pats)), sizes)
-        mz = np.concatenate([p.mz for p in pats])
-        prob = np.concatenate([p.probability for p in pats])
-        pmax = np.array([p.probability.max() for p in pats])
-        main = prob >= 0.3 * pmax[owner]
-        if len(_PATTERN_CACHE) > 4:
-            _PATTERN_CACHE.clear()
-        hit = _PATTERN_CACHE[preset] = (pats, owner[main], mz[main], pmax)
-    pats, owner, main_mz, _ = hit
-    return lib, pats, owner, main_mz
-
-
-def _prune(
-    lib: CandidateLibrary,
-    owner: np.ndarray,
-    main_mz: np.ndarray,
-    gx: np.ndarray,
-    gy: np.ndarray,
-    *,
-    in_range: np.ndarray,
-    threshold: float,
-    tolerance_ppm: float,
-    resolution: float,
-    points_per_fwhm: float,
-) -> np.ndarray:
-    """Candidates whose main peaks all stand above ``threshold`` (within the tolerance)."""
-    from scipy.ndimage import maximum_filter1d
-
-    half = max(1, math.ceil(tolerance_ppm * 1e-6 * resolution * points_per_fwhm) + 1)
-    ymax = maximum_filter1d(gy, 2 * half + 1, mode="nearest")
-    pos = np.clip(np.searchsorted(gx, main_mz), 0, gx.size - 1)
-    inside = (main_mz >= gx[0]) & (main_mz <= gx[-1])
-    ok = (ymax[pos] >= threshold) & inside
-    n = len(lib)
-    bad = np.bincount(owner, weights=~ok, minlength=n)
-    return (bad == 0) & in_range
-
-
-NA_MEAN = 2.0
-
-
-def _prior(charge: int, na: int, halides: int, *, na_mean: float) -> float:
-    """Starting weight of a form: Poisson in Na+, halved per halide, flat in charge."""
-    return math.exp(na * math.log(na_mean) - math.lgamma(na + 1)) * 0.5**halides
-
-
-def _problem(lib: CandidateLibrary, survive: np.ndarray, in_range: np.ndarray) -> _Problem:
-    """Groups (species / free ions) and forms of the surviving candidates."""
-    cands = lib.candidates
-    species_ok: set[tuple[str, int]] = set()
-    for i in np.flatnonzero(survive):
-        c = cands[i]
-        if c.kind == "cluster":
-            species_ok.add((c.family, c.au))
-    fam_names = [f.name for f in lib.preset.families]
-    idx: list[int] = []
-    group: list[int] = []
-    form: list[int] = []
-    groups: dict[tuple[str, str, int], int] = {}
-    forms: dict[tuple[str, int, int, int], int] = {}
-    form_count: list[float] = []
-    free: list[bool] = []
-    for i in np.flatnonzero(in_range):
-        c = cands[i]
-        if c.kind == "cluster":
-            if (c.family, c.au) not in species_ok:
-                continue
-            key = (c.species, c.family, c.au)
-            fkey = (c.family, c.charge, c.na, c.halides)
-            if fkey not in forms:
-                forms[fkey] = len(forms)
-                form_count.append(0.0)
-            f = forms[fkey]
-            form_count[f] += 1.0 if survive[i] else 0.0
-        elif survive[i]:
-            key = (str(c.ion), c.family, c.au)
-            f = -1
-        else:
-            continue
-        if key not in groups:
-            groups[key] = len(groups)
-            free.append(f < 0)
-        idx.append(int(i))
-        group.append(groups[key])
-        form.append(f)
-    form_family = np.array([fam_names.index(k[0]) for k in forms], dtype=np.intp)
-    init = np.array([_prior(*k[1:], na_mean=NA_MEAN) for k in forms])
-    if init.size:
-        fam_sum = np.bincount(form_family, weights=init)
-        init = init / fam_sum[form_family]
-    return _Problem(
-        np.array(idx, dtype=np.intp),
-        np.array(group, dtype=np.intp),
-        np.array(form, dtype=np.intp),
-        form_family,
-        init,
-        list(groups),
-        np.array(free, dtype=bool),
-    )
 
 
 # ---------------------------------------------------------------------- pipeline
@@ -383,6 +266,7 @@ def assign(
     baseline_window_mz: float = 50.0,
     baseline_knot_mz: float = 25.0,
     isobar_threshold: float = 0.95,
+    family_tolerance: float = 0.02,
 ) -> Assignment:
     """Assign every cluster ion of a preset in one spectrum.
 
@@ -410,6 +294,11 @@ def assign(
         Knot spacing of the piecewise-linear baseline correction fitted with the ions.
     isobar_threshold
         Cosine similarity above which two fitted columns are flagged near-isobaric.
+    family_tolerance
+        A family is dropped (and the rest refitted) when removing it raises the
+        residual sum of squares by less than this fraction: its ions are then
+        explained by another family's near-isobars (e.g. M44S26 3- under M44S27
+        3- when the 6-/7-/8- region is not recorded).
 
     Returns
     -------
@@ -432,7 +321,6 @@ def assign(
     >>> res.families[["family", "x90_low", "x90_high"]].values.tolist()
     [['M44S30', 11, 12]]
     """
-    from scipy import sparse
 
     from .peaks import estimate_baseline, noise_level
 
@@ -465,14 +353,16 @@ def assign(
     before: np.ndarray | None = None
     after = np.zeros(0)
     state: dict[str, Any] = {}
-    rounds = 3 if calibrate else 1
+    rounds = 4 if calibrate else 1
+    prob: _Problem | None = None
+    noise = 0.0
     for rnd in range(rounds):
         mz = mz0 / (1.0 + (cal_a + cal_b * mz0) * 1e-6)
         g = decimate(mz, spectrum.intensity, resolution=resolution, points_per_fwhm=points_per_fwhm)
         gspec = Spectrum(g.mz, g.intensity)
         base = estimate_baseline(gspec, window_mz=baseline_window_mz)
         gy = g.intensity - base
-        if rnd == 0:
+        if prob is None:
             noise = noise_level(gspec)
             if noise <= 0:
                 noise = 1e-3 * float(gy.max())
@@ -492,38 +382,27 @@ def assign(
             prob = _problem(lib, survive, in_range)
             if not (~prob.free_group).any():
                 return _empty(spectrum, resolution, noise, base, g)
-        ipats = [pats[i] for i in prob.idx]
-        ion_design = render(ipats, g.mz, resolution)
-        rows = np.unique(ion_design.indices)
-        hats = _hats(g.mz, baseline_knot_mz)
-        design = sparse.hstack([ion_design, hats], format="csc")[rows]
-        n_g, n_i, n_h = len(prob.group_labels), prob.idx.size, hats.shape[1]
-        group_ext = np.concatenate([prob.group, n_g + np.arange(n_h)])
-        form_ext = np.concatenate([prob.form, np.full(n_h, -1)])
-        y = gy[rows]
-        fitted = fit_structured(
-            design,
-            y,
-            group=group_ext,
-            form=form_ext,
-            form_family=prob.form_family,
-            form_init=prob.form_init if rnd == 0 else state["fit"].form,
-            iterations=6 if rnd == 0 else 3,
+            if calibrate:
+                cal_a = _coarse_offset(prob, pats, g, gy, resolution, baseline_knot_mz)
+                if cal_a:
+                    continue
+        state = _fit_round(
+            prob,
+            pats,
+            g,
+            gy,
+            base,
+            resolution,
+            baseline_knot_mz,
+            state["fit"].form if state else prob.form_init,
+            3 if state else 6,
         )
-        state = {
-            "fit": fitted,
-            "g": g,
-            "gy": gy,
-            "base": base + np.asarray(hats @ fitted.group[n_g:]),
-            "rows": rows,
-            "design": design,
-            "n": (n_g, n_i),
-        }
+        fitted, design, y = state["fit"], state["design"], state["y"]
+        group_ext, form_ext = state["group_ext"], state["form_ext"]
+        g_rows = g.mz[state["rows"]]
         if not calibrate:
             break
-        shifts = _window_shifts(
-            design, fitted, group_ext, form_ext, g.mz[rows], y, shift_grid, noise
-        )
+        shifts = _window_shifts(design, fitted, group_ext, form_ext, g_rows, y, shift_grid, noise)
         if before is None:
             before = shifts
         after = shifts
@@ -536,6 +415,11 @@ def assign(
         if rnd >= 1 and abs(a) + abs(b) * float(np.median(mz0)) < 0.5:
             break
         shift_grid = np.arange(-12.0, 12.01, 2.0)
+    if prob is None:  # pragma: no cover - the first round always builds the problem
+        raise FitError("internal error: no fit problem was built")
+    prob, state = _drop_redundant_families(
+        prob, state, pats, resolution, baseline_knot_mz, family_tolerance
+    )
     calibration = None
     if calibrate and before is not None and before.shape[0]:
         calibration = Calibration(
@@ -558,21 +442,8 @@ def assign(
         mz,
         after,
         isobar_threshold,
+        min_snr,
     )
-
-
-def _hats(mz: np.ndarray, spacing: float) -> Any:
-    """Piecewise-linear (hat) basis with knots every ``spacing`` m/z, one column per knot."""
-    from scipy import sparse
-
-    pos = (mz - mz[0]) / spacing
-    k = np.floor(pos).astype(np.intp)
-    t = pos - k
-    n = int(k.max()) + 2
-    rows = np.concatenate([np.arange(mz.size), np.arange(mz.size)])
-    cols = np.concatenate([k, k + 1])
-    vals = np.concatenate([1.0 - t, t])
-    return sparse.csc_matrix((vals, (rows, cols)), shape=(mz.size, n))
 
 
 def _ro(a: np.ndarray) -> np.ndarray:
@@ -604,60 +475,6 @@ def _resolution_from_peaks(spectrum: Spectrum) -> float:
     if ok.sum() < 5:
         raise FitError("cannot estimate the resolving power from the data; pass resolution=")
     return float(np.quantile(c.mz[ok] / fwhm[ok], 0.9))
-
-
-def _window_shifts(
-    design: Any,
-    fitted: Any,
-    group: np.ndarray,
-    form: np.ndarray,
-    mz: np.ndarray,
-    y: np.ndarray,
-    shift_grid: np.ndarray,
-    noise: float,
-) -> np.ndarray:
-    """(centre m/z, ppm shift, weight) for every m/z window holding strong fitted signal."""
-    from scipy import sparse
-
-    model = fitted.model
-    if model.size == 0 or model.max() <= 0:
-        return np.zeros((0, 3))
-    # windows: runs of rows whose model exceeds a small share of the maximum
-    strong = model > max(0.02 * model.max(), 10 * noise)
-    gaps = np.flatnonzero(np.diff(mz) > 2.0) + 1
-    edges = np.unique(np.concatenate([[0], gaps, [mz.size]]))
-    factor = np.where(form >= 0, fitted.form[np.where(form >= 0, form, 0)], 1.0)
-    n_group = int(group.max()) + 1
-    mix = sparse.csc_matrix((factor, (np.arange(group.size), group)), shape=(group.size, n_group))
-    cols = (design @ mix).tocsc()
-    out = []
-    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
-        # split long stretches into ~40 m/z windows
-        start = lo
-        while start < hi:
-            stop = int(np.searchsorted(mz, mz[start] + 40.0, side="left"))
-            stop = min(max(stop, start + 1), hi)
-            if stop < hi and hi - stop < 0.25 * (stop - start):
-                stop = hi
-            sl = slice(start, stop)
-            if strong[sl].sum() >= 10:
-                sub = cols[sl]
-                live = np.flatnonzero(np.asarray(abs(sub).sum(axis=0)).ravel() > 0)
-                if live.size:
-                    s, w = scan_shift(sub[:, live], mz[sl], y[sl], shifts_ppm=shift_grid)
-                    if w > 0:
-                        out.append((float(np.average(mz[sl], weights=model[sl] + 1e-30)), s, w))
-            start = stop
-    return np.array(out, dtype=float).reshape(-1, 3)
-
-
-def _linear_ppm(shifts: np.ndarray, *, mz_span: float) -> tuple[float, float]:
-    """Weighted fit of the ppm shift as ``a + b * mz`` (offset only for a narrow span)."""
-    m, s, w = shifts[:, 0], shifts[:, 1], np.sqrt(shifts[:, 2])
-    if shifts.shape[0] >= 3 and np.ptp(m) > 0.2 * mz_span and np.ptp(m) > 300:
-        b, a = np.polyfit(m, s, 1, w=w)
-        return float(a), float(b)
-    return float(np.average(s, weights=w)), 0.0
 
 
 # ---------------------------------------------------------------------- tables
@@ -697,6 +514,7 @@ def _tables(
     mz_cal: np.ndarray,
     shifts: np.ndarray,
     isobar_threshold: float,
+    min_snr: float,
 ) -> Assignment:
     import pandas as pd
 
@@ -745,7 +563,7 @@ def _tables(
     )
     cols = (design @ mix).tocsc()
     score = np.zeros(n_group)
-    for k in np.flatnonzero(active):
+    for k in np.flatnonzero(active).tolist():
         col = cols[:, k]
         r_idx = col.indices
         c = col.data * a[k]
@@ -766,8 +584,12 @@ def _tables(
     for c, gidx in zip(cands, prob.group, strict=True):
         first.setdefault(int(gidx), c)
     sp_rows = []
-    for k in range(n_group):
-        if signal[k] <= 0:
+    height = np.zeros(n_group)
+    for k in np.flatnonzero(active).tolist():
+        height[k] = float(cols[:, k].data.max(initial=0.0)) * a[k]
+    for k in range(int(n_group)):
+        # below the detection limit: not reported (and not counted in the abundances)
+        if signal[k] <= 0 or height[k] < min_snr * noise:
             continue
         c = first[k]
         label, family, au = prob.group_labels[k]

@@ -216,19 +216,25 @@ class BlockSolver:
         from scipy.linalg import cho_factor
 
         self.n = gram.shape[0]
-        diag = np.diag(gram)
-        live = np.flatnonzero(diag > 0)
+        diag = np.diag(gram).copy()
+        top = float(diag.max()) if diag.size else 0.0
+        # columns vanishingly small against the largest are dropped (their x stays 0);
+        # the rest are scaled to a unit diagonal (conditioning, and no denormals)
+        live = np.flatnonzero(diag > 1e-24 * top) if top > 0 else np.zeros(0, dtype=np.intp)
+        self._scale = np.zeros(self.n)
         self._parts: list[tuple[IntArray, FloatArray | float]] = []
         if live.size == 0:
             return
-        sub = gram[np.ix_(live, live)]
+        d = 1.0 / np.sqrt(diag[live])
+        self._scale[live] = d
+        sub = gram[np.ix_(live, live)] * np.outer(d, d)
+        sub[np.abs(sub) < 1e-14] = 0.0
         for blk in _blocks(sub):
-            g = sub[np.ix_(blk, blk)]
             if blk.size == 1:
-                self._parts.append((live[blk], float(g[0, 0])))
+                self._parts.append((live[blk], 1.0))
                 continue
-            g = g + ridge * float(np.mean(np.diag(g))) * np.eye(blk.size)
-            c, _ = cho_factor(g, lower=False)
+            g = sub[np.ix_(blk, blk)] + ridge * np.eye(blk.size)
+            c, _ = cho_factor(g, lower=False, check_finite=False)
             self._parts.append((live[blk], np.triu(c)))
 
     def solve(self, rhs: FloatArray, /) -> FloatArray:
@@ -238,17 +244,17 @@ class BlockSolver:
 
         x = np.zeros(self.n)
         for idx, r in self._parts:
-            b = rhs[idx]
+            b = rhs[idx] * self._scale[idx]
             if isinstance(r, float):
-                x[idx[0]] = max(0.0, float(b[0]) / r)
+                x[idx[0]] = max(0.0, float(b[0]))
                 continue
-            q = solve_triangular(r, b, trans="T", lower=False)
+            q = solve_triangular(r, b, trans="T", lower=False, check_finite=False)
             try:
                 sol, _ = nnls(r, q, maxiter=50 * idx.size)
             except RuntimeError:  # pragma: no cover - iteration limit
                 sol = np.clip(np.linalg.lstsq(r, q, rcond=None)[0], 0.0, None)
             x[idx] = sol
-        return x
+        return x * self._scale
 
 
 def nnls_blocks(gram: FloatArray, rhs: FloatArray, /, *, ridge: float = 1e-10) -> FloatArray:
@@ -297,6 +303,7 @@ def fit_structured(
     form_family: IntArray,
     form_init: FloatArray,
     iterations: int = 6,
+    cross: tuple[sparse.csr_matrix, FloatArray] | None = None,
 ) -> StructuredFit:
     """Fit ``y ~ design @ c`` with ``c[i] = a[group[i]] * w[form[i]]`` (``w = 1`` where ``form < 0``).
 
@@ -319,11 +326,16 @@ def fit_structured(
         Starting form weights.
     iterations
         Alternations of the species step and the form step.
+    cross
+        Precomputed ``(design' design, design' y)`` (e.g. when only the data change).
     """
     n_group = int(group.max()) + 1 if group.size else 0
     n_form = form_family.size
-    hess = (design.T @ design).tocsr()
-    dty = np.asarray(design.T @ y).ravel()
+    if cross is None:
+        hess = (design.T @ design).tocsr()
+        dty = np.asarray(design.T @ y).ravel()
+    else:
+        hess, dty = cross
     w = np.asarray(form_init, dtype=float).copy()
     has_form = form >= 0
     fidx = np.where(has_form, form, 0)

@@ -1,0 +1,427 @@
+"""The steps of :func:`nanoalloy.assignment.assign` (private).
+
+Contents
+--------
+_Problem, _library, _prune, _problem, _subset
+    Candidate screening against the spectrum and the structured fit problem.
+_fit_round, _hats
+    One structured fit with a piecewise-linear baseline correction.
+_coarse_offset, _window_shifts, _linear_ppm
+    m/z calibration: global offset by full refits, then local window shifts.
+_drop_redundant_families
+    Model selection: families and detached species the others already explain.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .fit import fit_structured, render, scan_shift
+from .library import CandidateLibrary, Preset, enumerate_candidates
+
+if TYPE_CHECKING:
+    from .isotopes import Pattern
+
+__all__: list[str] = []
+
+_PATTERN_CACHE: dict[Any, tuple[list[Pattern], np.ndarray, np.ndarray, np.ndarray]] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class _Problem:
+    """Candidates chosen for the fit and the structure tying them together."""
+
+    idx: np.ndarray  # candidate indices into the library
+    group: np.ndarray  # group of each ion
+    form: np.ndarray  # form of each ion (-1: free)
+    form_family: np.ndarray  # family index of each form
+    form_init: np.ndarray
+    group_labels: list[tuple[str, str, int]]  # (species, family, au) per group (free: ion name)
+    free_group: np.ndarray  # bool per group
+
+
+def _library(preset: Preset) -> tuple[CandidateLibrary, list[Pattern], np.ndarray, np.ndarray]:
+    """Full candidate library with patterns and the flattened main peaks (cached per preset)."""
+    from .isotopes import batch_patterns
+
+    lib = enumerate_candidates(preset)
+    hit = _PATTERN_CACHE.get(preset)
+    if hit is None:
+        pats = batch_patterns(
+            [c.ion.composition for c in lib.candidates],
+            [c.charge for c in lib.candidates],
+            min_probability=1e-5,
+            coverage=0.999,
+        )
+        sizes = np.array([len(p) for p in pats])
+        owner = np.repeat(np.arange(len(pats)), sizes)
+        mz = np.concatenate([p.mz for p in pats])
+        prob = np.concatenate([p.probability for p in pats])
+        pmax = np.array([p.probability.max() for p in pats])
+        main = prob >= 0.3 * pmax[owner]
+        if len(_PATTERN_CACHE) > 4:
+            _PATTERN_CACHE.clear()
+        hit = _PATTERN_CACHE[preset] = (pats, owner[main], mz[main], pmax)
+    pats, owner, main_mz, _ = hit
+    return lib, pats, owner, main_mz
+
+
+def _prune(
+    lib: CandidateLibrary,
+    owner: np.ndarray,
+    main_mz: np.ndarray,
+    gx: np.ndarray,
+    gy: np.ndarray,
+    *,
+    in_range: np.ndarray,
+    threshold: float,
+    tolerance_ppm: float,
+    resolution: float,
+    points_per_fwhm: float,
+) -> np.ndarray:
+    """Candidates whose main peaks all stand above ``threshold`` (within the tolerance)."""
+    from scipy.ndimage import maximum_filter1d
+
+    half = max(1, math.ceil(tolerance_ppm * 1e-6 * resolution * points_per_fwhm) + 1)
+    ymax = maximum_filter1d(gy, 2 * half + 1, mode="nearest")
+    pos = np.clip(np.searchsorted(gx, main_mz), 0, gx.size - 1)
+    inside = (main_mz >= gx[0]) & (main_mz <= gx[-1])
+    ok = (ymax[pos] >= threshold) & inside
+    n = len(lib)
+    bad = np.bincount(owner, weights=~ok, minlength=n)
+    return (bad == 0) & in_range
+
+
+NA_MEAN = 2.0
+
+
+def _prior(charge: int, na: int, halides: int, *, na_mean: float) -> float:
+    """Starting weight of a form: Poisson in Na+, halved per halide, flat in charge."""
+    return math.exp(na * math.log(na_mean) - math.lgamma(na + 1)) * 0.5**halides
+
+
+def _problem(lib: CandidateLibrary, survive: np.ndarray, in_range: np.ndarray) -> _Problem:
+    """Groups (species / free ions) and forms of the surviving candidates."""
+    cands = lib.candidates
+    species_ok: set[tuple[str, int]] = set()
+    for i in np.flatnonzero(survive):
+        c = cands[i]
+        if c.kind == "cluster":
+            species_ok.add((c.family, c.au))
+    fam_names = [f.name for f in lib.preset.families]
+    idx: list[int] = []
+    group: list[int] = []
+    form: list[int] = []
+    groups: dict[tuple[str, str, int], int] = {}
+    forms: dict[tuple[str, int, int, int], int] = {}
+    form_count: list[float] = []
+    free: list[bool] = []
+    for i in np.flatnonzero(in_range):
+        c = cands[i]
+        if c.kind == "cluster":
+            if (c.family, c.au) not in species_ok:
+                continue
+            key = (c.species, c.family, c.au)
+            fkey = (c.family, c.charge, c.na, c.halides)
+            if fkey not in forms:
+                forms[fkey] = len(forms)
+                form_count.append(0.0)
+            f = forms[fkey]
+            form_count[f] += 1.0 if survive[i] else 0.0
+        elif survive[i]:
+            key = (str(c.ion), c.family, c.au)
+            f = -1
+        else:
+            continue
+        if key not in groups:
+            groups[key] = len(groups)
+            free.append(f < 0)
+        idx.append(int(i))
+        group.append(groups[key])
+        form.append(f)
+    form_family = np.array([fam_names.index(k[0]) for k in forms], dtype=np.intp)
+    init = np.array([_prior(*k[1:], na_mean=NA_MEAN) for k in forms])
+    if init.size:
+        fam_sum = np.bincount(form_family, weights=init)
+        init = init / fam_sum[form_family]
+    return _Problem(
+        np.array(idx, dtype=np.intp),
+        np.array(group, dtype=np.intp),
+        np.array(form, dtype=np.intp),
+        form_family,
+        init,
+        list(groups),
+        np.array(free, dtype=bool),
+    )
+
+
+def _fit_round(
+    prob: _Problem,
+    pats: list[Pattern],
+    g: Any,
+    gy: np.ndarray,
+    base: np.ndarray,
+    resolution: float,
+    knot_mz: float,
+    form_init: np.ndarray,
+    iterations: int,
+    rows: np.ndarray | None = None,
+) -> dict[str, Any]:
+    """Render the problem's ions plus the baseline hats and run the structured fit."""
+    from scipy import sparse
+
+    ion_design = render([pats[i] for i in prob.idx], g.mz, resolution)
+    if rows is None:
+        rows = np.unique(ion_design.indices)
+    hats = _hats(g.mz, knot_mz)
+    design = sparse.hstack([ion_design, hats], format="csc")[rows]
+    n_g, n_i, n_h = len(prob.group_labels), prob.idx.size, hats.shape[1]
+    group_ext = np.concatenate([prob.group, n_g + np.arange(n_h)])
+    form_ext = np.concatenate([prob.form, np.full(n_h, -1)])
+    y = gy[rows]
+    fitted = fit_structured(
+        design,
+        y,
+        group=group_ext,
+        form=form_ext,
+        form_family=prob.form_family,
+        form_init=form_init,
+        iterations=iterations,
+    )
+    resid = y - fitted.model
+    return {
+        "fit": fitted,
+        "g": g,
+        "gy": gy,
+        "base": base + np.asarray(hats @ fitted.group[n_g:]),
+        "base0": base,
+        "rows": rows,
+        "design": design,
+        "y": y,
+        "n": (n_g, n_i),
+        "group_ext": group_ext,
+        "form_ext": form_ext,
+        "rss": float(resid @ resid),
+    }
+
+
+def _coarse_offset(
+    prob: _Problem,
+    pats: list[Pattern],
+    g: Any,
+    gy: np.ndarray,
+    resolution: float,
+    knot_mz: float,
+    *,
+    span_ppm: float = 32.0,
+    step_ppm: float = 4.0,
+) -> float:
+    """Global ppm offset minimising the residual of full structured fits.
+
+    The design is rendered once; for each trial offset the data are read at
+    shifted positions and the whole structured model refitted (envelope
+    centroids and isotope combs both count, so a miscalibration cannot be
+    absorbed by near-isobaric reassignments as a local shift estimate can).
+    """
+    from scipy import sparse
+
+    ion_design = render([pats[i] for i in prob.idx], g.mz, resolution)
+    rows = np.unique(ion_design.indices)
+    hats = _hats(g.mz, knot_mz)
+    design = sparse.hstack([ion_design, hats], format="csc")[rows]
+    n_g, n_h = len(prob.group_labels), hats.shape[1]
+    group_ext = np.concatenate([prob.group, n_g + np.arange(n_h)])
+    form_ext = np.concatenate([prob.form, np.full(n_h, -1)])
+    hess = (design.T @ design).tocsr()
+    dt = design.T.tocsr()
+    trials = np.arange(-span_ppm, span_ppm + 1e-9, step_ppm)
+    rss = np.empty(trials.size)
+    for k, d in enumerate(trials):
+        ys = np.interp(g.mz[rows] * (1.0 + 1e-6 * d), g.mz, gy)
+        fitted = fit_structured(
+            design,
+            ys,
+            group=group_ext,
+            form=form_ext,
+            form_family=prob.form_family,
+            form_init=prob.form_init,
+            iterations=3,
+            cross=(hess, np.asarray(dt @ ys)),
+        )
+        c = fitted.ion
+        rss[k] = float(ys @ ys - 2 * c @ (dt @ ys) + c @ (hess @ c))
+    i = int(np.argmin(rss))
+    if 0 < i < trials.size - 1:
+        r0, r1, r2 = rss[i - 1], rss[i], rss[i + 1]
+        den = r0 - 2 * r1 + r2
+        if den > 0:
+            return float(trials[i] + 0.5 * (r0 - r2) / den * step_ppm)
+    return float(trials[i])
+
+
+def _subset(prob: _Problem, keep: np.ndarray, form_weights: np.ndarray) -> _Problem:
+    """The problem restricted to the ions in ``keep`` (groups and forms renumbered)."""
+    groups, group = np.unique(prob.group[keep], return_inverse=True)
+    has = prob.form[keep] >= 0
+    forms, finv = np.unique(prob.form[keep][has], return_inverse=True)
+    form = np.full(int(keep.sum()), -1, dtype=np.intp)
+    form[has] = finv
+    return _Problem(
+        prob.idx[keep],
+        group.astype(np.intp),
+        form,
+        prob.form_family[forms],
+        form_weights[forms],
+        [prob.group_labels[k] for k in groups],
+        prob.free_group[groups],
+    )
+
+
+def _drop_redundant_families(
+    prob: _Problem,
+    state: dict[str, Any],
+    pats: list[Pattern],
+    resolution: float,
+    knot_mz: float,
+    tolerance: float,
+) -> tuple[_Problem, dict[str, Any]]:
+    """Backward elimination of cluster families that the others already explain."""
+    fitted = state["fit"]
+    n_g, n_i = state["n"]
+    ion = fitted.ion[:n_i]
+    labels = [lab[1] for lab in prob.group_labels]
+    fam_of_ion = np.array([labels[k] for k in prob.group])
+    cluster = prob.form >= 0
+    signal = {f: float(ion[cluster & (fam_of_ion == f)].sum()) for f in set(fam_of_ion[cluster])}
+    live = [f for f, v in sorted(signal.items(), key=lambda kv: kv[1]) if v > 0]
+    for fam in live[:-1] if len(live) > 1 else []:
+        keep = fam_of_ion != fam
+        trial_prob = _subset(prob, keep, fitted.form)
+        trial = _fit_round(
+            trial_prob,
+            pats,
+            state["g"],
+            state["gy"],
+            state["base0"],
+            resolution,
+            knot_mz,
+            trial_prob.form_init,
+            3,
+            rows=state["rows"],
+        )
+        if trial["rss"] - state["rss"] < tolerance * state["rss"]:
+            prob, state, fitted = trial_prob, trial, trial["fit"]
+            fam_of_ion = fam_of_ion[keep]
+    # species detached from their family's contiguous x distribution
+    ion = fitted.ion[: prob.idx.size]
+    sig = np.bincount(prob.group, weights=ion, minlength=len(prob.group_labels))
+    outlier = np.zeros(len(prob.group_labels), dtype=bool)
+    for fam in {
+        lab[1] for lab, free in zip(prob.group_labels, prob.free_group, strict=True) if not free
+    }:
+        ks = [
+            k for k, lab in enumerate(prob.group_labels) if lab[1] == fam and not prob.free_group[k]
+        ]
+        by_x = {prob.group_labels[k][2]: sig[k] for k in ks}
+        top = max(by_x.values(), default=0.0)
+        if top <= 0:
+            continue
+        x0 = max(by_x, key=lambda x: by_x[x])
+        lo = hi = x0
+        while by_x.get(lo - 1, 0.0) > 0.01 * top:
+            lo -= 1
+        while by_x.get(hi + 1, 0.0) > 0.01 * top:
+            hi += 1
+        for k in ks:
+            if not lo <= prob.group_labels[k][2] <= hi and sig[k] > 0:
+                outlier[k] = True
+    if outlier.any():
+        keep = ~outlier[prob.group]
+        trial_prob = _subset(prob, keep, fitted.form)
+        trial = _fit_round(
+            trial_prob,
+            pats,
+            state["g"],
+            state["gy"],
+            state["base0"],
+            resolution,
+            knot_mz,
+            trial_prob.form_init,
+            3,
+            rows=state["rows"],
+        )
+        if trial["rss"] - state["rss"] < tolerance * state["rss"]:
+            prob, state = trial_prob, trial
+    return prob, state
+
+
+def _hats(mz: np.ndarray, spacing: float) -> Any:
+    """Piecewise-linear (hat) basis with knots every ``spacing`` m/z, one column per knot."""
+    from scipy import sparse
+
+    pos = (mz - mz[0]) / spacing
+    k = np.floor(pos).astype(np.intp)
+    t = pos - k
+    n = int(k.max()) + 2
+    rows = np.concatenate([np.arange(mz.size), np.arange(mz.size)])
+    cols = np.concatenate([k, k + 1])
+    vals = np.concatenate([1.0 - t, t])
+    return sparse.csc_matrix((vals, (rows, cols)), shape=(mz.size, n))
+
+
+def _window_shifts(
+    design: Any,
+    fitted: Any,
+    group: np.ndarray,
+    form: np.ndarray,
+    mz: np.ndarray,
+    y: np.ndarray,
+    shift_grid: np.ndarray,
+    noise: float,
+) -> np.ndarray:
+    """(centre m/z, ppm shift, weight) for every m/z window holding strong fitted signal."""
+    from scipy import sparse
+
+    model = fitted.model
+    if model.size == 0 or model.max() <= 0:
+        return np.zeros((0, 3))
+    # windows: runs of rows whose model exceeds a small share of the maximum
+    strong = model > max(0.02 * model.max(), 10 * noise)
+    gaps = np.flatnonzero(np.diff(mz) > 2.0) + 1
+    edges = np.unique(np.concatenate([[0], gaps, [mz.size]]))
+    factor = np.where(form >= 0, fitted.form[np.where(form >= 0, form, 0)], 1.0)
+    n_group = int(group.max()) + 1
+    mix = sparse.csc_matrix((factor, (np.arange(group.size), group)), shape=(group.size, n_group))
+    cols = (design @ mix).tocsc()
+    out = []
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        # split long stretches into ~40 m/z windows
+        start = lo
+        while start < hi:
+            stop = int(np.searchsorted(mz, mz[start] + 40.0, side="left"))
+            stop = min(max(stop, start + 1), hi)
+            if stop < hi and hi - stop < 0.25 * (stop - start):
+                stop = hi
+            sl = slice(start, stop)
+            if strong[sl].sum() >= 10:
+                sub = cols[sl]
+                live = np.flatnonzero(np.asarray(abs(sub).sum(axis=0)).ravel() > 0)
+                if live.size:
+                    s, w = scan_shift(sub[:, live], mz[sl], y[sl], shifts_ppm=shift_grid)
+                    if w > 0:
+                        out.append((float(np.average(mz[sl], weights=model[sl] + 1e-30)), s, w))
+            start = stop
+    return np.array(out, dtype=float).reshape(-1, 3)
+
+
+def _linear_ppm(shifts: np.ndarray, *, mz_span: float) -> tuple[float, float]:
+    """Weighted fit of the ppm shift as ``a + b * mz`` (offset only for a narrow span)."""
+    m, s, w = shifts[:, 0], shifts[:, 1], np.sqrt(shifts[:, 2])
+    if shifts.shape[0] >= 3 and np.ptp(m) > 0.2 * mz_span and np.ptp(m) > 300:
+        b, a = np.polyfit(m, s, 1, w=w)
+        return float(a), float(b)
+    return float(np.average(s, weights=w)), 0.0

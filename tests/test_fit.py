@@ -1,0 +1,131 @@
+"""Building blocks of the joint fit: decimation, rendering, block NNLS, the structured model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.optimize import nnls
+
+from nanoalloy import composition as comp
+from nanoalloy.fit import (
+    BlockSolver,
+    cosine_pairs,
+    decimate,
+    fit_structured,
+    nnls_blocks,
+    render,
+    scan_shift,
+)
+from nanoalloy.isotopes import Pattern, aggregated_pattern
+
+
+def test_decimate_preserves_integral() -> None:
+    x = np.linspace(2000.0, 2010.0, 20_001)
+    y = np.exp(-0.5 * ((x - 2005.0) / 0.04) ** 2)
+    g = decimate(x, y, resolution=20_000, points_per_fwhm=4)
+    assert g.mz.size < x.size / 5
+    assert float(g.weight @ g.intensity) == pytest.approx(float(np.trapezoid(y, x)), rel=2e-3)
+    assert g.index.size == x.size and g.index[-1] == g.mz.size - 1
+
+
+def test_render_columns_integrate_to_one() -> None:
+    pats = [
+        aggregated_pattern({"Ag": 44, "C": 210, "H": 150, "O": 60, "S": 30}, -4),
+        Pattern([2100.0, 2100.25], [0.5, 0.5], charge=-4),
+        Pattern([9000.0], [1.0], charge=-1),  # outside the grid: empty column
+    ]
+    x = np.arange(2090.0, 2350.0, 0.01)
+    a = render(pats, x, 20_000)
+    tw = np.gradient(x)
+    integ = np.asarray(a.T @ tw).ravel()
+    assert integ[:2] == pytest.approx([1.0, 1.0], rel=1e-3)
+    assert integ[2] == 0.0
+
+
+def test_block_solver_matches_scipy_nnls() -> None:
+    rng = np.random.default_rng(0)
+    a1 = np.abs(rng.normal(size=(40, 6)))
+    a2 = np.abs(rng.normal(size=(30, 4)))
+    a = np.zeros((70, 10))
+    a[:40, :6] = a1
+    a[40:, 6:] = a2
+    x_true = np.array([1.0, 0, 2, 0, 0.5, 0, 3, 0, 1, 0])
+    y = a @ x_true + rng.normal(0, 0.01, 70)
+    ref, _ = nnls(a, y)
+    got = BlockSolver(a.T @ a).solve(a.T @ y)
+    assert got == pytest.approx(ref, abs=1e-6)
+    assert nnls_blocks(a.T @ a, a.T @ y) == pytest.approx(ref, abs=1e-6)
+
+
+def _toy_problem(rng: np.random.Generator):  # type: ignore[no-untyped-def]
+    """Two species x three forms, columns rendered from simple patterns."""
+    x = np.arange(1000.0, 1100.0, 0.01)
+    pats, group, form = [], [], []
+    for s, base in enumerate((1010.0, 1012.5)):
+        for f in range(3):
+            pats.append(Pattern(base + 20 * f + np.arange(5) * 0.25, [0.1, 0.3, 0.3, 0.2, 0.1], -4))
+            group.append(s)
+            form.append(f)
+    a = render(pats, x, 20_000)
+    abund = np.array([2.0, 1.0])
+    w = np.array([0.5, 0.3, 0.2])
+    c = abund[np.array(group)] * w[np.array(form)]
+    y = np.asarray(a @ c) + rng.normal(0, 0.01, x.size)
+    return x, a, y, np.array(group), np.array(form), abund, w
+
+
+def test_structured_fit_recovers_species_and_forms() -> None:
+    x, a, y, group, form, abund, w = _toy_problem(np.random.default_rng(1))
+    fit = fit_structured(
+        a,
+        y,
+        group=group,
+        form=form,
+        form_family=np.zeros(3, dtype=np.intp),
+        form_init=np.full(3, 1 / 3),
+        iterations=10,
+    )
+    assert fit.form == pytest.approx(w, abs=0.01)
+    assert fit.group == pytest.approx(abund, rel=0.01)
+    assert fit.ion.sum() == pytest.approx(abund.sum(), rel=0.01)
+
+
+def test_scan_shift_finds_the_offset() -> None:
+    x, a, y, *_ = _toy_problem(np.random.default_rng(2))
+    # the data moved 12 ppm up: read the model back at shifted positions
+    ys = np.interp(x / (1 + 12e-6), x, y)
+    s, weight = scan_shift(a, x, ys, shifts_ppm=np.arange(-30.0, 31.0, 3.0))
+    assert s == pytest.approx(12.0, abs=1.5)
+    assert weight > 0
+
+
+def test_cosine_pairs_flags_only_when_one_is_active() -> None:
+    g = np.array([[1.0, 0.99, 0.0], [0.99, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    assert cosine_pairs(g, np.array([False, False, True])) == []
+    assert cosine_pairs(g, np.array([False, True, False])) == [(0, 1, 0.99)]
+
+
+def test_composition_helpers() -> None:
+    df = pd.DataFrame(
+        {
+            "family": ["M44S30", "M44S30", "M44S27", "complex"],
+            "au": [11, 12, 21, 1],
+            "ag": [33, 32, 23, 1],
+            "ligands": [30, 30, 27, 3],
+            "core_charge": [-4, -4, -3, -1],
+            "abundance": [0.25, 0.25, 0.5, 0.3],
+        }
+    )
+    fr = comp.family_fractions(df)
+    assert fr == pytest.approx({"M44S30": 0.5, "M44S27": 0.5})
+    assert comp.mean_electrons(df) == pytest.approx(19.0)
+    assert comp.au_ag_ratio({12: 1.0}) == pytest.approx(12 / 32)
+    assert comp.total_variation({1: 1.0}, {1: 1.0}) == 0.0
+    assert comp.total_variation({1: 1.0}, {2: 1.0}) == 1.0
+    assert comp.x_range({}) == (-1, -1)
+    tab = comp.family_table(df)
+    assert list(tab.columns) == list(comp.FAMILY_COLUMNS)
+    assert tab["fraction"].sum() == pytest.approx(1.0)
+    s = comp.summarize_series([("a", df), ("b", df)])
+    assert list(s["label"]) == ["a", "a", "b", "b"]
