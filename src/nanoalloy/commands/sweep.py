@@ -85,7 +85,8 @@ def plot_sweep(table: Any, path: Path) -> None:
     r = table["ratio"]
     for f in FAMILIES:
         ax1.plot(r, table[f"fraction_{f}"], "o-", ms=3, color=colors[f], label=f)
-        ax2.plot(r, table[f"mean_x_{f}"], "o-", ms=3, color=colors[f], label=f)
+        shown = table[f"mean_x_{f}"].where(table[f"fraction_{f}"] > 1e-3)  # hide vanished
+        ax2.plot(r, shown, "o-", ms=3, color=colors[f], label=f)
     for ax in (ax1, ax2):
         ax.set_xscale("log")
         ax.axvline(1.0, color="grey", ls=":", lw=1)

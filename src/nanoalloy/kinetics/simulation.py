@@ -210,7 +210,7 @@ def summarize_final(clusters: npt.ArrayLike, /) -> dict[str, Any]:
     for k, f in enumerate(FAMILIES):
         s = float(cl[k].sum())
         fractions[f] = s / tot if tot > 0 else 0.0
-        if s > 1e-12 * max(tot, 1e-300):
+        if s > 1e-6 * tot and s > 0:  # x of a vanished family is not reported
             m = float((cl[k] * xs).sum() / s)
             mean_x[f] = m
             mode_x[f] = int(np.argmax(cl[k]))
