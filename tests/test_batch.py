@@ -111,7 +111,7 @@ def test_batch_with_real_assign_equals_single_runs(tmp_path: Path) -> None:
                 "fraction": [0.3, 0.5, 0.2],
             }
         )
-        syn = synthesize(pops, mz_range=(2250.0, 2450.0), resolution=12_000, seed=i)
+        syn = synthesize(pops, mz_range=(2440.0, 2660.0), resolution=12_000, seed=i)
         write_csv(syn.spectrum, src / f"s{i:02d}.csv")
     out = tmp_path / "out"
     res = run_batch([src], out=out, workers=2, processes=False, progress=False)

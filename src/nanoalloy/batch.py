@@ -301,7 +301,7 @@ def _run_on_dask(
                         n_workers=workers,
                         threads_per_worker=1,
                         processes=processes,
-                        dashboard_address=None,
+                        dashboard_address=":0",  # random free port: never clash with a running cluster
                     )
                 )
                 client = stack.enter_context(Client(cluster))
