@@ -42,6 +42,7 @@ class _Problem:
     form_init: np.ndarray
     group_labels: list[tuple[str, str, int]]  # (species, family, au) per group (free: ion name)
     free_group: np.ndarray  # bool per group
+    col: np.ndarray  # design column of each ion
 
 
 def _library(preset: Preset) -> tuple[CandidateLibrary, list[Pattern], np.ndarray, np.ndarray]:
@@ -96,7 +97,7 @@ def _prune(
     return (bad == 0) & in_range
 
 
-NA_MEAN = 2.0
+NA_MEAN = 2.0  # starting Na+ mean of every family
 
 
 def _prior(charge: int, na: int, halides: int, *, na_mean: float) -> float:
@@ -156,111 +157,189 @@ def _problem(lib: CandidateLibrary, survive: np.ndarray, in_range: np.ndarray) -
         init,
         list(groups),
         np.array(free, dtype=bool),
+        np.arange(len(idx), dtype=np.intp),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Design:
+    """Ion columns and baseline hats rendered once on the rows of the grid they cover."""
+
+    matrix: Any  # csc, rows x (ions + hats)
+    hess: Any  # csr, matrix' matrix
+    rows: np.ndarray  # grid rows covered by the ions
+    n_ion: int
+    hats: Any  # csc, full grid x hats
+    mz: np.ndarray  # grid m/z of the rows
+
+
+def _build_design(
+    prob: _Problem, pats: list[Pattern], g: Any, resolution: float, knot_mz: float
+) -> _Design:
+    from scipy import sparse
+
+    ion_design = render([pats[i] for i in prob.idx], g.mz, resolution)
+    rows = np.unique(ion_design.indices)
+    hats = _hats(g.mz, knot_mz)
+    matrix = sparse.hstack([ion_design, hats], format="csc")[rows]
+    return _Design(matrix, (matrix.T @ matrix).tocsr(), rows, prob.idx.size, hats, g.mz[rows])
+
+
+def _calibrated(
+    mz_grid: np.ndarray, gy: np.ndarray, a: float, b: float, at: np.ndarray
+) -> np.ndarray:
+    """Data read where a true m/z ``at`` is observed: ``at (1 + (a + b at) 1e-6)``."""
+    return np.interp(at * (1.0 + 1e-6 * (a + b * at)), mz_grid, gy)
 
 
 def _fit_round(
     prob: _Problem,
-    pats: list[Pattern],
-    g: Any,
-    gy: np.ndarray,
-    base: np.ndarray,
-    resolution: float,
-    knot_mz: float,
+    design: _Design,
+    y: np.ndarray,
     form_init: np.ndarray,
     iterations: int,
-    rows: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """Render the problem's ions plus the baseline hats and run the structured fit."""
-    from scipy import sparse
-
-    ion_design = render([pats[i] for i in prob.idx], g.mz, resolution)
-    if rows is None:
-        rows = np.unique(ion_design.indices)
-    hats = _hats(g.mz, knot_mz)
-    design = sparse.hstack([ion_design, hats], format="csc")[rows]
-    n_g, n_i, n_h = len(prob.group_labels), prob.idx.size, hats.shape[1]
+    """Structured fit of the problem's columns (plus the baseline hats) to ``y``."""
+    n_h = design.matrix.shape[1] - design.n_ion
+    idx = np.concatenate([prob.col, design.n_ion + np.arange(n_h)])
+    mat = design.matrix[:, idx]
+    hess = design.hess[idx][:, idx]
+    n_g = len(prob.group_labels)
     group_ext = np.concatenate([prob.group, n_g + np.arange(n_h)])
     form_ext = np.concatenate([prob.form, np.full(n_h, -1)])
-    y = gy[rows]
     fitted = fit_structured(
-        design,
+        mat,
         y,
         group=group_ext,
         form=form_ext,
         form_family=prob.form_family,
         form_init=form_init,
         iterations=iterations,
+        cross=(hess, np.asarray(mat.T @ y)),
     )
     resid = y - fitted.model
     return {
         "fit": fitted,
-        "g": g,
-        "gy": gy,
-        "base": base + np.asarray(hats @ fitted.group[n_g:]),
-        "base0": base,
-        "rows": rows,
-        "design": design,
+        "design": mat,
         "y": y,
-        "n": (n_g, n_i),
+        "n": (n_g, prob.idx.size),
         "group_ext": group_ext,
         "form_ext": form_ext,
         "rss": float(resid @ resid),
+        "hat_coef": fitted.group[n_g:],
     }
+
+
+class _Screen:
+    """Species-only fits with fixed form weights, for many calibrations of the data.
+
+    The group columns (ions summed with the form weights, plus the baseline
+    hats) are built and factorised once; each trial calibration reads the data
+    at shifted positions and costs one warm-started NNLS.
+    """
+
+    def __init__(self, prob: _Problem, design: _Design, form_w: np.ndarray) -> None:
+        from .fit import BlockSolver, _mixer
+
+        n_h = design.matrix.shape[1] - design.n_ion
+        n_g = len(prob.group_labels)
+        group_ext = np.concatenate([prob.group, n_g + np.arange(n_h)])
+        fidx = np.where(prob.form >= 0, prob.form, 0)
+        factor = np.concatenate([np.where(prob.form >= 0, form_w[fidx], 1.0), np.ones(n_h)])
+        idx = np.concatenate([prob.col, design.n_ion + np.arange(n_h)])
+        cols = (design.matrix[:, idx] @ _mixer(group_ext, factor, n_g + n_h)).tocsc()
+        self.gram = (cols.T @ cols).toarray()
+        self.solver = BlockSolver(self.gram)
+        self.ct = cols.T.tocsr()
+        self.mz = design.mz
+        self._x: np.ndarray | None = None
+
+    def rss(self, g: Any, gy: np.ndarray, a: float, b: float) -> float:
+        y = _calibrated(g.mz, gy, a, b, self.mz)
+        rhs = self.ct @ y
+        x = self._x = self.solver.solve(rhs, x0=self._x)
+        return float(y @ y - 2 * x @ rhs + x @ self.gram @ x)
+
+
+def _parabola(values: np.ndarray, k: int, step: float) -> float:
+    """Sub-step offset of the minimum at ``k`` from a parabola through its neighbours."""
+    if not 0 < k < values.size - 1:
+        return 0.0
+    r0, r1, r2 = values[k - 1], values[k], values[k + 1]
+    den = r0 - 2 * r1 + r2
+    return float(np.clip(0.5 * (r0 - r2) / den, -1, 1)) * step if den > 0 else 0.0
 
 
 def _coarse_offset(
     prob: _Problem,
-    pats: list[Pattern],
+    design: _Design,
     g: Any,
     gy: np.ndarray,
-    resolution: float,
-    knot_mz: float,
     *,
     span_ppm: float = 32.0,
     step_ppm: float = 4.0,
 ) -> float:
-    """Global ppm offset minimising the residual of full structured fits.
+    """Global ppm offset minimising the residual of whole-spectrum fits.
 
-    The design is rendered once; for each trial offset the data are read at
-    shifted positions and the whole structured model refitted (envelope
-    centroids and isotope combs both count, so a miscalibration cannot be
-    absorbed by near-isobaric reassignments as a local shift estimate can).
+    Every trial offset refits the whole structured model from the starting
+    form weights (a fresh start each time, so no trial inherits another's
+    basin). Envelope centroids and isotope combs both count, so a
+    miscalibration cannot be absorbed by near-isobaric reassignments (one
+    Au/Ag swap against four Na+/H+ exchanges shifts the comb by ~18 ppm) as a
+    local shift estimate can.
     """
-    from scipy import sparse
-
-    ion_design = render([pats[i] for i in prob.idx], g.mz, resolution)
-    rows = np.unique(ion_design.indices)
-    hats = _hats(g.mz, knot_mz)
-    design = sparse.hstack([ion_design, hats], format="csc")[rows]
-    n_g, n_h = len(prob.group_labels), hats.shape[1]
-    group_ext = np.concatenate([prob.group, n_g + np.arange(n_h)])
-    form_ext = np.concatenate([prob.form, np.full(n_h, -1)])
-    hess = (design.T @ design).tocsr()
-    dt = design.T.tocsr()
     trials = np.arange(-span_ppm, span_ppm + 1e-9, step_ppm)
-    rss = np.empty(trials.size)
+    curve = np.empty(trials.size)
     for k, d in enumerate(trials):
-        ys = np.interp(g.mz[rows] * (1.0 + 1e-6 * d), g.mz, gy)
-        fitted = fit_structured(
-            design,
-            ys,
-            group=group_ext,
-            form=form_ext,
-            form_family=prob.form_family,
-            form_init=prob.form_init,
-            iterations=3,
-            cross=(hess, np.asarray(dt @ ys)),
-        )
-        c = fitted.ion
-        rss[k] = float(ys @ ys - 2 * c @ (dt @ ys) + c @ (hess @ c))
-    i = int(np.argmin(rss))
-    if 0 < i < trials.size - 1:
-        r0, r1, r2 = rss[i - 1], rss[i], rss[i + 1]
-        den = r0 - 2 * r1 + r2
-        if den > 0:
-            return float(trials[i] + 0.5 * (r0 - r2) / den * step_ppm)
-    return float(trials[i])
+        y = _calibrated(g.mz, gy, float(d), 0.0, design.mz)
+        curve[k] = _fit_round(prob, design, y, prob.form_init, 3)["rss"]
+    k = int(np.argmin(curve))
+    return float(trials[k]) + _parabola(curve, k, step_ppm)
+
+
+def _refine_calibration(
+    prob: _Problem,
+    design: _Design,
+    g: Any,
+    gy: np.ndarray,
+    form_w: np.ndarray,
+    a0: float,
+    b0: float,
+    *,
+    span_a: float,
+    span_b: float,
+    n: int = 5,
+    iterations: int = 2,
+) -> tuple[float, float, np.ndarray]:
+    """Better (offset ppm, slope ppm per m/z) around ``(a0, b0)`` by full refits.
+
+    The offset at the spectrum's centre is scanned first, then the slope (as ppm
+    per 1000 m/z about the centre, so the two stay nearly independent); each
+    trial refits the whole structured model (species *and* form weights,
+    warm-started), because form weights fitted at one calibration absorb part
+    of its error. A parabola through the best trial and its neighbours gives
+    the sub-step minimum. Returns the new pair and the form weights there.
+    """
+    centre = float(np.median(design.mz))
+    base_a = a0 + b0 * centre  # ppm at the centre
+    forms = {"w": form_w}
+
+    def rss(ua: float, ub: float) -> float:
+        b = b0 + ub
+        y = _calibrated(g.mz, gy, base_a + ua - b * centre, b, design.mz)
+        st = _fit_round(prob, design, y, form_w, iterations)
+        return float(st["rss"])
+
+    da = np.linspace(-span_a, span_a, n)
+    ra = np.array([rss(float(u), 0.0) for u in da])
+    i = int(np.argmin(ra))
+    ua = float(da[i]) + _parabola(ra, i, float(da[1] - da[0]))
+    db = np.linspace(-span_b, span_b, n) / 1000.0
+    rb = np.array([rss(ua, float(u)) for u in db])
+    j = int(np.argmin(rb))
+    ub = float(db[j]) + _parabola(rb, j, float(db[1] - db[0]))
+    b = b0 + ub
+    return base_a + ua - b * centre, b, forms["w"]
 
 
 def _subset(prob: _Problem, keep: np.ndarray, form_weights: np.ndarray) -> _Problem:
@@ -278,21 +357,29 @@ def _subset(prob: _Problem, keep: np.ndarray, form_weights: np.ndarray) -> _Prob
         form_weights[forms],
         [prob.group_labels[k] for k in groups],
         prob.free_group[groups],
+        prob.col[keep],
     )
+
+
+_DEBUG = False
 
 
 def _drop_redundant_families(
     prob: _Problem,
     state: dict[str, Any],
-    pats: list[Pattern],
-    resolution: float,
-    knot_mz: float,
+    design: _Design,
     tolerance: float,
 ) -> tuple[_Problem, dict[str, Any]]:
-    """Backward elimination of cluster families that the others already explain."""
-    fitted = state["fit"]
+    """Backward elimination of cluster families that the others already explain.
+
+    A family (weakest first, never the strongest) or the set of species detached
+    from their family's contiguous x range is dropped when the refit without it
+    raises the residual sum of squares by less than ``tolerance`` times its own
+    share of the model (the sum of squares of its fitted signal): the others
+    then re-explain almost all of it.
+    """
     n_g, n_i = state["n"]
-    ion = fitted.ion[:n_i]
+    ion = state["fit"].ion[:n_i]
     labels = [lab[1] for lab in prob.group_labels]
     fam_of_ion = np.array([labels[k] for k in prob.group])
     cluster = prob.form >= 0
@@ -300,23 +387,20 @@ def _drop_redundant_families(
     live = [f for f, v in sorted(signal.items(), key=lambda kv: kv[1]) if v > 0]
     for fam in live[:-1] if len(live) > 1 else []:
         keep = fam_of_ion != fam
-        trial_prob = _subset(prob, keep, fitted.form)
-        trial = _fit_round(
-            trial_prob,
-            pats,
-            state["g"],
-            state["gy"],
-            state["base0"],
-            resolution,
-            knot_mz,
-            trial_prob.form_init,
-            3,
-            rows=state["rows"],
-        )
-        if trial["rss"] - state["rss"] < tolerance * state["rss"]:
-            prob, state, fitted = trial_prob, trial, trial["fit"]
+        # the family's own share of the model: what removing it could at most cost
+        mine = np.flatnonzero(~keep)
+        contrib = state["design"][:, mine] @ state["fit"].ion[mine]
+        own = float(contrib @ contrib)
+        trial_prob = _subset(prob, keep, state["fit"].form)
+        trial = _fit_round(trial_prob, design, state["y"], trial_prob.form_init, 6)
+        gain = trial["rss"] - state["rss"]
+        if _DEBUG:
+            print("drop?", fam, gain, own, state["rss"])
+        if gain < tolerance * own:
+            prob, state = trial_prob, trial
             fam_of_ion = fam_of_ion[keep]
     # species detached from their family's contiguous x distribution
+    fitted = state["fit"]
     ion = fitted.ion[: prob.idx.size]
     sig = np.bincount(prob.group, weights=ion, minlength=len(prob.group_labels))
     outlier = np.zeros(len(prob.group_labels), dtype=bool)
@@ -336,25 +420,24 @@ def _drop_redundant_families(
             lo -= 1
         while by_x.get(hi + 1, 0.0) > 0.01 * top:
             hi += 1
+        # everything outside the core (one step of margin) goes, fitted or not, so
+        # that nothing detached re-emerges in the refit
         for k in ks:
-            if not lo <= prob.group_labels[k][2] <= hi and sig[k] > 0:
+            if not lo - 1 <= prob.group_labels[k][2] <= hi + 1:
                 outlier[k] = True
     if outlier.any():
         keep = ~outlier[prob.group]
+        mine = np.flatnonzero(~keep)
+        contrib = state["design"][:, mine] @ fitted.ion[mine]
         trial_prob = _subset(prob, keep, fitted.form)
-        trial = _fit_round(
-            trial_prob,
-            pats,
-            state["g"],
-            state["gy"],
-            state["base0"],
-            resolution,
-            knot_mz,
-            trial_prob.form_init,
-            3,
-            rows=state["rows"],
-        )
-        if trial["rss"] - state["rss"] < tolerance * state["rss"]:
+        trial = _fit_round(trial_prob, design, state["y"], trial_prob.form_init, 6)
+        gain = trial["rss"] - state["rss"]
+        if _DEBUG:
+            print("detached?", [prob.group_labels[k] for k in np.flatnonzero(outlier)][:8], gain)
+        # detached species are held to a stricter standard than whole families: a
+        # family's x distribution is contiguous, so they must explain at least half
+        # of their own signal that nothing else can
+        if gain < max(0.5, tolerance) * float(contrib @ contrib):
             prob, state = trial_prob, trial
     return prob, state
 

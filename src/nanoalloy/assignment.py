@@ -38,14 +38,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ._assign_steps import (
+    _build_design,
+    _calibrated,
     _coarse_offset,
     _drop_redundant_families,
     _fit_round,
     _library,
-    _linear_ppm,
     _Problem,
     _problem,
     _prune,
+    _refine_calibration,
     _window_shifts,
 )
 from .errors import FitError
@@ -59,7 +61,7 @@ if TYPE_CHECKING:
 
     from .isotopes import Pattern
 
-__all__ = ["ION_COLUMNS", "SPECIES_COLUMNS", "Assignment", "assign"]
+__all__ = ["Assignment", "ION_COLUMNS", "SPECIES_COLUMNS", "assign"]
 
 SPECIES_COLUMNS = (
     "species",
@@ -263,10 +265,10 @@ def assign(
     min_snr: float = 3.0,
     tolerance_ppm: float = 25.0,
     points_per_fwhm: float = 4.0,
-    baseline_window_mz: float = 50.0,
-    baseline_knot_mz: float = 25.0,
+    baseline_window_mz: float = 100.0,
+    baseline_knot_mz: float = 50.0,
     isobar_threshold: float = 0.95,
-    family_tolerance: float = 0.02,
+    family_tolerance: float = 0.1,
 ) -> Assignment:
     """Assign every cluster ion of a preset in one spectrum.
 
@@ -296,7 +298,8 @@ def assign(
         Cosine similarity above which two fitted columns are flagged near-isobaric.
     family_tolerance
         A family is dropped (and the rest refitted) when removing it raises the
-        residual sum of squares by less than this fraction: its ions are then
+        residual sum of squares by less than this fraction of the family's own
+        share of the model (sum of squares of its fitted signal): its ions are then
         explained by another family's near-isobars (e.g. M44S26 3- under M44S27
         3- when the 6-/7-/8- region is not recorded).
 
@@ -348,78 +351,71 @@ def assign(
     mz0 = spectrum.mz
     in_range = fam_ok & (lib.mz_average >= mz0[0]) & (lib.mz_average <= mz0[-1])
 
-    shift_grid = np.arange(-40.0, 40.01, 4.0)
+    g = decimate(mz0, spectrum.intensity, resolution=resolution, points_per_fwhm=points_per_fwhm)
+    gspec = Spectrum(g.mz, g.intensity)
+    base = estimate_baseline(gspec, window_mz=baseline_window_mz)
+    gy = g.intensity - base
+    noise = noise_level(gspec)
+    if noise <= 0:
+        noise = 1e-3 * float(max(gy.max(), 1e-300))
+    survive = _prune(
+        lib,
+        owner,
+        main_mz,
+        g.mz,
+        gy,
+        in_range=in_range,
+        threshold=min_snr * noise,
+        tolerance_ppm=tolerance_ppm,
+        resolution=resolution,
+        points_per_fwhm=points_per_fwhm,
+    )
+    prob = _problem(lib, survive, in_range)
+    if not (~prob.free_group).any():
+        return _empty(spectrum, resolution, noise, base, g)
+    design = _build_design(prob, pats, g, resolution, baseline_knot_mz)
     cal_a, cal_b = 0.0, 0.0
+    if calibrate:
+        cal_a = _coarse_offset(prob, design, g, gy)
+    shift_grid = np.arange(-8.0, 8.01, 2.0)
     before: np.ndarray | None = None
-    after = np.zeros(0)
+    after = np.zeros((0, 3))
     state: dict[str, Any] = {}
-    rounds = 4 if calibrate else 1
-    prob: _Problem | None = None
-    noise = 0.0
-    for rnd in range(rounds):
-        mz = mz0 / (1.0 + (cal_a + cal_b * mz0) * 1e-6)
-        g = decimate(mz, spectrum.intensity, resolution=resolution, points_per_fwhm=points_per_fwhm)
-        gspec = Spectrum(g.mz, g.intensity)
-        base = estimate_baseline(gspec, window_mz=baseline_window_mz)
-        gy = g.intensity - base
-        if prob is None:
-            noise = noise_level(gspec)
-            if noise <= 0:
-                noise = 1e-3 * float(gy.max())
-            threshold = min_snr * noise
-            survive = _prune(
-                lib,
-                owner,
-                main_mz,
-                g.mz,
-                gy,
-                in_range=in_range,
-                threshold=threshold,
-                tolerance_ppm=tolerance_ppm,
-                resolution=resolution,
-                points_per_fwhm=points_per_fwhm,
-            )
-            prob = _problem(lib, survive, in_range)
-            if not (~prob.free_group).any():
-                return _empty(spectrum, resolution, noise, base, g)
-            if calibrate:
-                cal_a = _coarse_offset(prob, pats, g, gy, resolution, baseline_knot_mz)
-                if cal_a:
-                    continue
+    spans = ((6.0, 8.0), (1.5, 2.4)) if calibrate else ()
+    for rnd in range(len(spans) + 1):
+        y = _calibrated(g.mz, gy, cal_a, cal_b, design.mz)
         state = _fit_round(
-            prob,
-            pats,
-            g,
-            gy,
-            base,
-            resolution,
-            baseline_knot_mz,
-            state["fit"].form if state else prob.form_init,
-            3 if state else 6,
+            prob, design, y, state["fit"].form if state else prob.form_init, 3 if state else 6
         )
-        fitted, design, y = state["fit"], state["design"], state["y"]
-        group_ext, form_ext = state["group_ext"], state["form_ext"]
-        g_rows = g.mz[state["rows"]]
         if not calibrate:
             break
-        shifts = _window_shifts(design, fitted, group_ext, form_ext, g_rows, y, shift_grid, noise)
-        if before is None:
-            before = shifts
-        after = shifts
-        if rnd == rounds - 1 or shifts.shape[0] == 0:
-            break
-        a, b = _linear_ppm(shifts, mz_span=float(mz0[-1] - mz0[0]))
-        # compose: the data, read on the corrected axis, sit a + b m ppm too high
-        cal_a += a
-        cal_b += b
-        if rnd >= 1 and abs(a) + abs(b) * float(np.median(mz0)) < 0.5:
-            break
-        shift_grid = np.arange(-12.0, 12.01, 2.0)
-    if prob is None:  # pragma: no cover - the first round always builds the problem
-        raise FitError("internal error: no fit problem was built")
-    prob, state = _drop_redundant_families(
-        prob, state, pats, resolution, baseline_knot_mz, family_tolerance
-    )
+        if rnd == 0 or rnd == len(spans):
+            shifts = _window_shifts(
+                state["design"],
+                state["fit"],
+                state["group_ext"],
+                state["form_ext"],
+                design.mz,
+                y,
+                shift_grid,
+                noise,
+            )
+            if before is None:
+                # errors of the raw axis: measured residual + the correction already applied
+                before = shifts.copy()
+                before[:, 1] += cal_a + cal_b * before[:, 0]
+            after = shifts
+        if rnd < len(spans):
+            span_a, span_b = spans[rnd]
+            cal_a, cal_b, _ = _refine_calibration(
+                prob, design, g, gy, state["fit"].form, cal_a, cal_b, span_a=span_a, span_b=span_b
+            )
+    prob, state = _drop_redundant_families(prob, state, design, family_tolerance)
+    state["g"] = g
+    state["gy"] = _calibrated(g.mz, gy, cal_a, cal_b, g.mz)
+    state["rows"] = design.rows
+    state["base"] = base + np.asarray(design.hats @ state["hat_coef"])
+    mz = mz0 / (1.0 + (cal_a + cal_b * mz0) * 1e-6)
     calibration = None
     if calibrate and before is not None and before.shape[0]:
         calibration = Calibration(

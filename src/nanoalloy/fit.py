@@ -25,7 +25,7 @@ decimate
     Bin a profile spectrum onto a log-uniform grid of a few points per FWHM.
 render
     Patterns -> sparse design matrix (one column per pattern, unit integral).
-BlockSolver, nnls_blocks
+nnls_gram, BlockSolver, nnls_blocks
     Non-negative least squares on normal equations, block by block.
 StructuredFit
     Result of :func:`fit_structured`: species, form and ion intensities.
@@ -61,6 +61,7 @@ __all__ = [
     "decimate",
     "fit_structured",
     "nnls_blocks",
+    "nnls_gram",
     "render",
     "scan_shift",
 ]
@@ -196,13 +197,79 @@ def _blocks(gram: FloatArray, tol: float = 1e-9) -> list[IntArray]:
     return [np.asarray(b, dtype=np.intp) for b in np.split(order, splits)] if n else []
 
 
+def nnls_gram(
+    gram: FloatArray,
+    rhs: FloatArray,
+    /,
+    *,
+    x0: FloatArray | None = None,
+    tol: float = 1e-10,
+    max_iter: int | None = None,
+) -> FloatArray:
+    """Lawson-Hanson active-set NNLS on normal equations, optionally warm-started.
+
+    Minimises ``x' G x - 2 x' b`` over ``x >= 0`` (``G`` symmetric positive
+    definite, ideally scaled to a unit diagonal). Starting from the support of
+    ``x0`` makes a sequence of similar problems (alternating fits, trial
+    shifts) cost a handful of small solves each.
+
+    Examples
+    --------
+    >>> A = np.array([[1.0, 0.0], [1.0, 1.0], [0.0, 1.0]])
+    >>> y = np.array([1.0, 1.0, -1.0])
+    >>> nnls_gram(A.T @ A, A.T @ y).round(6).tolist()
+    [0.5, 0.0]
+    """
+    n = rhs.size
+    x = np.zeros(n)
+    passive = np.zeros(n, dtype=bool) if x0 is None else np.asarray(x0) > 0
+    limit = max_iter if max_iter is not None else 3 * n + 10
+    scale = max(float(np.abs(rhs).max(initial=0.0)), 1e-300)
+    if passive.any():
+        x = _feasible(gram, rhs, passive, x)
+    for _ in range(limit):
+        grad = rhs - gram @ x
+        grad[passive] = -np.inf
+        j = int(np.argmax(grad))
+        if grad[j] <= tol * scale:
+            break
+        passive[j] = True
+        x = _feasible(gram, rhs, passive, x)
+    return x
+
+
+def _feasible(
+    gram: FloatArray, rhs: FloatArray, passive: NDArray[np.bool_], x: FloatArray
+) -> FloatArray:
+    """Lawson-Hanson inner loop: solve on the passive set, stepping back while infeasible."""
+    x = x.copy()
+    for _ in range(passive.size + 1):
+        idx = np.flatnonzero(passive)
+        if idx.size == 0:
+            return np.zeros_like(x)
+        z = np.zeros_like(x)
+        try:
+            z[idx] = np.linalg.solve(gram[np.ix_(idx, idx)], rhs[idx])
+        except np.linalg.LinAlgError:
+            z[idx] = np.linalg.lstsq(gram[np.ix_(idx, idx)], rhs[idx], rcond=None)[0]
+        bad = passive & (z <= 0)
+        if not bad.any():
+            return z
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(bad, x / (x - z), np.inf)
+        alpha = float(np.clip(ratio.min(), 0.0, 1.0))
+        x = x + alpha * (z - x)
+        passive &= x > 1e-14 * max(float(x.max(initial=0.0)), 1e-300)
+        x[~passive] = 0.0
+    return np.clip(x, 0.0, None)
+
+
 class BlockSolver:
     """Non-negative least squares on fixed normal equations, many right-hand sides.
 
-    ``G = A'A`` is split into connected blocks and each block is factorised
-    once (Cholesky, ``G = R'R``); :meth:`solve` then minimises
-    ``x' G x - 2 x' b`` subject to ``x >= 0`` with :func:`scipy.optimize.nnls`
-    on ``(R, R'^-1 b)`` block by block.
+    ``G = A'A`` is scaled to a unit diagonal and split into connected blocks;
+    :meth:`solve` minimises ``x' G x - 2 x' b`` subject to ``x >= 0`` block by
+    block with :func:`nnls_gram`, warm-started from ``x0`` when given.
 
     Examples
     --------
@@ -213,8 +280,6 @@ class BlockSolver:
     """
 
     def __init__(self, gram: FloatArray, /, *, ridge: float = 1e-10) -> None:
-        from scipy.linalg import cho_factor
-
         self.n = gram.shape[0]
         diag = np.diag(gram).copy()
         top = float(diag.max()) if diag.size else 0.0
@@ -222,7 +287,8 @@ class BlockSolver:
         # the rest are scaled to a unit diagonal (conditioning, and no denormals)
         live = np.flatnonzero(diag > 1e-24 * top) if top > 0 else np.zeros(0, dtype=np.intp)
         self._scale = np.zeros(self.n)
-        self._parts: list[tuple[IntArray, FloatArray | float]] = []
+        self._parts: list[tuple[IntArray, FloatArray]] = []
+        self._chol: dict[int, FloatArray] = {}
         if live.size == 0:
             return
         d = 1.0 / np.sqrt(diag[live])
@@ -230,34 +296,50 @@ class BlockSolver:
         sub = gram[np.ix_(live, live)] * np.outer(d, d)
         sub[np.abs(sub) < 1e-14] = 0.0
         for blk in _blocks(sub):
-            if blk.size == 1:
-                self._parts.append((live[blk], 1.0))
-                continue
             g = sub[np.ix_(blk, blk)] + ridge * np.eye(blk.size)
-            c, _ = cho_factor(g, lower=False, check_finite=False)
-            self._parts.append((live[blk], np.triu(c)))
+            self._parts.append((live[blk], g))
 
-    def solve(self, rhs: FloatArray, /) -> FloatArray:
-        """The non-negative minimiser for ``b = rhs``."""
-        from scipy.linalg import solve_triangular
-        from scipy.optimize import nnls
+    def solve(self, rhs: FloatArray, /, *, x0: FloatArray | None = None) -> FloatArray:
+        """The non-negative minimiser for ``b = rhs`` (warm start ``x0`` optional).
 
+        A warm start runs :func:`nnls_gram` from the support of ``x0`` for a few
+        steps; a cold start, or a warm one that needs more, uses
+        :func:`scipy.optimize.nnls` on the block's Cholesky factor.
+        """
         x = np.zeros(self.n)
-        for idx, r in self._parts:
+        for k, (idx, g) in enumerate(self._parts):
             b = rhs[idx] * self._scale[idx]
-            if isinstance(r, float):
-                x[idx[0]] = max(0.0, float(b[0]))
+            if idx.size == 1:
+                x[idx[0]] = max(0.0, float(b[0]) / float(g[0, 0]))
                 continue
-            q = solve_triangular(r, b, trans="T", lower=False, check_finite=False)
-            try:
-                sol, _ = nnls(r, q, maxiter=50 * idx.size)
-            except RuntimeError:  # pragma: no cover - iteration limit
-                sol = np.clip(np.linalg.lstsq(r, q, rcond=None)[0], 0.0, None)
-            x[idx] = sol
+            if x0 is not None and (x0[idx] > 0).any():
+                sol = nnls_gram(g, b, x0=x0[idx], max_iter=8)
+                grad = b - g @ sol
+                if float(grad.max(initial=0.0)) <= 1e-9 * max(float(np.abs(b).max()), 1e-300):
+                    x[idx] = sol
+                    continue
+            x[idx] = self._cold(k, b)
         return x * self._scale
 
+    def _cold(self, k: int, b: FloatArray) -> FloatArray:
+        from scipy.linalg import cho_factor, solve_triangular
+        from scipy.optimize import nnls
 
-def nnls_blocks(gram: FloatArray, rhs: FloatArray, /, *, ridge: float = 1e-10) -> FloatArray:
+        r = self._chol.get(k)
+        if r is None:
+            c, _ = cho_factor(self._parts[k][1], lower=False, check_finite=False)
+            r = self._chol[k] = np.triu(c)
+        q = solve_triangular(r, b, trans="T", lower=False, check_finite=False)
+        try:
+            sol, _ = nnls(r, q, maxiter=50 * b.size)
+        except RuntimeError:  # pragma: no cover - iteration limit
+            sol = np.clip(np.linalg.lstsq(r, q, rcond=None)[0], 0.0, None)
+        return np.asarray(sol)
+
+
+def nnls_blocks(
+    gram: FloatArray, rhs: FloatArray, /, *, ridge: float = 1e-10, x0: FloatArray | None = None
+) -> FloatArray:
     """Minimise ``x' G x - 2 x' b`` subject to ``x >= 0`` (see :class:`BlockSolver`).
 
     Examples
@@ -267,7 +349,7 @@ def nnls_blocks(gram: FloatArray, rhs: FloatArray, /, *, ridge: float = 1e-10) -
     >>> nnls_blocks(A.T @ A, A.T @ y).round(6).tolist()
     [0.5, 0.0]
     """
-    return BlockSolver(gram, ridge=ridge).solve(rhs)
+    return BlockSolver(gram, ridge=ridge).solve(rhs, x0=x0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,12 +430,14 @@ def fit_structured(
         # species step: a group's column is the sum of its ions with the current form weights
         p = _mixer(group, np.where(has_form, w[fidx], 1.0), n_group)
         gram = (p.T @ hess @ p).toarray()
-        a = nnls_blocks(gram, p.T @ dty)
+        a = nnls_blocks(gram, p.T @ dty, x0=a if it else None)
         if it == iterations - 1 or n_form == 0:
             break
         # form step: a form's column is the sum of its ions weighted by the species abundances
         q = _mixer(col_form, np.where(has_form, a[group], 1.0), n_form + free_groups.size)
-        sol = nnls_blocks((q.T @ hess @ q).toarray(), q.T @ dty)
+        sol = nnls_blocks(
+            (q.T @ hess @ q).toarray(), q.T @ dty, x0=np.concatenate([w, a[free_groups]])
+        )
         new_w = sol[:n_form]
         fam_sum = np.bincount(form_family, weights=new_w, minlength=n_fam)
         ok = fam_sum[form_family] > 0
@@ -389,10 +473,11 @@ def scan_shift(
     solver = BlockSolver(gram)
     res = np.empty(shifts_ppm.size)
     ct = columns.T.tocsr()
+    x: FloatArray | None = None
     for i, s in enumerate(shifts_ppm):
         ys = np.interp(mz * (1.0 + 1e-6 * s), mz, y)
         b = ct @ ys
-        x = solver.solve(b)
+        x = solver.solve(b, x0=x)
         res[i] = float(ys @ ys - 2 * x @ b + x @ gram @ x)
     k = int(np.argmin(res))
     if k == 0 or k == res.size - 1:
