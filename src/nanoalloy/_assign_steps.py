@@ -4,10 +4,13 @@ Contents
 --------
 _Problem, _library, _prune, _problem, _subset
     Candidate screening against the spectrum and the structured fit problem.
-_fit_round, _hats
-    One structured fit with a piecewise-linear baseline correction.
-_coarse_offset, _window_shifts, _linear_ppm
-    m/z calibration: global offset by full refits, then local window shifts.
+_Design, _build_design, _calibrated, _fit_round, _hats
+    The design rendered once (ions + piecewise-linear baseline), data read on a
+    corrected axis, one structured fit.
+_coarse_offset, _refine_calibration, _parabola
+    m/z calibration by full refits: global offset, then offset and slope.
+_window_shifts
+    ppm errors per m/z window (reported before/after calibration).
 _drop_redundant_families
     Model selection: families and detached species the others already explain.
 """
@@ -198,6 +201,7 @@ def _fit_round(
     y: np.ndarray,
     form_init: np.ndarray,
     iterations: int,
+    group_init: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Structured fit of the problem's columns (plus the baseline hats) to ``y``."""
     n_h = design.matrix.shape[1] - design.n_ion
@@ -216,6 +220,7 @@ def _fit_round(
         form_init=form_init,
         iterations=iterations,
         cross=(hess, np.asarray(mat.T @ y)),
+        group_init=group_init,
     )
     resid = y - fitted.model
     return {
@@ -228,37 +233,6 @@ def _fit_round(
         "rss": float(resid @ resid),
         "hat_coef": fitted.group[n_g:],
     }
-
-
-class _Screen:
-    """Species-only fits with fixed form weights, for many calibrations of the data.
-
-    The group columns (ions summed with the form weights, plus the baseline
-    hats) are built and factorised once; each trial calibration reads the data
-    at shifted positions and costs one warm-started NNLS.
-    """
-
-    def __init__(self, prob: _Problem, design: _Design, form_w: np.ndarray) -> None:
-        from .fit import BlockSolver, _mixer
-
-        n_h = design.matrix.shape[1] - design.n_ion
-        n_g = len(prob.group_labels)
-        group_ext = np.concatenate([prob.group, n_g + np.arange(n_h)])
-        fidx = np.where(prob.form >= 0, prob.form, 0)
-        factor = np.concatenate([np.where(prob.form >= 0, form_w[fidx], 1.0), np.ones(n_h)])
-        idx = np.concatenate([prob.col, design.n_ion + np.arange(n_h)])
-        cols = (design.matrix[:, idx] @ _mixer(group_ext, factor, n_g + n_h)).tocsc()
-        self.gram = (cols.T @ cols).toarray()
-        self.solver = BlockSolver(self.gram)
-        self.ct = cols.T.tocsr()
-        self.mz = design.mz
-        self._x: np.ndarray | None = None
-
-    def rss(self, g: Any, gy: np.ndarray, a: float, b: float) -> float:
-        y = _calibrated(g.mz, gy, a, b, self.mz)
-        rhs = self.ct @ y
-        x = self._x = self.solver.solve(rhs, x0=self._x)
-        return float(y @ y - 2 * x @ rhs + x @ self.gram @ x)
 
 
 def _parabola(values: np.ndarray, k: int, step: float) -> float:
@@ -290,9 +264,11 @@ def _coarse_offset(
     """
     trials = np.arange(-span_ppm, span_ppm + 1e-9, step_ppm)
     curve = np.empty(trials.size)
+    warm: np.ndarray | None = None
     for k, d in enumerate(trials):
         y = _calibrated(g.mz, gy, float(d), 0.0, design.mz)
-        curve[k] = _fit_round(prob, design, y, prob.form_init, 3)["rss"]
+        st = _fit_round(prob, design, y, prob.form_init, 3, warm)
+        curve[k], warm = st["rss"], st["fit"].group
     k = int(np.argmin(curve))
     return float(trials[k]) + _parabola(curve, k, step_ppm)
 
@@ -323,11 +299,13 @@ def _refine_calibration(
     centre = float(np.median(design.mz))
     base_a = a0 + b0 * centre  # ppm at the centre
     forms = {"w": form_w}
+    warm: dict[str, np.ndarray] = {}
 
     def rss(ua: float, ub: float) -> float:
         b = b0 + ub
         y = _calibrated(g.mz, gy, base_a + ua - b * centre, b, design.mz)
-        st = _fit_round(prob, design, y, form_w, iterations)
+        st = _fit_round(prob, design, y, form_w, iterations, warm.get("a"))
+        warm["a"] = st["fit"].group
         return float(st["rss"])
 
     da = np.linspace(-span_a, span_a, n)
@@ -361,9 +339,6 @@ def _subset(prob: _Problem, keep: np.ndarray, form_weights: np.ndarray) -> _Prob
     )
 
 
-_DEBUG = False
-
-
 def _drop_redundant_families(
     prob: _Problem,
     state: dict[str, Any],
@@ -394,8 +369,6 @@ def _drop_redundant_families(
         trial_prob = _subset(prob, keep, state["fit"].form)
         trial = _fit_round(trial_prob, design, state["y"], trial_prob.form_init, 6)
         gain = trial["rss"] - state["rss"]
-        if _DEBUG:
-            print("drop?", fam, gain, own, state["rss"])
         if gain < tolerance * own:
             prob, state = trial_prob, trial
             fam_of_ion = fam_of_ion[keep]
@@ -432,8 +405,6 @@ def _drop_redundant_families(
         trial_prob = _subset(prob, keep, fitted.form)
         trial = _fit_round(trial_prob, design, state["y"], trial_prob.form_init, 6)
         gain = trial["rss"] - state["rss"]
-        if _DEBUG:
-            print("detached?", [prob.group_labels[k] for k in np.flatnonzero(outlier)][:8], gain)
         # detached species are held to a stricter standard than whole families: a
         # family's x distribution is contiguous, so they must explain at least half
         # of their own signal that nothing else can
@@ -499,12 +470,3 @@ def _window_shifts(
                         out.append((float(np.average(mz[sl], weights=model[sl] + 1e-30)), s, w))
             start = stop
     return np.array(out, dtype=float).reshape(-1, 3)
-
-
-def _linear_ppm(shifts: np.ndarray, *, mz_span: float) -> tuple[float, float]:
-    """Weighted fit of the ppm shift as ``a + b * mz`` (offset only for a narrow span)."""
-    m, s, w = shifts[:, 0], shifts[:, 1], np.sqrt(shifts[:, 2])
-    if shifts.shape[0] >= 3 and np.ptp(m) > 0.2 * mz_span and np.ptp(m) > 300:
-        b, a = np.polyfit(m, s, 1, w=w)
-        return float(a), float(b)
-    return float(np.average(s, weights=w)), 0.0

@@ -2,20 +2,42 @@
 
 :func:`assign` runs the whole pipeline on one :class:`~nanoalloy.spectrum.Spectrum`:
 
-1. resolving power (given, measured on isolated peaks, or chosen by the fit),
-   decimation to a few points per FWHM, baseline removal, noise estimate;
+1. resolving power (given, measured on isolated peaks, the file's claim, or the
+   upper quantile of peak widths), decimation to a few points per FWHM,
+   baseline removal (wide morphological opening; the remainder is fitted as a
+   piecewise-linear baseline with the ions), noise estimate;
 2. library pruning: every candidate ion of the preset whose main isotope peaks
    (within ``tolerance_ppm``) do not all stand above ``min_snr`` x noise is
    dropped, without rendering anything; a cluster species survives with any
    surviving ion, and then brings all its in-range ion forms (ions landing on
    no signal are evidence too);
 3. the joint structured fit of :mod:`nanoalloy.fit` (every family, charge,
-   Na+ and Cl-shell variant, fragments and complexes at once);
-4. calibration: the ppm shift of the data against the fitted model is measured
-   in every m/z window holding strong signal, a linear ppm model is fitted, the
-   axis corrected and everything fitted again (twice);
-5. tables: species (abundance = share of the integrated cluster ion signal,
-   sd, score, near-isobar partners), ions, families.
+   Na+ and Cl-shell variant, fragments and complexes at once); the design is
+   rendered once and calibrations are applied by reading the data on the
+   corrected axis;
+4. calibration ``ppm(m) = a + b m``: a global offset by full refits over
+   +-32 ppm, then offset and slope refined twice by full refits (form weights
+   refitted each time, because weights fitted at one calibration absorb part
+   of its error: one Au/Ag swap against four Na+/H+ exchanges moves the
+   isotope comb by ~18 ppm); ppm errors per m/z window before/after are
+   reported in the :class:`~nanoalloy.peaks.Calibration`;
+5. model selection: a weaker family is dropped when the others re-explain
+   >= 90 % of its share of the model (e.g. M44S26 3- under M44S27 3- when the
+   6-/7-/8- region is not recorded), and species detached from their family's
+   contiguous x range when the rest re-explains >= 50 % of theirs;
+6. tables: species (abundance = share of the integrated cluster ion signal,
+   sd from the residual variance and the fit's Gram matrix, score, near-isobar
+   partners), ions, families. Species whose fitted apex stays below
+   ``min_snr`` x noise are not reported; a spectrum without any reported
+   cluster gives empty tables and ``message == "no clusters found"``.
+
+Score: cosine similarity between a species' fitted contribution and the data
+it explains (its contribution plus the residual, where it is >= 5 % of its
+apex), times log10(1 + apex / noise). True species score ~2-3 on good data,
+stand-ins for noise or near-isobars well below.
+
+Speed: BLAS threads only contend on the small dense blocks solved here; set
+``OPENBLAS_NUM_THREADS=1`` for the fastest runs.
 
 Contents
 --------

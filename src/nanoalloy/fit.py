@@ -386,6 +386,7 @@ def fit_structured(
     form_init: FloatArray,
     iterations: int = 6,
     cross: tuple[sparse.csr_matrix, FloatArray] | None = None,
+    group_init: FloatArray | None = None,
 ) -> StructuredFit:
     """Fit ``y ~ design @ c`` with ``c[i] = a[group[i]] * w[form[i]]`` (``w = 1`` where ``form < 0``).
 
@@ -410,6 +411,9 @@ def fit_structured(
         Alternations of the species step and the form step.
     cross
         Precomputed ``(design' design, design' y)`` (e.g. when only the data change).
+    group_init
+        Group coefficients of a similar earlier fit: their support warm-starts
+        the first species step.
     """
     n_group = int(group.max()) + 1 if group.size else 0
     n_form = form_family.size
@@ -424,13 +428,13 @@ def fit_structured(
     free_groups = np.unique(group[~has_form])
     col_form = np.where(has_form, fidx, np.searchsorted(free_groups, group) + n_form)
     n_fam = int(form_family.max()) + 1 if n_form else 0
-    a = np.zeros(n_group)
+    a = np.zeros(n_group) if group_init is None else np.asarray(group_init, dtype=float)
     gram = np.zeros((n_group, n_group))
     for it in range(iterations):
         # species step: a group's column is the sum of its ions with the current form weights
         p = _mixer(group, np.where(has_form, w[fidx], 1.0), n_group)
         gram = (p.T @ hess @ p).toarray()
-        a = nnls_blocks(gram, p.T @ dty, x0=a if it else None)
+        a = nnls_blocks(gram, p.T @ dty, x0=a if (it or group_init is not None) else None)
         if it == iterations - 1 or n_form == 0:
             break
         # form step: a form's column is the sum of its ions weighted by the species abundances
