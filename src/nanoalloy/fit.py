@@ -218,7 +218,7 @@ def nnls_gram(
     >>> A = np.array([[1.0, 0.0], [1.0, 1.0], [0.0, 1.0]])
     >>> y = np.array([1.0, 1.0, -1.0])
     >>> nnls_gram(A.T @ A, A.T @ y).round(6).tolist()
-    [0.5, 0.0]
+    [1.0, 0.0]
     """
     n = rhs.size
     x = np.zeros(n)
@@ -276,7 +276,7 @@ class BlockSolver:
     >>> A = np.array([[1.0, 0.0], [1.0, 1.0], [0.0, 1.0]])
     >>> y = np.array([1.0, 1.0, -1.0])
     >>> BlockSolver(A.T @ A).solve(A.T @ y).round(6).tolist()
-    [0.5, 0.0]
+    [1.0, 0.0]
     """
 
     def __init__(self, gram: FloatArray, /, *, ridge: float = 1e-10) -> None:
@@ -347,7 +347,7 @@ def nnls_blocks(
     >>> A = np.array([[1.0, 0.0], [1.0, 1.0], [0.0, 1.0]])
     >>> y = np.array([1.0, 1.0, -1.0])
     >>> nnls_blocks(A.T @ A, A.T @ y).round(6).tolist()
-    [0.5, 0.0]
+    [1.0, 0.0]
     """
     return BlockSolver(gram, ridge=ridge).solve(rhs, x0=x0)
 
