@@ -114,13 +114,20 @@ def test_batch_with_real_assign_equals_single_runs(tmp_path: Path) -> None:
         syn = synthesize(pops, mz_range=(2440.0, 2660.0), resolution=12_000, seed=i)
         write_csv(syn.spectrum, src / f"s{i:02d}.csv")
     out = tmp_path / "out"
-    res = run_batch([src], out=out, workers=2, processes=False, progress=False)
+    # Isotope peaks of a 4- ion at R = 12 000 overlap above half height, so the
+    # resolving power cannot be read off a CSV (which carries no metadata): say it.
+    kw = {"resolution": 12_000.0}
+    res = run_batch(
+        [src], out=out, workers=2, processes=False, progress=False, assign_kwargs=kw
+    )
     assert len(res.done) == 20
     for f in sorted(src.glob("*.csv")):
         got = res.species[res.species["spectrum"] == f.name].drop(columns=["spectrum", "sha256"])
-        want = assign(read(f))
+        want = assign(read(f), **kw)
         pd.testing.assert_frame_equal(
             got.reset_index(drop=True), want.species.reset_index(drop=True), check_dtype=False
         )
-    again = run_batch([src], out=out, workers=2, processes=False, progress=False)
+    again = run_batch(
+        [src], out=out, workers=2, processes=False, progress=False, assign_kwargs=kw
+    )
     assert not again.done and len(again.skipped) == 20
