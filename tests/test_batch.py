@@ -117,9 +117,7 @@ def test_batch_with_real_assign_equals_single_runs(tmp_path: Path) -> None:
     # Isotope peaks of a 4- ion at R = 12 000 overlap above half height, so the
     # resolving power cannot be read off a CSV (which carries no metadata): say it.
     kw = {"resolution": 12_000.0}
-    res = run_batch(
-        [src], out=out, workers=2, processes=False, progress=False, assign_kwargs=kw
-    )
+    res = run_batch([src], out=out, workers=2, processes=False, progress=False, assign_kwargs=kw)
     assert len(res.done) == 20
     for f in sorted(src.glob("*.csv")):
         got = res.species[res.species["spectrum"] == f.name].drop(columns=["spectrum", "sha256"])
@@ -127,7 +125,5 @@ def test_batch_with_real_assign_equals_single_runs(tmp_path: Path) -> None:
         pd.testing.assert_frame_equal(
             got.reset_index(drop=True), want.species.reset_index(drop=True), check_dtype=False
         )
-    again = run_batch(
-        [src], out=out, workers=2, processes=False, progress=False, assign_kwargs=kw
-    )
+    again = run_batch([src], out=out, workers=2, processes=False, progress=False, assign_kwargs=kw)
     assert not again.done and len(again.skipped) == 20
