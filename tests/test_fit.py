@@ -58,6 +58,26 @@ def test_block_solver_matches_scipy_nnls() -> None:
     assert nnls_blocks(a.T @ a, a.T @ y) == pytest.approx(ref, abs=1e-6)
 
 
+@pytest.mark.parametrize("seed", range(40))
+def test_block_solver_any_warm_start_reaches_scipy_optimum(seed: int) -> None:
+    # near-collinear columns (near-isobars) and warm starts from unrelated supports:
+    # block principal pivoting must land on the same optimum as SciPy's active set
+    rng = np.random.default_rng(seed)
+    m, n = int(rng.integers(20, 300)), int(rng.integers(2, 80))
+    a = np.abs(rng.normal(size=(m, n))) * (rng.random((m, n)) < 0.4)
+    k = n // 3
+    a[:, :k] += 0.98 * a[:, k : 2 * k]
+    a += 1e-3 * np.eye(m, n)  # full column rank
+    y = a @ np.maximum(rng.normal(size=n), 0.0) + rng.normal(0, 0.1, m)
+    ref, _ = nnls(a, y, maxiter=50 * n)
+    solver = BlockSolver(a.T @ a, ridge=0.0)
+    for x0 in (None, rng.random(n) * (rng.random(n) < 0.5), np.ones(n)):
+        got = solver.solve(a.T @ y, x0=x0)
+        assert (got >= 0).all()
+        obj, best = np.sum((a @ got - y) ** 2), np.sum((a @ ref - y) ** 2)
+        assert obj <= best * (1 + 1e-9) + 1e-12
+
+
 def _toy_problem(rng: np.random.Generator):  # type: ignore[no-untyped-def]
     """Two species x three forms, columns rendered from simple patterns."""
     x = np.arange(1000.0, 1100.0, 0.01)

@@ -18,12 +18,12 @@ _drop_redundant_families
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .fit import fit_structured, render, scan_shift
+from .fit import BlockSolver, fit_structured, render, scan_shift
 from .library import CandidateLibrary, Preset, enumerate_candidates
 
 if TYPE_CHECKING:
@@ -174,6 +174,17 @@ class _Design:
     n_ion: int
     hats: Any  # csc, full grid x hats
     mz: np.ndarray  # grid m/z of the rows
+    columns: dict[bytes, tuple[Any, Any]] = field(default_factory=dict)  # per problem (cache)
+
+    def restricted(self, col: np.ndarray) -> tuple[Any, Any]:
+        """Design and Gram matrix of the ion columns ``col`` plus every baseline hat."""
+        key = col.tobytes()
+        hit = self.columns.get(key)
+        if hit is None:
+            n_h = self.matrix.shape[1] - self.n_ion
+            idx = np.concatenate([col, self.n_ion + np.arange(n_h)])
+            hit = self.columns[key] = (self.matrix[:, idx], self.hess[idx][:, idx])
+        return hit
 
 
 def _build_design(
@@ -205,9 +216,7 @@ def _fit_round(
 ) -> dict[str, Any]:
     """Structured fit of the problem's columns (plus the baseline hats) to ``y``."""
     n_h = design.matrix.shape[1] - design.n_ion
-    idx = np.concatenate([prob.col, design.n_ion + np.arange(n_h)])
-    mat = design.matrix[:, idx]
-    hess = design.hess[idx][:, idx]
+    mat, hess = design.restricted(prob.col)
     n_g = len(prob.group_labels)
     group_ext = np.concatenate([prob.group, n_g + np.arange(n_h)])
     form_ext = np.concatenate([prob.form, np.full(n_h, -1)])
@@ -255,21 +264,62 @@ def _coarse_offset(
 ) -> float:
     """Global ppm offset minimising the residual of whole-spectrum fits.
 
-    Every trial offset refits the whole structured model from the starting
-    form weights (a fresh start each time, so no trial inherits another's
-    basin). Envelope centroids and isotope combs both count, so a
-    miscalibration cannot be absorbed by near-isobaric reassignments (one
-    Au/Ag swap against four Na+/H+ exchanges shifts the comb by ~18 ppm) as a
-    local shift estimate can.
+    Envelope centroids and isotope combs both count, so a miscalibration
+    cannot be absorbed by near-isobaric reassignments (one Au/Ag swap against
+    four Na+/H+ exchanges shifts the comb by ~18 ppm) as a local shift
+    estimate can.
+
+    Two stages: every trial offset first gets a species-only fit at the
+    starting form weights (one Gram matrix, factorised once: a cheap screen),
+    then full structured refits (species *and* form weights, from the starting
+    weights each time, so no trial inherits another's basin) walk from the
+    screen's best trial until the best full fit has a fitted neighbour on both
+    sides; a parabola through the three gives the sub-step minimum.
     """
+    from scipy import sparse
+
     trials = np.arange(-span_ppm, span_ppm + 1e-9, step_ppm)
-    curve = np.empty(trials.size)
-    warm: np.ndarray | None = None
+    n_h = design.matrix.shape[1] - design.n_ion
+    mat, _ = design.restricted(prob.col)
+    n_g = len(prob.group_labels)
+    group_ext = np.concatenate([prob.group, n_g + np.arange(n_h)])
+    form_ext = np.concatenate([prob.form, np.full(n_h, -1)])
+    factor = np.where(form_ext >= 0, prob.form_init[np.maximum(form_ext, 0)], 1.0)
+    mix = sparse.csc_matrix(
+        (factor, (np.arange(group_ext.size), group_ext)), shape=(group_ext.size, n_g + n_h)
+    )
+    cols = (mat @ mix).tocsc()
+    gram = (cols.T @ cols).toarray()
+    solver = BlockSolver(gram)
+    colt = cols.T.tocsr()
+    screen = np.empty(trials.size)
+    x: np.ndarray | None = None
     for k, d in enumerate(trials):
         y = _calibrated(g.mz, gy, float(d), 0.0, design.mz)
-        st = _fit_round(prob, design, y, prob.form_init, 3, warm)
-        curve[k], warm = st["rss"], st["fit"].group
-    k = int(np.argmin(curve))
+        b = colt @ y
+        x = solver.solve(b, x0=x)
+        screen[k] = float(y @ y - 2 * x @ b + x @ gram @ x)
+
+    full: dict[int, float] = {}
+    warm: dict[str, np.ndarray] = {}
+
+    def refit(k: int) -> float:
+        if k not in full:
+            y = _calibrated(g.mz, gy, float(trials[k]), 0.0, design.mz)
+            st = _fit_round(prob, design, y, prob.form_init, 3, warm.get("a"))
+            full[k], warm["a"] = st["rss"], st["fit"].group
+        return full[k]
+
+    k = int(np.argmin(screen))
+    for _ in range(trials.size):
+        for j in (k - 1, k, k + 1):
+            if 0 <= j < trials.size:
+                refit(j)
+        best = min(full, key=full.__getitem__)
+        if best == k:
+            break
+        k = best
+    curve = np.array([full.get(j, np.inf) for j in range(trials.size)])
     return float(trials[k]) + _parabola(curve, k, step_ppm)
 
 
