@@ -18,8 +18,10 @@ _drop_redundant_families
 from __future__ import annotations
 
 import math
+import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -30,6 +32,34 @@ if TYPE_CHECKING:
     from .isotopes import Pattern
 
 __all__: list[str] = []
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+
+
+def _threads() -> int:
+    """Threads for independent trial fits: ``NANOALLOY_THREADS``, else up to 2 cores."""
+    env = os.environ.get("NANOALLOY_THREADS", "")
+    if env.strip().isdigit() and int(env) > 0:
+        return int(env)
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def _pmap(fn: Callable[[_T], _R], items: Sequence[_T]) -> list[_R]:
+    """``[fn(i) for i in items]``, on threads when there is more than one core.
+
+    The trial fits are independent and their heavy parts (sparse products,
+    LAPACK solves, interpolation) run without the GIL; warm starts only speed
+    up exact solvers, so the results do not depend on the order.
+    """
+    n = min(_threads(), len(items))
+    if n <= 1:
+        return [fn(i) for i in items]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(n) as pool:
+        return list(pool.map(fn, items))
+
 
 _PATTERN_CACHE: dict[Any, tuple[list[Pattern], np.ndarray, np.ndarray, np.ndarray]] = {}
 
@@ -301,20 +331,15 @@ def _coarse_offset(
         screen[k] = float(y @ y - 2 * x @ b + x @ gram @ x)
 
     full: dict[int, float] = {}
-    warm: dict[str, np.ndarray] = {}
 
     def refit(k: int) -> float:
-        if k not in full:
-            y = _calibrated(g.mz, gy, float(trials[k]), 0.0, design.mz)
-            st = _fit_round(prob, design, y, prob.form_init, 3, warm.get("a"))
-            full[k], warm["a"] = st["rss"], st["fit"].group
-        return full[k]
+        y = _calibrated(g.mz, gy, float(trials[k]), 0.0, design.mz)
+        return float(_fit_round(prob, design, y, prob.form_init, 3)["rss"])
 
     k = int(np.argmin(screen))
     for _ in range(trials.size):
-        for j in (k - 1, k, k + 1):
-            if 0 <= j < trials.size:
-                refit(j)
+        todo = [j for j in (k - 1, k, k + 1) if 0 <= j < trials.size and j not in full]
+        full.update(zip(todo, _pmap(refit, todo), strict=True))
         best = min(full, key=full.__getitem__)
         if best == k:
             break
@@ -336,38 +361,34 @@ def _refine_calibration(
     span_b: float,
     n: int = 5,
     iterations: int = 2,
-) -> tuple[float, float, np.ndarray]:
+) -> tuple[float, float]:
     """Better (offset ppm, slope ppm per m/z) around ``(a0, b0)`` by full refits.
 
     The offset at the spectrum's centre is scanned first, then the slope (as ppm
     per 1000 m/z about the centre, so the two stay nearly independent); each
-    trial refits the whole structured model (species *and* form weights,
-    warm-started), because form weights fitted at one calibration absorb part
-    of its error. A parabola through the best trial and its neighbours gives
-    the sub-step minimum. Returns the new pair and the form weights there.
+    trial refits the whole structured model (species *and* form weights),
+    because form weights fitted at one calibration absorb part of its error;
+    the trials of a scan run on threads (:func:`_pmap`). A parabola through the
+    best trial and its neighbours gives the sub-step minimum.
     """
     centre = float(np.median(design.mz))
     base_a = a0 + b0 * centre  # ppm at the centre
-    forms = {"w": form_w}
-    warm: dict[str, np.ndarray] = {}
 
     def rss(ua: float, ub: float) -> float:
         b = b0 + ub
         y = _calibrated(g.mz, gy, base_a + ua - b * centre, b, design.mz)
-        st = _fit_round(prob, design, y, form_w, iterations, warm.get("a"))
-        warm["a"] = st["fit"].group
-        return float(st["rss"])
+        return float(_fit_round(prob, design, y, form_w, iterations)["rss"])
 
     da = np.linspace(-span_a, span_a, n)
-    ra = np.array([rss(float(u), 0.0) for u in da])
+    ra = np.array(_pmap(lambda u: rss(float(u), 0.0), da.tolist()))
     i = int(np.argmin(ra))
     ua = float(da[i]) + _parabola(ra, i, float(da[1] - da[0]))
     db = np.linspace(-span_b, span_b, n) / 1000.0
-    rb = np.array([rss(ua, float(u)) for u in db])
+    rb = np.array(_pmap(lambda u: rss(ua, float(u)), db.tolist()))
     j = int(np.argmin(rb))
     ub = float(db[j]) + _parabola(rb, j, float(db[1] - db[0]))
     b = b0 + ub
-    return base_a + ua - b * centre, b, forms["w"]
+    return base_a + ua - b * centre, b
 
 
 def _subset(prob: _Problem, keep: np.ndarray, form_weights: np.ndarray) -> _Problem:
@@ -501,7 +522,7 @@ def _window_shifts(
     n_group = int(group.max()) + 1
     mix = sparse.csc_matrix((factor, (np.arange(group.size), group)), shape=(group.size, n_group))
     cols = (design @ mix).tocsc()
-    out = []
+    windows: list[tuple[slice, np.ndarray]] = []
     for lo, hi in zip(edges[:-1], edges[1:], strict=True):
         # split long stretches into ~40 m/z windows
         start = lo
@@ -512,11 +533,15 @@ def _window_shifts(
                 stop = hi
             sl = slice(start, stop)
             if strong[sl].sum() >= 10:
-                sub = cols[sl]
-                live = np.flatnonzero(np.asarray(abs(sub).sum(axis=0)).ravel() > 0)
+                live = np.flatnonzero(np.asarray(abs(cols[sl]).sum(axis=0)).ravel() > 0)
                 if live.size:
-                    s, w = scan_shift(sub[:, live], mz[sl], y[sl], shifts_ppm=shift_grid)
-                    if w > 0:
-                        out.append((float(np.average(mz[sl], weights=model[sl] + 1e-30)), s, w))
+                    windows.append((sl, live))
             start = stop
+
+    def scan(win: tuple[slice, np.ndarray]) -> tuple[float, float, float]:
+        sl, live = win
+        s, w = scan_shift(cols[sl][:, live], mz[sl], y[sl], shifts_ppm=shift_grid)
+        return float(np.average(mz[sl], weights=model[sl] + 1e-30)), s, w
+
+    out = [r for r in _pmap(scan, windows) if r[2] > 0]
     return np.array(out, dtype=float).reshape(-1, 3)

@@ -429,7 +429,7 @@ def assign(
             after = shifts
         if rnd < len(spans):
             span_a, span_b = spans[rnd]
-            cal_a, cal_b, _ = _refine_calibration(
+            cal_a, cal_b = _refine_calibration(
                 prob, design, g, gy, state["fit"].form, cal_a, cal_b, span_a=span_a, span_b=span_b
             )
     prob, state = _drop_redundant_families(prob, state, design, family_tolerance)
