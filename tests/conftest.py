@@ -26,3 +26,15 @@ def shared_dir() -> Path:
     if p is None:
         pytest.skip("../shared (real data) is not present beside this checkout")
     return p
+
+
+REAL_NAME = "FLASHDeconv_sample_input1_CytC_ETD.mzML"
+
+
+@pytest.fixture(scope="session")
+def real_file(shared_dir: Path) -> Path:
+    """The real cytochrome c Orbitrap mzML in ../shared/data/real (skips where absent)."""
+    p = shared_dir / "data" / "real" / REAL_NAME
+    if not p.exists():
+        pytest.skip(f"real data file {REAL_NAME} not present in {p.parent}")
+    return p

@@ -18,21 +18,6 @@ from nanoalloy.cli import main
 from nanoalloy.errors import SpectrumFormatError
 from nanoalloy.spectrum import ScanInfo, Spectrum
 
-REAL_NAME = "FLASHDeconv_sample_input1_CytC_ETD.mzML"
-
-
-@pytest.fixture(scope="module")
-def real_file() -> Path:
-    here = Path(__file__).resolve()
-    for cand in (
-        here.parents[2] / "shared" / "data" / "real" / REAL_NAME,
-        here.parents[1] / "shared" / "data" / "real" / REAL_NAME,
-        Path("/work/shared/data/real") / REAL_NAME,
-    ):
-        if cand.exists():
-            return cand
-    pytest.skip(f"real data file {REAL_NAME} not present")
-
 
 def _profile(rng: np.random.Generator, n: int = 400) -> Spectrum:
     mz = np.sort(rng.uniform(1000, 1010, n))

@@ -25,7 +25,6 @@ from nanoalloy.peaks import (
 from nanoalloy.spectrum import Spectrum
 
 SIGMA_PER_FWHM = 1 / (2 * math.sqrt(2 * math.log(2)))
-REAL_NAME = "FLASHDeconv_sample_input1_CytC_ETD.mzML"
 
 
 def synthetic(
@@ -172,19 +171,6 @@ def test_charge_none_when_nothing_there() -> None:
     assert charge_from_spacing(lone, 1000.0) is None
     with pytest.raises(InputError):
         charge_from_spacing(spec, apex, max_charge=0)
-
-
-@pytest.fixture(scope="module")
-def real_file() -> Path:
-    here = Path(__file__).resolve()
-    for cand in (
-        here.parents[2] / "shared" / "data" / "real" / REAL_NAME,
-        here.parents[1] / "shared" / "data" / "real" / REAL_NAME,
-        Path("/work/shared/data/real") / REAL_NAME,
-    ):
-        if cand.exists():
-            return cand
-    pytest.skip(f"real data file {REAL_NAME} not present")
 
 
 def test_charge_real_orbitrap_precursors(real_file: Path) -> None:
