@@ -491,7 +491,10 @@ def _resolution_from_peaks(spectrum: Spectrum) -> float:
     fwhm = np.asarray(c.metadata.get("fwhm", np.zeros(0)), dtype=float)
     ok = np.isfinite(fwhm) & (fwhm > 0)
     if ok.sum() < 5:
-        raise FitError("cannot estimate the resolving power from the data; pass resolution=")
+        raise FitError(
+            "cannot estimate the resolving power from the data (isotope peaks overlap and "
+            "the file does not say); pass it: --resolution R, or resolution=R"
+        )
     return float(np.quantile(c.mz[ok] / fwhm[ok], 0.9))
 
 
