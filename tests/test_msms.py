@@ -298,7 +298,7 @@ def test_centroided_spectrum_is_rendered_first() -> None:
     sticks = Spectrum(pat.mz, pat.probability / pat.probability.max(), {"centroided": True})
     table = match_spectrum(sticks, ladder, resolution=R)
     assert table["matched"].tolist() == [False, True, False]
-    with pytest.raises(InputError, match="needs resolution="):
+    with pytest.raises(InputError, match="needs the resolving power"):
         match_spectrum(sticks, ladder)
 
 
