@@ -72,7 +72,7 @@ def decimate(
     Examples
     --------
     >>> x = np.arange(10.0); y = np.array([0, 1, 0, 0, 5, 0, 0, 0, 2, 0.0])
-    >>> decimate(x, y, max_points=4)[1].max()
+    >>> float(decimate(x, y, max_points=4)[1].max())
     5.0
     """
     n = mz.size
