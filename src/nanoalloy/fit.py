@@ -188,14 +188,14 @@ def render(
     return mat
 
 
-def _blocks(gram: FloatArray, tol: float = 1e-9) -> list[IntArray]:
-    """Connected components of the non-zero pattern of a Gram matrix."""
+def _blocks(link: NDArray[np.bool_]) -> list[IntArray]:
+    """Connected components of a symmetric boolean adjacency matrix."""
     from scipy.sparse import csr_matrix
     from scipy.sparse.csgraph import connected_components
 
-    d = np.sqrt(np.clip(np.diag(gram), 1e-300, None))
-    link = np.abs(gram) > tol * np.outer(d, d)
-    n, labels = connected_components(csr_matrix(link), directed=False)
+    rows, cols = np.nonzero(link)
+    adj = csr_matrix((np.ones(rows.size, dtype=bool), (rows, cols)), shape=link.shape)
+    n, labels = connected_components(adj, directed=False)
     order = np.argsort(labels, kind="stable")
     splits = np.flatnonzero(np.diff(labels[order])) + 1
     return [np.asarray(b, dtype=np.intp) for b in np.split(order, splits)] if n else []
@@ -299,8 +299,9 @@ class BlockSolver:
         d = 1.0 / np.sqrt(diag[live])
         self._scale[live] = d
         sub = gram[np.ix_(live, live)] * np.outer(d, d)
-        sub[np.abs(sub) < 1e-14] = 0.0
-        for blk in _blocks(sub):
+        mag = np.abs(sub)
+        sub[mag < 1e-14] = 0.0
+        for blk in _blocks(mag > 1e-9):  # unit diagonal: couplings below 1e-9 are none
             g = sub[np.ix_(blk, blk)] + ridge * np.eye(blk.size)
             self._parts.append((live[blk], g))
 
