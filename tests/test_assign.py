@@ -210,6 +210,25 @@ def test_cli_contract(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert 11 <= fams.loc["M44S30", "mean_x"] <= 12
 
 
+def test_cli_csv_with_overlapping_isotope_peaks_needs_no_resolution(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 4- ions at R = 12 000: isotope peaks 0.25 apart, FWHM 0.21, so no FWHM can be read,
+    # and a CSV says nothing about the instrument; R comes from the valley depths
+    truth = {6: 0.3, 7: 0.5, 8: 0.2}
+    syn = synthesize(_pops({"M44S30": truth}), mz_range=(2440.0, 2660.0), resolution=12_000, seed=5)
+    path = tmp_path / "spec.csv"
+    write_csv(syn.spectrum, path)
+    assert cli.main(["assign", str(path), "--out", str(tmp_path / "r"), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["resolution"] == pytest.approx(12_000, rel=0.08)
+    sp = pd.read_csv(tmp_path / "r" / "species.csv")
+    got = sp[sp["family"] == "M44S30"].set_index("au")["abundance"]
+    xs = set(truth) | set(got.index)
+    tv = 0.5 * sum(abs(got.get(x, 0.0) - truth.get(x, 0.0)) for x in xs)
+    assert tv <= 0.05
+
+
 BAD = {
     "empty": b"",
     "garbage": bytes(range(256)) * 8,

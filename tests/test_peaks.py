@@ -243,3 +243,49 @@ def test_recalibration_errors(
 ) -> None:
     with pytest.raises(InputError, match=message):
         recalibrate(obs, theo, model=model)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("charge", "resolution"),
+    [(3, 8_000.0), (3, 15_000.0), (4, 10_000.0), (4, 15_000.0), (6, 15_000.0), (6, 25_000.0)],
+)
+def test_resolution_from_valleys_on_overlapping_combs(charge: int, resolution: float) -> None:
+    # a Gaussian envelope of Gaussian isotope peaks 1.0017/z apart, overlapping above
+    # half height (the FWHM cannot be read) yet still modulated
+    rng = np.random.default_rng(charge)
+    x = np.arange(2400.0, 2460.0, 0.005)
+    sigma = 2430.0 / resolution / 2.3548
+    centres = 2420.0 + np.arange(40) * 1.0017 / charge
+    heights = np.exp(-0.5 * ((np.arange(40) - 20) / 6.0) ** 2)
+    y = sum(
+        h * np.exp(-0.5 * ((x - c) / sigma) ** 2) for c, h in zip(centres, heights, strict=True)
+    )
+    y = y + 0.01 + rng.normal(0, 1e-3, x.size)
+    got = npk.resolution_from_valleys(Spectrum(x, np.clip(y, 0, None)))
+    assert got == pytest.approx(resolution, rel=0.06)
+
+
+def test_resolution_from_valleys_on_synthetic_cluster_spectrum() -> None:
+    import pandas as pd
+
+    from nanoalloy.synth import synthesize
+
+    pops = pd.DataFrame({"family": ["M44S27"] * 3, "au": [19, 20, 21], "fraction": [0.3, 0.5, 0.2]})
+    for resolution in (10_000.0, 12_000.0):
+        s = synthesize(pops, mz_range=(2600.0, 3700.0), resolution=resolution, seed=3).spectrum
+        got = npk.resolution_from_valleys(Spectrum(s.mz, s.intensity))
+        assert got == pytest.approx(resolution, rel=0.06)
+
+
+def test_resolution_from_valleys_needs_a_comb() -> None:
+    rng = np.random.default_rng(0)
+    x = np.arange(2000.0, 2100.0, 0.01)
+    noise = Spectrum(x, 10 + rng.normal(0, 1, x.size))
+    assert math.isnan(npk.resolution_from_valleys(noise))
+    # well separated single peaks: no valley above the floor to read
+    y = sum(np.exp(-0.5 * ((x - c) / 0.01) ** 2) for c in (2010.0, 2040.0, 2070.0))
+    assert math.isnan(npk.resolution_from_valleys(Spectrum(x, y + 1e-3)))
+    # a comb blurred flat (6- at R = 8 000) holds no measurable valley: NaN, not a guess
+    sigma = 2030.0 / 8_000 / 2.3548
+    y = sum(np.exp(-0.5 * ((x - 2030 - k * 1.0017 / 6) / sigma) ** 2) for k in range(60))
+    assert math.isnan(npk.resolution_from_valleys(Spectrum(x, y + 1e-3)))

@@ -2,8 +2,11 @@
 
 :func:`assign` runs the whole pipeline on one :class:`~nanoalloy.spectrum.Spectrum`:
 
-1. resolving power (given, measured on isolated peaks, the file's claim, or the
-   upper quantile of peak widths), decimation to a few points per FWHM,
+1. resolving power: given; else measured on isolated peaks; else the file's
+   claim; else the larger of two estimates that overlaps can only lower (the
+   valley depth between overlapping isotope peaks,
+   :func:`~nanoalloy.peaks.resolution_from_valleys`, and the upper quantile of
+   peak widths); then decimation to a few points per FWHM,
    baseline removal (wide morphological opening; the remainder is fitted as a
    piecewise-linear baseline with the ions), noise estimate;
 2. library pruning: every candidate ion of the preset whose main isotope peaks
@@ -471,8 +474,8 @@ def _ro(a: np.ndarray) -> np.ndarray:
 
 
 def _estimate_resolution(spectrum: Spectrum) -> float:
-    """Resolving power measured on strong isolated peaks, else the file's claim."""
-    from .peaks import estimate_resolution
+    """Resolving power of the data (see :func:`assign`, step 1)."""
+    from .peaks import estimate_resolution, resolution_from_valleys
 
     r = estimate_resolution(spectrum, min_snr=10.0)
     if math.isfinite(r) and r > 0:
@@ -480,21 +483,27 @@ def _estimate_resolution(spectrum: Spectrum) -> float:
     claimed = spectrum.metadata.get("resolution")
     if isinstance(claimed, int | float) and math.isfinite(claimed) and claimed > 0:
         return float(claimed)
-    return _resolution_from_peaks(spectrum)
+    # both remaining estimates can only be lowered by overlapping neighbours
+    found = [
+        v for v in (resolution_from_valleys(spectrum), _resolution_from_peaks(spectrum)) if v > 0
+    ]
+    if not found:
+        raise FitError(
+            "cannot estimate the resolving power from the data (isotope peaks overlap and "
+            "the file does not say); pass it: --resolution R, or resolution=R"
+        )
+    return max(found)
 
 
 def _resolution_from_peaks(spectrum: Spectrum) -> float:
-    """Upper quantile of m/z / FWHM over strong peaks (overlaps only broaden peaks)."""
+    """Upper quantile of m/z / FWHM over strong peaks (overlaps only broaden peaks); NaN if too few."""
     from .peaks import centroid, noise_level
 
     c = centroid(spectrum, min_snr=20.0, noise=noise_level(spectrum))
     fwhm = np.asarray(c.metadata.get("fwhm", np.zeros(0)), dtype=float)
     ok = np.isfinite(fwhm) & (fwhm > 0)
     if ok.sum() < 5:
-        raise FitError(
-            "cannot estimate the resolving power from the data (isotope peaks overlap and "
-            "the file does not say); pass it: --resolution R, or resolution=R"
-        )
+        return math.nan
     return float(np.quantile(c.mz[ok] / fwhm[ok], 0.9))
 
 
