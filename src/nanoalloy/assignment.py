@@ -475,9 +475,10 @@ def _ro(a: np.ndarray) -> np.ndarray:
 
 def _estimate_resolution(spectrum: Spectrum) -> float:
     """Resolving power of the data (see :func:`assign`, step 1)."""
-    from .peaks import estimate_resolution, resolution_from_valleys
+    from .peaks import estimate_resolution, noise_level, resolution_from_valleys
 
-    r = estimate_resolution(spectrum, min_snr=10.0)
+    noise = noise_level(spectrum)
+    r = estimate_resolution(spectrum, min_snr=10.0, noise=noise)
     if math.isfinite(r) and r > 0:
         return float(r)
     claimed = spectrum.metadata.get("resolution")
@@ -485,7 +486,12 @@ def _estimate_resolution(spectrum: Spectrum) -> float:
         return float(claimed)
     # both remaining estimates can only be lowered by overlapping neighbours
     found = [
-        v for v in (resolution_from_valleys(spectrum), _resolution_from_peaks(spectrum)) if v > 0
+        v
+        for v in (
+            resolution_from_valleys(spectrum, noise=noise),
+            _resolution_from_peaks(spectrum, noise),
+        )
+        if v > 0
     ]
     if not found:
         raise FitError(
@@ -495,11 +501,11 @@ def _estimate_resolution(spectrum: Spectrum) -> float:
     return max(found)
 
 
-def _resolution_from_peaks(spectrum: Spectrum) -> float:
+def _resolution_from_peaks(spectrum: Spectrum, noise: float) -> float:
     """Upper quantile of m/z / FWHM over strong peaks (overlaps only broaden peaks); NaN if too few."""
-    from .peaks import centroid, noise_level
+    from .peaks import centroid
 
-    c = centroid(spectrum, min_snr=20.0, noise=noise_level(spectrum))
+    c = centroid(spectrum, min_snr=20.0, noise=noise)
     fwhm = np.asarray(c.metadata.get("fwhm", np.zeros(0)), dtype=float)
     ok = np.isfinite(fwhm) & (fwhm > 0)
     if ok.sum() < 5:

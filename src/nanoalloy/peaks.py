@@ -201,6 +201,7 @@ def resolution_from_valleys(
     spacing: float = 1.0017,
     max_charge: int = 20,
     baseline_window_mz: float = 100.0,
+    noise: float | None = None,
 ) -> float:
     """Resolving power from how deep the valleys between isotope peaks are.
 
@@ -215,7 +216,8 @@ def resolution_from_valleys(
     ``z <= max_charge``). ``spacing`` is the mean m/z step per nominal mass of
     thiolate-protected Au/Ag clusters (13C, 34S and 109Ag/107Ag steps). The
     baseline window must be wider than an isotope envelope, or the baseline
-    would rise into the valleys.
+    would rise into the valleys. ``noise`` (the :func:`noise_level`) may be
+    passed when already known.
 
     Returns
     -------
@@ -237,7 +239,7 @@ def resolution_from_valleys(
         return math.nan
     mz = spectrum.mz
     y = spectrum.intensity - estimate_baseline(spectrum, window_mz=baseline_window_mz)
-    noise = noise_level(spectrum)
+    noise = noise_level(spectrum) if noise is None else float(noise)
     floor = min_snr * noise if noise > 0 else 0.0
     # apexes standing out of their valleys by more than noise (noise bumps near an
     # apex or on a flank have a prominence of a few sigma)
@@ -388,7 +390,12 @@ def centroid(
 
 
 def estimate_resolution(
-    spectrum: Spectrum, /, *, min_snr: float = 20.0, baseline_window_mz: float = 5.0
+    spectrum: Spectrum,
+    /,
+    *,
+    min_snr: float = 20.0,
+    baseline_window_mz: float = 5.0,
+    noise: float | None = None,
 ) -> float:
     """Resolving power m/z / FWHM: the median over strong, isolated peaks.
 
@@ -396,7 +403,8 @@ def estimate_resolution(
     ``baseline_window_mz``). A peak counts when its height is at least
     ``min_snr`` times the noise, its FWHM is defined and spans at least three
     sampling steps, and no other local maximum above 10 % of its height (and 3
-    sigma) lies within 3 FWHM.
+    sigma) lies within 3 FWHM. ``noise`` (the :func:`noise_level`) may be passed
+    when already known.
 
     Returns
     -------
@@ -412,7 +420,7 @@ def estimate_resolution(
     """
     if len(spectrum) < 3:
         return math.nan
-    sigma = noise_level(spectrum)
+    sigma = noise_level(spectrum) if noise is None else float(noise)
     mz = spectrum.mz
     y = spectrum.intensity - estimate_baseline(spectrum, window_mz=baseline_window_mz)
     idx = _local_maxima(y)
