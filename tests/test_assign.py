@@ -198,7 +198,12 @@ def test_cli_contract(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
         "ions.csv",
         "families.csv",
         "spectrum.png",
+        "fit.csv",
+        "report.html",
     }
+    fit = pd.read_csv(out / "fit.csv")
+    assert list(fit.columns) == ["mz", "intensity", "model"] and 1000 < len(fit) <= 20_000
+    assert "Assignment result" in (out / "report.html").read_text()
     sp = pd.read_csv(out / "species.csv")
     for col in ("species", "family", "au", "ag", "ligands", "core_charge", "electrons"):
         assert col in sp.columns

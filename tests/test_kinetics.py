@@ -320,6 +320,8 @@ def test_cli_simulate_writes_contract(tmp_path: Path) -> None:
     assert set(summary["fractions"]) == set(K.FAMILIES)
     assert set(summary["mean_x"]) == set(K.FAMILIES)
     assert (out / "timecourse.png").stat().st_size > 1000
+    report = (out / "report.html").read_text()
+    assert "Simulation" in report and "Final populations" in report
 
 
 def test_cli_ratio_equals_feed(tmp_path: Path) -> None:

@@ -224,9 +224,18 @@ class Assignment:
         """
         return _plot(self, path, n_labels=n_labels)
 
-    def write(self, folder: str | Path, /, *, plot: bool = True) -> Path:
-        """Write ``species.csv``, ``ions.csv``, ``families.csv`` (and ``spectrum.png``) atomically."""
+    def write(self, folder: str | Path, /, *, plot: bool = True, fit: bool = True) -> Path:
+        """Write the tables (and figure, fitted profile) into ``folder`` atomically.
+
+        ``species.csv``, ``ions.csv``, ``families.csv``; with ``plot``
+        ``spectrum.png``; with ``fit`` ``fit.csv``: ``mz,intensity,model`` on
+        the measured axis, min-max decimated to at most 20,000 points (every
+        apex kept), which the interactive report draws.
+        """
+        import pandas as pd
+
         from .output import atomic_dir
+        from .report import decimate
 
         out = Path(folder)
         with atomic_dir(out) as stage:
@@ -235,6 +244,13 @@ class Assignment:
             self.families.to_csv(stage / "families.csv", index=False)
             if plot:
                 self.plot(stage / "spectrum.png")
+            if fit and len(self.spectrum):
+                mz, y, model = decimate(
+                    self.spectrum.mz, self.spectrum.intensity, self.model, max_points=20_000
+                )
+                pd.DataFrame({"mz": mz, "intensity": y, "model": model}).to_csv(
+                    stage / "fit.csv", index=False
+                )
         return out
 
     def _repr_html_(self) -> str:

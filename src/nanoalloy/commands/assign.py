@@ -11,7 +11,10 @@ spectrum (see :func:`nanoalloy.assignment.assign`) and writes into DIR
 * ``ions.csv`` - every fitted ion (``ion,species,family,charge,na,halides,mz,
   mz_observed,ppm_error,intensity,sd,near_isobar``);
 * ``families.csv`` - ``family,fraction,mean_x,au_ag_ratio,x90_low,x90_high,mean_electrons``;
-* ``spectrum.png`` - spectrum, fitted model, labelled strongest ions, residual.
+* ``spectrum.png`` - spectrum, fitted model, labelled strongest ions, residual;
+* ``fit.csv`` - ``mz,intensity,model`` (decimated) and ``report.html``, the
+  self-contained interactive report (zoomable spectrum with the model and
+  labelled ions, sortable tables); ``--no-report`` skips both.
 
 A spectrum in which no cluster is found is not an error: the tables are
 written empty (headers only), ``no clusters found`` is printed on stderr and
@@ -48,6 +51,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-calibrate", action="store_true", help="keep the m/z axis as recorded")
     parser.add_argument("--no-plot", action="store_true", help="skip spectrum.png")
+    parser.add_argument(
+        "--no-report", action="store_true", help="skip fit.csv and the interactive report.html"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -68,7 +74,11 @@ def run(args: argparse.Namespace) -> int:
         resolution=args.resolution,
         calibrate=not args.no_calibrate,
     )
-    result.write(args.out, plot=not args.no_plot)
+    result.write(args.out, plot=not args.no_plot, fit=not args.no_report)
+    if not args.no_report:
+        from ..report import write_report
+
+        write_report(args.out, title=f"nanoalloy assign: {args.spectrum}")
     if result.message:
         print(f"nanoalloy assign: {result.message}", file=sys.stderr)
     if args.json:

@@ -1,7 +1,8 @@
 """``nanoalloy simulate``: run the Au44 + Ag44 kinetic model for a feed and dosing schedule.
 
 Writes ``final.csv``, ``populations.csv``, ``summary.json`` and ``timecourse.png`` into
-``--out DIR`` atomically (nothing is written on bad input).
+``--out DIR`` atomically (nothing is written on bad input), then the interactive
+``report.html`` (unless ``--no-report``).
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--params", metavar="FILE", help="parameter TOML (default: calibrated)")
     parser.add_argument("--out", metavar="DIR", required=True, help="output folder")
+    parser.add_argument(
+        "--no-report", action="store_true", help="do not write the interactive report.html"
+    )
 
 
 def parse_ratio(text: str) -> dict[str, float]:
@@ -150,6 +154,10 @@ def run(args: argparse.Namespace) -> int:
         (stage / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         feed_txt = ", ".join(f"{k} {v:g}" for k, v in feed.items())
         plot_timecourse(result, stage / "timecourse.png", title=f"feed {feed_txt}")
+    if not args.no_report:
+        from ..report import write_report
+
+        write_report(args.out, title=f"nanoalloy simulate: feed {feed_txt}, {args.hours:g} h")
     fr = summary["fractions"]
     print(
         "final: "
