@@ -264,6 +264,8 @@ def test_cli_bands_and_fractions(tmp_path: Path, capsys: pytest.CaptureFixture[s
     fr = {r["reference"]: float(r["fraction"]) for r in _rows(out / "fractions.csv")}
     assert fr == pytest.approx({"Au44": 0.35, "Ag44": 0.65}, abs=0.03)
     assert (out / "uvvis.png").stat().st_size > 0
+    report = (out / "report.html").read_text()
+    assert "UV-vis" in report and "Unmixing" in report and "Au44" in report
 
 
 def test_cli_series_without_refs(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ serves ``nanoalloy series``, ``demo``, ``assign`` and ``simulate`` outputs:
 * an ``assign`` folder (``species.csv``, ``ions.csv``, ``families.csv``,
   ``spectrum.png``, and the spectrum with its model where written);
 * a ``simulate`` folder (``populations.csv``, ``final.csv``, ``summary.json``);
+* a ``uvvis`` folder (``bands.csv``, ``fractions.csv``, ``uvvis.png``);
 * any of these one level down (the demo writes ``ratios/`` and ``timecourse/``).
 
 Parameters (``run.json``) and the versions used close the report. Any script
@@ -644,6 +645,23 @@ def _simulate_section(folder: Path, ids: _Ids) -> tuple[str, str]:
     return title, "".join(parts)
 
 
+def _uvvis_section(folder: Path, ids: _Ids) -> tuple[str, str]:
+    title = f"UV-vis {folder.name}"
+    parts = [f"<h2>{_esc(title)}</h2>"]
+    if (folder / "uvvis.png").exists():
+        parts.append('<div class="figs">' + _img(folder / "uvvis.png") + "</div>")
+    if (folder / "fractions.csv").exists():
+        parts.append(
+            "<h3>Unmixing: fractions of the references</h3>"
+            + table_html(_read_csv(folder / "fractions.csv"), table_id=ids("uvfrac"))
+        )
+    parts.append(
+        "<h3>Bands and shoulders</h3>"
+        + table_html(_read_csv(folder / "bands.csv"), table_id=ids("bands"))
+    )
+    return title, "".join(parts)
+
+
 def _sections(folder: Path, ids: _Ids) -> list[tuple[str, str, str]]:
     out = []
     if (folder / "series.csv").exists():
@@ -652,6 +670,8 @@ def _sections(folder: Path, ids: _Ids) -> list[tuple[str, str, str]]:
         out.append(("assign", *_assign_section(folder, ids)))
     if (folder / "populations.csv").exists():
         out.append(("simulate", *_simulate_section(folder, ids)))
+    if (folder / "bands.csv").exists():
+        out.append(("uvvis", *_uvvis_section(folder, ids)))
     return out
 
 
@@ -685,7 +705,8 @@ def write_report(folder: str | Path, /, *, title: str | None = None, note: str =
         sections += _sections(sub, ids)
     if not sections:
         raise InputError(
-            f"{str(folder)!r} holds no nanoalloy results (series.csv, species.csv or populations.csv)"
+            f"{str(folder)!r} holds no nanoalloy results "
+            "(series.csv, species.csv, populations.csv or bands.csv)"
         )
     run = json.loads((folder / "run.json").read_text()) if (folder / "run.json").exists() else {}
     title = title or run.get("report_title") or f"nanoalloy report: {folder.resolve().name}"

@@ -7,7 +7,10 @@ Writes into DIR (atomically; nothing on error):
 * ``fractions.csv`` (with ``--refs``) - ``reference,fraction,fraction_sd,coefficient,
   coefficient_sd,r_squared,spectrum``: non-negative unmixing of every column;
 * ``uvvis.png`` - the spectrum with its bands marked, and the fit with its
-  components (a series is drawn coloured by time, with fractions against time).
+  components (a series is drawn coloured by time, with fractions against time);
+* ``report.html`` - the self-contained report (``--no-report`` skips it); a
+  UV-vis folder placed beside ``series``/``assign`` results, or one level down,
+  is part of their ``nanoalloy report``.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="reference spectra files (each column one reference), for unmixing",
     )
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    parser.add_argument("--no-report", action="store_true", help="do not write report.html")
     parser.add_argument("--unit", choices=["auto", "nm", "eV"], default="auto")
     parser.add_argument("--range", nargs=2, type=float, metavar=("LO", "HI"), help="nm to use")
     parser.add_argument(
@@ -109,6 +113,10 @@ def run(args: argparse.Namespace) -> int:
         if result is not None:
             _write_fractions(stage / "fractions.csv", result)
         _figure(stage / "uvvis.png", spectra, corrected, bands, result)
+    if not args.no_report:
+        from ..report import write_report
+
+        write_report(args.out, title=f"nanoalloy uvvis: {args.spectrum}")
     what = f"{len(bands)} bands in {spectra.n_spectra} spectra"
     if result is not None:
         what += f", fractions of {len(result.references)} references"
