@@ -479,3 +479,17 @@ def test_spectrum_pickles_for_dask() -> None:
     assert np.array_equal(t.mz, s.mz) and np.array_equal(t.intensity, s.intensity)
     assert dict(t.metadata) == dict(s.metadata)
     assert not t.mz.flags.writeable
+
+
+def test_mzml_with_a_huge_scan_round_trips(tmp_path: Path) -> None:
+    # 1.2 M profile points: each binary array is a text node above libxml2's 10 MB limit
+    mz = np.linspace(1500.0, 4000.0, 1_200_000)
+    y = np.abs(np.sin(mz)) + 1.0
+    path = tmp_path / "big.mzML"
+    nio.write_mzml([Spectrum(mz, y)], path)
+    back = nio.read(path)
+    assert len(back) == mz.size
+    np.testing.assert_allclose(back.mz, mz, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(back.intensity, y, rtol=1e-6)
+    mode = path.stat().st_mode & 0o777
+    assert mode & 0o044 == 0o044  # readable by group and others, like any result file

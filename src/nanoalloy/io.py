@@ -178,13 +178,15 @@ def _iter_xml(path: Path, fmt: Format) -> Iterator[Spectrum]:
         if fmt == "mzml":
             from pyteomics import mzml
 
-            with mzml.MzML(str(path), use_index=False, cv=_psi_ms_cv()) as reader:
+            # huge_tree: one profile scan's binary array easily exceeds libxml2's
+            # 10 MB text-node limit (700 000 points as uncompressed 64-bit floats)
+            with mzml.MzML(str(path), use_index=False, cv=_psi_ms_cv(), huge_tree=True) as reader:
                 for d in reader:
                     yield _mzml_record(d, path)
         else:
             from pyteomics import mzxml
 
-            with mzxml.MzXML(str(path), use_index=False) as reader:
+            with mzxml.MzXML(str(path), use_index=False, huge_tree=True) as reader:
                 for i, d in enumerate(reader):
                     yield _mzxml_record(d, path, i)
     except SpectrumFormatError:

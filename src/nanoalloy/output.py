@@ -19,6 +19,10 @@ from pathlib import Path
 
 __all__ = ["atomic_dir", "atomic_file"]
 
+# the process umask, read once at import (os.umask can only be read by setting it)
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
 
 @contextlib.contextmanager
 def atomic_file(path: str | os.PathLike[str], /) -> Iterator[Path]:
@@ -33,6 +37,8 @@ def atomic_file(path: str | os.PathLike[str], /) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        # mkstemp makes the file private (0600); results get the usual permissions
+        os.chmod(tmp_path, 0o666 & ~_UMASK)
         os.replace(tmp_path, target)
     finally:
         if tmp_path.exists():

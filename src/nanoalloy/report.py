@@ -733,7 +733,6 @@ def write_report(folder: str | Path, /, *, title: str | None = None, note: str =
     target = folder / "report.html"
     with atomic_file(target) as tmp:
         tmp.write_text(doc, encoding="utf-8")
-        tmp.chmod(0o644)
     return target
 
 
