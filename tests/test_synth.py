@@ -131,3 +131,32 @@ def test_cli_bad_input(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "lacks column" in err
     assert not out.exists()
+
+
+def test_simulated_time_course_feeds_synth(tmp_path) -> None:
+    # simulate -> populations.csv (ODE round-off must not leak negative fractions)
+    # -> synth as a multi-scan mzML with scan times -> read back as a series
+    sim = tmp_path / "sim"
+    assert (
+        main(["simulate", "--ratio", "3:1", "--hours", "2", "--out", str(sim), "--no-report"]) == 0
+    )
+    pops = pd.read_csv(sim / "populations.csv")
+    assert (pops["fraction"] >= 0).all()
+    few = pops[pops["time_h"].isin(sorted(pops["time_h"].unique())[::30])]
+    few.to_csv(tmp_path / "few.csv", index=False)
+    out = tmp_path / "tc.mzML"
+    assert main(["synth", str(tmp_path / "few.csv"), "--out", str(out), "--seed", "1"]) == 0
+    series = read_series(out)
+    assert len(series) == few["time_h"].nunique()
+
+
+def test_round_off_negatives_are_zero_real_negatives_are_errors(tmp_path, capsys) -> None:
+    ok = pd.DataFrame({"family": ["M44S30"] * 2, "au": [5, 6], "fraction": [1.0, -1e-19]})
+    ok.to_csv(tmp_path / "ok.csv", index=False)
+    assert main(["synth", str(tmp_path / "ok.csv"), "--out", str(tmp_path / "a.csv")]) == 0
+    bad = ok.assign(fraction=[1.0, -0.2])
+    bad.to_csv(tmp_path / "bad.csv", index=False)
+    capsys.readouterr()
+    assert main(["synth", str(tmp_path / "bad.csv"), "--out", str(tmp_path / "b.csv")]) == 1
+    assert "must be finite and >= 0" in capsys.readouterr().err
+    assert not (tmp_path / "b.csv").exists()

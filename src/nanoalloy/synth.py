@@ -109,8 +109,11 @@ def _check_populations(df: pd.DataFrame, where: str) -> pd.DataFrame:
             "family,au,ag,ligands,core_charge,fraction"
         )
     frac = np.asarray(df["fraction"], dtype=float)
-    if not np.all(np.isfinite(frac)) or np.any(frac < 0):
+    tiny = 1e-9 * max(float(np.abs(frac).max(initial=0.0)), 1e-300) if frac.size else 0.0
+    if not np.all(np.isfinite(frac)) or np.any(frac < -tiny):
         raise InputError(f"populations {where!r}: 'fraction' must be finite and >= 0")
+    if np.any(frac < 0):  # round-off of an ODE solution or a fit: zero
+        df = df.assign(fraction=np.clip(frac, 0.0, None))
     return df
 
 

@@ -145,7 +145,7 @@ class SimulationResult:
         """
         import pandas as pd
 
-        cl = self.clusters
+        cl = np.clip(self.clusters, 0.0, None)  # solver round-off (~1e-19) is not a population
         tot = cl.sum(axis=(1, 2))
         frac = cl / np.where(tot > 0, tot, 1.0)[:, None, None]
         nt = self.times.size
