@@ -63,3 +63,17 @@ def test_cli_bad_formula_one_line(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_lazy_table_matches_all() -> None:
     assert sorted([*nanoalloy._LAZY, "__version__"]) == nanoalloy.__all__
+
+
+def test_cli_closed_pipe_is_quiet(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `nanoalloy info FILE | head -1`: the reader leaves; no traceback, no error line
+    mz_command = importlib.import_module("nanoalloy.commands.mz")
+
+    def run(args: object) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(mz_command, "run", run)
+    assert cli.main(["mz", "[Ag44(p-MBA)30]4-"]) == 1
+    assert capsys.readouterr().err == ""

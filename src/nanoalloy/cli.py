@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 from collections.abc import Sequence
@@ -58,6 +59,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args._run(args) or 0)
     except NanoalloyError as exc:
         print(f"nanoalloy {args.command}: error: {_one_line(exc)}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        # the reader went away (``nanoalloy info F | head``): stop quietly; point
+        # stdout at devnull so that the interpreter's final flush does not complain
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):  # stdout is not a file (captured, redirected)
+            pass
         return 1
     except (OSError, ValueError) as exc:  # file system problems, invalid values
         print(f"nanoalloy {args.command}: error: {_one_line(exc)}", file=sys.stderr)
