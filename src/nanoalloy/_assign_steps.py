@@ -4,11 +4,13 @@ Contents
 --------
 _Problem, _library, _prune, _problem, _subset
     Candidate screening against the spectrum and the structured fit problem.
-_Design, _build_design, _calibrated, _fit_round, _hats
+_Design, _build_design, _calibrated, _extended, _form_factor, _fit_round, _hats
     The design rendered once (ions + piecewise-linear baseline), data read on a
     corrected axis, one structured fit.
 _coarse_offset, _refine_calibration, _parabola
     m/z calibration by full refits: global offset, then offset and slope.
+_threads, _pmap
+    Independent trial fits on threads.
 _window_shifts
     ppm errors per m/z window (reported before/after calibration).
 _drop_redundant_families
@@ -25,7 +27,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
-from .fit import BlockSolver, fit_structured, render, scan_shift
+from .fit import BlockSolver, _mixer, fit_structured, render, scan_shift
 from .library import CandidateLibrary, Preset, enumerate_candidates
 
 if TYPE_CHECKING:
@@ -236,6 +238,23 @@ def _calibrated(
     return np.interp(at * (1.0 + 1e-6 * (a + b * at)), mz_grid, gy)
 
 
+def _extended(prob: _Problem, design: _Design) -> tuple[np.ndarray, np.ndarray]:
+    """Group and form index of every column of ``design.restricted(prob.col)``.
+
+    The baseline hats follow the ions as free columns (one group each, no form).
+    """
+    n_h = design.matrix.shape[1] - design.n_ion
+    n_g = len(prob.group_labels)
+    group_ext = np.concatenate([prob.group, n_g + np.arange(n_h)])
+    form_ext = np.concatenate([prob.form, np.full(n_h, -1)])
+    return group_ext, form_ext
+
+
+def _form_factor(form: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Each column's form weight (1 for free columns, ``form < 0``)."""
+    return np.where(form >= 0, weights[np.maximum(form, 0)], 1.0)
+
+
 def _fit_round(
     prob: _Problem,
     design: _Design,
@@ -245,11 +264,9 @@ def _fit_round(
     group_init: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Structured fit of the problem's columns (plus the baseline hats) to ``y``."""
-    n_h = design.matrix.shape[1] - design.n_ion
     mat, hess = design.restricted(prob.col)
     n_g = len(prob.group_labels)
-    group_ext = np.concatenate([prob.group, n_g + np.arange(n_h)])
-    form_ext = np.concatenate([prob.form, np.full(n_h, -1)])
+    group_ext, form_ext = _extended(prob, design)
     fitted = fit_structured(
         mat,
         y,
@@ -306,18 +323,10 @@ def _coarse_offset(
     screen's best trial until the best full fit has a fitted neighbour on both
     sides; a parabola through the three gives the sub-step minimum.
     """
-    from scipy import sparse
-
     trials = np.arange(-span_ppm, span_ppm + 1e-9, step_ppm)
-    n_h = design.matrix.shape[1] - design.n_ion
     mat, _ = design.restricted(prob.col)
-    n_g = len(prob.group_labels)
-    group_ext = np.concatenate([prob.group, n_g + np.arange(n_h)])
-    form_ext = np.concatenate([prob.form, np.full(n_h, -1)])
-    factor = np.where(form_ext >= 0, prob.form_init[np.maximum(form_ext, 0)], 1.0)
-    mix = sparse.csc_matrix(
-        (factor, (np.arange(group_ext.size), group_ext)), shape=(group_ext.size, n_g + n_h)
-    )
+    group_ext, form_ext = _extended(prob, design)
+    mix = _mixer(group_ext, _form_factor(form_ext, prob.form_init), int(group_ext.max()) + 1)
     cols = (mat @ mix).tocsc()
     gram = (cols.T @ cols).toarray()
     solver = BlockSolver(gram)
@@ -509,7 +518,6 @@ def _window_shifts(
     noise: float,
 ) -> np.ndarray:
     """(centre m/z, ppm shift, weight) for every m/z window holding strong fitted signal."""
-    from scipy import sparse
 
     model = fitted.model
     if model.size == 0 or model.max() <= 0:
@@ -518,9 +526,7 @@ def _window_shifts(
     strong = model > max(0.02 * model.max(), 10 * noise)
     gaps = np.flatnonzero(np.diff(mz) > 2.0) + 1
     edges = np.unique(np.concatenate([[0], gaps, [mz.size]]))
-    factor = np.where(form >= 0, fitted.form[np.where(form >= 0, form, 0)], 1.0)
-    n_group = int(group.max()) + 1
-    mix = sparse.csc_matrix((factor, (np.arange(group.size), group)), shape=(group.size, n_group))
+    mix = _mixer(group, _form_factor(form, fitted.form), int(group.max()) + 1)
     cols = (design @ mix).tocsc()
     windows: list[tuple[slice, np.ndarray]] = []
     for lo, hi in zip(edges[:-1], edges[1:], strict=True):

@@ -29,7 +29,7 @@ decimate
     Bin a profile spectrum onto a log-uniform grid of a few points per FWHM.
 render
     Patterns -> sparse design matrix (one column per pattern, unit integral).
-nnls_gram, BlockSolver, nnls_blocks
+BlockSolver, nnls_blocks
     Non-negative least squares on normal equations, block by block.
 StructuredFit
     Result of :func:`fit_structured`: species, form and ion intensities.
@@ -65,7 +65,6 @@ __all__ = [
     "decimate",
     "fit_structured",
     "nnls_blocks",
-    "nnls_gram",
     "render",
     "scan_shift",
 ]
@@ -201,79 +200,12 @@ def _blocks(link: NDArray[np.bool_]) -> list[IntArray]:
     return [np.asarray(b, dtype=np.intp) for b in np.split(order, splits)] if n else []
 
 
-def nnls_gram(
-    gram: FloatArray,
-    rhs: FloatArray,
-    /,
-    *,
-    x0: FloatArray | None = None,
-    tol: float = 1e-10,
-    max_iter: int | None = None,
-) -> FloatArray:
-    """Lawson-Hanson active-set NNLS on normal equations, optionally warm-started.
-
-    Minimises ``x' G x - 2 x' b`` over ``x >= 0`` (``G`` symmetric positive
-    definite, ideally scaled to a unit diagonal). Starting from the support of
-    ``x0`` makes a sequence of similar problems (alternating fits, trial
-    shifts) cost a handful of small solves each.
-
-    Examples
-    --------
-    >>> A = np.array([[1.0, 0.0], [1.0, 1.0], [0.0, 1.0]])
-    >>> y = np.array([1.0, 1.0, -1.0])
-    >>> nnls_gram(A.T @ A, A.T @ y).round(6).tolist()
-    [1.0, 0.0]
-    """
-    n = rhs.size
-    x = np.zeros(n)
-    passive = np.zeros(n, dtype=bool) if x0 is None else np.asarray(x0) > 0
-    limit = max_iter if max_iter is not None else 3 * n + 10
-    scale = max(float(np.abs(rhs).max(initial=0.0)), 1e-300)
-    if passive.any():
-        x = _feasible(gram, rhs, passive, x)
-    for _ in range(limit):
-        grad = rhs - gram @ x
-        grad[passive] = -np.inf
-        j = int(np.argmax(grad))
-        if grad[j] <= tol * scale:
-            break
-        passive[j] = True
-        x = _feasible(gram, rhs, passive, x)
-    return x
-
-
-def _feasible(
-    gram: FloatArray, rhs: FloatArray, passive: NDArray[np.bool_], x: FloatArray
-) -> FloatArray:
-    """Lawson-Hanson inner loop: solve on the passive set, stepping back while infeasible."""
-    x = x.copy()
-    for _ in range(passive.size + 1):
-        idx = np.flatnonzero(passive)
-        if idx.size == 0:
-            return np.zeros_like(x)
-        z = np.zeros_like(x)
-        try:
-            z[idx] = np.linalg.solve(gram[np.ix_(idx, idx)], rhs[idx])
-        except np.linalg.LinAlgError:
-            z[idx] = np.linalg.lstsq(gram[np.ix_(idx, idx)], rhs[idx], rcond=None)[0]
-        bad = passive & (z <= 0)
-        if not bad.any():
-            return z
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(bad, x / (x - z), np.inf)
-        alpha = float(np.clip(ratio.min(), 0.0, 1.0))
-        x = x + alpha * (z - x)
-        passive &= x > 1e-14 * max(float(x.max(initial=0.0)), 1e-300)
-        x[~passive] = 0.0
-    return np.clip(x, 0.0, None)
-
-
 class BlockSolver:
     """Non-negative least squares on fixed normal equations, many right-hand sides.
 
     ``G = A'A`` is scaled to a unit diagonal and split into connected blocks;
     :meth:`solve` minimises ``x' G x - 2 x' b`` subject to ``x >= 0`` block by
-    block with :func:`nnls_gram`, warm-started from ``x0`` when given.
+    block, warm-started from the support of ``x0`` when given.
 
     Examples
     --------

@@ -243,8 +243,8 @@ def resolution_from_valleys(
     floor = min_snr * noise if noise > 0 else 0.0
     # apexes standing out of their valleys by more than noise (noise bumps near an
     # apex or on a flank have a prominence of a few sigma)
+    # (find_peaks never returns the end points, so idx +- 1 stay inside)
     idx, _ = find_peaks(y, height=max(floor, 1e-300), prominence=max(5.0 * noise, 1e-300))
-    idx = idx[(idx > 0) & (idx < y.size - 1)]
     if idx.size < 4:
         return math.nan
     # apex heights by a three-point parabola (sampling lowers the sampled maximum)
