@@ -9,8 +9,6 @@ _Design, _build_design, _calibrated, _extended, _form_factor, _fit_round, _hats
     corrected axis, one structured fit.
 _coarse_offset, _refine_calibration, _parabola
     m/z calibration by full refits: global offset, then offset and slope.
-_threads, _pmap
-    Independent trial fits on threads.
 _window_shifts
     ppm errors per m/z window (reported before/after calibration).
 _drop_redundant_families
@@ -20,13 +18,12 @@ _drop_redundant_families
 from __future__ import annotations
 
 import math
-import os
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._parallel import pmap, threads
 from .fit import BlockSolver, _mixer, fit_structured, render, scan_shift
 from .library import CandidateLibrary, Preset, enumerate_candidates
 
@@ -34,34 +31,6 @@ if TYPE_CHECKING:
     from .isotopes import Pattern
 
 __all__: list[str] = []
-
-_T = TypeVar("_T")
-_R = TypeVar("_R")
-
-
-def _threads() -> int:
-    """Threads for independent trial fits: ``NANOALLOY_THREADS``, else up to 2 cores."""
-    env = os.environ.get("NANOALLOY_THREADS", "")
-    if env.strip().isdigit() and int(env) > 0:
-        return int(env)
-    return max(1, min(2, os.cpu_count() or 1))
-
-
-def _pmap(fn: Callable[[_T], _R], items: Sequence[_T]) -> list[_R]:
-    """``[fn(i) for i in items]``, on threads when there is more than one core.
-
-    The trial fits are independent and their heavy parts (sparse products,
-    LAPACK solves, interpolation) run without the GIL; warm starts only speed
-    up exact solvers, so the results do not depend on the order.
-    """
-    n = min(_threads(), len(items))
-    if n <= 1:
-        return [fn(i) for i in items]
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(n) as pool:
-        return list(pool.map(fn, items))
-
 
 _PATTERN_CACHE: dict[Any, tuple[list[Pattern], np.ndarray, np.ndarray, np.ndarray]] = {}
 
@@ -225,10 +194,22 @@ def _build_design(
     from scipy import sparse
 
     ion_design = render([pats[i] for i in prob.idx], g.mz, resolution)
-    rows = np.unique(ion_design.indices)
+    rows = np.flatnonzero(np.bincount(ion_design.indices, minlength=g.mz.size))
     hats = _hats(g.mz, knot_mz)
     matrix = sparse.hstack([ion_design, hats], format="csc")[rows]
-    return _Design(matrix, (matrix.T @ matrix).tocsr(), rows, prob.idx.size, hats, g.mz[rows])
+    return _Design(matrix, _gram(matrix), rows, prob.idx.size, hats, g.mz[rows])
+
+
+def _gram(matrix: Any) -> Any:
+    """``matrix' matrix`` (CSR) as the sum over row slabs, the slabs on threads."""
+    m = matrix.tocsr()
+    n = max(1, min(threads(), m.shape[0] // 1000))
+    cuts = np.linspace(0, m.shape[0], n + 1).astype(int)
+    parts = pmap(lambda k: m[cuts[k] : cuts[k + 1]].T @ m[cuts[k] : cuts[k + 1]], range(n))
+    total = parts[0]
+    for p in parts[1:]:
+        total = total + p
+    return total.tocsr()
 
 
 def _calibrated(
@@ -348,7 +329,7 @@ def _coarse_offset(
     k = int(np.argmin(screen))
     for _ in range(trials.size):
         todo = [j for j in (k - 1, k, k + 1) if 0 <= j < trials.size and j not in full]
-        full.update(zip(todo, _pmap(refit, todo), strict=True))
+        full.update(zip(todo, pmap(refit, todo), strict=True))
         best = min(full, key=full.__getitem__)
         if best == k:
             break
@@ -377,7 +358,7 @@ def _refine_calibration(
     per 1000 m/z about the centre, so the two stay nearly independent); each
     trial refits the whole structured model (species *and* form weights),
     because form weights fitted at one calibration absorb part of its error;
-    the trials of a scan run on threads (:func:`_pmap`). A parabola through the
+    the trials of a scan run on threads (:func:`~nanoalloy._parallel.pmap`). A parabola through the
     best trial and its neighbours gives the sub-step minimum.
     """
     centre = float(np.median(design.mz))
@@ -389,11 +370,11 @@ def _refine_calibration(
         return float(_fit_round(prob, design, y, form_w, iterations)["rss"])
 
     da = np.linspace(-span_a, span_a, n)
-    ra = np.array(_pmap(lambda u: rss(float(u), 0.0), da.tolist()))
+    ra = np.array(pmap(lambda u: rss(float(u), 0.0), da.tolist()))
     i = int(np.argmin(ra))
     ua = float(da[i]) + _parabola(ra, i, float(da[1] - da[0]))
     db = np.linspace(-span_b, span_b, n) / 1000.0
-    rb = np.array(_pmap(lambda u: rss(ua, float(u)), db.tolist()))
+    rb = np.array(pmap(lambda u: rss(ua, float(u)), db.tolist()))
     j = int(np.argmin(rb))
     ub = float(db[j]) + _parabola(rb, j, float(db[1] - db[0]))
     b = b0 + ub
@@ -549,5 +530,5 @@ def _window_shifts(
         s, w = scan_shift(cols[sl][:, live], mz[sl], y[sl], shifts_ppm=shift_grid)
         return float(np.average(mz[sl], weights=model[sl] + 1e-30)), s, w
 
-    out = [r for r in _pmap(scan, windows) if r[2] > 0]
+    out = [r for r in pmap(scan, windows) if r[2] > 0]
     return np.array(out, dtype=float).reshape(-1, 3)
