@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ._parallel import pmap, threads
-from .fit import BlockSolver, _mixer, fit_structured, render, scan_shift
+from .fit import BlockSolver, SymmetricPairs, _mixer, fit_structured, render, scan_shift
 from .library import CandidateLibrary, Preset, enumerate_candidates
 
 if TYPE_CHECKING:
@@ -178,13 +178,16 @@ class _Design:
     columns: dict[bytes, tuple[Any, Any]] = field(default_factory=dict)  # per problem (cache)
 
     def restricted(self, col: np.ndarray) -> tuple[Any, Any]:
-        """Design and Gram matrix of the ion columns ``col`` plus every baseline hat."""
+        """Design and Gram matrix (as pairs) of the ion columns ``col`` plus every baseline hat."""
         key = col.tobytes()
         hit = self.columns.get(key)
         if hit is None:
             n_h = self.matrix.shape[1] - self.n_ion
             idx = np.concatenate([col, self.n_ion + np.arange(n_h)])
-            hit = self.columns[key] = (self.matrix[:, idx], self.hess[idx][:, idx])
+            hit = self.columns[key] = (
+                self.matrix[:, idx],
+                SymmetricPairs(self.hess[idx][:, idx]),
+            )
         return hit
 
 
@@ -259,7 +262,6 @@ def _fit_round(
         cross=(hess, np.asarray(mat.T @ y)),
         group_init=group_init,
     )
-    resid = y - fitted.model
     return {
         "fit": fitted,
         "design": mat,
@@ -267,7 +269,7 @@ def _fit_round(
         "n": (n_g, prob.idx.size),
         "group_ext": group_ext,
         "form_ext": form_ext,
-        "rss": float(resid @ resid),
+        "rss": fitted.rss,
         "hat_coef": fitted.group[n_g:],
     }
 

@@ -55,6 +55,7 @@ SPECIES_COLUMNS, ION_COLUMNS
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,7 +77,7 @@ from ._assign_steps import (
     _window_shifts,
 )
 from .errors import FitError
-from .fit import StructuredFit, cosine_pairs, decimate
+from .fit import cosine_pairs, decimate
 from .library import CandidateLibrary, Preset, load_preset
 from .peaks import Calibration
 from .spectrum import Spectrum
@@ -589,12 +590,12 @@ def _tables(
         sd_all[act] = np.sqrt(np.clip(np.diag(cov), 0, None))
     n_group, n_ion = state["n"]
     design = design[:, :n_ion]
-    fitted = StructuredFit(
-        fitted.group[:n_group],
-        fitted.form,
-        fitted.ion[:n_ion],
-        fitted.model,
-        fitted.gram[:n_group, :n_group],
+    fitted = dataclasses.replace(
+        fitted,
+        group=fitted.group[:n_group],
+        ion=fitted.ion[:n_ion],
+        gram=fitted.gram[:n_group, :n_group],
+        design=design,
     )
     sd_a = sd_all[:n_group]
     cands = [lib.candidates[i] for i in prob.idx]

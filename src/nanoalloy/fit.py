@@ -33,6 +33,8 @@ BlockSolver, nnls_blocks
     Non-negative least squares on normal equations, block by block.
 StructuredFit
     Result of :func:`fit_structured`: species, form and ion intensities.
+SymmetricPairs
+    A symmetric sparse Gram matrix collapsed onto groups by one bincount.
 fit_structured
     Alternating NNLS of the bilinear species x form model.
 scan_shift
@@ -44,7 +46,9 @@ cosine_pairs
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -61,6 +65,7 @@ __all__ = [
     "BlockSolver",
     "Grid",
     "StructuredFit",
+    "SymmetricPairs",
     "cosine_pairs",
     "decimate",
     "fit_structured",
@@ -75,6 +80,7 @@ IntArray = NDArray[np.intp]
 _FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
 _SIGMAS = 4.0  # Gaussians are evaluated within +-4 sigma
 _RENDER_CHUNK = 16_384  # peaks per block of render()
+_SPLIT_MIN = 400  # BlockSolver looks for independent blocks above this many columns
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,11 +266,16 @@ class BlockSolver:
             return
         d = 1.0 / np.sqrt(diag[live])
         self._scale[live] = d
-        sub = gram[np.ix_(live, live)] * np.outer(d, d)
+        sub = gram if live.size == self.n else gram[np.ix_(live, live)]
+        sub = sub * d[:, None] * d[None, :]
         mag = np.abs(sub)
         sub[mag < 1e-14] = 0.0
-        for blk in _blocks(mag > 1e-9):  # unit diagonal: couplings below 1e-9 are none
-            g = sub[np.ix_(blk, blk)] + ridge * np.eye(blk.size)
+        # unit diagonal: couplings below 1e-9 are none; up to _SPLIT_MIN columns one
+        # dense block costs less than finding the connected ones
+        blocks = _blocks(mag > 1e-9) if live.size > _SPLIT_MIN else [np.arange(live.size)]
+        for blk in blocks:
+            g = sub if blk.size == live.size else sub[np.ix_(blk, blk)]
+            g.flat[:: blk.size + 1] += ridge
             self._parts.append((live[blk], g))
 
     def solve(self, rhs: FloatArray, /, *, x0: FloatArray | None = None) -> FloatArray:
@@ -331,7 +342,7 @@ def _bpp(g: FloatArray, b: FloatArray, passive: NDArray[np.bool_]) -> FloatArray
         idx = np.flatnonzero(f)
         if idx.size:
             try:
-                x[idx] = np.linalg.solve(g[np.ix_(idx, idx)], b[idx])
+                x[idx] = _spd_solve(g[np.ix_(idx, idx)] if idx.size < n else g, b[idx])
             except np.linalg.LinAlgError:
                 return None
         grad = g @ x - b
@@ -351,6 +362,18 @@ def _bpp(g: FloatArray, b: FloatArray, passive: NDArray[np.bool_]) -> FloatArray
     return None
 
 
+def _spd_solve(a: FloatArray, b: FloatArray) -> FloatArray:
+    """``a x = b`` for symmetric positive (semi)definite ``a``: Cholesky, LU when that fails."""
+    from scipy.linalg import cho_factor, cho_solve
+
+    try:
+        return np.asarray(
+            cho_solve(cho_factor(a, check_finite=False), b, check_finite=False), dtype=float
+        )
+    except np.linalg.LinAlgError:
+        return np.linalg.solve(a, b)
+
+
 def nnls_blocks(
     gram: FloatArray, rhs: FloatArray, /, *, ridge: float = 1e-10, x0: FloatArray | None = None
 ) -> FloatArray:
@@ -366,7 +389,7 @@ def nnls_blocks(
     return BlockSolver(gram, ridge=ridge).solve(rhs, x0=x0)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class StructuredFit:
     """Result of :func:`fit_structured`."""
 
@@ -376,10 +399,61 @@ class StructuredFit:
     """Weight of each form (sums to 1 within a family)."""
     ion: FloatArray
     """Integrated signal of each column of the design."""
-    model: FloatArray
-    """Fitted model on the rows of the design matrix."""
     gram: FloatArray
     """Gram matrix of the final group columns (for uncertainties and flags)."""
+    rss: float
+    """Residual sum of squares of the fit."""
+    design: sparse.csc_matrix = field(repr=False)
+    """The design matrix (columns: ``ion``)."""
+
+    @cached_property
+    def model(self) -> FloatArray:
+        """Fitted model on the rows of the design matrix."""
+        return np.asarray(self.design @ self.ion)
+
+
+class SymmetricPairs:
+    """A symmetric sparse matrix ``H`` kept as its upper triangle, for fast ``M' H M``.
+
+    ``M`` maps the columns of ``H`` onto fewer groups, one non-zero per row
+    (``M[k, index[k]] = factor[k]``): the species and form steps of
+    :func:`fit_structured` collapse ion columns this way at every iteration.
+    A weighted :func:`numpy.bincount` over the stored pairs does it in one pass,
+    3-5x faster than two sparse matrix products.
+
+    Examples
+    --------
+    >>> from scipy import sparse
+    >>> h = sparse.csr_matrix(np.array([[2.0, 1.0, 0.0], [1.0, 3.0, 1.0], [0.0, 1.0, 4.0]]))
+    >>> reduce = SymmetricPairs(h).reducer(np.array([0, 0, 1]), 2)
+    >>> reduce(np.array([1.0, 2.0, 1.0])).tolist()
+    [[18.0, 2.0], [2.0, 4.0]]
+    """
+
+    def __init__(self, h: sparse.spmatrix, /) -> None:
+        coo = h.tocoo()
+        upper = coo.row <= coo.col
+        self.matrix = h.tocsr()
+        self.i = coo.row[upper].astype(np.intp)
+        self.j = coo.col[upper].astype(np.intp)
+        self.v = np.where(self.i == self.j, 0.5, 1.0) * coo.data[upper]
+
+    def reducer(self, index: IntArray, n: int, /) -> Callable[[FloatArray], FloatArray]:
+        """``factor -> M' H M`` (dense ``n x n``) for the grouping ``index`` of the columns."""
+        key = index[self.i] * n + index[self.j]
+        i, j, v = self.i, self.j, self.v
+
+        def reduce(factor: FloatArray) -> FloatArray:
+            u = np.bincount(key, weights=v * factor[i] * factor[j], minlength=n * n)
+            u = u.reshape(n, n)
+            return np.asarray(u + u.T)
+
+        return reduce
+
+
+def _sum_by(index: IntArray, values: FloatArray, n: int) -> FloatArray:
+    """Sum of ``values`` per ``index`` (``0..n-1``)."""
+    return np.asarray(np.bincount(index, weights=values, minlength=n), dtype=float)
 
 
 def _mixer(group: IntArray, factor: FloatArray, n_group: int) -> sparse.csc_matrix:
@@ -399,13 +473,14 @@ def fit_structured(
     form_family: IntArray,
     form_init: FloatArray,
     iterations: int = 6,
-    cross: tuple[sparse.csr_matrix, FloatArray] | None = None,
+    cross: tuple[sparse.spmatrix | SymmetricPairs, FloatArray] | None = None,
     group_init: FloatArray | None = None,
 ) -> StructuredFit:
     """Fit ``y ~ design @ c`` with ``c[i] = a[group[i]] * w[form[i]]`` (``w = 1`` where ``form < 0``).
 
     The cross products ``design' design`` and ``design' y`` are formed once;
-    both alternating steps work on them.
+    both alternating steps work on them, and so does the residual sum of
+    squares (the model itself is only formed when asked for).
 
     Parameters
     ----------
@@ -424,7 +499,8 @@ def fit_structured(
     iterations
         Alternations of the species step and the form step.
     cross
-        Precomputed ``(design' design, design' y)`` (e.g. when only the data change).
+        Precomputed ``(design' design, design' y)`` (e.g. when only the data
+        change); the first may be given as :class:`SymmetricPairs`.
     group_init
         Group coefficients of a similar earlier fit: their support warm-starts
         the first species step.
@@ -432,38 +508,43 @@ def fit_structured(
     n_group = int(group.max()) + 1 if group.size else 0
     n_form = form_family.size
     if cross is None:
-        hess = (design.T @ design).tocsr()
+        hess: sparse.spmatrix | SymmetricPairs = design.T @ design
         dty = np.asarray(design.T @ y).ravel()
     else:
         hess, dty = cross
+        dty = np.asarray(dty).ravel()
+    pairs = hess if isinstance(hess, SymmetricPairs) else SymmetricPairs(hess)
     w = np.asarray(form_init, dtype=float).copy()
     has_form = form >= 0
     fidx = np.where(has_form, form, 0)
     free_groups = np.unique(group[~has_form])
     col_form = np.where(has_form, fidx, np.searchsorted(free_groups, group) + n_form)
     n_fam = int(form_family.max()) + 1 if n_form else 0
+    species_gram = pairs.reducer(group, n_group)
+    form_gram = pairs.reducer(col_form, n_form + free_groups.size) if n_form else None
     a = np.zeros(n_group) if group_init is None else np.asarray(group_init, dtype=float)
     gram = np.zeros((n_group, n_group))
     for it in range(iterations):
         # species step: a group's column is the sum of its ions with the current form weights
-        p = _mixer(group, np.where(has_form, w[fidx], 1.0), n_group)
-        gram = (p.T @ hess @ p).toarray()
-        a = nnls_blocks(gram, p.T @ dty, x0=a if (it or group_init is not None) else None)
-        if it == iterations - 1 or n_form == 0:
+        f = np.where(has_form, w[fidx], 1.0)
+        gram = species_gram(f)
+        rhs = _sum_by(group, f * dty, n_group)
+        a = nnls_blocks(gram, rhs, x0=a if (it or group_init is not None) else None)
+        if it == iterations - 1 or form_gram is None:
             break
         # form step: a form's column is the sum of its ions weighted by the species abundances
-        q = _mixer(col_form, np.where(has_form, a[group], 1.0), n_form + free_groups.size)
-        sol = nnls_blocks(
-            (q.T @ hess @ q).toarray(), q.T @ dty, x0=np.concatenate([w, a[free_groups]])
-        )
+        f = np.where(has_form, a[group], 1.0)
+        rhs = _sum_by(col_form, f * dty, n_form + free_groups.size)
+        sol = nnls_blocks(form_gram(f), rhs, x0=np.concatenate([w, a[free_groups]]))
         new_w = sol[:n_form]
         fam_sum = np.bincount(form_family, weights=new_w, minlength=n_fam)
         ok = fam_sum[form_family] > 0
         w = np.where(ok, new_w / np.where(ok, fam_sum[form_family], 1.0), w)
         a[free_groups] = sol[n_form:]
     ion = a[group] * np.where(has_form, w[fidx], 1.0)
-    model = np.asarray(design @ ion)
-    return StructuredFit(a, w, ion, model, gram)
+    # |y - D c|^2 from the cross products (cancellation leaves ~1e-15 |y|^2)
+    rss = float(y @ y - 2.0 * (ion @ dty) + ion @ (pairs.matrix @ ion))
+    return StructuredFit(a, w, ion, gram, max(rss, 0.0), design)
 
 
 def scan_shift(
