@@ -371,7 +371,7 @@ def _spd_solve(a: FloatArray, b: FloatArray) -> FloatArray:
             cho_solve(cho_factor(a, check_finite=False), b, check_finite=False), dtype=float
         )
     except np.linalg.LinAlgError:
-        return np.linalg.solve(a, b)
+        return np.asarray(np.linalg.solve(a, b), dtype=float)
 
 
 def nnls_blocks(
