@@ -510,7 +510,7 @@ def _window_shifts(
     gaps = np.flatnonzero(np.diff(mz) > 2.0) + 1
     edges = np.unique(np.concatenate([[0], gaps, [mz.size]]))
     mix = _mixer(group, _form_factor(form, fitted.form), int(group.max()) + 1)
-    cols = (design @ mix).tocsc()
+    cols = (design @ mix).tocsr()  # row slices below
     windows: list[tuple[slice, np.ndarray]] = []
     for lo, hi in zip(edges[:-1], edges[1:], strict=True):
         # split long stretches into ~40 m/z windows

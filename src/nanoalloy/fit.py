@@ -366,6 +366,8 @@ def _spd_solve(a: FloatArray, b: FloatArray) -> FloatArray:
     """``a x = b`` for symmetric positive (semi)definite ``a``: Cholesky, LU when that fails."""
     from scipy.linalg import cho_factor, cho_solve
 
+    if a.shape[0] <= 64:  # small: call overhead dominates, and LU is as fast
+        return np.asarray(np.linalg.solve(a, b), dtype=float)
     try:
         return np.asarray(
             cho_solve(cho_factor(a, check_finite=False), b, check_finite=False), dtype=float
