@@ -167,21 +167,53 @@ def noise_level(spectrum: Spectrum, /) -> float:
     """
     y = spectrum.intensity
     d = np.diff(y)
-    d = d[(y[1:] > 0) & (y[:-1] > 0)]
+    # sorted once: every median below is then a lookup (np.median would re-partition)
+    d = np.sort(d[(y[1:] > 0) & (y[:-1] > 0)])
     if d.size < 5:
         return 0.0
+    lo, hi = 0, d.size  # the differences still in play: d[lo:hi]
     sigma = 0.0
     for _ in range(8):
-        med = float(np.median(d))
-        new = 1.4826 * float(np.median(np.abs(d - med)))
-        if new == 0.0 or math.isclose(new, sigma, rel_tol=1e-3):
-            sigma = new
+        med = _median_sorted(d[lo:hi])
+        mid = lo + int(np.searchsorted(d[lo:hi], med))
+        # |d - med| as two ascending runs: left of the median (reversed) and right of it
+        dev = 1.4826 * _median_of_two_sorted((med - d[lo:mid])[::-1], d[mid:hi] - med)
+        if dev == 0.0 or math.isclose(dev, sigma, rel_tol=1e-3):
+            sigma = dev
             break
-        sigma = new
-        d = d[np.abs(d - med) < 3.0 * sigma]
-        if d.size < 5:
+        sigma = dev
+        # |d - med| < 3 sigma is one contiguous run of the sorted differences
+        inside = np.flatnonzero(np.abs(d[lo:hi] - med) < 3.0 * sigma)
+        if inside.size < 5:
             break
+        lo, hi = lo + int(inside[0]), lo + int(inside[-1]) + 1
     return sigma / math.sqrt(2.0)
+
+
+def _median_sorted(a: FloatArray) -> float:
+    n = a.size
+    return float(a[n // 2]) if n % 2 else (float(a[n // 2 - 1]) + float(a[n // 2])) / 2
+
+
+def _median_of_two_sorted(a: FloatArray, b: FloatArray) -> float:
+    """Median of the union of two ascending arrays (as :func:`numpy.median` would give)."""
+    n = a.size + b.size
+    if n % 2:
+        return _kth_of_two_sorted(a, b, n // 2)
+    return (_kth_of_two_sorted(a, b, n // 2 - 1) + _kth_of_two_sorted(a, b, n // 2)) / 2
+
+
+def _kth_of_two_sorted(a: FloatArray, b: FloatArray, k: int) -> float:
+    """The ``k``-th smallest (0-based) of the union of two ascending arrays, by bisection."""
+    lo, hi = max(0, k + 1 - b.size), min(k + 1, a.size)
+    while lo < hi:  # i from a and k + 1 - i from b make up the k + 1 smallest
+        i = (lo + hi) // 2
+        if a[i] < b[k - i]:
+            lo = i + 1
+        else:
+            hi = i
+    j = k + 1 - lo
+    return float(max(a[lo - 1] if lo > 0 else -np.inf, b[j - 1] if j > 0 else -np.inf))
 
 
 def _comb_valley_ratio(s: FloatArray) -> FloatArray:
@@ -243,8 +275,13 @@ def resolution_from_valleys(
     floor = min_snr * noise if noise > 0 else 0.0
     # apexes standing out of their valleys by more than noise (noise bumps near an
     # apex or on a flank have a prominence of a few sigma)
-    # (find_peaks never returns the end points, so idx +- 1 stay inside)
-    idx, _ = find_peaks(y, height=max(floor, 1e-300), prominence=max(5.0 * noise, 1e-300))
+    # (find_peaks never returns the end points, so idx +- 1 stay inside); the
+    # prominence is sought within +-1.5 m/z, past the valleys of any comb (z >= 1)
+    step = float(np.min(np.diff(mz)))
+    wlen = min(mz.size, math.ceil(3.0 / step) + 1) if step > 0 else None
+    idx, _ = find_peaks(
+        y, height=max(floor, 1e-300), prominence=max(5.0 * noise, 1e-300), wlen=wlen
+    )
     if idx.size < 4:
         return math.nan
     # apex heights by a three-point parabola (sampling lowers the sampled maximum)
