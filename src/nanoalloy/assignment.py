@@ -76,6 +76,7 @@ from ._assign_steps import (
     _refine_calibration,
     _window_shifts,
 )
+from ._parallel import serial_blas
 from .errors import FitError
 from .fit import cosine_pairs, decimate
 from .library import CandidateLibrary, Preset, load_preset
@@ -294,6 +295,7 @@ def _jsonable(v: Any) -> Any:
 
 
 # ---------------------------------------------------------------------- pipeline
+@serial_blas
 def assign(
     spectrum: Spectrum,
     /,
