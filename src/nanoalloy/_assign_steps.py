@@ -312,15 +312,10 @@ def _coarse_offset(
     mix = _mixer(group_ext, _form_factor(form_ext, prob.form_init), int(group_ext.max()) + 1)
     cols = (mat @ mix).tocsc()
     gram = (cols.T @ cols).toarray()
-    solver = BlockSolver(gram)
-    colt = cols.T.tocsr()
-    screen = np.empty(trials.size)
-    x: np.ndarray | None = None
-    for k, d in enumerate(trials):
-        y = _calibrated(g.mz, gy, float(d), 0.0, design.mz)
-        b = colt @ y
-        x = solver.solve(b, x0=x)
-        screen[k] = float(y @ y - 2 * x @ b + x @ gram @ x)
+    ys = np.stack([_calibrated(g.mz, gy, float(d), 0.0, design.mz) for d in trials], axis=1)
+    b = np.asarray(cols.T @ ys)
+    x = BlockSolver(gram).solve_many(b)
+    screen = (ys * ys).sum(axis=0) - 2.0 * (x * b).sum(axis=0) + (x * (gram @ x)).sum(axis=0)
 
     full: dict[int, float] = {}
 
