@@ -421,9 +421,6 @@ def assign(
     cal_a, cal_b = 0.0, 0.0
     if calibrate:
         cal_a = _coarse_offset(prob, design, g, gy)
-    shift_grid = np.arange(-8.0, 8.01, 2.0)
-    before: np.ndarray | None = None
-    after = np.zeros((0, 3))
     state: dict[str, Any] = {}
     spans = ((6.0, 8.0), (1.5, 2.4)) if calibrate else ()
     for rnd in range(len(spans) + 1):
@@ -431,28 +428,29 @@ def assign(
         state = _fit_round(
             prob, design, y, state["fit"].form if state else prob.form_init, 3 if state else 6
         )
-        if not calibrate:
-            break
-        if rnd == 0 or rnd == len(spans):
-            shifts = _window_shifts(
-                state["design"],
-                state["fit"],
-                state["group_ext"],
-                state["form_ext"],
-                design.mz,
-                y,
-                shift_grid,
-                noise,
-            )
-            if before is None:
-                # errors of the raw axis: measured residual + the correction already applied
-                before = shifts.copy()
-                before[:, 1] += cal_a + cal_b * before[:, 0]
-            after = shifts
         if rnd < len(spans):
             span_a, span_b = spans[rnd]
             cal_a, cal_b = _refine_calibration(
                 prob, design, g, gy, state["fit"].form, cal_a, cal_b, span_a=span_a, span_b=span_b
+            )
+    calibration = None
+    after = np.zeros((0, 3))  # (centre m/z, ppm error, weight) per window, after calibration
+    if calibrate:
+        after = _window_shifts(
+            state["design"],
+            state["fit"],
+            state["group_ext"],
+            state["form_ext"],
+            design.mz,
+            y,
+            np.arange(-8.0, 8.01, 2.0),
+            noise,
+        )
+        if after.shape[0]:
+            # errors of the raw axis: the residual error + the correction applied
+            before = after[:, 1] + cal_a + cal_b * after[:, 0]
+            calibration = Calibration(
+                "linear" if cal_b else "offset", cal_a, cal_b, _ro(before), _ro(after[:, 1])
             )
     prob, state = _drop_redundant_families(prob, state, design, family_tolerance)
     state["g"] = g
@@ -460,15 +458,6 @@ def assign(
     state["rows"] = design.rows
     state["base"] = base + np.asarray(design.hats @ state["hat_coef"])
     mz = mz0 / (1.0 + (cal_a + cal_b * mz0) * 1e-6)
-    calibration = None
-    if calibrate and before is not None and before.shape[0]:
-        calibration = Calibration(
-            "linear" if cal_b else "offset",
-            cal_a,
-            cal_b,
-            _ro(before[:, 1]),
-            _ro(after[:, 1] if after.shape[0] else before[:, 1]),
-        )
     return _tables(
         spectrum,
         p,

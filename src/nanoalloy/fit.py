@@ -46,6 +46,7 @@ cosine_pairs
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -485,16 +486,23 @@ class SymmetricPairs:
         self.i = coo.row[upper].astype(np.intp)
         self.j = coo.col[upper].astype(np.intp)
         self.v = np.where(self.i == self.j, 0.5, 1.0) * coo.data[upper]
+        self._keys: dict[tuple[bytes, int], IntArray] = {}
+        # work arrays per thread, reused: fresh ones (a few MB each) cost more in
+        # page faults than the arithmetic
+        self._work = threading.local()
 
     def reducer(self, index: IntArray, n: int, /) -> Callable[[FloatArray], FloatArray]:
         """``factor -> M' H M`` (dense ``n x n``) for the grouping ``index`` of the columns."""
-        key = index[self.i] * n + index[self.j]
-        i, j, v = self.i, self.j, self.v
-        # two work arrays reused at every call: fresh ones cost more in page faults
-        # than the arithmetic (each is a few MB)
-        fi, fj = np.empty(v.size), np.empty(v.size)
+        ck = (index.tobytes(), n)
+        key = self._keys.get(ck)
+        if key is None:
+            key = self._keys[ck] = index[self.i] * n + index[self.j]
+        i, j, v, work = self.i, self.j, self.v, self._work
 
         def reduce(factor: FloatArray) -> FloatArray:
+            if not hasattr(work, "fi"):
+                work.fi, work.fj = np.empty(v.size), np.empty(v.size)
+            fi, fj = work.fi, work.fj
             np.take(factor, i, out=fi)
             np.take(factor, j, out=fj)
             np.multiply(fi, fj, out=fi)
