@@ -168,6 +168,35 @@ def test_absent_family_decoys_stay_small() -> None:
     assert fr.get("M44S30", 0.0) > 0.97
 
 
+@pytest.mark.parametrize(
+    "pops",
+    [
+        # every other x: M44S27's 3- ions are isobaric to M44S30 fragments + 2 Na
+        # (Au - SR = 2 (Na - H)); its 4- ions and the absent parents tell them apart
+        {"M44S27": {18: 0.1, 20: 0.2, 22: 0.2, 24: 0.1}, "M44S30": {9: 0.1, 10: 0.2, 11: 0.1}},
+        # two modes in one family (two batches mixed): the smaller is no stray decoy
+        {"M44S30": {2: 0.1, 3: 0.15, 4: 0.1, 10: 0.2, 11: 0.3, 12: 0.15}},
+        {"M44S27": {14: 0.1, 15: 0.15, 16: 0.1, 24: 0.2, 25: 0.3, 26: 0.15}},
+    ],
+    ids=["every_other_x", "bimodal_M44S30", "bimodal_M44S27"],
+)
+def test_gapped_and_bimodal_distributions_come_back(pops: dict[str, dict[int, float]]) -> None:
+    syn = synthesize(
+        _pops(pops), mz_range=(1500.0, 4000.0), resolution=20_000, calibration_ppm=12.0, seed=5
+    )
+    res = assign(syn.spectrum)
+    tv, frac = _recovery(syn, res)
+    assert all(v <= 0.05 for v in tv.values()), tv
+    assert all(v <= 0.05 for v in frac.values()), frac
+    assert res.r2 > 0.99
+    # no fragment without a parent: every fragment row's parents carry signal
+    sp = res.species
+    present = set(zip(sp["family"], sp["au"], strict=True))
+    for au in sp.loc[sp["family"] == "fragment", "au"]:
+        parents = {(f, x) for f in ("M44S30", "M44S27", "M44S26") for x in (au, au + 1)}
+        assert parents & present, au
+
+
 def test_no_cluster_spectrum_is_a_clean_empty_result(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     x = np.linspace(1500.0, 2500.0, 40_000)

@@ -10,6 +10,7 @@ from nanoalloy.library import (
     complex_forms,
     enumerate_candidates,
     fragment_forms,
+    fragment_parents,
     ion_forms,
     list_presets,
     load_preset,
@@ -63,6 +64,21 @@ def test_fragments_and_complexes(preset) -> None:  # noqa: ANN001
     comps = {str(c.ion) for c in complex_forms(preset)}
     assert {"[Au(p-MBA)2]-", "[Ag(p-MBA)2]-", "[Au3Ag3(p-MBA)7]-"} <= comps
     assert all(c.au + c.ag <= 6 for c in complex_forms(preset))
+
+
+def test_fragment_parents_invert_fragment_forms(preset) -> None:  # noqa: ANN001
+    for fam in preset.families:
+        for x in (0, 1, 17, 43, 44):
+            for c in fragment_forms(preset, fam.name, x):
+                parents = fragment_parents(preset, c.au, c.ag, c.ligands, c.core_charge)
+                assert (fam.name, x) in parents
+                # one [M(SR)2]- lost: the parent had the same Au count or one more
+                assert all(f == fam.name and px in (c.au, c.au + 1) for f, px in parents)
+    # the isobar behind the rule: Au - SR = 2 (Na - H) within 2 mDa
+    frag = parse("[Au21Ag22(p-MBA)28+2Na-2H]3-")
+    clus = parse("[Au22Ag22(p-MBA)27]3-")
+    assert abs(frag.mz_monoisotopic - clus.mz_monoisotopic) * 3 < 0.002
+    assert fragment_parents(preset, 30, 20, 26, -2) == []  # no family of 51 metals
 
 
 def test_enumeration_covers_paper_ions(preset) -> None:  # noqa: ANN001

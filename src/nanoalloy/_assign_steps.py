@@ -25,7 +25,7 @@ import numpy as np
 
 from ._parallel import pmap, threads
 from .fit import BlockSolver, SymmetricPairs, _mixer, fit_structured, render, scan_shift
-from .library import CandidateLibrary, Preset, enumerate_candidates
+from .library import CandidateLibrary, Preset, enumerate_candidates, fragment_parents
 
 if TYPE_CHECKING:
     from .isotopes import Pattern
@@ -47,6 +47,8 @@ class _Problem:
     group_labels: list[tuple[str, str, int]]  # (species, family, au) per group (free: ion name)
     free_group: np.ndarray  # bool per group
     col: np.ndarray  # design column of each ion
+    parents: list[tuple[tuple[str, int], ...]]  # per group: parent species of a fragment
+    observable: frozenset[tuple[str, int]]  # cluster species with an ion in the m/z range
 
 
 def _library(preset: Preset) -> tuple[CandidateLibrary, list[Pattern], np.ndarray, np.ndarray]:
@@ -125,9 +127,12 @@ def _problem(lib: CandidateLibrary, survive: np.ndarray, in_range: np.ndarray) -
     forms: dict[tuple[str, int, int, int], int] = {}
     form_count: list[float] = []
     free: list[bool] = []
+    parents: list[tuple[tuple[str, int], ...]] = []
+    observable: set[tuple[str, int]] = set()
     for i in np.flatnonzero(in_range):
         c = cands[i]
         if c.kind == "cluster":
+            observable.add((c.family, c.au))
             if (c.family, c.au) not in species_ok:
                 continue
             key = (c.species, c.family, c.au)
@@ -145,6 +150,11 @@ def _problem(lib: CandidateLibrary, survive: np.ndarray, in_range: np.ndarray) -
         if key not in groups:
             groups[key] = len(groups)
             free.append(f < 0)
+            parents.append(
+                tuple(fragment_parents(lib.preset, c.au, c.ag, c.ligands, c.core_charge))
+                if c.kind == "fragment"
+                else ()
+            )
         idx.append(int(i))
         group.append(groups[key])
         form.append(f)
@@ -162,6 +172,8 @@ def _problem(lib: CandidateLibrary, survive: np.ndarray, in_range: np.ndarray) -
         list(groups),
         np.array(free, dtype=bool),
         np.arange(len(idx), dtype=np.intp),
+        parents,
+        frozenset(observable),
     )
 
 
@@ -394,7 +406,33 @@ def _subset(prob: _Problem, keep: np.ndarray, form_weights: np.ndarray) -> _Prob
         [prob.group_labels[k] for k in groups],
         prob.free_group[groups],
         prob.col[keep],
+        [prob.parents[k] for k in groups],
+        prob.observable,
     )
+
+
+def _orphans(prob: _Problem, signal: np.ndarray) -> np.ndarray:
+    """Fragment groups none of whose parent species is there (per group, bool).
+
+    A parent is there when it carries more than 1 % of its family's strongest
+    species' ``signal``, or when none of its ions falls in the recorded m/z
+    range (its absence cannot be seen). Without this, an in-source fragment of
+    an absent species (M43(SR)28 + 2 Na, say) stands in for a true cluster ion
+    that is isobaric to it (M44(SR)27: Au - SR = 2 (Na - H) within 2 mDa).
+    """
+    level: dict[tuple[str, int], float] = {}
+    top: dict[str, float] = {}
+    for k, lab in enumerate(prob.group_labels):
+        if not prob.free_group[k]:
+            level[(lab[1], lab[2])] = float(signal[k])
+            top[lab[1]] = max(top.get(lab[1], 0.0), float(signal[k]))
+    out = np.zeros(len(prob.group_labels), dtype=bool)
+    for k, par in enumerate(prob.parents):
+        if par and not any(
+            p not in prob.observable or level.get(p, 0.0) > 0.01 * top.get(p[0], 0.0) for p in par
+        ):
+            out[k] = True
+    return out
 
 
 def _drop_redundant_families(
@@ -409,8 +447,19 @@ def _drop_redundant_families(
     from their family's contiguous x range is dropped when the refit without it
     raises the residual sum of squares by less than ``tolerance`` times its own
     share of the model (the sum of squares of its fitted signal): the others
-    then re-explain almost all of it.
+    then re-explain almost all of it. Fragments go with their parents
+    (:func:`_orphans`), first those whose parents the fit left empty.
     """
+
+    def group_signal(st: dict[str, Any], pr: _Problem) -> np.ndarray:
+        ion = st["fit"].ion[: pr.idx.size]
+        return np.bincount(pr.group, weights=ion, minlength=len(pr.group_labels))
+
+    sig = group_signal(state, prob)
+    orphan = _orphans(prob, sig)
+    if (sig[orphan] > 0).any():  # (empty ones may stay: they go with the trials below)
+        prob = _subset(prob, ~orphan[prob.group], state["fit"].form)
+        state = _fit_round(prob, design, state["y"], prob.form_init, 6)
     n_g, n_i = state["n"]
     ion = state["fit"].ion[:n_i]
     labels = [lab[1] for lab in prob.group_labels]
@@ -419,8 +468,11 @@ def _drop_redundant_families(
     signal = {f: float(ion[cluster & (fam_of_ion == f)].sum()) for f in set(fam_of_ion[cluster])}
     live = [f for f, v in sorted(signal.items(), key=lambda kv: kv[1]) if v > 0]
     for fam in live[:-1] if len(live) > 1 else []:
-        keep = fam_of_ion != fam
-        # the family's own share of the model: what removing it could at most cost
+        sig = group_signal(state, prob)
+        sig[[lab[1] == fam for lab in prob.group_labels]] = 0.0
+        keep = (fam_of_ion != fam) & ~_orphans(prob, sig)[prob.group]
+        # the family's own share of the model (with its fragments): what removing
+        # it could at most cost
         mine = np.flatnonzero(~keep)
         contrib = state["design"][:, mine] @ state["fit"].ion[mine]
         own = float(contrib @ contrib)
@@ -456,17 +508,36 @@ def _drop_redundant_families(
         for k in ks:
             if not lo - 1 <= prob.group_labels[k][2] <= hi + 1:
                 outlier[k] = True
-    if outlier.any():
-        keep = ~outlier[prob.group]
+    # a family's detached set holding a good part of all cluster signal is a second
+    # mode of its distribution, not stray decoys: tested on its own, like a family
+    total = float(sig[~prob.free_group].sum())
+    major: list[np.ndarray] = []
+    for fam in sorted({prob.group_labels[k][1] for k in np.flatnonzero(outlier)}):
+        mask = outlier & np.array([lab[1] == fam for lab in prob.group_labels])
+        if sig[mask].sum() >= 0.05 * total:
+            major.append(mask)
+            outlier &= ~mask
+    tests = [(outlier, max(0.5, tolerance)), *((m, tolerance) for m in major)]
+    for t in range(len(tests)):
+        mask, threshold = tests[t]
+        if not mask.any():
+            continue
+        fitted = state["fit"]
+        sig = np.bincount(prob.group, weights=fitted.ion[: prob.idx.size], minlength=mask.size)
+        sig[mask] = 0.0
+        keep = ~mask[prob.group] & ~_orphans(prob, sig)[prob.group]
         mine = np.flatnonzero(~keep)
         contrib = state["design"][:, mine] @ fitted.ion[mine]
         trial_prob = _subset(prob, keep, fitted.form)
         trial = _fit_round(trial_prob, design, state["y"], trial_prob.form_init, 6)
         gain = trial["rss"] - state["rss"]
-        # detached species are held to a stricter standard than whole families: a
-        # family's x distribution is contiguous, so they must explain at least half
-        # of their own signal that nothing else can
-        if gain < max(0.5, tolerance) * float(contrib @ contrib):
+        # stray detached species are held to a stricter standard than whole
+        # families: a family's x distribution is contiguous, so they must explain
+        # at least half of their own signal that nothing else can
+        if gain < threshold * float(contrib @ contrib):
+            kept = np.zeros(mask.size, dtype=bool)
+            kept[prob.group[keep]] = True
+            tests = [(m[kept], th) for m, th in tests]  # renumbered like the subset
             prob, state = trial_prob, trial
     return prob, state
 

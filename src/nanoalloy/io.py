@@ -36,6 +36,7 @@ import re
 import warnings
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -95,11 +96,21 @@ def _sniff(path: Path) -> Format:
 
 
 # ---------------------------------------------------------------------------- mzML / mzXML
+@contextmanager
+def _quiet_psims() -> Iterator[None]:
+    """Context for importing pyteomics/psims: psims warns, on import, that its mzMLb
+    *writer* lacks ``hdf5plugin`` whenever h5py is installed; we never write mzMLb."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="hdf5plugin is missing", category=UserWarning)
+        yield
+
+
 @lru_cache(maxsize=1)
 def _psi_ms_cv() -> Any:
     """Load the PSI-MS vocabulary that pyteomics needs, once per process."""
     try:
-        from psims.controlled_vocabulary.controlled_vocabulary import load_psims
+        with _quiet_psims():
+            from psims.controlled_vocabulary.controlled_vocabulary import load_psims
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise SpectrumFormatError(
             "reading mzML needs the 'psims' package (pip install 'nanoalloy[io]')"
@@ -172,20 +183,19 @@ def _make(mz: Any, inten: Any, md: dict[str, Any], path: Path) -> Spectrum:
 
 def _iter_xml(path: Path, fmt: Format) -> Iterator[Spectrum]:
     from lxml import etree
-    from pyteomics.auxiliary import PyteomicsError
+
+    with _quiet_psims():
+        from pyteomics import mzml, mzxml
+        from pyteomics.auxiliary import PyteomicsError
 
     try:
         if fmt == "mzml":
-            from pyteomics import mzml
-
             # huge_tree: one profile scan's binary array easily exceeds libxml2's
             # 10 MB text-node limit (700 000 points as uncompressed 64-bit floats)
             with mzml.MzML(str(path), use_index=False, cv=_psi_ms_cv(), huge_tree=True) as reader:
                 for d in reader:
                     yield _mzml_record(d, path)
         else:
-            from pyteomics import mzxml
-
             with mzxml.MzXML(str(path), use_index=False, huge_tree=True) as reader:
                 for i, d in enumerate(reader):
                     yield _mzxml_record(d, path, i)

@@ -351,6 +351,38 @@ def ion_forms(
     ]
 
 
+def fragment_parents(
+    preset: Preset, au: int, ag: int, ligands: int, core_charge: int, /
+) -> list[tuple[str, int]]:
+    """``(family, x)`` of every species whose in-source fragment has this core.
+
+    The inverse of :func:`fragment_forms`: a fragment that lost one [M(SR)2]-
+    comes from the species with one more Au or one more Ag.
+
+    >>> fragment_parents(load_preset(), 21, 22, 28, -3)
+    [('M44S30', 21), ('M44S30', 22)]
+    """
+    spec = preset.fragments
+    if spec is None:
+        return []
+    out: list[tuple[str, int]] = []
+    for f in preset.families:
+        if f.name not in spec.families:
+            continue
+        for k in range(1, spec.losses + 1):
+            if (
+                f.ligands - 2 * k != ligands
+                or f.core_charge + k != core_charge
+                or au + ag + k != f.n_metals
+            ):
+                continue
+            for lost_a in range(k + 1):
+                x = au + lost_a
+                if f.x_range[0] <= x <= f.x_range[1] and (f.name, x) not in out:
+                    out.append((f.name, x))
+    return out
+
+
 def fragment_forms(preset: Preset, family: str, x: int, /) -> list[Candidate]:
     """Fragments of one species after losing [M(SR)2]- (M = either metal), with their Na+ ladders."""
     spec = preset.fragments
