@@ -352,42 +352,52 @@ def _refine_calibration(
     design: _Design,
     g: Any,
     gy: np.ndarray,
-    form_w: np.ndarray,
     a0: float,
     b0: float,
     *,
-    span_a: float,
-    span_b: float,
-    n: int = 5,
+    step: tuple[float, float],
+    form_w: np.ndarray,
     iterations: int = 2,
 ) -> tuple[float, float]:
     """Better (offset ppm, slope ppm per m/z) around ``(a0, b0)`` by full refits.
 
-    The offset at the spectrum's centre is scanned first, then the slope (as ppm
-    per 1000 m/z about the centre, so the two stay nearly independent); each
-    trial refits the whole structured model (species *and* form weights),
-    because form weights fitted at one calibration absorb part of its error;
-    the trials of a scan run on threads (:func:`~nanoalloy._parallel.pmap`). A parabola through the
-    best trial and its neighbours gives the sub-step minimum.
+    Offset and slope are searched together: the residual is a narrow, tilted
+    valley in the two (ions at the ends of the range pin the calibration there,
+    while one Au/Ag swap against four Na+/H+ exchanges lets the clusters in
+    between absorb part of an error), where one-at-a-time scans stall. The
+    whole structured model (species *and* form weights, from ``form_w``) is
+    refitted on a 3 x 3 grid of (ppm at the spectrum's centre, ppm per 1000
+    m/z) spaced by ``step``; the result is the minimum of the quadratic through
+    the nine (at most 1.5 steps away) when a refit there confirms it, else the
+    best grid point. Trials run on threads. :func:`assign` calls this in
+    shrinking steps, refitting the forms in between.
     """
     centre = float(np.median(design.mz))
-    base_a = a0 + b0 * centre  # ppm at the centre
+    pc, pb = a0 + b0 * centre, b0 * 1000.0  # ppm at the centre, ppm per 1000 m/z
+    sa, sb = step
 
-    def rss(ua: float, ub: float) -> float:
-        b = b0 + ub
-        y = _calibrated(g.mz, gy, base_a + ua - b * centre, b, design.mz)
+    def rss(point: tuple[float, float]) -> float:
+        b = point[1] / 1000.0
+        y = _calibrated(g.mz, gy, point[0] - b * centre, b, design.mz)
         return float(_fit_round(prob, design, y, form_w, iterations)["rss"])
 
-    da = np.linspace(-span_a, span_a, n)
-    ra = np.array(pmap(lambda u: rss(float(u), 0.0), da.tolist()))
-    i = int(np.argmin(ra))
-    ua = float(da[i]) + _parabola(ra, i, float(da[1] - da[0]))
-    db = np.linspace(-span_b, span_b, n) / 1000.0
-    rb = np.array(pmap(lambda u: rss(ua, float(u)), db.tolist()))
-    j = int(np.argmin(rb))
-    ub = float(db[j]) + _parabola(rb, j, float(db[1] - db[0]))
-    b = b0 + ub
-    return base_a + ua - b * centre, b
+    unit = np.array([(i, j) for i in (-1.0, 0.0, 1.0) for j in (-1.0, 0.0, 1.0)])
+    pts = [(pc + i * sa, pb + j * sb) for i, j in unit]
+    vals = np.array(pmap(rss, pts))
+    k = int(np.argmin(vals))
+    best, best_val = pts[k], float(vals[k])
+    u, w = unit[:, 0], unit[:, 1]
+    c = np.linalg.lstsq(np.column_stack([np.ones(9), u, w, u * u, u * w, w * w]), vals, rcond=None)[
+        0
+    ]
+    hess = np.array([[2.0 * c[3], c[4]], [c[4], 2.0 * c[5]]])
+    if np.all(np.linalg.eigvalsh(hess) > 0):
+        du, dw = np.clip(np.linalg.solve(hess, -c[1:3]), -1.5, 1.5)
+        cand = (pc + float(du) * sa, pb + float(dw) * sb)
+        if rss(cand) < best_val:
+            best = cand
+    b = best[1] / 1000.0
+    return best[0] - b * centre, b
 
 
 def _subset(prob: _Problem, keep: np.ndarray, form_weights: np.ndarray) -> _Problem:

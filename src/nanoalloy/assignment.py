@@ -421,18 +421,15 @@ def assign(
     cal_a, cal_b = 0.0, 0.0
     if calibrate:
         cal_a = _coarse_offset(prob, design, g, gy)
-    state: dict[str, Any] = {}
-    spans = ((6.0, 8.0), (1.5, 2.4)) if calibrate else ()
-    for rnd in range(len(spans) + 1):
-        y = _calibrated(g.mz, gy, cal_a, cal_b, design.mz)
-        state = _fit_round(
-            prob, design, y, state["fit"].form if state else prob.form_init, 3 if state else 6
+    y = _calibrated(g.mz, gy, cal_a, cal_b, design.mz)
+    state = _fit_round(prob, design, y, prob.form_init, 6)
+    # offset and slope together, in shrinking steps; forms carried between rounds
+    for step in ((4.0, 4.0), (2.0, 2.0), (1.0, 1.0)) if calibrate else ():
+        cal_a, cal_b = _refine_calibration(
+            prob, design, g, gy, cal_a, cal_b, step=step, form_w=state["fit"].form
         )
-        if rnd < len(spans):
-            span_a, span_b = spans[rnd]
-            cal_a, cal_b = _refine_calibration(
-                prob, design, g, gy, state["fit"].form, cal_a, cal_b, span_a=span_a, span_b=span_b
-            )
+        y = _calibrated(g.mz, gy, cal_a, cal_b, design.mz)
+        state = _fit_round(prob, design, y, state["fit"].form, 3)
     calibration = None
     after = np.zeros((0, 3))  # (centre m/z, ppm error, weight) per window, after calibration
     if calibrate:
