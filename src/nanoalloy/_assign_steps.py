@@ -477,7 +477,9 @@ def _drop_redundant_families(
     cluster = prob.form >= 0
     signal = {f: float(ion[cluster & (fam_of_ion == f)].sum()) for f in set(fam_of_ion[cluster])}
     live = [f for f, v in sorted(signal.items(), key=lambda kv: kv[1]) if v > 0]
-    for fam in live[:-1] if len(live) > 1 else []:
+    for fam in live if len(live) > 1 else []:
+        if len(set(fam_of_ion[prob.form >= 0])) < 2:
+            break  # never the last family
         sig = group_signal(state, prob)
         sig[[lab[1] == fam for lab in prob.group_labels]] = 0.0
         keep = (fam_of_ion != fam) & ~_orphans(prob, sig)[prob.group]

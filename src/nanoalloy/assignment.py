@@ -483,7 +483,11 @@ def _estimate_resolution(spectrum: Spectrum) -> float:
     from .peaks import estimate_resolution, noise_level, resolution_from_valleys
 
     noise = noise_level(spectrum)
-    r = estimate_resolution(spectrum, min_snr=10.0, noise=noise)
+    # a baseline window wider than a cluster's whole Na/isotope envelope: with a
+    # narrow one the floor of a dense envelope becomes the baseline, and the
+    # beats of interleaved isotope combs above it pass for narrow isolated peaks
+    # (R = 15,000 read as 35,000)
+    r = estimate_resolution(spectrum, min_snr=10.0, noise=noise, baseline_window_mz=50.0)
     if math.isfinite(r) and r > 0:
         return float(r)
     claimed = spectrum.metadata.get("resolution")
