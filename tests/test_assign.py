@@ -197,6 +197,27 @@ def test_gapped_and_bimodal_distributions_come_back(pops: dict[str, dict[int, fl
         assert parents & present, au
 
 
+@pytest.mark.parametrize(
+    ("resolution", "seed"),
+    [(15_000.0, 691337), (15_000.0, 2), (20_000.0, None), (30_000.0, None)],
+)
+def test_resolving_power_from_dense_or_noise_free_envelopes(
+    resolution: float, seed: int | None
+) -> None:
+    """Interleaved isotope combs beat; the beats are not isolated narrow peaks.
+
+    Seen before: R = 15,000 read as 35,000 (5 m/z baseline inside a dense 3-
+    envelope), and in noise-free spectra every ripple of an envelope's tail
+    taken for a peak.
+    """
+    from nanoalloy.assignment import _estimate_resolution
+
+    pops = {"M44S27": {17: 0.05, 18: 0.1, 19: 0.25, 20: 0.3, 21: 0.2, 22: 0.1}}
+    syn = synthesize(_pops(pops), mz_range=(2500.0, 3900.0), resolution=resolution, seed=seed)
+    spec = Spectrum(syn.spectrum.mz, syn.spectrum.intensity)  # no resolution in metadata
+    assert _estimate_resolution(spec) == pytest.approx(resolution, rel=0.1)
+
+
 def test_no_cluster_spectrum_is_a_clean_empty_result(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     x = np.linspace(1500.0, 2500.0, 40_000)

@@ -438,9 +438,10 @@ def estimate_resolution(
 
     Heights are taken above :func:`estimate_baseline` (window
     ``baseline_window_mz``). A peak counts when its height is at least
-    ``min_snr`` times the noise, its FWHM is defined and spans at least three
-    sampling steps, and no other local maximum above 10 % of its height (and 3
-    sigma) lies within 3 FWHM. ``noise`` (the :func:`noise_level`) may be passed
+    ``min_snr`` times the noise and at least the baseline under it, its FWHM is defined and spans at least three
+    sampling steps, no other local maximum above 10 % of its height (and 3
+    sigma) lies within 3 FWHM, and the signal falls below 10 % of its height
+    on both sides within 3 FWHM. ``noise`` (the :func:`noise_level`) may be passed
     when already known.
 
     Returns
@@ -459,10 +460,13 @@ def estimate_resolution(
         return math.nan
     sigma = noise_level(spectrum) if noise is None else float(noise)
     mz = spectrum.mz
-    y = spectrum.intensity - estimate_baseline(spectrum, window_mz=baseline_window_mz)
+    base = estimate_baseline(spectrum, window_mz=baseline_window_mz)
+    y = spectrum.intensity - base
     idx = _local_maxima(y)
     idx = idx[y[idx] > 3.0 * sigma]  # significant maxima: possible neighbours
-    strong = idx[y[idx] >= min_snr * sigma]
+    # strong, and standing at least as high above the baseline as the baseline
+    # itself: the tips of a dense comb poking out of a high floor are not peaks
+    strong = idx[(y[idx] >= min_snr * sigma) & (y[idx] >= base[idx])]
     if not strong.size:
         return math.nan
     fwhm, _ = _peak_table(mz, y, strong)
@@ -475,7 +479,12 @@ def estimate_resolution(
             continue
         a, b = np.searchsorted(pos, [c - 3 * w, c + 3 * w])
         others = (height[a:b] > 0.1 * y[i]) & (np.abs(pos[a:b] - mz[i]) > 0)
-        if not others.any():
+        if others.any():
+            continue
+        # and back to the baseline on both sides: a tooth of a dense comb can
+        # have no maximum within 3 FWHM of its own (too narrow) width
+        lo, hi = np.searchsorted(mz, [c - 3 * w, c + 3 * w])
+        if y[lo : i + 1].min() < 0.1 * y[i] and y[i : hi + 1].min() < 0.1 * y[i]:
             good.append(c / w)
     return float(np.median(good)) if good else math.nan
 
