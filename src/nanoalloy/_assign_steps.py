@@ -7,7 +7,7 @@ _Problem, _library, _prune, _problem, _subset
 _Design, _build_design, _calibrated, _extended, _form_factor, _fit_round, _hats
     The design rendered once (ions + piecewise-linear baseline), data read on a
     corrected axis, one structured fit.
-_coarse_offset, _refine_calibration, _parabola
+_coarse_calibration, _refine_calibration, _parabola
     m/z calibration by full refits: global offset, then offset and slope.
 _window_shifts
     ppm errors per m/z window (reported before/after calibration).
@@ -295,7 +295,7 @@ def _parabola(values: np.ndarray, k: int, step: float) -> float:
     return float(np.clip(0.5 * (r0 - r2) / den, -1, 1)) * step if den > 0 else 0.0
 
 
-def _coarse_offset(
+def _coarse_calibration(
     prob: _Problem,
     design: _Design,
     g: Any,
@@ -303,39 +303,80 @@ def _coarse_offset(
     *,
     span_ppm: float = 32.0,
     step_ppm: float = 4.0,
-) -> float:
-    """Global ppm offset minimising the residual of whole-spectrum fits.
+    slopes: tuple[float, ...] = (-8.0, -4.0, 0.0, 4.0, 8.0),
+) -> tuple[float, float]:
+    """Calibration (offset ppm, slope ppm per m/z) minimising whole-spectrum fits.
 
     Envelope centroids and isotope combs both count, so a miscalibration
     cannot be absorbed by near-isobaric reassignments (one Au/Ag swap against
     four Na+/H+ exchanges shifts the comb by ~18 ppm) as a local shift
     estimate can.
 
-    Two stages: every trial offset first gets a species-only fit at the
-    starting form weights (one Gram matrix, factorised once: a cheap screen),
-    then full structured refits (species *and* form weights, from the starting
-    weights each time, so no trial inherits another's basin) walk from the
-    screen's best trial until the best full fit has a fitted neighbour on both
-    sides; a parabola through the three gives the sub-step minimum.
+    Two stages: every trial (ppm at the spectrum's centre, within
+    ``span_ppm``, times ppm per 1000 m/z in ``slopes``) first gets a
+    species-only fit at the starting form weights (one Gram matrix, factorised
+    once: a cheap screen); the slope matters here, since over a wide m/z range
+    the ends pull an offset-only screen away from the middle. Then full
+    structured refits (species *and* form weights, from the starting weights
+    each time, so no trial inherits another's basin) walk along the offset at
+    the screen's best slope (and at no slope) until the best full fit has a
+    fitted neighbour on both sides; a parabola through the three gives the
+    sub-step minimum, and the lower of the two walks wins.
     """
+    centre = float(np.median(design.mz))
     trials = np.arange(-span_ppm, span_ppm + 1e-9, step_ppm)
     mat, _ = design.restricted(prob.col)
     group_ext, form_ext = _extended(prob, design)
     mix = _mixer(group_ext, _form_factor(form_ext, prob.form_init), int(group_ext.max()) + 1)
     cols = (mat @ mix).tocsc()
     gram = (cols.T @ cols).toarray()
-    ys = np.stack([_calibrated(g.mz, gy, float(d), 0.0, design.mz) for d in trials], axis=1)
-    b = np.asarray(cols.T @ ys)
-    x = BlockSolver(gram).solve_many(b)
-    screen = (ys * ys).sum(axis=0) - 2.0 * (x * b).sum(axis=0) + (x * (gram @ x)).sum(axis=0)
+    solver = BlockSolver(gram)
 
+    def axis(p: float, slope: float) -> np.ndarray:
+        b = slope / 1000.0
+        return _calibrated(g.mz, gy, p - b * centre, b, design.mz)
+
+    screen = np.empty((len(slopes), trials.size))
+    for i, slope in enumerate(slopes):
+        ys = np.stack([axis(float(p), slope) for p in trials], axis=1)
+        rhs = np.asarray(cols.T @ ys)
+        x = solver.solve_many(rhs)
+        screen[i] = (
+            (ys * ys).sum(axis=0) - 2.0 * (x * rhs).sum(axis=0) + (x * (gram @ x)).sum(axis=0)
+        )
+    # the screen's best slope, and no slope: its fixed (starting) form weights
+    # can blunt the screen (deep Na+ ladders), so full refits decide
+    best_slope = int(np.argmin(screen.min(axis=1)))
+    starts = {best_slope}
+    if 0.0 in slopes:
+        starts.add(slopes.index(0.0))
+    results = [
+        _walk_offset(prob, design, axis, trials, slopes[i], int(np.argmin(screen[i])))
+        for i in sorted(starts)
+    ]
+    _, p, slope = min(results)
+    return p - slope / 1000.0 * centre, slope / 1000.0
+
+
+def _walk_offset(
+    prob: _Problem,
+    design: _Design,
+    axis: Any,
+    trials: np.ndarray,
+    slope: float,
+    k: int,
+) -> tuple[float, float, float]:
+    """Full refits along the offset from trial ``k`` to a minimum with fitted neighbours.
+
+    Returns (residual sum of squares, offset ppm at the centre, slope).
+    """
     full: dict[int, float] = {}
 
-    def refit(k: int) -> float:
-        y = _calibrated(g.mz, gy, float(trials[k]), 0.0, design.mz)
-        return float(_fit_round(prob, design, y, prob.form_init, 3)["rss"])
+    def refit(j: int) -> float:
+        return float(
+            _fit_round(prob, design, axis(float(trials[j]), slope), prob.form_init, 3)["rss"]
+        )
 
-    k = int(np.argmin(screen))
     for _ in range(trials.size):
         todo = [j for j in (k - 1, k, k + 1) if 0 <= j < trials.size and j not in full]
         full.update(zip(todo, pmap(refit, todo), strict=True))
@@ -344,7 +385,8 @@ def _coarse_offset(
             break
         k = best
     curve = np.array([full.get(j, np.inf) for j in range(trials.size)])
-    return float(trials[k]) + _parabola(curve, k, step_ppm)
+    step = float(trials[1] - trials[0]) if trials.size > 1 else 1.0
+    return full[k], float(trials[k]) + _parabola(curve, k, step), slope
 
 
 def _refine_calibration(
@@ -456,8 +498,8 @@ def _drop_redundant_families(
     A family (weakest first, never the strongest) or the set of species detached
     from their family's contiguous x range is dropped when the refit without it
     raises the residual sum of squares by less than ``tolerance`` times its own
-    share of the model (the sum of squares of its fitted signal): the others
-    then re-explain almost all of it. Fragments go with their parents
+    share of the model (the sum of squares of its fitted signal), and by less
+    than the residual itself: the others then re-explain almost all of it. Fragments go with their parents
     (:func:`_orphans`), first those whose parents the fit left empty.
     """
 
@@ -491,7 +533,9 @@ def _drop_redundant_families(
         trial_prob = _subset(prob, keep, state["fit"].form)
         trial = _fit_round(trial_prob, design, state["y"], trial_prob.form_init, 6)
         gain = trial["rss"] - state["rss"]
-        if gain < tolerance * own:
+        # ... and the fit without it stays close: the residual at most doubles
+        # (10 % of a dominant family's signal is far more than any residual)
+        if gain < tolerance * own and gain < state["rss"]:
             prob, state = trial_prob, trial
             fam_of_ion = fam_of_ion[keep]
     # species detached from their family's contiguous x distribution

@@ -66,7 +66,7 @@ import numpy as np
 from ._assign_steps import (
     _build_design,
     _calibrated,
-    _coarse_offset,
+    _coarse_calibration,
     _drop_redundant_families,
     _fit_round,
     _library,
@@ -420,7 +420,7 @@ def assign(
     design = _build_design(prob, pats, g, resolution, baseline_knot_mz)
     cal_a, cal_b = 0.0, 0.0
     if calibrate:
-        cal_a = _coarse_offset(prob, design, g, gy)
+        cal_a, cal_b = _coarse_calibration(prob, design, g, gy)
     y = _calibrated(g.mz, gy, cal_a, cal_b, design.mz)
     state = _fit_round(prob, design, y, prob.form_init, 6)
     # offset and slope together, in shrinking steps; forms carried between rounds
