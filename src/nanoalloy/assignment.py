@@ -2,7 +2,9 @@
 
 :func:`assign` runs the whole pipeline on one :class:`~nanoalloy.spectrum.Spectrum`:
 
-1. resolving power: given; else measured on isolated peaks; else the file's
+1. resolving power: given; else measured on isolated peaks (standing above a
+   50 m/z baseline, with a noise floor of 0.2 % of the tallest peak, so that
+   the beats of dense interleaved isotope combs do not pass); else the file's
    claim; else the larger of two estimates that overlaps can only lower (the
    valley depth between overlapping isotope peaks,
    :func:`~nanoalloy.peaks.resolution_from_valleys`, and the upper quantile of
@@ -18,16 +20,23 @@
    Na+ and Cl-shell variant, fragments and complexes at once); the design is
    rendered once and calibrations are applied by reading the data on the
    corrected axis;
-4. calibration ``ppm(m) = a + b m``: a global offset by full refits over
-   +-32 ppm, then offset and slope refined twice by full refits (form weights
-   refitted each time, because weights fitted at one calibration absorb part
-   of its error: one Au/Ag swap against four Na+/H+ exchanges moves the
-   isotope comb by ~18 ppm); ppm errors per m/z window before/after are
-   reported in the :class:`~nanoalloy.peaks.Calibration`;
-5. model selection: a weaker family is dropped when the others re-explain
-   >= 90 % of its share of the model (e.g. M44S26 3- under M44S27 3- when the
-   6-/7-/8- region is not recorded), and species detached from their family's
-   contiguous x range when the rest re-explains >= 50 % of theirs;
+4. calibration ``ppm(m) = a + b m``: a screen of offset (+-32 ppm) x slope
+   (+-8 ppm per 1000 m/z) by species-only fits, full-refit walks along the
+   offset at the best screened slope and at none, then offset and slope
+   refined together in shrinking 3 x 3 grids of full refits with a quadratic
+   step (form weights refitted each time, because weights fitted at one
+   calibration absorb part of its error: one Au/Ag swap against four Na+/H+
+   exchanges moves the isotope comb by ~18 ppm, and the residual is a narrow
+   tilted valley in offset and slope); ppm errors per m/z window
+   before/after are reported in the :class:`~nanoalloy.peaks.Calibration`;
+5. model selection: fragments whose parent species carry no signal go (an
+   M43(SR)28 fragment + 2 Na is isobaric to M44(SR)27); a family is dropped
+   when the others re-explain >= 90 % of its share of the model and the
+   residual at most doubles (e.g. M44S26 3- under M44S27 3- when the
+   6-/7-/8- region is not recorded); species detached from their family's
+   contiguous x range go when the rest re-explains >= 50 % of theirs, unless
+   they hold >= 5 % of all cluster signal (a second mode: then the family
+   standard applies);
 6. tables: species (abundance = share of the integrated cluster ion signal,
    sd from the residual variance and the fit's Gram matrix, score, near-isobar
    partners), ions, families. Species whose fitted apex stays below
@@ -39,8 +48,8 @@ it explains (its contribution plus the residual, where it is >= 5 % of its
 apex), times log10(1 + apex / noise). True species score ~2-3 on good data,
 stand-ins for noise or near-isobars well below.
 
-Speed: BLAS threads only contend on the small dense blocks solved here; set
-``OPENBLAS_NUM_THREADS=1`` for the fastest runs.
+Speed: BLAS threads only contend on the small dense blocks solved here, so
+:func:`assign` holds BLAS to one thread while it runs (threadpoolctl).
 
 Contents
 --------
