@@ -619,13 +619,15 @@ class Calibration:
 
     @property
     def rms_ppm_before(self) -> float:
-        """Root-mean-square error before calibration (ppm)."""
-        return float(np.sqrt(np.mean(self.ppm_before**2)))
+        """Root-mean-square error before calibration (ppm; NaN without calibrants)."""
+        e = np.asarray(self.ppm_before, dtype=float)
+        return float(np.sqrt(np.mean(e**2))) if e.size else math.nan
 
     @property
     def rms_ppm_after(self) -> float:
-        """Root-mean-square error after calibration (ppm)."""
-        return float(np.sqrt(np.mean(self.ppm_after**2)))
+        """Root-mean-square error after calibration (ppm; NaN without calibrants)."""
+        e = np.asarray(self.ppm_after, dtype=float)
+        return float(np.sqrt(np.mean(e**2))) if e.size else math.nan
 
     def _correct(self, mz: FloatArray) -> FloatArray:
         return np.asarray(mz / (1.0 + (self.ppm_intercept + self.ppm_slope * mz) * 1e-6))
