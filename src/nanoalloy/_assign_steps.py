@@ -7,12 +7,14 @@ _Problem, _library, _prune, _problem, _subset
 _Design, _build_design, _calibrated, _extended, _form_factor, _fit_round, _hats
     The design rendered once (ions + piecewise-linear baseline), data read on a
     corrected axis, one structured fit.
-_coarse_calibration, _refine_calibration, _parabola
-    m/z calibration by full refits: global offset, then offset and slope.
+_coarse_calibration, _walk_offset, _refine_calibration, _parabola
+    m/z calibration: offset x slope screen, full-refit walks along the offset,
+    then offset and slope refined together.
 _window_shifts
     ppm errors per m/z window (reported before/after calibration).
-_drop_redundant_families
-    Model selection: families and detached species the others already explain.
+_drop_redundant_families, _without, _orphans, _group_signal
+    Model selection: families and detached species the others already explain,
+    fragments without parents.
 """
 
 from __future__ import annotations
@@ -429,9 +431,8 @@ def _refine_calibration(
     k = int(np.argmin(vals))
     best, best_val = pts[k], float(vals[k])
     u, w = unit[:, 0], unit[:, 1]
-    c = np.linalg.lstsq(np.column_stack([np.ones(9), u, w, u * u, u * w, w * w]), vals, rcond=None)[
-        0
-    ]
+    terms = np.column_stack([np.ones(9), u, w, u * u, u * w, w * w])
+    c = np.linalg.lstsq(terms, vals, rcond=None)[0]
     hess = np.array([[2.0 * c[3], c[4]], [c[4], 2.0 * c[5]]])
     if np.all(np.linalg.eigvalsh(hess) > 0):
         du, dw = np.clip(np.linalg.solve(hess, -c[1:3]), -1.5, 1.5)
@@ -487,6 +488,32 @@ def _orphans(prob: _Problem, signal: np.ndarray) -> np.ndarray:
     return out
 
 
+def _group_signal(prob: _Problem, state: dict[str, Any]) -> np.ndarray:
+    """Fitted ion signal summed per group."""
+    ion = state["fit"].ion[: prob.idx.size]
+    return np.bincount(prob.group, weights=ion, minlength=len(prob.group_labels))
+
+
+def _without(
+    prob: _Problem, state: dict[str, Any], design: _Design, drop: np.ndarray
+) -> tuple[_Problem, dict[str, Any], np.ndarray, float, float]:
+    """Refit without the groups in ``drop`` (bool per group) and the fragments they orphan.
+
+    Returns the trial problem and fit, the ions kept (bool per ion), the rise
+    of the residual sum of squares, and the removed columns' own share of the
+    model (the sum of squares of their fitted signal: what removing them could
+    at most cost).
+    """
+    sig = _group_signal(prob, state)
+    sig[drop] = 0.0
+    keep = ~drop[prob.group] & ~_orphans(prob, sig)[prob.group]
+    mine = np.flatnonzero(~keep)
+    contrib = state["design"][:, mine] @ state["fit"].ion[mine]
+    trial_prob = _subset(prob, keep, state["fit"].form)
+    trial = _fit_round(trial_prob, design, state["y"], trial_prob.form_init, 6)
+    return trial_prob, trial, keep, trial["rss"] - state["rss"], float(contrib @ contrib)
+
+
 def _drop_redundant_families(
     prob: _Problem,
     state: dict[str, Any],
@@ -495,56 +522,46 @@ def _drop_redundant_families(
 ) -> tuple[_Problem, dict[str, Any]]:
     """Backward elimination of cluster families that the others already explain.
 
-    A family (weakest first, never the strongest) or the set of species detached
-    from their family's contiguous x range is dropped when the refit without it
-    raises the residual sum of squares by less than ``tolerance`` times its own
-    share of the model (the sum of squares of its fitted signal), and by less
-    than four times the residual itself: the others then re-explain almost
-    all of it. Fragments go with their parents
-    (:func:`_orphans`), first those whose parents the fit left empty.
+    A family (weakest first, the strongest too, never the last) or the set of
+    species detached from their family's contiguous x range is dropped when
+    the refit without it raises the residual sum of squares by less than
+    ``tolerance`` times its own share of the model (the sum of squares of its
+    fitted signal), and a family's by less than four times the residual
+    itself: the others then re-explain almost all of it. Fragments go with
+    their parents (:func:`_orphans`), first those whose parents the fit left
+    empty.
     """
-
-    def group_signal(st: dict[str, Any], pr: _Problem) -> np.ndarray:
-        ion = st["fit"].ion[: pr.idx.size]
-        return np.bincount(pr.group, weights=ion, minlength=len(pr.group_labels))
-
-    sig = group_signal(state, prob)
+    sig = _group_signal(prob, state)
     orphan = _orphans(prob, sig)
     if (sig[orphan] > 0).any():  # (empty ones may stay: they go with the trials below)
         prob = _subset(prob, ~orphan[prob.group], state["fit"].form)
         state = _fit_round(prob, design, state["y"], prob.form_init, 6)
-    n_g, n_i = state["n"]
-    ion = state["fit"].ion[:n_i]
-    labels = [lab[1] for lab in prob.group_labels]
-    fam_of_ion = np.array([labels[k] for k in prob.group])
-    cluster = prob.form >= 0
-    signal = {f: float(ion[cluster & (fam_of_ion == f)].sum()) for f in set(fam_of_ion[cluster])}
-    live = [f for f, v in sorted(signal.items(), key=lambda kv: kv[1]) if v > 0]
-    for fam in live if len(live) > 1 else []:
-        if len(set(fam_of_ion[prob.form >= 0])) < 2:
+
+    def family_of_groups(pr: _Problem) -> np.ndarray:
+        """Family name of every cluster group, "" for free groups."""
+        return np.array(
+            [
+                "" if free else lab[1]
+                for lab, free in zip(pr.group_labels, pr.free_group, strict=True)
+            ]
+        )
+
+    fams = family_of_groups(prob)
+    sig = _group_signal(prob, state)
+    signal = {f: float(sig[fams == f].sum()) for f in set(fams) - {""}}
+    for fam in [f for f, v in sorted(signal.items(), key=lambda kv: kv[1]) if v > 0]:
+        fams = family_of_groups(prob)
+        if len(set(fams) - {""}) < 2:
             break  # never the last family
-        sig = group_signal(state, prob)
-        sig[[lab[1] == fam for lab in prob.group_labels]] = 0.0
-        keep = (fam_of_ion != fam) & ~_orphans(prob, sig)[prob.group]
-        # the family's own share of the model (with its fragments): what removing
-        # it could at most cost
-        mine = np.flatnonzero(~keep)
-        contrib = state["design"][:, mine] @ state["fit"].ion[mine]
-        own = float(contrib @ contrib)
-        trial_prob = _subset(prob, keep, state["fit"].form)
-        trial = _fit_round(trial_prob, design, state["y"], trial_prob.form_init, 6)
-        gain = trial["rss"] - state["rss"]
+        trial_prob, trial, _, gain, own = _without(prob, state, design, fams == fam)
         # ... and the fit without it stays close: the residual grows at most
         # fourfold (10 % of a dominant family's signal is far more than any
         # residual: a true family's removal multiplied it by 15-240 on synthetic
         # data, a near-isobaric decoy's by 0.2-1.1)
         if gain < tolerance * own and gain < 4.0 * state["rss"]:
             prob, state = trial_prob, trial
-            fam_of_ion = fam_of_ion[keep]
     # species detached from their family's contiguous x distribution
-    fitted = state["fit"]
-    ion = fitted.ion[: prob.idx.size]
-    sig = np.bincount(prob.group, weights=ion, minlength=len(prob.group_labels))
+    sig = _group_signal(prob, state)
     outlier = np.zeros(len(prob.group_labels), dtype=bool)
     for fam in {
         lab[1] for lab, free in zip(prob.group_labels, prob.free_group, strict=True) if not free
@@ -576,24 +593,16 @@ def _drop_redundant_families(
         if sig[mask].sum() >= 0.05 * total:
             major.append(mask)
             outlier &= ~mask
+    # stray detached species are held to a stricter standard than whole families:
+    # a family's x distribution is contiguous, so they must explain at least half
+    # of their own signal that nothing else can
     tests = [(outlier, max(0.5, tolerance)), *((m, tolerance) for m in major)]
     for t in range(len(tests)):
         mask, threshold = tests[t]
         if not mask.any():
             continue
-        fitted = state["fit"]
-        sig = np.bincount(prob.group, weights=fitted.ion[: prob.idx.size], minlength=mask.size)
-        sig[mask] = 0.0
-        keep = ~mask[prob.group] & ~_orphans(prob, sig)[prob.group]
-        mine = np.flatnonzero(~keep)
-        contrib = state["design"][:, mine] @ fitted.ion[mine]
-        trial_prob = _subset(prob, keep, fitted.form)
-        trial = _fit_round(trial_prob, design, state["y"], trial_prob.form_init, 6)
-        gain = trial["rss"] - state["rss"]
-        # stray detached species are held to a stricter standard than whole
-        # families: a family's x distribution is contiguous, so they must explain
-        # at least half of their own signal that nothing else can
-        if gain < threshold * float(contrib @ contrib):
+        trial_prob, trial, keep, gain, own = _without(prob, state, design, mask)
+        if gain < threshold * own:
             kept = np.zeros(mask.size, dtype=bool)
             kept[prob.group[keep]] = True
             tests = [(m[kept], th) for m, th in tests]  # renumbered like the subset

@@ -32,7 +32,7 @@
 5. model selection: fragments whose parent species carry no signal go (an
    M43(SR)28 fragment + 2 Na is isobaric to M44(SR)27); a family is dropped
    when the others re-explain >= 90 % of its share of the model and the
-   residual at most doubles (e.g. M44S26 3- under M44S27 3- when the
+   residual at most quadruples (e.g. M44S26 3- under M44S27 3- when the
    6-/7-/8- region is not recorded); species detached from their family's
    contiguous x range go when the rest re-explains >= 50 % of theirs, unless
    they hold >= 5 % of all cluster signal (a second mode: then the family

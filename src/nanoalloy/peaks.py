@@ -438,11 +438,11 @@ def estimate_resolution(
 
     Heights are taken above :func:`estimate_baseline` (window
     ``baseline_window_mz``). A peak counts when its height is at least
-    ``min_snr`` times the noise and at least the baseline under it, its FWHM is defined and spans at least three
-    sampling steps, no other local maximum above 10 % of its height (and 3
-    sigma) lies within 3 FWHM, and the signal falls below 10 % of its height
-    on both sides within 3 FWHM. ``noise`` (the :func:`noise_level`) may be passed
-    when already known.
+    ``min_snr`` times the noise and at least the baseline under it, its FWHM
+    is defined and spans at least three sampling steps, no other local maximum
+    above 10 % of its height (and 3 sigma) lies within 3 FWHM, and the signal
+    falls below 10 % of its height on both sides within 3 FWHM. ``noise`` (the
+    :func:`noise_level`) may be passed when already known.
 
     Returns
     -------
