@@ -423,7 +423,9 @@ def test_cli_port_in_use_is_one_line(tmp_path: Path) -> None:
 # ----------------------------------------------------------------------------- real browser
 
 
-def _shot(driver: Any, folder: Path, name: str) -> None:
+def _shot(driver: Any, folder: Path, name: str, *, top: bool = True) -> None:
+    if top:
+        driver.execute_script("window.scrollTo(0, 0)")
     driver.save_screenshot(str(folder / f"{name}.png"))
     extra = os.environ.get("NANOALLOY_SCREENSHOTS")
     if extra:
@@ -509,12 +511,15 @@ def test_in_headless_chromium(spectra: dict[str, Path], tmp_path: Path) -> None:
         plots = driver.execute_script("return document.querySelectorAll('.main-svg').length")
         assert plots >= 1
         _shot(driver, shots, "2-result")
+        driver.execute_script("document.getElementById('ion-info').scrollIntoView()")
+        _shot(driver, shots, "2b-ion-pattern", top=False)
         job_url = driver.current_url
 
         # 2. garbage -> readable error in the page
         driver.get(base)
         driver.find_element(By.ID, "spectra").send_keys(str(spectra["garbage"]))
         driver.find_element(By.ID, "upload-button").click()
+        WebDriverWait(driver, 60).until(lambda d: d.find_elements(By.ID, "messages"))
         msg = driver.find_element(By.CSS_SELECTOR, "#messages li.error").text
         assert msg.startswith("garbage.mzML:") and "not a spectrum file" in msg
         assert "Traceback" not in driver.page_source
@@ -528,7 +533,9 @@ def test_in_headless_chromium(spectra: dict[str, Path], tmp_path: Path) -> None:
             "\n".join(str(spectra[label]) for label in SERIES)
         )
         driver.find_element(By.ID, "upload-button").click()
-        assert len(driver.find_elements(By.CSS_SELECTOR, "#messages li.ok")) == 3
+        WebDriverWait(driver, 60).until(lambda d: d.find_elements(By.ID, "messages"))
+        oks = driver.find_elements(By.CSS_SELECTOR, "#messages li.ok")
+        assert len(oks) == 3, driver.find_element(By.ID, "messages").text
         driver.get(base + "series")
         rows = driver.find_elements(By.CSS_SELECTOR, "#series-uploads tbody tr")
         labels = {"1to10": "1:10", "1to4": "1:4", "1to3": "1:3"}
@@ -596,4 +603,4 @@ def test_in_headless_chromium(spectra: dict[str, Path], tmp_path: Path) -> None:
     finally:
         driver.quit()
         srv.stop()
-    assert len(list(shots.glob("*.png"))) == 10
+    assert len(list(shots.glob("*.png"))) == 11

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = ["assign_view", "compare_view", "ion_details", "series_view", "simulate_view"]
 
 FAMILY_ORDER = ("M44S30", "M44S27", "M44S26")
+MIN_SHARE = 1e-3
 
 
 def _csv(path: Path) -> pd.DataFrame:
@@ -52,7 +53,9 @@ def _json(fig: Any) -> str:
 def _table(df: pd.DataFrame, table_id: str) -> str:
     from nanoalloy.report import table_html
 
-    return str(table_html(df, table_id=table_id))
+    # text columns as object dtype, so that the table aligns and sorts them as text
+    text = {c: object for c in df.columns if df[c].dtype.kind in "OSUT" or str(df[c].dtype) == "str"}
+    return str(table_html(df.astype(text) if text else df, table_id=table_id))
 
 
 def assign_view(folder: Path) -> dict[str, Any]:
@@ -234,11 +237,16 @@ def compare_view(sim_folder: Path, assign_folder: Path) -> dict[str, Any]:
 
     sim = _distribution(_csv(sim_folder / "final.csv"), "fraction")
     got = _distribution(_csv(assign_folder / "species.csv"), "abundance")
-    fams = [f for f in FAMILY_ORDER if f in sim or f in got]
     tot_s = sum(sum(d.values()) for d in sim.values()) or 1.0
     tot_g = sum(sum(d.values()) for d in got.values()) or 1.0
-    frac_s = [sum(sim.get(f, {}).values()) / tot_s for f in fams]
-    frac_g = [sum(got.get(f, {}).values()) / tot_g for f in fams]
+    share_s = {f: sum(d.values()) / tot_s for f, d in sim.items()}
+    share_g = {f: sum(d.values()) / tot_g for f, d in got.items()}
+    # a family below 0.1 % on both sides is not shown (its normalised x curve means nothing)
+    fams = [
+        f for f in FAMILY_ORDER if max(share_s.get(f, 0.0), share_g.get(f, 0.0)) >= MIN_SHARE
+    ]
+    frac_s = [share_s.get(f, 0.0) for f in fams]
+    frac_g = [share_g.get(f, 0.0) for f in fams]
     bars = go.Figure(
         [
             go.Bar(x=fams, y=frac_s, name="simulated", marker={"color": "#7f7f7f"}),
@@ -256,7 +264,8 @@ def compare_view(sim_folder: Path, assign_folder: Path) -> dict[str, Any]:
     rows = []
     dist = make_subplots(rows=1, cols=max(len(fams), 1), subplot_titles=fams or ["no families"])
     for k, fam in enumerate(fams):
-        s, g = sim.get(fam, {}), got.get(fam, {})
+        s = sim.get(fam, {}) if share_s.get(fam, 0.0) >= MIN_SHARE else {}
+        g = got.get(fam, {}) if share_g.get(fam, 0.0) >= MIN_SHARE else {}
         xs = sorted(set(s) | set(g))
         ss, gs = sum(s.values()), sum(g.values())
         sn = [s.get(x, 0.0) / ss if ss else 0.0 for x in xs]

@@ -125,6 +125,7 @@
         a.addEventListener('click', function (e) { e.preventDefault(); showIon(q.ion); });
         if (i) { p.appendChild(document.createTextNode('; ')); }
         p.appendChild(a);
+        if (!(q.intensity > 0)) { p.appendChild(document.createTextNode(' (not in the fit)')); }
       });
       $('ion-share').textContent = fmt(100 * d.ambiguity_share, 1) + ' % of the signal here goes to partners';
       select($('ions'), d.ion, 'ion');
