@@ -191,6 +191,10 @@ def run_job(root: str, jid: str) -> str:
     stage.mkdir(parents=True)
     try:
         summary = RUNNERS[job["kind"]](store, params, stage, progress)
+        progress(0.95, "preparing the result page")
+        from .views import write_view
+
+        write_view(job["kind"], stage)
         if target.exists():
             shutil.rmtree(target)
         stage.rename(target)

@@ -28,7 +28,15 @@ import numpy as np
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["assign_view", "compare_view", "ion_details", "series_view", "simulate_view"]
+__all__ = [
+    "assign_view",
+    "compare_view",
+    "ion_details",
+    "job_view",
+    "series_view",
+    "simulate_view",
+    "write_view",
+]
 
 FAMILY_ORDER = ("M44S30", "M44S27", "M44S26")
 MIN_SHARE = 1e-3
@@ -153,6 +161,27 @@ def simulate_view(folder: Path) -> dict[str, Any]:
         out["figures"]["final"] = _json(_final_figure(final))
         out["final"] = _table(final[final["fraction"] > 1e-4], "final")
     return out
+
+
+VIEW_FILE = "view.json"
+
+
+def write_view(kind: str, folder: Path) -> None:
+    """Build the page content of a finished job once (in the worker) into ``view.json``."""
+    builders = {"assign": assign_view, "series": series_view, "simulate": simulate_view}
+    (folder / VIEW_FILE).write_text(json.dumps(builders[kind](folder)), encoding="utf-8")
+
+
+def job_view(kind: str, folder: Path) -> dict[str, Any]:
+    """The page content of a finished job: ``view.json`` when written, else built now."""
+    path = folder / VIEW_FILE
+    if path.exists():
+        try:
+            return dict(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            pass
+    builders = {"assign": assign_view, "series": series_view, "simulate": simulate_view}
+    return builders[kind](folder)
 
 
 # ----------------------------------------------------------------------------- ions

@@ -367,12 +367,7 @@ def create_app(
         files: list[str] = []
         folder = store.job_dir(jid)
         if job["state"] == "done" and folder.is_dir():
-            if job["kind"] == "assign":
-                view = views.assign_view(folder)
-            elif job["kind"] == "series":
-                view = views.series_view(folder)
-            else:
-                view = views.simulate_view(folder)
+            view = views.job_view(job["kind"], folder)
             files = sorted(p.name for p in folder.iterdir() if p.name in DOWNLOADS)
         return render("job.html", job=job, view=view, files=files)
 
@@ -410,7 +405,7 @@ def create_app(
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
             for p in sorted(folder.rglob("*")):
-                if p.is_file():
+                if p.is_file() and p.name != "view.json":
                     zf.write(p, f"{job['kind']}-{jid}/{p.relative_to(folder).as_posix()}")
         buf.seek(0)
         return send_file(
