@@ -55,15 +55,15 @@ OPENER = urllib.request.build_opener(NoRedirect)
 class Client:
     """One browser: a session cookie, timed requests."""
 
-    def __init__(
-        self, base: str, times: list[tuple[str, float]], running: threading.Event
-    ) -> None:
+    def __init__(self, base: str, times: list[tuple[str, float]], running: threading.Event) -> None:
         self.base = base
         self.cookie = ""
         self.times = times
         self.running = running
 
-    def request(self, path: str, data: bytes | None = None, ctype: str = "") -> tuple[int, str, dict]:
+    def request(
+        self, path: str, data: bytes | None = None, ctype: str = ""
+    ) -> tuple[int, str, dict]:
         req = urllib.request.Request(self.base + path.lstrip("/"), data=data)
         if ctype:
             req.add_header("Content-Type", ctype)
@@ -88,7 +88,9 @@ class Client:
         boundary = uuid.uuid4().hex
         parts = []
         for k, v in (("preset", PRESET), ("assign", "1")):
-            parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode())
+            parts.append(
+                f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+            )
         parts.append(
             f'--{boundary}\r\nContent-Disposition: form-data; name="spectra"; filename="{path.name}"\r\n'
             "Content-Type: text/csv\r\n\r\n".encode()
@@ -139,15 +141,29 @@ def main() -> int:
         pops = pd.DataFrame(
             [{"family": f, "au": x, "fraction": w} for f, d in dist.items() for x, w in d.items()]
         )
-        syn = na.synthesize(pops, mz_range=(2050.0, 2700.0), resolution=20_000, seed=i, preset=PRESET)
+        syn = na.synthesize(
+            pops, mz_range=(2050.0, 2700.0), resolution=20_000, seed=i, preset=PRESET
+        )
         files.append(tmp / f"spectrum-{i}.csv")
         write_csv(syn.spectrum, files[-1])
     size_kb = np.mean([f.stat().st_size for f in files]) / 1024
     env = dict(os.environ)
-    env["PYTHONPATH"] = str(Path(na.__file__).resolve().parents[1]) + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYTHONPATH"] = (
+        str(Path(na.__file__).resolve().parents[1]) + os.pathsep + env.get("PYTHONPATH", "")
+    )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "nanoalloy.cli", "serve", "--port", "0", "--workspace", str(tmp / "ws"),
-         "--workers", str(args.workers)],
+        [
+            sys.executable,
+            "-m",
+            "nanoalloy.cli",
+            "serve",
+            "--port",
+            "0",
+            "--workspace",
+            str(tmp / "ws"),
+            "--workers",
+            str(args.workers),
+        ],
         stderr=subprocess.PIPE,
         text=True,
         env=env,
@@ -188,7 +204,9 @@ def main() -> int:
     leaked = sum(len(set(listed) - set(j)) for j, _, listed in results)
     ms = np.array([t for _, t in times]) * 1000
     p95 = float(np.percentile(ms, 95))
-    print(f"clients {args.clients}, uploads {submitted} ({size_kb:.0f} kB CSV each), workers {args.workers}")
+    print(
+        f"clients {args.clients}, uploads {submitted} ({size_kb:.0f} kB CSV each), workers {args.workers}"
+    )
     print(f"jobs: {done} done, {failed} failed, {lost} lost, {leaked} seen by another session")
     print(f"wall time {wall:.1f} s ({submitted / wall * 60:.0f} assign jobs per minute)")
     print(

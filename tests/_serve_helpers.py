@@ -149,9 +149,7 @@ def chromium_driver(download_dir: Path) -> Any:
         from selenium.webdriver.chrome.service import Service
     except ImportError:
         return None
-    exe = next(
-        (p for p in (shutil.which("chromium"), shutil.which("chromium-browser")) if p), None
-    )
+    exe = next((p for p in (shutil.which("chromium"), shutil.which("chromium-browser")) if p), None)
     drv = shutil.which("chromedriver")
     if exe is None or drv is None:
         return None

@@ -31,6 +31,9 @@ import pytest
 pytest.importorskip("flask")
 pytest.importorskip("waitress")
 
+from werkzeug.test import EnvironBuilder  # noqa: E402
+
+import nanoalloy as na  # noqa: E402
 from _serve_helpers import (  # noqa: E402
     PRESET,
     SERIES,
@@ -39,13 +42,10 @@ from _serve_helpers import (  # noqa: E402
     chromium_driver,
     make_spectra,
 )
-
-import nanoalloy as na  # noqa: E402
 from nanoalloy import cli  # noqa: E402
 from nanoalloy.app import create_app  # noqa: E402
 from nanoalloy.app.store import Store  # noqa: E402
 from nanoalloy.io import write_mzml  # noqa: E402
-from werkzeug.test import EnvironBuilder  # noqa: E402
 
 TIMEOUT = 120.0
 
@@ -231,7 +231,9 @@ def test_filenames_are_never_paths(app: Any, spectra: dict[str, Path]) -> None:
     assert resp.status_code == 200
     assert not (root.parent / "evil name.csv").exists()
     up = app.extensions["nanoalloy"]["store"].uploads(
-        __import__("hashlib").sha256(client.get_cookie("nanoalloy_session").value.encode()).hexdigest()
+        __import__("hashlib")
+        .sha256(client.get_cookie("nanoalloy_session").value.encode())
+        .hexdigest()
     )[0]
     assert up["name"] == "evil name.csv"
     assert re.fullmatch(r"[0-9a-f]{12}\.csv", up["stored"])
@@ -252,9 +254,14 @@ def test_upload_limit_and_request_guards(tmp_path: Path, spectra: dict[str, Path
             "/simulate", data={"au44": "1"}, headers={"Origin": "http://evil.example"}
         )
         assert cross.status_code == 403
-        assert small.extensions["nanoalloy"]["store"].jobs(
-            __import__("hashlib").sha256(client.get_cookie("nanoalloy_session").value.encode()).hexdigest()
-        ) == []
+        assert (
+            small.extensions["nanoalloy"]["store"].jobs(
+                __import__("hashlib")
+                .sha256(client.get_cookie("nanoalloy_session").value.encode())
+                .hexdigest()
+            )
+            == []
+        )
     finally:
         small.extensions["nanoalloy"]["queue"].shutdown()
 
@@ -294,13 +301,18 @@ def test_interrupted_jobs_are_marked_and_rerun(tmp_path: Path, spectra: dict[str
     store: Store = first.extensions["nanoalloy"]["store"]
     resp = _upload(client, spectra["1to3"], assign="0")
     assert resp.status_code == 200
-    owner = __import__("hashlib").sha256(
-        client.get_cookie("nanoalloy_session").value.encode()
-    ).hexdigest()
+    owner = (
+        __import__("hashlib")
+        .sha256(client.get_cookie("nanoalloy_session").value.encode())
+        .hexdigest()
+    )
     up = store.uploads(owner)[0]
     # a job the server was running when it stopped
     jid = store.add_job(
-        owner, "assign", "assign 1to3.csv", {"stored": up["stored"], "name": up["name"], "preset": PRESET}
+        owner,
+        "assign",
+        "assign 1to3.csv",
+        {"stored": up["stored"], "name": up["name"], "preset": PRESET},
     )
     store.update_job(jid, state="running", progress=0.4, stage="assigning")
     first.extensions["nanoalloy"]["queue"].shutdown()
@@ -360,7 +372,14 @@ def test_series_simulate_and_compare(app: Any, spectra: dict[str, Path]) -> None
     sim = _job_id(
         client.post(
             "/simulate",
-            data={"au44": "1", "ag44": "3", "hours": "20", "add_t0": "10", "add_sp0": "Ag44", "add_eq0": "0.5"},
+            data={
+                "au44": "1",
+                "ag44": "3",
+                "hours": "20",
+                "add_t0": "10",
+                "add_sp0": "Ag44",
+                "add_eq0": "0.5",
+            },
         )
     )
     job = _wait(client, sim)
@@ -389,7 +408,9 @@ def test_cli_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert exc.value.code == 2
     assert "port must be 0-65535" in capsys.readouterr().err
     assert cli.main(["serve", "--workers", "0"]) == 1
-    assert capsys.readouterr().err.strip() == "nanoalloy serve: error: --workers must be 1-64, got 0"
+    assert (
+        capsys.readouterr().err.strip() == "nanoalloy serve: error: --workers must be 1-64, got 0"
+    )
 
 
 def test_cli_warns_off_loopback_and_stops_cleanly(tmp_path: Path) -> None:
@@ -407,7 +428,16 @@ def test_cli_port_in_use_is_one_line(tmp_path: Path) -> None:
     try:
         port = srv.url.rsplit(":", 1)[1].strip("/")
         res = subprocess.run(
-            [sys.executable, "-m", "nanoalloy.cli", "serve", "--port", port, "--workspace", str(tmp_path / "w2")],
+            [
+                sys.executable,
+                "-m",
+                "nanoalloy.cli",
+                "serve",
+                "--port",
+                port,
+                "--workspace",
+                str(tmp_path / "w2"),
+            ],
             capture_output=True,
             text=True,
             timeout=60,
@@ -437,10 +467,12 @@ def _js_ok(driver: Any) -> None:
     from selenium.webdriver.support.ui import WebDriverWait
 
     WebDriverWait(driver, 30).until(
-        lambda d: d.execute_script(
-            "return document.getElementById('js-status').getAttribute('data-done')"
+        lambda d: (
+            d.execute_script(
+                "return document.getElementById('js-status').getAttribute('data-done')"
+            )
+            == "1"
         )
-        == "1"
     )
     errs = driver.execute_script("return window.__nanoalloyErrors")
     assert errs == [], errs
@@ -482,10 +514,12 @@ def test_in_headless_chromium(spectra: dict[str, Path], tmp_path: Path) -> None:
         driver.find_element(By.ID, "upload-button").click()
         assert _wait_done(driver) == "done"
         WebDriverWait(driver, 30).until(
-            lambda d: d.execute_script(
-                "var j=document.getElementById('job');return j&&j.getAttribute('data-ready')"
+            lambda d: (
+                d.execute_script(
+                    "var j=document.getElementById('job');return j&&j.getAttribute('data-ready')"
+                )
+                == "1"
             )
-            == "1"
         )
         _js_ok(driver)
         families = driver.find_element(By.ID, "families").text
@@ -501,9 +535,9 @@ def test_in_headless_chromium(spectra: dict[str, Path], tmp_path: Path) -> None:
         assert f"pattern {first_ion}" in traces
         assert driver.find_element(By.ID, "ion-ppm").text != ""
         assert "%" in driver.find_element(By.ID, "ion-share").text
-        assert "selected" in driver.find_element(
-            By.CSS_SELECTOR, "#ions tbody tr"
-        ).get_attribute("class")
+        assert "selected" in driver.find_element(By.CSS_SELECTOR, "#ions tbody tr").get_attribute(
+            "class"
+        )
         # a species row picks its strongest ion
         driver.find_element(By.CSS_SELECTOR, "#species tbody tr").click()
         sp = driver.find_element(By.CSS_SELECTOR, "#species tbody tr td").text
@@ -569,7 +603,9 @@ def test_in_headless_chromium(spectra: dict[str, Path], tmp_path: Path) -> None:
         driver.find_element(By.ID, "simulate-button").click()
         assert _wait_done(driver) == "done"
         _js_ok(driver)
-        assert driver.execute_script("return document.getElementById('timecourse').data.length") >= 1
+        assert (
+            driver.execute_script("return document.getElementById('timecourse').data.length") >= 1
+        )
         _shot(driver, shots, "7-simulation")
         driver.get(base + "compare")
         _js_ok(driver)

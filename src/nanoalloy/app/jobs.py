@@ -19,6 +19,7 @@ readable
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import shutil
@@ -238,7 +239,7 @@ class JobQueue:
         """Queue job ``jid`` (already written as ``queued``)."""
         fut = self._pool.submit(run_job, str(self.store.root), jid)
         self._futures[jid] = fut
-        fut.add_done_callback(lambda f, jid=jid: self._finished(jid, f))
+        fut.add_done_callback(functools.partial(self._finished, jid))
 
     def _finished(self, jid: str, fut: Future[str]) -> None:
         self._futures.pop(jid, None)

@@ -62,7 +62,9 @@ def _table(df: pd.DataFrame, table_id: str) -> str:
     from nanoalloy.report import table_html
 
     # text columns as object dtype, so that the table aligns and sorts them as text
-    text = {c: object for c in df.columns if df[c].dtype.kind in "OSUT" or str(df[c].dtype) == "str"}
+    text = {
+        c: object for c in df.columns if df[c].dtype.kind in "OSUT" or str(df[c].dtype) == "str"
+    }
     return str(table_html(df.astype(text) if text else df, table_id=table_id))
 
 
@@ -79,7 +81,9 @@ def assign_view(folder: Path) -> dict[str, Any]:
     fit = _csv(folder / "fit.csv")
     if {"mz", "intensity", "model"} <= set(fit.columns) and len(fit):
         mz, y, model = decimate(
-            fit["mz"].to_numpy(float), fit["intensity"].to_numpy(float), fit["model"].to_numpy(float)
+            fit["mz"].to_numpy(float),
+            fit["intensity"].to_numpy(float),
+            fit["model"].to_numpy(float),
         )
         spec = pd.DataFrame({"mz": mz, "intensity": y, "model": model})
         fig = spectrum_figure(spec, ions, species, "spectrum, fitted model and residual")
@@ -271,9 +275,7 @@ def compare_view(sim_folder: Path, assign_folder: Path) -> dict[str, Any]:
     share_s = {f: sum(d.values()) / tot_s for f, d in sim.items()}
     share_g = {f: sum(d.values()) / tot_g for f, d in got.items()}
     # a family below 0.1 % on both sides is not shown (its normalised x curve means nothing)
-    fams = [
-        f for f in FAMILY_ORDER if max(share_s.get(f, 0.0), share_g.get(f, 0.0)) >= MIN_SHARE
-    ]
+    fams = [f for f in FAMILY_ORDER if max(share_s.get(f, 0.0), share_g.get(f, 0.0)) >= MIN_SHARE]
     frac_s = [share_s.get(f, 0.0) for f in fams]
     frac_g = [share_g.get(f, 0.0) for f in fams]
     bars = go.Figure(

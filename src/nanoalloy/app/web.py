@@ -130,7 +130,9 @@ def create_app(
             host = (urlsplit(f"//{request.host}").hostname or "").lower()
             if host not in LOOPBACK:
                 return Response(
-                    "nanoalloy serve answers only to 127.0.0.1 and localhost", 400, mimetype="text/plain"
+                    "nanoalloy serve answers only to 127.0.0.1 and localhost",
+                    400,
+                    mimetype="text/plain",
                 )
         if request.method == "POST":
             origin = request.headers.get("Origin")
@@ -278,7 +280,9 @@ def create_app(
         messages: list[tuple[str, str]] = []
         if not files:
             messages.append(("error", "Choose or drop at least one spectrum file."))
-            return render("upload.html", uploads=store.uploads(owner()), messages=messages, jobs=[]), 400
+            return render(
+                "upload.html", uploads=store.uploads(owner()), messages=messages, jobs=[]
+            ), 400
         pparams, perr = preset_params(request.form)
         do_assign = request.form.get("assign") == "1"
         if perr and do_assign:
@@ -431,7 +435,12 @@ def create_app(
                 continue
             label = " ".join(request.form.get(f"label-{uid}", "").replace(",", " ").split())
             items.append(
-                {"upload": uid, "stored": up["stored"], "name": up["name"], "label": label or Path(up["name"]).stem}
+                {
+                    "upload": uid,
+                    "stored": up["stored"],
+                    "name": up["name"],
+                    "label": label or Path(up["name"]).stem,
+                }
             )
         if len(items) < 2 and not (
             len(items) == 1 and len(store.upload(owner(), items[0]["upload"])["scans"]) > 1  # type: ignore[index]
@@ -512,9 +521,7 @@ def create_app(
             if sj["kind"] != "simulate" or fj["kind"] != "assign":
                 abort(404, description="Pick a finished simulation and a finished assignment.")
             view = views.compare_view(store.job_dir(sim_id), store.job_dir(fit_id))
-        return render(
-            "compare.html", sims=sims, fits=fits, sim_id=sim_id, fit_id=fit_id, view=view
-        )
+        return render("compare.html", sims=sims, fits=fits, sim_id=sim_id, fit_id=fit_id, view=view)
 
     # ------------------------------------------------------------------ JSON
     @app.get("/api/jobs")
