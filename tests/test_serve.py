@@ -145,6 +145,9 @@ def test_ion_pattern_overlay_matches_the_fitted_ion(app: Any, assigned: tuple[An
     assert mean == pytest.approx(row["mz_observed"], abs=0.01)
     assert float(np.trapezoid(y, x)) == pytest.approx(row["intensity"], rel=0.02)
     assert 0.0 <= d["ambiguity_share"] <= 1.0
+    # the zoom the page applies holds the envelope and the tallest point around it
+    assert d["view"]["x"][0] < x.min() and d["view"]["x"][1] > x.max()
+    assert d["view"]["y"][1] >= 1.1 * y.max() - 1e-12
     # the fitted model is at least as tall as this one ion's pattern near its apex
     fit = pd.read_csv(folder / "fit.csv")
     near = fit[(fit["mz"] > x.min()) & (fit["mz"] < x.max())]
@@ -494,6 +497,7 @@ def test_in_headless_chromium(spectra: dict[str, Path], tmp_path: Path) -> None:
     reason = browser_missing_reason()
     if reason:
         pytest.skip(reason)
+    from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -524,6 +528,7 @@ def test_in_headless_chromium(spectra: dict[str, Path], tmp_path: Path) -> None:
         _js_ok(driver)
         families = driver.find_element(By.ID, "families").text
         assert "M44S30" in families and "M44S26" in families
+        _shot(driver, shots, "2-result")
         first_ion = driver.find_element(By.CSS_SELECTOR, "#ions tbody tr td").text
         driver.find_element(By.CSS_SELECTOR, "#ions tbody tr").click()
         WebDriverWait(driver, 30).until(
@@ -538,14 +543,27 @@ def test_in_headless_chromium(spectra: dict[str, Path], tmp_path: Path) -> None:
         assert "selected" in driver.find_element(By.CSS_SELECTOR, "#ions tbody tr").get_attribute(
             "class"
         )
+        # a click on an ion marker in the plot (after a reset of the zoom)
+        driver.execute_script(
+            "Plotly.relayout('spectrum', {'xaxis.autorange': true, 'yaxis.autorange': true})"
+        )
+        marker = driver.execute_script(
+            "var d=document.getElementById('spectrum');"
+            "var i=d.data.findIndex(function(t){return String(t.name).indexOf('ions M44S26')===0;});"
+            "var pts=d.querySelectorAll('.scatterlayer .trace')[i].querySelectorAll('.points path');"
+            "return pts[0];"
+        )
+        ActionChains(driver).move_to_element(marker).pause(0.3).click().perform()
+        WebDriverWait(driver, 30).until(
+            lambda d: "M44S26" in d.find_element(By.ID, "ion-species").text
+        )
         # a species row picks its strongest ion
         driver.find_element(By.CSS_SELECTOR, "#species tbody tr").click()
         sp = driver.find_element(By.CSS_SELECTOR, "#species tbody tr td").text
         WebDriverWait(driver, 30).until(lambda d: sp in d.find_element(By.ID, "ion-species").text)
         plots = driver.execute_script("return document.querySelectorAll('.main-svg').length")
         assert plots >= 1
-        _shot(driver, shots, "2-result")
-        driver.execute_script("document.getElementById('ion-info').scrollIntoView()")
+        driver.execute_script("document.getElementById('spectrum').scrollIntoView()")
         _shot(driver, shots, "2b-ion-pattern", top=False)
         job_url = driver.current_url
 

@@ -220,6 +220,14 @@ def ion_details(folder: Path, ion: str, resolution: float) -> dict[str, Any]:
     for c, a, s in zip(centers, area, sigma, strict=True):
         if a > 0:
             y += a / (s * math.sqrt(2 * math.pi)) * np.exp(-0.5 * ((grid - c) / s) ** 2)
+    # the tallest measured or modelled point around the envelope (to scale the zoomed view)
+    fit = _csv(folder / "fit.csv")
+    pad = 0.15 * (hi - lo)
+    ymax = float(y.max())
+    if {"mz", "intensity", "model"} <= set(fit.columns):
+        near = fit[(fit["mz"] >= lo - pad) & (fit["mz"] <= hi + pad)]
+        if len(near):
+            ymax = max(ymax, float(near["intensity"].max()), float(near["model"].max()))
     partners = [p for p in str(row.get("near_isobar", "") or "").split(";") if p and p != "nan"]
     inten = dict(zip(ions["ion"].astype(str), ions["intensity"].astype(float), strict=False))
     own = float(row["intensity"])
@@ -238,6 +246,7 @@ def ion_details(folder: Path, ion: str, resolution: float) -> dict[str, Any]:
         "partners": [{"ion": p, "intensity": inten.get(p, 0.0)} for p in partners],
         "ambiguity_share": share,
         "pattern": {"mz": grid.round(5).tolist(), "y": y.tolist()},
+        "view": {"x": [lo - pad, hi + pad], "y": [-0.05 * ymax, 1.1 * ymax]},
         "sticks": {
             "mz": centers.round(5).tolist(),
             "y": (area / (sigma * math.sqrt(2 * math.pi))).tolist(),

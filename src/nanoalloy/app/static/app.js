@@ -136,13 +136,7 @@
       if (keep.length) { Plotly.deleteTraces(div, keep); }
       Plotly.addTraces(div, [{x: d.pattern.mz, y: d.pattern.y, mode: 'lines', name: 'pattern ' + d.ion,
         line: {color: '#2ca02c', width: 2}, hoverinfo: 'x+y'}]);
-      var lo = d.pattern.mz[0], hi = d.pattern.mz[d.pattern.mz.length - 1], pad = 0.15 * (hi - lo);
-      var ymax = Math.max.apply(null, d.pattern.y);
-      var meas = div.data[0];
-      for (var k = 0; k < meas.x.length; k++) {
-        if (meas.x[k] >= lo - pad && meas.x[k] <= hi + pad && meas.y[k] > ymax) { ymax = meas.y[k]; }
-      }
-      Plotly.relayout(div, {'xaxis.range': [lo - pad, hi + pad], 'yaxis.range': [-0.05 * ymax, 1.1 * ymax]});
+      Plotly.relayout(div, {'xaxis.range': d.view.x, 'yaxis.range': d.view.y});
     }).catch(function (e) { var err = $('ion-error'); err.hidden = false; err.textContent = String(e); });
   }
 
