@@ -493,6 +493,18 @@ def _wait_done(driver: Any) -> str:
     return str(WebDriverWait(driver, TIMEOUT, poll_frequency=0.5).until(state))
 
 
+def _dump_failure(driver: Any, srv: LiveServer, shots: Path) -> None:
+    """On a failure: screenshot, page source, browser console and server log (shown by pytest)."""
+    try:
+        driver.save_screenshot(str(shots / "failure.png"))
+        (shots / "failure.html").write_text(driver.page_source)
+        print("page:", driver.current_url)
+        print("script errors:", driver.execute_script("return window.__nanoalloyErrors"))
+    except Exception as exc:  # noqa: BLE001 - diagnostics only
+        print("could not capture the page:", exc)
+    print("server log:\n" + "".join(srv.stderr[-50:]))
+
+
 def test_in_headless_chromium(spectra: dict[str, Path], tmp_path: Path) -> None:
     reason = browser_missing_reason()
     if reason:
@@ -637,6 +649,9 @@ def test_in_headless_chromium(spectra: dict[str, Path], tmp_path: Path) -> None:
         }
         assert len(before) == 3 and set(before.values()) == {"done"}
         _shot(driver, shots, "9-history")
+    except Exception:
+        _dump_failure(driver, srv, shots)
+        raise
     finally:
         srv.stop()
 
@@ -654,6 +669,9 @@ def test_in_headless_chromium(spectra: dict[str, Path], tmp_path: Path) -> None:
         driver.get(srv.url + job_url.split("/", 3)[3])
         _js_ok(driver)
         assert "M44S30" in driver.find_element(By.ID, "families").text
+    except Exception:
+        _dump_failure(driver, srv, shots)
+        raise
     finally:
         driver.quit()
         srv.stop()

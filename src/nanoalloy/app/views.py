@@ -88,6 +88,10 @@ def assign_view(folder: Path) -> dict[str, Any]:
         spec = pd.DataFrame({"mz": mz, "intensity": y, "model": model})
         fig = spectrum_figure(spec, ions, species, "spectrum, fitted model and residual")
         fig.update_traces(visible=True, selector={"name": "residual"})
+        for trace in fig.data:  # plain lists, so that the page's script can search the markers
+            if str(trace.name).startswith("ions"):
+                trace.x = [float(v) for v in trace.x]
+                trace.y = [float(v) for v in trace.y]
         fig.update_layout(height=460, dragmode="zoom")
         out["figures"]["spectrum"] = _json(fig)
     out["families"] = _table(families, "families")

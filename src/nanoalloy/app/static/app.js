@@ -159,11 +159,24 @@
       });
     }
     if (div && div.on) {
+      // a click picks the ion marker nearest in m/z (within 0.5 % of the visible range), also
+      // when plotly reports the measured or model line under the marker as the closest point
       div.on('plotly_click', function (ev) {
         var pt = ev.points && ev.points[0];
-        if (!pt || String(pt.data.name).indexOf('ions') !== 0) { return; }
-        var ht = Array.isArray(pt.data.hovertext) ? pt.data.hovertext[pt.pointIndex] : pt.hovertext;
-        var m = /<b>(.*?)<\/b>/.exec(ht || '');
+        if (!pt) { return; }
+        var xr = div.layout.xaxis.range, tol = 0.005 * Math.abs(xr[1] - xr[0]);
+        var best = null, bestD = tol;
+        if (String(pt.data.name).indexOf('ions') === 0) {
+          best = Array.isArray(pt.data.hovertext) ? pt.data.hovertext[pt.pointIndex] : pt.hovertext;
+        }
+        if (!best) div.data.forEach(function (t) {
+          if (String(t.name).indexOf('ions') !== 0 || !Array.isArray(t.x)) { return; }
+          for (var k = 0; k < t.x.length; k++) {
+            var dd = Math.abs(t.x[k] - pt.x);
+            if (dd <= bestD) { bestD = dd; best = t.hovertext[k]; }
+          }
+        });
+        var m = /<b>(.*?)<\/b>/.exec(best || '');
         if (m) { var ta = document.createElement('textarea'); ta.innerHTML = m[1]; showIon(ta.value); }
       });
     }
