@@ -244,6 +244,16 @@ def test_filenames_are_never_paths(app: Any, spectra: dict[str, Path]) -> None:
     assert "evil name.csv" in client.get("/").text
 
 
+def test_names_and_labels_are_escaped(app: Any, spectra: dict[str, Path]) -> None:
+    client = _client(app)
+    evil = "<img src=x onerror=alert(1)>.csv"
+    resp = _upload(client, spectra["1to3"], name=evil, assign="0")
+    assert resp.status_code == 200
+    assert "<img src=x" not in resp.text and "&lt;img src=x onerror=alert(1)&gt;.csv" in resp.text
+    bad = _post(client, "/upload", {"spectra": (io.BytesIO(b"\x00\x01" * 100), "<i>bad.mzML")})
+    assert "<i>bad" not in bad.text and "&lt;i&gt;bad.mzML: binary content" in bad.text
+
+
 def test_upload_limit_and_request_guards(tmp_path: Path, spectra: dict[str, Path]) -> None:
     small = create_app(tmp_path / "ws", workers=1, max_upload_mb=0.05)
     try:

@@ -55,28 +55,38 @@ def serve(
 
     from waitress.server import create_server
 
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    # SIGTERM stops the server like Ctrl-C (installed first: a client may stop us as soon as the
+    # URL is printed)
+    previous = signal.signal(signal.SIGTERM, stop)
     try:
         loopback = host == "localhost" or ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         loopback = False
-    app = create_app(workspace, workers=workers, max_upload_mb=max_upload_mb, loopback=loopback)
-    server = create_server(app, host=host, port=port, threads=threads, ident="nanoalloy")
-    real_port = getattr(server, "effective_port", port)
-    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    url = f"http://{shown}:{real_port}/"
-    if not loopback:
-        print(
-            f"nanoalloy serve: warning: listening on {host}, reachable from other machines; "
-            "the app has no login - anyone who can reach this port can upload and see results",
-            file=sys.stderr,
-        )
-    print(f"nanoalloy serve: {url} (workspace {Path(workspace).resolve()})", file=sys.stderr)
-
-    def stop(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, stop)
     try:
+        app = create_app(workspace, workers=workers, max_upload_mb=max_upload_mb, loopback=loopback)
+    except BaseException:
+        signal.signal(signal.SIGTERM, previous)
+        raise
+    try:
+        server = create_server(app, host=host, port=port, threads=threads, ident="nanoalloy")
+    except BaseException:
+        signal.signal(signal.SIGTERM, previous)
+        app.extensions["nanoalloy"]["queue"].shutdown()
+        raise
+    try:
+        real_port = getattr(server, "effective_port", port)
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        url = f"http://{shown}:{real_port}/"
+        if not loopback:
+            print(
+                f"nanoalloy serve: warning: listening on {host}, reachable from other machines; "
+                "the app has no login - anyone who can reach this port can upload and see results",
+                file=sys.stderr,
+            )
+        print(f"nanoalloy serve: {url} (workspace {Path(workspace).resolve()})", file=sys.stderr)
         if open_browser:
             import webbrowser
 

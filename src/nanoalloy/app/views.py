@@ -54,8 +54,8 @@ def _csv(path: Path) -> pd.DataFrame:
 
 
 def _json(fig: Any) -> str:
-    """Plotly figure -> JSON text safe inside a ``<script>`` element."""
-    return str(fig.to_json()).replace("</", "<\\/")
+    """Plotly figure -> JSON text safe inside a ``<script>`` element (no ``<`` at all)."""
+    return str(fig.to_json()).replace("<", "\\u003c")
 
 
 def _table(df: pd.DataFrame, table_id: str) -> str:
