@@ -550,6 +550,34 @@ def test_in_headless_chromium(spectra: dict[str, Path], tmp_path: Path) -> None:
         _js_ok(driver)
         families = driver.find_element(By.ID, "families").text
         assert "M44S30" in families and "M44S26" in families
+        # tables sort on a header click and filter as one types
+        head = next(
+            th
+            for th in driver.find_elements(By.CSS_SELECTOR, "#species thead th")
+            if th.text.strip() == "abundance"
+        )
+        driver.execute_script("arguments[0].scrollIntoView()", head)
+        head.click()
+        head.click()  # descending
+        col = driver.execute_script(
+            "var t=document.getElementById('species'),i=-1;"
+            "t.querySelectorAll('thead th').forEach(function(h,k){"
+            "if(h.textContent.trim()==='abundance'){i=k;}});"
+            "return Array.prototype.map.call(t.tBodies[0].rows,"
+            "function(r){return parseFloat(r.cells[i].getAttribute('data-v'));});"
+        )
+        assert len(col) >= 6 and col == sorted(col, reverse=True)
+        box = driver.find_element(By.CSS_SELECTOR, "input.filter[data-table=species]")
+        box.send_keys("M44S26")
+        shown = [
+            r.text
+            for r in driver.find_elements(By.CSS_SELECTOR, "#species tbody tr")
+            if r.is_displayed()
+        ]
+        assert shown and all("M44S26" in t for t in shown)
+        box.clear()
+        box.send_keys(" ")
+        box.send_keys("\b")
         _shot(driver, shots, "2-result")
         first_ion = driver.find_element(By.CSS_SELECTOR, "#ions tbody tr td").text
         driver.find_element(By.CSS_SELECTOR, "#ions tbody tr").click()
