@@ -477,12 +477,14 @@ def _shot(driver: Any, folder: Path, name: str, *, top: bool = True) -> None:
 
 
 def _js_ok(driver: Any) -> None:
+    from selenium.common.exceptions import JavascriptException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    WebDriverWait(driver, 30).until(
+    # (a page may still be replacing the previous one: retry until its status element is there)
+    WebDriverWait(driver, 30, ignored_exceptions=(JavascriptException,)).until(
         lambda d: (
             d.execute_script(
-                "return document.getElementById('js-status').getAttribute('data-done')"
+                "var s=document.getElementById('js-status');return s&&s.getAttribute('data-done')"
             )
             == "1"
         )
