@@ -502,7 +502,12 @@ def _wait_done(driver: Any) -> str:
         )
         return s if s in ("done", "failed", "interrupted") else False
 
-    return str(WebDriverWait(driver, TIMEOUT, poll_frequency=0.5).until(state))
+    from selenium.common.exceptions import JavascriptException
+
+    wait = WebDriverWait(
+        driver, TIMEOUT, poll_frequency=0.5, ignored_exceptions=(JavascriptException,)
+    )
+    return str(wait.until(state))
 
 
 def _dump_failure(driver: Any, srv: LiveServer, shots: Path) -> None:
