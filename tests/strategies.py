@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from nanoalloy.formula import Ion, make_ion
+from nanoalloy.chem.formula import Ion, make_ion
 
 METALS = ["Au", "Ag", "Cu", "Pt", "Pd", "Cd", "Hg"]
 LIGANDS = ["p-MBA", "NTP", "PET", "SG", "MHA", "TBBT", "BDT", "Cl"]

@@ -13,7 +13,7 @@ import pytest
 from _fake_assign import fake_assign, make_spectrum
 from nanoalloy.batch import file_sha256, run_batch, settings_hash
 from nanoalloy.errors import InputError
-from nanoalloy.io import read, write_csv
+from nanoalloy.ms.io import read, write_csv
 
 pytest.importorskip("distributed")
 
@@ -91,16 +91,14 @@ def test_bad_manifest_is_clear(spectra_dir: Path, tmp_path: Path) -> None:
         run_batch([spectra_dir / "s00.csv"], out=tmp_path, progress=False, assign_fn=fake_assign)
 
 
-HAVE_ASSIGN = importlib.util.find_spec("nanoalloy.assignment") is not None
+HAVE_ASSIGN = importlib.util.find_spec("nanoalloy.ms.assign") is not None
 
 
-@pytest.mark.skipif(
-    not HAVE_ASSIGN, reason="nanoalloy.assignment (the real assigner) not installed"
-)
+@pytest.mark.skipif(not HAVE_ASSIGN, reason="nanoalloy.ms.assign (the real assigner) not installed")
 def test_batch_with_real_assign_equals_single_runs(tmp_path: Path) -> None:
-    from nanoalloy.synth import synthesize
+    from nanoalloy.ms.synth import synthesize
 
-    assign = importlib.import_module("nanoalloy.assignment").assign
+    assign = importlib.import_module("nanoalloy.ms.assign").assign
 
     src = tmp_path / "in"
     for i in range(20):

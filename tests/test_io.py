@@ -1,4 +1,4 @@
-"""Tests of nanoalloy.spectrum and nanoalloy.io: readers, writers, bad input, the info CLI."""
+"""Tests of nanoalloy.ms.spectrum and nanoalloy.ms.io: readers, writers, bad input, the info CLI."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import nanoalloy.io as nio
-import nanoalloy.spectrum as nspec
+import nanoalloy.ms.io as nio
+import nanoalloy.ms.spectrum as nspec
 from nanoalloy.cli import main
 from nanoalloy.errors import SpectrumFormatError
-from nanoalloy.spectrum import ScanInfo, Spectrum
+from nanoalloy.ms.spectrum import ScanInfo, Spectrum
 
 
 def _profile(rng: np.random.Generator, n: int = 400) -> Spectrum:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from nanoalloy.chem.formula import parse
 from nanoalloy.errors import PresetError
-from nanoalloy.formula import parse
-from nanoalloy.library import (
+from nanoalloy.ms.library import (
     complex_forms,
     enumerate_candidates,
     fragment_forms,

@@ -42,7 +42,7 @@ from .errors import InputError
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .series import Packed
+    from .results.series import Packed
 
 __all__ = ["BatchResult", "file_sha256", "run_batch", "settings_hash"]
 
@@ -101,7 +101,7 @@ def file_sha256(path: str | os.PathLike[str], /) -> str:
 
 def settings_hash(preset: str, assign_kwargs: dict[str, Any] | None = None, /) -> str:
     """Hash (hex) of the settings that decide an assignment, nanoalloy's version included."""
-    from . import __version__
+    from ._version import __version__
 
     blob = json.dumps(
         {"preset": preset, "kwargs": assign_kwargs or {}, "version": __version__},
@@ -117,7 +117,7 @@ def _assign_task(
     """Runs on a worker: assign one spectrum, return its tables."""
     import pandas as pd
 
-    from .series import _default_assign, unpack_spectrum
+    from .results.series import _default_assign, unpack_spectrum
 
     fn = given if given is not None else _default_assign()
     spectrum = unpack_spectrum(packed)
@@ -206,7 +206,7 @@ def run_batch(
     Parameters
     ----------
     inputs
-        Files, folders or glob patterns (see :func:`nanoalloy.series.collect_inputs`).
+        Files, folders or glob patterns (see :func:`nanoalloy.results.series.collect_inputs`).
     out
         Output folder (created; reused by reruns).
     preset, assign_kwargs
@@ -220,7 +220,7 @@ def run_batch(
     progress
         Show a progress bar (rich) on stderr.
     assign_fn
-        The assigner (default :func:`nanoalloy.assignment.assign`); must be importable
+        The assigner (default :func:`nanoalloy.ms.assign.assign`); must be importable
         on the workers.
     client
         An existing :class:`distributed.Client` to use (not closed here).
@@ -229,7 +229,7 @@ def run_batch(
     -------
     BatchResult
     """
-    from .series import collect_inputs
+    from .results.series import collect_inputs
 
     if workers < 1:
         raise InputError(f"workers must be >= 1, got {workers}")
@@ -288,8 +288,8 @@ def _run_on_dask(
 
     from distributed import Client, LocalCluster, as_completed
 
-    from .io import read
-    from .series import pack_spectrum
+    from .ms.io import read
+    from .results.series import pack_spectrum
 
     with contextlib.ExitStack() as stack:
         if client is None:

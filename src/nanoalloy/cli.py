@@ -17,7 +17,7 @@ import pkgutil
 import sys
 from collections.abc import Sequence
 
-from . import __version__
+from ._version import __version__
 from .errors import FormulaError, NanoalloyError
 
 __all__ = ["build_parser", "main"]

@@ -1,7 +1,7 @@
 """The periodic table as nanoalloy needs it: symbols, groups and metal valence.
 
 Masses and isotope abundances are *not* here: they come from IsoSpecPy's own
-tables (see :mod:`nanoalloy.isotopes`), so every mass agrees with that engine.
+tables (see :mod:`nanoalloy.chem.isotopes`), so every mass agrees with that engine.
 
 Contents
 --------

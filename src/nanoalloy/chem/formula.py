@@ -17,7 +17,7 @@ the core charge is inferred as ion charge minus the charges the modifications
 brought in. ``SR`` means nothing until bound (``sr="p-MBA"`` or a preset).
 
 Valence electron count (superatom model): free valence electrons of the metal
-atoms (see :data:`nanoalloy.elements.FREE_VALENCE`) minus electrons withdrawn by
+atoms (see :data:`nanoalloy.chem.elements.FREE_VALENCE`) minus electrons withdrawn by
 ligands (1 per thiolate, halide, hydride; 2 per dithiolate; 0 per neutral
 donor) minus the signed core charge. ``[Ag44(p-MBA)30]4-``: 44 - 30 + 4 = 18.
 
@@ -41,8 +41,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
+from ..errors import FormulaError, LigandError
 from .elements import ELEMENTS, FREE_VALENCE, METALS, hill_order
-from .errors import FormulaError, LigandError
 from .ligands import DEFAULT_LIGANDS, LigandRegistry, format_element_formula
 
 if TYPE_CHECKING:
@@ -242,7 +242,7 @@ class Ion:
             total += g.electrons * g.count
         return total - self.core_charge
 
-    # -- masses (delegated to nanoalloy.isotopes) -------------------------------
+    # -- masses (delegated to nanoalloy.chem.isotopes) -------------------------------
     @property
     def mz_monoisotopic(self) -> float:
         """m/z of the monoisotopic peak (most abundant isotope of every element)."""

@@ -60,7 +60,7 @@ abundant* isotope of each element (for Ag, Au, C, H, O, S the lightest as well).
 
 Examples
 --------
->>> from nanoalloy.isotopes import aggregated_pattern, average_mz
+>>> from nanoalloy.chem.isotopes import aggregated_pattern, average_mz
 >>> ag44 = {"Ag": 44, "C": 210, "H": 150, "O": 60, "S": 30}
 >>> round(average_mz(ag44, -4), 2)
 2335.39
@@ -80,7 +80,7 @@ from typing import NamedTuple, overload
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .errors import FormulaError, InputError
+from ..errors import FormulaError, InputError
 
 __all__ = [
     "ELECTRON_MASS",

@@ -7,7 +7,7 @@ neutral donor such as PPh3) and the number of acidic protons that ESI can strip
 (one per carboxylic acid).
 
 ``SR`` is not a ligand: it is an alias that means nothing until bound, either
-by ``sr=`` in :func:`nanoalloy.formula.parse` or by a preset.
+by ``sr=`` in :func:`nanoalloy.chem.formula.parse` or by a preset.
 
 Users add ligands from a TOML file::
 
@@ -38,8 +38,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import LigandError
 from .elements import ELEMENTS, hill_order
-from .errors import LigandError
 
 __all__ = [
     "DEFAULT_LIGANDS",

@@ -1,7 +1,7 @@
 """``nanoalloy assign SPECTRUM [--preset P] [--scan N | --time MIN] [--out DIR] [--json]``.
 
 Assigns every cluster, fragment and complex ion of a preset in one profile
-spectrum (see :func:`nanoalloy.assignment.assign`) and writes into DIR
+spectrum (see :func:`nanoalloy.ms.assign.assign`) and writes into DIR
 (atomically: nothing is left behind when the command fails):
 
 * ``species.csv`` - one row per neutral species (``species,family,au,ag,ligands,
@@ -58,8 +58,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Read, assign, write; returns the exit code."""
-    from ..assignment import assign
-    from ..io import read
+    from ..ms.assign.pipeline import assign
+    from ..ms.io import read
 
     if args.resolution is not None and not (
         math.isfinite(args.resolution) and 100 <= args.resolution <= 1e7
@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     )
     result.write(args.out, plot=not args.no_plot, fit=not args.no_report)
     if not args.no_report:
-        from ..report import write_report
+        from ..results.report import write_report
 
         write_report(args.out, title=f"nanoalloy assign: {args.spectrum}")
     if result.message:

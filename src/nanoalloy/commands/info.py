@@ -22,7 +22,7 @@ def _fmt(value: object, spec: str = "") -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..io import list_scans
+    from ..ms.io import list_scans
 
     scans = list_scans(args.spectrum)
     if args.json:

@@ -4,9 +4,9 @@ Writes into DIR (atomically; nothing on error):
 
 * ``fragments.csv`` - ``ion,charge,mz_average,mz_most_abundant,loss,kind``: the
   precursor, its ``[M(SR)2]-`` / ``M(SR)`` loss fragments and the complementary
-  ``[M(SR)2]-`` ions (see :func:`nanoalloy.msms.fragment_ladder`);
+  ``[M(SR)2]-`` ions (see :func:`nanoalloy.ms.msms.fragment_ladder`);
 * with a product-ion SPECTRUM, ``matches.csv`` (columns of
-  :data:`nanoalloy.msms.MATCH_COLUMNS`) and ``msms.png``, the spectrum with the
+  :data:`nanoalloy.ms.msms.MATCH_COLUMNS`) and ``msms.png``, the spectrum with the
   fitted envelopes of the matched ions drawn and labelled.
 """
 
@@ -23,8 +23,8 @@ from ..errors import InputError
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-    from ..msms import Fragment
-    from ..spectrum import Spectrum
+    from ..ms.msms import Fragment
+    from ..ms.spectrum import Spectrum
 
 NAME = "msms"
 HELP = "MS/MS of a cluster anion: [M(SR)2]- / M(SR) loss ladder, matched to a product-ion spectrum."
@@ -59,8 +59,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..formula import parse
-    from ..msms import fragment_ladder, match_spectrum
+    from ..chem.formula import parse
+    from ..ms.msms import fragment_ladder, match_spectrum
     from ..output import atomic_dir
     from .mz import registry_from_args
 
@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _read(path: str, scan: int | None) -> Spectrum:
-    from ..io import read
+    from ..ms.io import read
 
     p = Path(path)
     if not p.is_file():
@@ -138,7 +138,7 @@ def _plot(
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from ..isotopes import Pattern, profile
+    from ..chem.isotopes import Pattern, profile
 
     res = float(matches.attrs["resolution"])
     x, y = spectrum.mz, spectrum.intensity

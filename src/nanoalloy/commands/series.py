@@ -38,8 +38,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the series pipeline and print where the report is."""
-    from .. import series as series_mod
     from ..errors import InputError
+    from ..results import series as series_mod
 
     if args.workers < 1:
         raise InputError(f"--workers must be >= 1, got {args.workers}")

@@ -155,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
         feed_txt = ", ".join(f"{k} {v:g}" for k, v in feed.items())
         plot_timecourse(result, stage / "timecourse.png", title=f"feed {feed_txt}")
     if not args.no_report:
-        from ..report import write_report
+        from ..results.report import write_report
 
         write_report(args.out, title=f"nanoalloy simulate: feed {feed_txt}, {args.hours:g} h")
     fr = summary["fractions"]

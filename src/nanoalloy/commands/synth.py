@@ -52,8 +52,8 @@ def _range(text: str) -> tuple[float, float]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..io import write_csv, write_mzml
-    from ..synth import read_populations, synthesize, synthesize_series
+    from ..ms.io import write_csv, write_mzml
+    from ..ms.synth import read_populations, synthesize, synthesize_series
 
     out = Path(args.out)
     suffix = out.suffix.lower()

@@ -114,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
             _write_fractions(stage / "fractions.csv", result)
         _figure(stage / "uvvis.png", spectra, corrected, bands, result)
     if not args.no_report:
-        from ..report import write_report
+        from ..results.report import write_report
 
         write_report(args.out, title=f"nanoalloy uvvis: {args.spectrum}")
     what = f"{len(bands)} bands in {spectra.n_spectra} spectra"

@@ -3,7 +3,7 @@
 Works on species tables (pandas DataFrames with at least ``family``, ``au``,
 ``abundance``; ``ag``, ``ligands``, ``core_charge`` or ``electrons`` where
 electron counts are wanted), as written by ``nanoalloy assign`` (``species.csv``),
-by :func:`nanoalloy.synth.synthesize` (``truth``) or by the kinetics simulator.
+by :func:`nanoalloy.ms.synth.synthesize` (``truth``) or by the kinetics simulator.
 Rows of family ``fragment`` or ``complex`` are never part of a cluster
 distribution.
 

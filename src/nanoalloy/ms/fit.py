@@ -55,12 +55,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import FitError
+from ..errors import FitError
 
 if TYPE_CHECKING:
     from scipy import sparse
 
-    from .isotopes import Pattern
+    from ..chem.isotopes import Pattern
 
 __all__ = [
     "BlockSolver",
@@ -168,7 +168,7 @@ def render(
     """
     from scipy import sparse
 
-    from ._parallel import pmap
+    from .._parallel import pmap
 
     n_col = len(patterns)
     sizes = np.fromiter((len(p) for p in patterns), dtype=np.intp, count=n_col)

@@ -17,7 +17,7 @@ read
 iter_scans
     A generator over the scans of a file (never holds the whole file).
 list_scans
-    A :class:`~nanoalloy.spectrum.ScanInfo` per scan.
+    A :class:`~nanoalloy.ms.spectrum.ScanInfo` per scan.
 read_series
     Every MS1 scan with its time (a time course).
 write_csv
@@ -44,9 +44,9 @@ from xml.sax.saxutils import quoteattr
 
 import numpy as np
 
-from . import __version__
-from .errors import SpectrumFormatError
-from .output import atomic_file
+from .._version import __version__
+from ..errors import SpectrumFormatError
+from ..output import atomic_file
 from .spectrum import ScanInfo, Spectrum
 
 __all__ = ["iter_scans", "list_scans", "read", "read_series", "write_csv", "write_mzml"]

@@ -34,9 +34,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from .errors import PresetError
-from .formula import Ion, make_ion
-from .ligands import DEFAULT_LIGANDS, LigandRegistry
+from ..chem.formula import Ion, make_ion
+from ..chem.ligands import DEFAULT_LIGANDS, LigandRegistry
+from ..errors import PresetError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -526,7 +526,7 @@ def _enumerate(
     fragments: bool,
     complexes: bool,
 ) -> CandidateLibrary:
-    from .isotopes import average_mass
+    from ..chem.isotopes import average_mass
 
     cands: list[Candidate] = []
     for f in p.families:

@@ -45,14 +45,14 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from .errors import FormulaError, InputError
-from .formula import Ion, make_ion, parse
-from .ligands import DEFAULT_LIGANDS, LigandRegistry
+from ..chem.formula import Ion, make_ion, parse
+from ..chem.ligands import DEFAULT_LIGANDS, LigandRegistry
+from ..errors import FormulaError, InputError
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .isotopes import Pattern
+    from ..chem.isotopes import Pattern
     from .spectrum import Spectrum
 
 __all__ = ["Fragment", "FragmentKind", "MATCH_COLUMNS", "fragment_ladder", "match_spectrum"]
@@ -192,7 +192,7 @@ def fragment_ladder(
     Parameters
     ----------
     precursor
-        The precursor ion (an :class:`~nanoalloy.formula.Ion` or its notation);
+        The precursor ion (an :class:`~nanoalloy.chem.formula.Ion` or its notation);
         it must be an anion.
     sr
         Ligand ``SR`` stands for when ``precursor`` is text, and the ligand the
@@ -312,7 +312,7 @@ def _finish_ladder(
     lig: str,
     order: Sequence[str],
 ) -> list[Fragment]:
-    from .isotopes import batch_patterns
+    from ..chem.isotopes import batch_patterns
 
     ions = [e[1] for e in entries]
     pats = batch_patterns([i.composition for i in ions], [i.charge for i in ions])
@@ -338,7 +338,7 @@ def _finish_ladder(
 # ---------------------------------------------------------------------------
 def _as_profile(spectrum: Spectrum, resolution: float | None) -> tuple[Spectrum, float]:
     """The spectrum as a profile, and the resolving power to render envelopes at."""
-    from .isotopes import Pattern, profile
+    from ..chem.isotopes import Pattern, profile
     from .peaks import estimate_resolution
     from .spectrum import Spectrum
 
@@ -377,7 +377,7 @@ def _window(pat: Pattern, resolution: float, tol_ppm: float) -> tuple[float, flo
 
 def _templates(pats: Sequence[Pattern], x: np.ndarray, resolution: float, ppm: float) -> np.ndarray:
     """Columns: each pattern shifted by ``ppm`` and rendered on ``x`` (unit peak height scale)."""
-    from .isotopes import profile
+    from ..chem.isotopes import profile
 
     grid = x / (1.0 + ppm * 1e-6)
     return np.column_stack([profile(p, resolution, mz=grid)[1] for p in pats])
@@ -476,8 +476,8 @@ def match_spectrum(
 
     Examples
     --------
-    >>> from nanoalloy.isotopes import profile
-    >>> from nanoalloy.spectrum import Spectrum
+    >>> from nanoalloy.chem.isotopes import profile
+    >>> from nanoalloy.ms.spectrum import Spectrum
     >>> ladder = fragment_ladder("[Ag44(p-MBA)30]4-", max_losses=1, max_neutral=0)
     >>> x = np.arange(2960.0, 2990.0, 0.004)
     >>> _, y = profile(ladder[1].ion.pattern(), 20000, mz=x)
@@ -489,7 +489,7 @@ def match_spectrum(
     """
     import pandas as pd
 
-    from .isotopes import batch_patterns
+    from ..chem.isotopes import batch_patterns
     from .peaks import noise_level
 
     frags = list(ladder)

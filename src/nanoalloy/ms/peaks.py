@@ -1,6 +1,6 @@
 """Peak processing: baseline, smoothing, noise, centroids, resolution, charge, calibration.
 
-All functions take a :class:`~nanoalloy.spectrum.Spectrum` (positional-only)
+All functions take a :class:`~nanoalloy.ms.spectrum.Spectrum` (positional-only)
 and return new objects; nothing is modified in place. They work on profile
 data; :func:`charge_from_spacing` also works on centroid data.
 
@@ -39,7 +39,7 @@ from typing import Any, Literal, overload
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .errors import InputError
+from ..errors import InputError
 from .spectrum import Spectrum
 
 __all__ = [

@@ -10,7 +10,7 @@ Contents
 Spectrum
     m/z and intensity arrays plus metadata (scan, MS level, time, precursor, ...).
 ScanInfo
-    One row of a scan listing (see :func:`nanoalloy.io.list_scans`).
+    One row of a scan listing (see :func:`nanoalloy.ms.io.list_scans`).
 METADATA_KEYS
     The metadata keys the readers fill, with their meaning.
 """
@@ -26,7 +26,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .errors import SpectrumFormatError
+from ..errors import SpectrumFormatError
 
 __all__ = ["METADATA_KEYS", "ScanInfo", "Spectrum"]
 
@@ -299,7 +299,7 @@ class Spectrum:
 
 @dataclass(frozen=True, slots=True)
 class ScanInfo:
-    """Summary of one scan, as listed by :func:`nanoalloy.io.list_scans`.
+    """Summary of one scan, as listed by :func:`nanoalloy.ms.io.list_scans`.
 
     Examples
     --------
@@ -370,3 +370,34 @@ class ScanInfo:
                 v = None
             out[name] = v
         return out
+
+
+MAX_POINTS = 8000
+"""Points kept by :func:`decimate` for figures and reports."""
+
+
+def decimate(
+    mz: np.ndarray, *ys: np.ndarray, max_points: int = MAX_POINTS
+) -> tuple[np.ndarray, ...]:
+    """Keep the minimum and maximum of the first ``ys`` in each of ``max_points/2`` bins.
+
+    Examples
+    --------
+    >>> x = np.arange(10.0); y = np.array([0, 1, 0, 0, 5, 0, 0, 0, 2, 0.0])
+    >>> float(decimate(x, y, max_points=4)[1].max())
+    5.0
+    """
+    n = mz.size
+    if n <= max_points:
+        return (mz, *ys)
+    nb = max(max_points // 2, 1)
+    edges = np.linspace(0, n, nb + 1).astype(int)
+    keep: list[int] = []
+    y0 = ys[0] if ys else mz
+    for a, b in zip(edges[:-1], edges[1:], strict=True):
+        if b <= a:
+            continue
+        seg = y0[a:b]
+        keep.extend({a + int(np.argmin(seg)), a + int(np.argmax(seg))})
+    idx = np.unique(np.array(keep, dtype=int))
+    return (mz[idx], *(y[idx] for y in ys))

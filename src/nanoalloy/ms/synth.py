@@ -37,13 +37,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .errors import InputError
+from ..errors import InputError
 from .library import Candidate, Preset, complex_forms, fragment_forms, ion_forms, load_preset
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .isotopes import Pattern
+    from ..chem.isotopes import Pattern
     from .spectrum import Spectrum
 
 __all__ = ["ESIModel", "SynthResult", "read_populations", "synthesize", "synthesize_series"]
@@ -247,7 +247,7 @@ def synthesize(
     """
     import pandas as pd
 
-    from .isotopes import profile
+    from ..chem.isotopes import profile
     from .spectrum import Spectrum
 
     p = load_preset(preset) if isinstance(preset, str | Path) else preset
@@ -281,7 +281,7 @@ def synthesize(
         y = y + rng.normal(0.0, gaussian_noise, size=y.size)
     y = np.clip(y, 0.0, None)
     meta = {
-        "source": "nanoalloy.synth (simulated)",
+        "source": "nanoalloy.ms.synth (simulated)",
         "resolution": resolution,
         "ms_level": 1,
         "polarity": "negative",
@@ -327,7 +327,7 @@ _PATTERN_CACHE: dict[str, Pattern] = {}
 
 
 def _patterns(cands: list[Candidate]) -> list[Pattern]:
-    from .isotopes import batch_patterns
+    from ..chem.isotopes import batch_patterns
 
     missing = [c for c in dict.fromkeys(str(c.ion) for c in cands) if c not in _PATTERN_CACHE]
     if missing:

@@ -2,7 +2,7 @@
 
 Figures are built on :class:`matplotlib.figure.Figure` directly, so nothing
 here switches the backend or touches a notebook's pyplot state. Each maker
-takes a :class:`~nanoalloy.series.Series` and returns a Figure;
+takes a :class:`~nanoalloy.results.series.Series` and returns a Figure;
 :func:`write_series_figures` saves every applicable one as PNG and SVG.
 
 Contents
@@ -25,19 +25,39 @@ write_series_figures
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 if TYPE_CHECKING:
+    import pandas as pd
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from .series import Series
+
+class SeriesLike(Protocol):
+    """What the figures read of a :class:`~nanoalloy.results.series.Series` (figures sit
+    below series in the layers, so they name the shape, not the class)."""
+
+    @property
+    def axis(self) -> str: ...
+    @property
+    def labels(self) -> list[str]: ...
+    @property
+    def points(self) -> Sequence[Any]: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def table(self) -> pd.DataFrame: ...
+    @property
+    def summary(self) -> pd.DataFrame: ...
+
 
 __all__ = [
     "FAMILY_COLORS",
+    "SeriesLike",
     "au_ag_vs_feed",
     "electrons_vs_feed",
     "family_fractions",
@@ -72,14 +92,14 @@ def _figure(w: float, h: float) -> Figure:
     return Figure(figsize=(w, h), layout="constrained")
 
 
-def _families(series: Series) -> list[str]:
+def _families(series: SeriesLike) -> list[str]:
     tab = series.table
     present = [str(f) for f in dict.fromkeys(tab["family"]) if isinstance(f, str)]
     known = [f for f in _ORDER if f in present]
     return known + sorted(f for f in present if f not in _ORDER)
 
 
-def _axis_values(series: Series) -> tuple[np.ndarray, str, bool]:
+def _axis_values(series: SeriesLike) -> tuple[np.ndarray, str, bool]:
     """x positions, axis title and whether the axis is logarithmic."""
     ax = series.axis
     if ax == "time":
@@ -93,7 +113,7 @@ def _axis_values(series: Series) -> tuple[np.ndarray, str, bool]:
     return np.arange(len(series.points), dtype=float), "spectrum", False
 
 
-def _set_axis(ax: Axes, series: Series) -> None:
+def _set_axis(ax: Axes, series: SeriesLike) -> None:
     xs, title, log = _axis_values(series)
     ax.set_xlabel(title)
     if log:
@@ -110,11 +130,11 @@ def _set_axis(ax: Axes, series: Series) -> None:
         ax.set_xticklabels(series.labels, rotation=30, ha="right")
 
 
-def stacked_spectra(series: Series, /, *, top: int = 3) -> Figure:
+def stacked_spectra(series: SeriesLike, /, *, top: int = 3) -> Figure:
     """Stacked spectra, each normalised to its maximum, with the model and top species labelled."""
     import matplotlib as mpl
 
-    from .report import decimate
+    from ..ms.spectrum import decimate
 
     n = max(len(series.points), 1)
     with mpl.rc_context(_STYLE):
@@ -171,7 +191,7 @@ def _label_species(ax: Axes, point: object, scale: float, off: float, top: int) 
         )
 
 
-def heatmaps(series: Series, /) -> Figure:
+def heatmaps(series: SeriesLike, /) -> Figure:
     """Per family, abundance of each x (Au atoms) against time, ratio or label."""
     import matplotlib as mpl
 
@@ -210,7 +230,7 @@ def heatmaps(series: Series, /) -> Figure:
     return fig
 
 
-def family_fractions(series: Series, /) -> Figure:
+def family_fractions(series: SeriesLike, /) -> Figure:
     """Family fractions (share of 44-metal cluster signal) against time or feed ratio."""
     import matplotlib as mpl
 
@@ -230,7 +250,7 @@ def family_fractions(series: Series, /) -> Figure:
     return fig
 
 
-def au_ag_vs_feed(series: Series, /) -> Figure:
+def au_ag_vs_feed(series: SeriesLike, /) -> Figure:
     """Mean Au/Ag of each family against the feed ratio R, log-log (Fig. S6)."""
     import matplotlib as mpl
 
@@ -262,7 +282,7 @@ def au_ag_vs_feed(series: Series, /) -> Figure:
     return fig
 
 
-def electrons_vs_feed(series: Series, /) -> Figure:
+def electrons_vs_feed(series: SeriesLike, /) -> Figure:
     """Mean valence electrons of the products against the feed, with the Table S1 rule."""
     import matplotlib as mpl
 
@@ -286,7 +306,7 @@ def electrons_vs_feed(series: Series, /) -> Figure:
     return fig
 
 
-def write_series_figures(series: Series, folder: str | Path, /) -> list[Path]:
+def write_series_figures(series: SeriesLike, folder: str | Path, /) -> list[Path]:
     """Save every figure that applies as PNG (150 dpi) and SVG; returns the PNG paths."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

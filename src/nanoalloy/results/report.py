@@ -20,16 +20,13 @@ error is caught and written into ``#js-status`` (the browser test reads it).
 
 Contents
 --------
-decimate
-    Min-max decimation of a profile for plotting (keeps every peak apex).
-series_html_summary
-    The small HTML summary of a :class:`~nanoalloy.series.Series` (``_repr_html_``).
 versions
     Versions of nanoalloy and its main dependencies.
 write_report
     Build ``report.html`` from a results folder.
-write_series_data
-    Write a series' tables, decimated spectra and ``run.json`` into a folder.
+
+The report reads folders; it never imports :mod:`nanoalloy.results.series` (a series
+writes its folder with :func:`nanoalloy.results.series.write_series_data`).
 """
 
 from __future__ import annotations
@@ -43,53 +40,19 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import InputError
+from ..errors import InputError
+from ..ms.spectrum import decimate
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .series import Series
 
-__all__ = [
-    "decimate",
-    "series_html_summary",
-    "versions",
-    "write_report",
-    "write_series_data",
-]
+__all__ = ["versions", "write_report"]
 
-MAX_POINTS = 8000
 _SPECIES_MIN = 1e-3
 
 
 # ----------------------------------------------------------------------------- data
-
-
-def decimate(
-    mz: np.ndarray, *ys: np.ndarray, max_points: int = MAX_POINTS
-) -> tuple[np.ndarray, ...]:
-    """Keep the minimum and maximum of the first ``ys`` in each of ``max_points/2`` bins.
-
-    Examples
-    --------
-    >>> x = np.arange(10.0); y = np.array([0, 1, 0, 0, 5, 0, 0, 0, 2, 0.0])
-    >>> float(decimate(x, y, max_points=4)[1].max())
-    5.0
-    """
-    n = mz.size
-    if n <= max_points:
-        return (mz, *ys)
-    nb = max(max_points // 2, 1)
-    edges = np.linspace(0, n, nb + 1).astype(int)
-    keep: list[int] = []
-    y0 = ys[0] if ys else mz
-    for a, b in zip(edges[:-1], edges[1:], strict=True):
-        if b <= a:
-            continue
-        seg = y0[a:b]
-        keep.extend({a + int(np.argmin(seg)), a + int(np.argmax(seg))})
-    idx = np.unique(np.array(keep, dtype=int))
-    return (mz[idx], *(y[idx] for y in ys))
 
 
 def versions() -> dict[str, str]:
@@ -97,7 +60,7 @@ def versions() -> dict[str, str]:
     import importlib.metadata as md
     import platform
 
-    from . import __version__
+    from .._version import __version__
 
     out = {"python": platform.python_version(), "nanoalloy": __version__}
     for pkg in ("numpy", "scipy", "pandas", "IsoSpecPy", "matplotlib", "plotly", "dask"):
@@ -107,41 +70,6 @@ def versions() -> dict[str, str]:
             out[pkg] = "not installed"
     out["platform"] = platform.platform()
     return out
-
-
-def write_series_data(series: Series, folder: str | Path, /) -> None:
-    """Write ``series.csv`` and the other tables, ``spectra/NNN.csv`` and ``run.json``."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    series.table.to_csv(folder / "series.csv", index=False)
-    series.species.to_csv(folder / "species.csv", index=False)
-    series.families.to_csv(folder / "families.csv", index=False)
-    series.ions.to_csv(folder / "ions.csv", index=False)
-    summ = series.summary
-    summ["spectrum_file"] = [f"spectra/{i:03d}.csv" for i in range(len(series.points))]
-    summ.to_csv(folder / "summary.csv", index=False)
-    spec_dir = folder / "spectra"
-    spec_dir.mkdir(exist_ok=True)
-    import pandas as pd
-
-    for i, p in enumerate(series.points):
-        mz = np.asarray(p.spectrum.mz, dtype=float)
-        y = np.asarray(p.spectrum.intensity, dtype=float)
-        cols = [y] if p.assigned.model is None else [y, p.assigned.model]
-        mz_d, *rest = decimate(mz, *cols)
-        data = {"mz": np.round(mz_d, 5), "intensity": rest[0]}
-        if len(rest) > 1:
-            data["model"] = rest[1]
-        pd.DataFrame(data).to_csv(spec_dir / f"{i:03d}.csv", index=False, float_format="%.6g")
-    run = {
-        "title": series.title,
-        "preset": series.preset,
-        "axis": series.axis,
-        "labels": series.labels,
-        "parameters": series.parameters,
-        "versions": versions(),
-    }
-    (folder / "run.json").write_text(json.dumps(run, indent=2, default=str) + "\n")
 
 
 # ----------------------------------------------------------------------------- html pieces
@@ -694,7 +622,7 @@ def write_report(folder: str | Path, /, *, title: str | None = None, note: str =
     """
     import plotly.offline
 
-    from .output import atomic_file
+    from ..output import atomic_file
 
     folder = Path(folder)
     if not folder.is_dir():
@@ -734,21 +662,3 @@ def write_report(folder: str | Path, /, *, title: str | None = None, note: str =
     with atomic_file(target) as tmp:
         tmp.write_text(doc, encoding="utf-8")
     return target
-
-
-def series_html_summary(series: Series, /) -> str:
-    """A compact HTML view of a series for Jupyter: summary table and family fractions."""
-    summ = series.summary
-    fam = (
-        series.table.groupby(["label", "family"], sort=False)["abundance"]
-        .sum()
-        .unstack(fill_value=0.0)
-    )
-    return (
-        f"<div><b>Series</b> ({_esc(series.axis)}, {len(series)} spectra, preset "
-        f"{_esc(series.preset)})"
-        + summ.drop(columns=["source"], errors="ignore").to_html(index=False, float_format="%.4g")
-        + "<b>Family fractions</b>"
-        + fam.to_html(float_format="%.3f")
-        + "</div>"
-    )

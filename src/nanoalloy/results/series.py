@@ -27,7 +27,12 @@ parse_label
 run_series
     The ``nanoalloy series`` pipeline: inputs -> assigned :class:`Series` written to a folder.
 to_assigned
-    Convert an :class:`~nanoalloy.assignment.Assignment` (or look-alike) to :class:`Assigned`.
+    Convert an :class:`~nanoalloy.ms.assign.Assignment` (or look-alike) to :class:`Assigned`.
+write_series_data
+    Write a series' tables, decimated spectra and ``run.json`` into a folder (the
+    report reads them).
+series_html_summary
+    The small HTML summary of a :class:`Series` (``_repr_html_``).
 """
 
 from __future__ import annotations
@@ -42,13 +47,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from .errors import InputError
+from ..errors import InputError
+from ..ms.spectrum import decimate
 
 if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
 
-    from .spectrum import Spectrum
+    from ..ms.spectrum import Spectrum
 
 __all__ = [
     "Assigned",
@@ -60,8 +66,10 @@ __all__ = [
     "pack_spectrum",
     "parse_label",
     "run_series",
+    "series_html_summary",
     "to_assigned",
     "unpack_spectrum",
+    "write_series_data",
 ]
 
 #: families that are not 44-metal clusters (outside the abundance sum)
@@ -271,7 +279,6 @@ class Series:
         return makers[kind](self)
 
     def _repr_html_(self) -> str:
-        from .report import series_html_summary
 
         return series_html_summary(self)
 
@@ -283,9 +290,9 @@ class Series:
 
         Written atomically: on failure nothing new is left in ``out``.
         """
+        from ..output import atomic_dir
         from .figures import write_series_figures
-        from .output import atomic_dir
-        from .report import write_report, write_series_data
+        from .report import write_report
 
         out = Path(out)
         with atomic_dir(out) as stage:
@@ -388,7 +395,7 @@ def load_inputs(
     allowed) or the file stems, and are read as ratios or times where they
     look like ``1:3``/``1to3`` or ``30min``/``2h``.
     """
-    from .io import read, read_series
+    from ..ms.io import read, read_series
 
     files = collect_inputs(inputs)
     labs = _split_labels(labels)
@@ -454,16 +461,16 @@ def to_assigned(assignment: Any, spectrum: Spectrum, /) -> Assigned:
 
 
 def _default_assign() -> AssignFn:
-    """The real assigner, :func:`nanoalloy.assignment.assign`."""
+    """The real assigner, :func:`nanoalloy.ms.assign.assign`."""
     try:
-        from .assignment import assign
+        from ..ms.assign.pipeline import assign
     except ModuleNotFoundError as exc:
         if exc.name != f"{__package__}.assignment":
             raise
-        from .errors import NanoalloyError
+        from ..errors import NanoalloyError
 
         raise NanoalloyError(
-            "spectrum assignment (nanoalloy.assignment) is not available in this installation"
+            "spectrum assignment (nanoalloy.ms.assign) is not available in this installation"
         ) from None
     return assign
 
@@ -478,7 +485,7 @@ def pack_spectrum(spectrum: Spectrum, /) -> Packed:
 
 def unpack_spectrum(packed: Packed, /) -> Spectrum:
     """Inverse of :func:`pack_spectrum`."""
-    from .spectrum import Spectrum
+    from ..ms.spectrum import Spectrum
 
     return Spectrum(packed[0], packed[1], packed[2])
 
@@ -511,7 +518,7 @@ def assign_series(
     preset
         Candidate preset passed to the assigner.
     assign_fn
-        The assigner (default :func:`nanoalloy.assignment.assign`); called as
+        The assigner (default :func:`nanoalloy.ms.assign.assign`); called as
         ``assign_fn(spectrum, preset=preset, **assign_kwargs)``.
     workers
         Processes to use (> 1 needs a picklable ``assign_fn``).
@@ -592,3 +599,62 @@ def run_series(
     )
     series.write(out)
     return series
+
+
+def write_series_data(series: Series, folder: str | Path, /) -> None:
+    """Write ``series.csv`` and the other tables, ``spectra/NNN.csv`` and ``run.json``."""
+    import json
+
+    from .report import versions
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    series.table.to_csv(folder / "series.csv", index=False)
+    series.species.to_csv(folder / "species.csv", index=False)
+    series.families.to_csv(folder / "families.csv", index=False)
+    series.ions.to_csv(folder / "ions.csv", index=False)
+    summ = series.summary
+    summ["spectrum_file"] = [f"spectra/{i:03d}.csv" for i in range(len(series.points))]
+    summ.to_csv(folder / "summary.csv", index=False)
+    spec_dir = folder / "spectra"
+    spec_dir.mkdir(exist_ok=True)
+    import pandas as pd
+
+    for i, p in enumerate(series.points):
+        mz = np.asarray(p.spectrum.mz, dtype=float)
+        y = np.asarray(p.spectrum.intensity, dtype=float)
+        cols = [y] if p.assigned.model is None else [y, p.assigned.model]
+        mz_d, *rest = decimate(mz, *cols)
+        data = {"mz": np.round(mz_d, 5), "intensity": rest[0]}
+        if len(rest) > 1:
+            data["model"] = rest[1]
+        pd.DataFrame(data).to_csv(spec_dir / f"{i:03d}.csv", index=False, float_format="%.6g")
+    run = {
+        "title": series.title,
+        "preset": series.preset,
+        "axis": series.axis,
+        "labels": series.labels,
+        "parameters": series.parameters,
+        "versions": versions(),
+    }
+    (folder / "run.json").write_text(json.dumps(run, indent=2, default=str) + "\n")
+
+
+def series_html_summary(series: Series, /) -> str:
+    """A compact HTML view of a series for Jupyter: summary table and family fractions."""
+    summ = series.summary
+    fam = (
+        series.table.groupby(["label", "family"], sort=False)["abundance"]
+        .sum()
+        .unstack(fill_value=0.0)
+    )
+    from .report import _esc
+
+    return (
+        f"<div><b>Series</b> ({_esc(series.axis)}, {len(series)} spectra, preset "
+        f"{_esc(series.preset)})"
+        + summ.drop(columns=["source"], errors="ignore").to_html(index=False, float_format="%.4g")
+        + "<b>Family fractions</b>"
+        + fam.to_html(float_format="%.3f")
+        + "</div>"
+    )

@@ -1,4 +1,4 @@
-"""UV-vis absorption spectra: reading, baseline, bands and shoulders, unmixing.
+"""UV-vis absorption spectra: reading, baseline, bands and shoulders.
 
 Wavelengths are in nm and ascending everywhere. Spectra given against photon
 energy are converted with the intensity Jacobian: a spectral density conserves
@@ -8,8 +8,8 @@ its area, ``A(λ) dλ = A(E) dE``, so ``A(λ) = A(E)·|dE/dλ| = A(E)·E²/(hc)`
 
 Contents
 --------
-AbsorptionSpectra, Band, GaussianBand, UnmixResult
-    Records: spectra (read-only), a found band, a model band, an unmixing result.
+AbsorptionSpectra, Band, GaussianBand
+    Records: spectra (read-only), a found band, a model band.
 HC_EV_NM
     h·c in eV·nm.
 read_uvvis
@@ -20,8 +20,6 @@ find_bands
     Peaks (maxima of A) and shoulders (minima of d²A/dλ² without a maximum of A).
 model_spectrum, reference_bands
     Gaussian model spectra; the packaged band tables of the known clusters.
-unmix, plot_series
-    Non-negative unmixing against references; a series coloured by time (Fig. 3a-c).
 """
 
 from __future__ import annotations
@@ -33,33 +31,25 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .errors import InputError
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .uvvis_unmix import UnmixResult, plot_series, unmix
-
-    pass
+from ..errors import InputError
 
 __all__ = [
     "AbsorptionSpectra",
     "Band",
     "GaussianBand",
     "HC_EV_NM",
-    "UnmixResult",
     "correct_baseline",
     "find_bands",
     "fit_baseline",
     "model_spectrum",
-    "plot_series",
     "read_uvvis",
     "reference_bands",
     "smooth",
-    "unmix",
 ]
 
 HC_EV_NM = 1239.841984
@@ -714,12 +704,3 @@ def reference_bands(name: str, /) -> tuple[GaussianBand, ...]:
         GaussianBand(float(b["center_nm"]), float(b["fwhm_nm"]), float(b["height"]))
         for b in table[name]["bands"]
     )
-
-
-def __getattr__(name: str) -> Any:
-    """Re-export unmixing from :mod:`nanoalloy.uvvis_unmix` (lazily, no import cycle)."""
-    if name in ("UnmixResult", "plot_series", "unmix"):
-        from . import uvvis_unmix
-
-        return getattr(uvvis_unmix, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

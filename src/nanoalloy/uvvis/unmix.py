@@ -1,4 +1,4 @@
-"""UV-vis unmixing and series plots (split from :mod:`nanoalloy.uvvis`, which re-exports them).
+"""UV-vis unmixing and series plots (:mod:`nanoalloy.uvvis` re-exports them).
 
 Contents
 --------
@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .errors import FitError, InputError
-from .uvvis import AbsorptionSpectra, FloatArray, _baseline_design
+from ..errors import FitError, InputError
+from .bands import AbsorptionSpectra, FloatArray, _baseline_design
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
