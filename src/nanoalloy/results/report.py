@@ -20,6 +20,8 @@ error is caught and written into ``#js-status`` (the browser test reads it).
 
 Contents
 --------
+spectrum_figure, fractions_figure, heatmap_figure, timecourse_figure, table_html, TABLE_JS
+    The report's plotly figures and sortable tables (the web app draws the same).
 versions
     Versions of nanoalloy and its main dependencies.
 write_report
@@ -47,7 +49,16 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-__all__ = ["versions", "write_report"]
+__all__ = [
+    "TABLE_JS",
+    "fractions_figure",
+    "heatmap_figure",
+    "spectrum_figure",
+    "table_html",
+    "timecourse_figure",
+    "versions",
+    "write_report",
+]
 
 _SPECIES_MIN = 1e-3
 
@@ -533,34 +544,39 @@ def _assign_section(folder: Path, ids: _Ids) -> tuple[str, str]:
     return title, "".join(parts)
 
 
-def _simulate_section(folder: Path, ids: _Ids) -> tuple[str, str]:
+def timecourse_figure(pops: pd.DataFrame, /) -> Any:
+    """Family fractions against time from a ``populations.csv`` table (plotly)."""
     import plotly.graph_objects as go
 
+    fam = pops.groupby(["time_h", "family"])["fraction"].sum().unstack(fill_value=0.0)
+    fig = go.Figure()
+    for f in fam.columns:
+        fig.add_trace(
+            go.Scatter(
+                x=fam.index,
+                y=fam[f],
+                mode="lines",
+                name=str(f),
+                line={"color": _family_color(str(f))},
+            )
+        )
+    fig.update_layout(
+        title="Family fractions against time",
+        height=340,
+        template="plotly_white",
+        xaxis_title="time (h)",
+        yaxis_title="fraction",
+        margin={"l": 60, "r": 20, "t": 40, "b": 40},
+    )
+    return fig
+
+
+def _simulate_section(folder: Path, ids: _Ids) -> tuple[str, str]:
     pops = _read_csv(folder / "populations.csv")
     title = f"Simulation {folder.name}"
     parts = [f"<h2>{_esc(title)}</h2>"]
     if {"time_h", "family", "fraction"} <= set(pops.columns):
-        fam = pops.groupby(["time_h", "family"])["fraction"].sum().unstack(fill_value=0.0)
-        fig = go.Figure()
-        for f in fam.columns:
-            fig.add_trace(
-                go.Scatter(
-                    x=fam.index,
-                    y=fam[f],
-                    mode="lines",
-                    name=str(f),
-                    line={"color": _family_color(str(f))},
-                )
-            )
-        fig.update_layout(
-            title="Family fractions against time",
-            height=340,
-            template="plotly_white",
-            xaxis_title="time (h)",
-            yaxis_title="fraction",
-            margin={"l": 60, "r": 20, "t": 40, "b": 40},
-        )
-        parts.append(_plotly_div(fig, ids("simfrac")))
+        parts.append(_plotly_div(timecourse_figure(pops), ids("simfrac")))
     if (folder / "timecourse.png").exists():
         parts.append('<div class="figs">' + _img(folder / "timecourse.png") + "</div>")
     if (folder / "final.csv").exists():
@@ -601,6 +617,14 @@ def _sections(folder: Path, ids: _Ids) -> list[tuple[str, str, str]]:
     if (folder / "bands.csv").exists():
         out.append(("uvvis", *_uvvis_section(folder, ids)))
     return out
+
+
+# The figure and table builders, public for the web app (nanoalloy.app), which draws the
+# same figures as the report
+spectrum_figure = _spectrum_figure
+fractions_figure = _fractions_figure
+heatmap_figure = _heatmap_figure
+TABLE_JS = _TABLE_JS
 
 
 def write_report(folder: str | Path, /, *, title: str | None = None, note: str = "") -> Path:
