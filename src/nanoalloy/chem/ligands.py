@@ -26,6 +26,8 @@ LigandRegistry
     Name/alias lookup; ``with_ligands`` and ``from_toml`` make extended copies.
 DEFAULT_LIGANDS
     The built-in registry.
+CATIONS
+    Counter-ions seen as adducts (Cs, K, TOA, PPh4, ...): name -> Hill formula.
 parse_element_formula
     ``"C7H5O2S"`` -> ``(("C", 7), ("H", 5), ("O", 2), ("S", 1))``.
 """
@@ -42,6 +44,7 @@ from ..errors import LigandError
 from .elements import ELEMENTS, hill_order
 
 __all__ = [
+    "CATIONS",
     "DEFAULT_LIGANDS",
     "Ligand",
     "LigandRegistry",
@@ -240,3 +243,17 @@ DEFAULT_LIGANDS = LigandRegistry(
         _lig("I", "I", 0, 1, ("iodide",), "iodide"),
     )
 )
+
+
+CATIONS: dict[str, str] = {
+    "Li": "Li",
+    "Na": "Na",
+    "K": "K",
+    "Rb": "Rb",
+    "Cs": "Cs",
+    "NH4": "H4N",
+    "TOA": "C32H68N",  # tetraoctylammonium N(C8H17)4+
+    "TBA": "C16H36N",  # tetrabutylammonium N(C4H9)4+
+    "PPh4": "C24H20P",  # tetraphenylphosphonium
+}
+"""Singly charged counter-ions seen as ESI adducts: name -> Hill formula of the cation."""
