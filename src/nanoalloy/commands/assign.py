@@ -52,6 +52,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-calibrate", action="store_true", help="keep the m/z axis as recorded")
     parser.add_argument("--no-plot", action="store_true", help="skip spectrum.png")
     parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="rebuild the preset's candidate library and isotope patterns instead of reading "
+        "them from the cache folder ($NANOALLOY_CACHE_DIR, else ~/.cache/nanoalloy)",
+    )
+    parser.add_argument(
         "--no-report", action="store_true", help="skip fit.csv and the interactive report.html"
     )
 
@@ -73,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
         preset=args.preset,
         resolution=args.resolution,
         calibrate=not args.no_calibrate,
+        cache=not args.no_cache,
     )
     result.write(args.out, plot=not args.no_plot, fit=not args.no_report)
     if not args.no_report:

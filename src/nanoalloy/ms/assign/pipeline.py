@@ -110,6 +110,7 @@ def assign(
     baseline_knot_mz: float = 50.0,
     isobar_threshold: float = 0.95,
     family_tolerance: float = 0.1,
+    cache: bool = True,
 ) -> Assignment:
     """Assign every cluster ion of a preset in one spectrum.
 
@@ -148,6 +149,10 @@ def assign(
         spectra (``scripts/assign_sweep.py``: 36/40 and 34/40 against 32/40 and
         29/40) but dropped the true M44S30 from a sparsely sampled demo spectrum.
 
+    cache
+        Read and write the preset's candidate library and isotope patterns in the
+        on-disk cache (:mod:`nanoalloy.ms.diskcache`); False rebuilds them.
+
     Returns
     -------
     Assignment
@@ -184,7 +189,7 @@ def assign(
     if not (math.isfinite(resolution) and 100 <= resolution <= 1e7):
         raise FitError(f"resolution must be between 100 and 1e7, got {resolution}")
 
-    lib, pats, owner, main_mz = _library(p)
+    lib, pats, owner, main_mz = _library(p, cache=cache)
     fam_ok = np.ones(len(lib), dtype=bool)
     for i, c in enumerate(lib.candidates):
         if c.kind == "fragment" and not fragments:
