@@ -1,9 +1,12 @@
 """Populations -> realistic ESI mass spectra (the closing half of the loop).
 
 A population table (``family, au, ag, ligands, core_charge, fraction``; what
-:func:`nanoalloy.kinetics.simulate` writes) becomes the negative-mode ESI
-spectrum a chemist would record: every species spread over its charge states
-and Na+/H+ exchange ladder, Cl-for-SR shells on M44S30, in-source [M(SR)2]-
+:func:`nanoalloy.kinetics.simulate` writes; or ``family, species, fraction``
+with the species labels of any preset) becomes the ESI spectrum a chemist
+would record (negative or positive mode, as the preset's ion charges say):
+every species spread over its charge states and Na+/H+ exchange ladder or
+counter-ion adducts (split equally between the kinds a family allows),
+Cl-for-SR shells on M44S30, in-source [M(SR)2]-
 losses, metal-thiolate complexes, rendered at a resolving power with a
 calibration error, a baseline, and Poisson (ion counting) plus Gaussian
 (electronic) noise. Deterministic for a seed.
@@ -38,7 +41,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import InputError
-from .library import Candidate, Preset, complex_forms, fragment_forms, ion_forms, load_preset
+from .library import (
+    Candidate,
+    Preset,
+    Species,
+    complex_forms,
+    family_species,
+    fragment_forms,
+    load_preset,
+    species_forms,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -81,9 +93,9 @@ class SynthResult:
     spectrum: Spectrum
     """The profile spectrum."""
     ions: pd.DataFrame
-    """Per ion: ion, species, family, au, ag, charge, na, halides, intensity (integrated signal)."""
+    """Per ion: ion, species, family, au, ag, x, charge, na, halides, intensity (integrated signal)."""
     truth: pd.DataFrame
-    """Per species: species, family, au, ag, ligands, core_charge, abundance (share of cluster ion signal; fragments/complexes on the same scale)."""
+    """Per species: species, family, au, ag, x, ligands, core_charge, abundance (share of cluster ion signal; fragments/complexes on the same scale)."""
 
 
 def read_populations(path: str | Path, /) -> pd.DataFrame:
@@ -101,12 +113,13 @@ def read_populations(path: str | Path, /) -> pd.DataFrame:
 
 
 def _check_populations(df: pd.DataFrame, where: str) -> pd.DataFrame:
-    need = {"family", "au", "fraction"}
-    missing = need - set(df.columns)
+    missing = {"family", "fraction"} - set(df.columns)
+    if not missing and not ({"au", "x", "species"} & set(df.columns)):
+        missing = {"au"}
     if missing:
         raise InputError(
             f"populations {where!r} lacks column(s) {sorted(missing)}; expected "
-            "family,au,ag,ligands,core_charge,fraction"
+            "family,au,ag,ligands,core_charge,fraction (or family,species,fraction)"
         )
     frac = np.asarray(df["fraction"], dtype=float)
     tiny = 1e-9 * max(float(np.abs(frac).max(initial=0.0)), 1e-300) if frac.size else 0.0
@@ -117,30 +130,58 @@ def _check_populations(df: pd.DataFrame, where: str) -> pd.DataFrame:
     return df
 
 
-def _weights_from_populations(
-    df: pd.DataFrame, preset: Preset, model: ESIModel
-) -> tuple[list[Candidate], np.ndarray]:
-    """Ion candidates and their integrated signal for one population table."""
-    cands: list[Candidate] = []
-    weights: list[float] = []
+def _population_species(df: pd.DataFrame, preset: Preset) -> list[tuple[Species, float]]:
+    """(species, fraction) of every row, looked up by ``species`` label or by ``x`` / ``au``."""
     families = {f.name: f for f in preset.families}
-    grouped = df.groupby(["family", "au"], sort=True)["fraction"].sum()
-    total = float(grouped.sum())
-    if total <= 0:
-        raise InputError("populations hold no positive fraction")
-    metal_au = 0.0
-    metal_all = 0.0
-    for (fam, au), frac in grouped.items():
+    by_label = "species" in df.columns
+    xcol = "x" if "x" in df.columns else "au"
+    key = "species" if by_label else xcol
+    grouped = df.groupby(["family", key], sort=True)["fraction"].sum()
+    out: list[tuple[Species, float]] = []
+    for (fam, k), frac in grouped.items():
         if frac <= 0:
             continue
         if fam not in families:
             raise InputError(
                 f"family {fam!r} is not in preset {preset.name!r} ({', '.join(families)})"
             )
-        f = families[fam]
-        x = int(au)
+        species = family_species(preset, str(fam))
+        if by_label:
+            found = [s for s in species if s.label == str(k)]
+            what = f"species {k!r}"
+        else:
+            found = [s for s in species if s.x == int(k)]
+            what = f"{xcol} = {k}"
+        if len(found) != 1:
+            hint = (
+                f"{len(found)} species match: give a 'species' column"
+                if found
+                else f"no such species (x range {families[str(fam)].x_range})"
+            )
+            raise InputError(f"populations: family {fam!r}, {what}: {hint}")
+        out.append((found[0], float(frac)))
+    return out
+
+
+def _weights_from_populations(
+    df: pd.DataFrame, preset: Preset, model: ESIModel
+) -> tuple[list[Candidate], np.ndarray]:
+    """Ion candidates and their integrated signal for one population table."""
+    cands: list[Candidate] = []
+    weights: list[float] = []
+    rows = _population_species(df, preset)
+    total = sum(frac for _, frac in rows)
+    if total <= 0:
+        raise InputError("populations hold no positive fraction")
+    first = preset.metals[0]
+    metal_au = 0.0
+    metal_all = 0.0
+    for sp, frac in rows:
+        fam = sp.family
+        f = preset.family(fam)
+        x = sp.x
         share = float(frac) / total
-        metal_au += share * x
+        metal_au += share * dict(sp.metals).get(first, 0)
         metal_all += share * f.n_metals
         cw = dict(model.charge_weights.get(fam, {}) or {z: 1.0 for z in f.ion_charges})
         cw = {z: w for z, w in cw.items() if z in f.ion_charges}
@@ -150,21 +191,24 @@ def _weights_from_populations(
         lam = model.na_mean.get(fam, 1.0)
         cluster_share = share * (1.0 - model.fragment_share)
         for hal, wh in enumerate(hw):
-            forms = ion_forms(preset, fam, x, halides=hal)
+            forms = species_forms(preset, sp, halides=hal)
             for z, wz in cw.items():
-                ladder = [c for c in forms if c.charge == z]
-                if not ladder:
-                    continue
-                na = np.array([c.na for c in ladder], dtype=float)
-                # truncated Poisson over the feasible Na counts
-                logp = na * np.log(lam) - np.array(
-                    [np.sum(np.log(np.arange(1, k + 1))) for k in na]
-                )
-                p = np.exp(logp - logp.max())
-                p /= p.sum()
-                for c, pi in zip(ladder, p, strict=True):
-                    cands.append(c)
-                    weights.append(cluster_share * (wz / csum) * (wh / hsum) * pi)
+                at_z = [c for c in forms if c.charge == z]
+                kinds = sorted({c.cation for c in at_z})  # "" = Na+/H+ ladder
+                for kind in kinds:
+                    ladder = [c for c in at_z if c.cation == kind]
+                    na = np.array([c.na + c.n_cation for c in ladder], dtype=float)
+                    # truncated Poisson over the feasible Na counts (cation forms: one per z)
+                    logp = na * np.log(lam) - np.array(
+                        [np.sum(np.log(np.arange(1, k + 1))) for k in na]
+                    )
+                    p = np.exp(logp - logp.max())
+                    p /= p.sum()
+                    for c, pi in zip(ladder, p, strict=True):
+                        cands.append(c)
+                        weights.append(
+                            cluster_share * (wz / csum) * (wh / hsum) * pi / len(kinds)
+                        )
         if model.fragment_share > 0:
             frags = [c for c in fragment_forms(preset, fam, x) if c.na == 0]
             if frags:
@@ -215,7 +259,9 @@ def synthesize(
     ----------
     populations
         Table or CSV path with ``family, au, fraction`` (``ag``, ``ligands``,
-        ``core_charge`` are implied by the preset and checked if present).
+        ``core_charge`` are implied by the preset; ``x`` may stand for ``au``), or
+        ``family, species, fraction`` with labels from
+        :func:`~nanoalloy.ms.library.family_species` (any preset).
     resolution
         Resolving power, FWHM = m/z / resolution.
     mz_range
@@ -284,7 +330,7 @@ def synthesize(
         "source": "nanoalloy.ms.synth (simulated)",
         "resolution": resolution,
         "ms_level": 1,
-        "polarity": "negative",
+        "polarity": "positive" if cands and min(c.charge for c in cands) > 0 else "negative",
         "centroided": False,
     }
     if time_min is not None:
@@ -299,6 +345,7 @@ def synthesize(
             "family": [c.family for c in cands],
             "au": [c.au for c in cands],
             "ag": [c.ag for c in cands],
+            "x": [c.x for c in cands],
             "ligands": [c.ligands for c in cands],
             "core_charge": [c.core_charge for c in cands],
             "charge": [c.charge for c in cands],
@@ -311,7 +358,9 @@ def synthesize(
     inside = (ions["mz"] >= lo) & (ions["mz"] <= hi)
     ions = ions[inside].reset_index(drop=True)
     truth = (
-        ions.groupby(["species", "family", "au", "ag", "ligands", "core_charge"], as_index=False)[
+        ions.groupby(
+            ["species", "family", "au", "ag", "x", "ligands", "core_charge"], as_index=False
+        )[
             "intensity"
         ]
         .sum()
@@ -320,7 +369,7 @@ def synthesize(
     cluster = ~truth["family"].isin(["fragment", "complex"])
     total = float(truth.loc[cluster, "signal"].sum())
     truth["abundance"] = truth["signal"] / total if total > 0 else 0.0
-    return SynthResult(spec, ions, truth.sort_values(["family", "au"]).reset_index(drop=True))
+    return SynthResult(spec, ions, truth.sort_values(["family", "x"]).reset_index(drop=True))
 
 
 _PATTERN_CACHE: dict[str, Pattern] = {}
