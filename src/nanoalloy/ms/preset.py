@@ -7,8 +7,9 @@ lists structural *families*. Two formats are read:
   each family has ``ligands``, ``core_charge``, ``x`` (range of the first metal),
   ``ion_charges``, ``max_na`` and optional ``halide``/``max_halide``.
 * **v2** (``format = 2``): per family a ``metals`` table of count ranges (any
-  number of metals; the counts sum to ``n_metals``), a ``shell`` table of ligand
-  count ranges summing to ``ligands`` (mixed shells), ``donors`` (neutral
+  number of metals; the counts sum to ``n_metals``, by default the first
+  metal's maximum plus the others' minima), a ``shell`` table of ligand count
+  ranges summing to ``ligands`` (mixed shells; same default rule), ``donors`` (neutral
   donors such as PPh3, outside the shell count), ``hydrides`` (a range),
   ``core_charge`` (one or several), ``ion_charges`` (signed: negative or
   positive mode), the Na+/H+ ladder depth ``max_na``, counter-ion adducts
@@ -271,11 +272,8 @@ def family_species(preset: Preset, family: str, /) -> tuple[Species, ...]:
                         label = core.core_notation
                         if several:
                             label = str(core) if q else f"[{label}]0"
-                        sp = Species(f.name, label, m, s, nh, q, 0, f.ligands)
-                        x = sp.count(f.x)
-                        out.append(
-                            Species(f.name, label, m, s, nh, q, x, f.ligands)
-                        )
+                        x = nh if f.x == "H" else dict(m).get(f.x, dict(s).get(f.x, 0))
+                        out.append(Species(f.name, label, m, s, nh, q, x, f.ligands))
     out.sort(key=lambda s: (s.x, s.metals, s.shell, s.hydrides, s.core_charge))
     if len(_SPECIES_CACHE) > 64:
         _SPECIES_CACHE.clear()
@@ -575,7 +573,8 @@ def _family_v2(f: dict[str, Any], fw: str, registry: LigandRegistry) -> FamilySp
     if not mt:
         raise _fail(fw, "'metals' is empty; write e.g. metals = { Au = [21, 25], Ag = [0, 4] }")
     metals = tuple((_metal(m, fw), *_range(v, f"metals.{m}", fw)) for m, v in mt.items())
-    n_metals = _int(f, "n_metals", sum(hi for _, _, hi in metals), fw, lo=1)
+    # default: the first (host) metal at its maximum, the others at their minimum
+    n_metals = _int(f, "n_metals", metals[0][2] + sum(lo for _, lo, _ in metals[1:]), fw, lo=1)
     sh = _req(f, "shell", dict, fw)
     if not sh:
         raise _fail(fw, "'shell' is empty; write e.g. shell = { PET = 18 }")
@@ -586,7 +585,7 @@ def _family_v2(f: dict[str, Any], fw: str, registry: LigandRegistry) -> FamilySp
     for lig, _, _ in shell:
         if registry[lig].electrons == 0:
             raise _fail(fw, f"{lig!r} is a neutral donor: list it under 'donors', not 'shell'")
-    ligs = _int(f, "ligands", sum(hi for _, _, hi in shell), fw, lo=0)
+    ligs = _int(f, "ligands", shell[0][2] + sum(lo for _, lo, _ in shell[1:]), fw, lo=0)
     dn = f.get("donors", {})
     if not isinstance(dn, dict):
         raise _fail(fw, "'donors' must be a table such as { PPh3 = [0, 4] }")
