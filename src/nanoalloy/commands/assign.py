@@ -50,6 +50,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--resolution", type=float, metavar="R", help="resolving power (default: estimated)"
     )
     parser.add_argument("--no-calibrate", action="store_true", help="keep the m/z axis as recorded")
+    parser.add_argument(
+        "--polarity",
+        choices=("negative", "positive"),
+        help="ion mode (default: as recorded in the file, else every candidate)",
+    )
     parser.add_argument("--no-plot", action="store_true", help="skip spectrum.png")
     parser.add_argument(
         "--no-cache",
@@ -80,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
         resolution=args.resolution,
         calibrate=not args.no_calibrate,
         cache=not args.no_cache,
+        polarity=args.polarity,
     )
     result.write(args.out, plot=not args.no_plot, fit=not args.no_report)
     if not args.no_report:

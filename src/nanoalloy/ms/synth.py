@@ -33,7 +33,7 @@ read_populations
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -147,7 +147,7 @@ def _population_species(df: pd.DataFrame, preset: Preset) -> list[tuple[Species,
             )
         species = family_species(preset, str(fam))
         if by_label:
-            found = [s for s in species if s.label == str(k)]
+            found = _match_label(preset, species, str(k))
             what = f"species {k!r}"
         else:
             found = [s for s in species if s.x == int(k)]
@@ -163,8 +163,38 @@ def _population_species(df: pd.DataFrame, preset: Preset) -> list[tuple[Species,
     return out
 
 
+def _polarity(preset: Preset, polarity: str | None) -> int:
+    """-1 (negative mode) or +1; by default negative when any family forms anions."""
+    if polarity is None:
+        return -1 if any(z < 0 for f in preset.families for z in f.ion_charges) else 1
+    if polarity not in ("negative", "positive"):
+        raise InputError(f"polarity must be 'negative' or 'positive', got {polarity!r}")
+    return -1 if polarity == "negative" else 1
+
+
+def _match_label(preset: Preset, species: Sequence[Species], text: str) -> list[Species]:
+    """Species whose label is ``text``, or whose core (and charge, if bracketed) ``text`` writes."""
+    from ..chem.formula import parse
+    from ..errors import FormulaError
+
+    exact = [s for s in species if s.label == text]
+    if exact:
+        return exact
+    try:
+        ion = parse(text, ligands=preset.registry)
+    except FormulaError:
+        return []
+    charged = text.strip().startswith("[")
+    return [
+        s
+        for s in species
+        if s.core(preset).core_notation == ion.core_notation
+        and (not charged or s.core_charge == ion.core_charge)
+    ]
+
+
 def _weights_from_populations(
-    df: pd.DataFrame, preset: Preset, model: ESIModel
+    df: pd.DataFrame, preset: Preset, model: ESIModel, sign: int = -1
 ) -> tuple[list[Candidate], np.ndarray]:
     """Ion candidates and their integrated signal for one population table."""
     cands: list[Candidate] = []
@@ -184,7 +214,7 @@ def _weights_from_populations(
         metal_au += share * dict(sp.metals).get(first, 0)
         metal_all += share * f.n_metals
         cw = dict(model.charge_weights.get(fam, {}) or {z: 1.0 for z in f.ion_charges})
-        cw = {z: w for z, w in cw.items() if z in f.ion_charges}
+        cw = {z: w for z, w in cw.items() if z in f.ion_charges and z * sign > 0}
         csum = sum(cw.values())
         hw = model.halide_weights[: f.max_halide + 1] if f.halide else (1.0,)
         hsum = sum(hw)
@@ -210,7 +240,7 @@ def _weights_from_populations(
                             cluster_share * (wz / csum) * (wh / hsum) * pi / len(kinds)
                         )
         if model.fragment_share > 0:
-            frags = [c for c in fragment_forms(preset, fam, x) if c.na == 0]
+            frags = [c for c in fragment_forms(preset, fam, x) if c.na == 0 and c.charge * sign > 0]
             if frags:
                 # loss of Au(SR)2 vs Ag(SR)2 in proportion to the parent's composition
                 w_au = x / f.n_metals
@@ -221,7 +251,7 @@ def _weights_from_populations(
                         cands.append(c)
                         weights.append(share * model.fragment_share * wi)
     if model.complex_share > 0:
-        comps = [c for c in complex_forms(preset) if c.na == 0]
+        comps = [c for c in complex_forms(preset) if c.na == 0 and c.charge * sign > 0]
         if comps:
             frac_au = metal_au / metal_all if metal_all else 0.5
             n = np.array([c.au + c.ag for c in comps], dtype=float)
@@ -252,6 +282,7 @@ def synthesize(
     seed: int | None = 0,
     model: ESIModel | None = None,
     time_min: float | None = None,
+    polarity: str | None = None,
 ) -> SynthResult:
     """Render one population table as an ESI spectrum.
 
@@ -278,6 +309,9 @@ def synthesize(
         Electronic noise sigma relative to the tallest peak.
     seed
         Random seed (None: no noise at all, an exact rendering).
+    polarity
+        ``"negative"`` or ``"positive"``: only ions of that sign are made; by
+        default negative when any family of the preset forms anions.
 
     Returns
     -------
@@ -302,7 +336,13 @@ def synthesize(
     m = model or ESIModel()
     if not (resolution > 0 and mz_range[0] < mz_range[1] and points_per_fwhm > 0):
         raise InputError("resolution, mz_range and points_per_fwhm must be positive and ordered")
-    cands, w = _weights_from_populations(df, p, m)
+    sign = _polarity(p, polarity)
+    cands, w = _weights_from_populations(df, p, m, sign)
+    if not cands:
+        raise InputError(
+            f"no {'negative' if sign < 0 else 'positive'} ions: the preset's families give "
+            "these species no ion charge of that sign"
+        )
     patterns = _patterns(cands)
     lo, hi = mz_range
     step = lo / resolution / points_per_fwhm
@@ -330,7 +370,7 @@ def synthesize(
         "source": "nanoalloy.ms.synth (simulated)",
         "resolution": resolution,
         "ms_level": 1,
-        "polarity": "positive" if cands and min(c.charge for c in cands) > 0 else "negative",
+        "polarity": "negative" if sign < 0 else "positive",
         "centroided": False,
     }
     if time_min is not None:

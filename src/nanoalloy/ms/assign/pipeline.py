@@ -111,6 +111,7 @@ def assign(
     isobar_threshold: float = 0.95,
     family_tolerance: float = 0.1,
     cache: bool = True,
+    polarity: str | None = None,
 ) -> Assignment:
     """Assign every cluster ion of a preset in one spectrum.
 
@@ -152,6 +153,9 @@ def assign(
     cache
         Read and write the preset's candidate library and isotope patterns in the
         on-disk cache (:mod:`nanoalloy.ms.diskcache`); False rebuilds them.
+    polarity
+        ``"negative"`` or ``"positive"``: only candidate ions of that sign; by
+        default the spectrum's recorded polarity, else every candidate.
 
     Returns
     -------
@@ -198,6 +202,12 @@ def assign(
             fam_ok[i] = False
         elif c.kind == "cluster" and families is not None and c.family not in families:
             fam_ok[i] = False
+    pol = polarity if polarity is not None else spectrum.metadata.get("polarity")
+    if pol not in (None, "negative", "positive"):
+        raise FitError(f"polarity must be 'negative' or 'positive', got {pol!r}")
+    if pol is not None:
+        sign = -1 if pol == "negative" else 1
+        fam_ok &= np.array([c.charge * sign > 0 for c in lib.candidates], dtype=bool)
     mz0 = spectrum.mz
     in_range = fam_ok & (lib.mz_average >= mz0[0]) & (lib.mz_average <= mz0[-1])
 
