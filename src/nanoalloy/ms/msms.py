@@ -135,7 +135,12 @@ class Fragment:
 # ---------------------------------------------------------------------------
 def _thiolate(ion: Ion, sr: str | None, reg: LigandRegistry) -> str:
     """The ligand the M(SR) units carry: ``sr`` if given, else the most numerous ligand."""
-    ligs = {g.name: g.count for g in ion.core if g.kind == "ligand"}
+    # neutral donors (PPh3: no electron withdrawn) do not leave as [M(L)2]- units
+    ligs = {
+        g.name: g.count
+        for g in ion.core
+        if g.kind == "ligand" and (g.name not in reg or reg[g.name].electrons > 0)
+    }
     if sr is not None:
         name = reg.resolve(sr).name
         if name not in ligs:

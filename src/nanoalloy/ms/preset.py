@@ -33,6 +33,8 @@ Species
     One neutral species of a family (metals, shell, hydrides, core charge).
 family_species
     Every species of a family.
+x_axis_label
+    ``"x (Au atoms)"``, ``"x (SBB ligands)"``, ``"x (hydrides)"``: what a family's x counts.
 load_preset, list_presets, preset_from_text
     Find, read and validate presets.
 DEFAULT_MAX_CANDIDATES
@@ -65,6 +67,7 @@ __all__ = [
     "list_presets",
     "load_preset",
     "preset_from_text",
+    "x_axis_label",
 ]
 
 DEFAULT_MAX_CANDIDATES = 200_000
@@ -279,6 +282,36 @@ def family_species(preset: Preset, family: str, /) -> tuple[Species, ...]:
         _SPECIES_CACHE.clear()
     res = _SPECIES_CACHE[key] = tuple(out)
     return res
+
+
+def x_axis_label(preset: Preset | str | None, family: str | None = None, /) -> str:
+    """Axis title for a family's x, named after what it counts.
+
+    Falls back to the first metal of the preset, and to ``"x"`` when the preset
+    or family is unknown.
+
+    >>> x_axis_label("au25-sr18", "Au25(PET)18-y(SBB)y")
+    'x (SBB ligands)'
+    >>> x_axis_label("auag44-pmba", "M44S30")
+    'x (Au atoms)'
+    """
+    try:
+        p = load_preset(preset) if isinstance(preset, str | Path) else preset
+    except PresetError:
+        return "x"
+    if p is None:
+        return "x"
+    what = p.metals[0] if p.metals else ""
+    if family is not None:
+        try:
+            what = p.family(family).x
+        except PresetError:
+            pass
+    if what == "H":
+        return "x (hydrides)"
+    if what in METALS:
+        return f"x ({what} atoms)"
+    return f"x ({what} ligands)" if what else "x"
 
 
 def list_presets() -> list[str]:
