@@ -157,11 +157,15 @@ def _check(args: argparse.Namespace) -> int:
         return 0
     win = f" in m/z {rep.mz_range[0]:g}-{rep.mz_range[1]:g}" if rep.mz_range else ""
     print(f"preset {rep.preset}: valid; {rep.candidates} candidate ions")
-    print(f"{'family':<24} {'x':>6} {'x range':>9} {'species':>8} {'ions':>7} {'in window':>9}  m/z coverage")
+    print(
+        f"{'family':<24} {'x':>6} {'x range':>9} {'species':>8} {'ions':>7} {'in window':>9}  m/z coverage"
+    )
     for f in rep.families:
         cov = "-" if math.isnan(f.mz_min) else f"{f.mz_min:.1f}-{f.mz_max:.1f}"
         xr = f"{f.x_range[0]}-{f.x_range[1]}"
-        print(f"{f.name:<24} {f.x:>6} {xr:>9} {f.species:>8} {f.ions:>7} {f.ions_in_range:>9}  {cov}")
+        print(
+            f"{f.name:<24} {f.x:>6} {xr:>9} {f.species:>8} {f.ions:>7} {f.ions_in_range:>9}  {cov}"
+        )
     empty = [f.name for f in rep.families if rep.mz_range and f.ions_in_range == 0]
     if empty:
         print(f"note: no ion of {', '.join(empty)} falls{win}: widen --mz or add ion charges")

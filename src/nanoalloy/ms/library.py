@@ -193,7 +193,9 @@ def _ladder(
     max_na: int,
     acidic: int,
 ) -> list[tuple[Ion, int, int]]:
-    return [(i, na, h) for i, na, h, _, _ in _forms(core, charges=charges, max_na=max_na, acidic=acidic)]
+    return [
+        (i, na, h) for i, na, h, _, _ in _forms(core, charges=charges, max_na=max_na, acidic=acidic)
+    ]
 
 
 def _acidic(preset: Preset, sp: Species, halides: int) -> int:

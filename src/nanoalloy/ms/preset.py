@@ -57,8 +57,8 @@ from ..chem.ligands import CATIONS, DEFAULT_LIGANDS, LigandRegistry
 from ..errors import NanoalloyError, PresetError
 
 __all__ = [
-    "DEFAULT_MAX_CANDIDATES",
     "ComplexSpec",
+    "DEFAULT_MAX_CANDIDATES",
     "FamilySpec",
     "FragmentSpec",
     "Preset",
@@ -225,9 +225,7 @@ class Species:
             ligs[str(f.halide)] = halides
         if self.hydrides:
             ligs["H"] = self.hydrides
-        return make_ion(
-            dict(self.metals), ligs, charge=self.core_charge, registry=preset.registry
-        )
+        return make_ion(dict(self.metals), ligs, charge=self.core_charge, registry=preset.registry)
 
     def count(self, what: str, /) -> int:
         """Count of a metal, ligand or ``H`` in the species."""
@@ -320,7 +318,7 @@ def list_presets() -> list[str]:
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
 
 
-def preset_text(name_or_path: str | Path, /) -> tuple[str, str]:
+def _preset_text(name_or_path: str | Path, /) -> tuple[str, str]:
     """``(text, where)`` of a shipped preset name or a preset file path."""
     where = str(name_or_path)
     path = Path(name_or_path)
@@ -331,9 +329,7 @@ def preset_text(name_or_path: str | Path, /) -> tuple[str, str]:
             raise PresetError(f"cannot read preset {where!r}: {exc}") from None
     res = resources.files("nanoalloy") / "data" / "presets" / f"{name_or_path}.toml"
     if not res.is_file():
-        raise PresetError(
-            f"unknown preset {where!r}; shipped presets: {', '.join(list_presets())}"
-        )
+        raise PresetError(f"unknown preset {where!r}; shipped presets: {', '.join(list_presets())}")
     return res.read_text(encoding="utf-8"), where
 
 
@@ -354,7 +350,7 @@ def load_preset(
     >>> [f.name for f in p.families]
     ['M44S30', 'M44S27', 'M44S26']
     """
-    text, where = preset_text(name_or_path)
+    text, where = _preset_text(name_or_path)
     return preset_from_text(text, where, registry=registry, max_candidates=max_candidates)
 
 
@@ -415,7 +411,9 @@ def _range(v: Any, key: str, where: str) -> tuple[int, int]:
         raise _fail(where, f"{key!r} must be a count or [lo, hi] (got {v!r})")
     lo, hi = int(v[0]), int(v[1])
     if lo < 0 or hi < lo:
-        raise _fail(where, f"{key!r} = [{lo}, {hi}] is an empty range; write [lo, hi] with 0 <= lo <= hi")
+        raise _fail(
+            where, f"{key!r} = [{lo}, {hi}] is an empty range; write [lo, hi] with 0 <= lo <= hi"
+        )
     return lo, hi
 
 
@@ -423,9 +421,7 @@ def _charges(v: Any, key: str, where: str) -> tuple[int, ...]:
     if isinstance(v, int) and not isinstance(v, bool):
         v = [v]
     if not (
-        isinstance(v, list)
-        and v
-        and all(isinstance(a, int) and not isinstance(a, bool) for a in v)
+        isinstance(v, list) and v and all(isinstance(a, int) and not isinstance(a, bool) for a in v)
     ):
         raise _fail(where, f"{key!r} must be a signed integer or a non-empty list of them")
     if len(set(v)) != len(v):
@@ -491,14 +487,18 @@ def _preset_from_dict(d: dict[str, Any], where: str, registry: LigandRegistry) -
     names = [f.name for f in fams]
     dup = {n for n in names if names.count(n) > 1}
     if dup:
-        raise _fail(where, f"family name {sorted(dup)[0]!r} is used twice; give each family its own name")
+        raise _fail(
+            where, f"family name {sorted(dup)[0]!r} is used twice; give each family its own name"
+        )
     frag = d.get("fragments")
     fragments = None
     if isinstance(frag, dict):
         fr_fams = tuple(frag.get("families", [f.name for f in fams]))
         for fn in fr_fams:
             if fn not in names:
-                raise _fail(where, f"[fragments] families: no family {fn!r}; families: {', '.join(names)}")
+                raise _fail(
+                    where, f"[fragments] families: no family {fn!r}; families: {', '.join(names)}"
+                )
             f = fams[names.index(fn)]
             simple = (
                 len(f.metals) <= 2
@@ -707,16 +707,14 @@ def _check_family(f: FamilySpec, fw: str, registry: LigandRegistry) -> None:
         raise _fail(fw, "charges must lie within -200..200")
     if 0 in f.ion_charges:
         raise _fail(fw, "'ion_charges' lists 0: a neutral ion is not seen by MS; remove it")
-    acidic = sum(
-        hi * registry[s].acidic_protons for s, _, hi in f.shell
-    )
+    acidic = sum(hi * registry[s].acidic_protons for s, _, hi in f.shell)
     for q in f.charges:
         ok = [z for z in f.ion_charges if _formable(q, z, f, acidic)]
         if not ok:
             raise _fail(
                 fw,
                 f"core charge {q:+d} gives none of the ion charges {list(f.ion_charges)}: "
-                "add cations (cations = [\"Cs\"], max_cations), a Na+ ladder (max_na) "
+                'add cations (cations = ["Cs"], max_cations), a Na+ ladder (max_na) '
                 "or the core charge itself to ion_charges",
             )
     for z in f.ion_charges:

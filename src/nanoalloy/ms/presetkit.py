@@ -36,7 +36,9 @@ def _parse_range(text: str, what: str) -> tuple[str, int, int]:
     lo = int(m.group(2))
     hi = int(m.group(3)) if m.group(3) is not None else lo
     if hi < lo:
-        raise InputError(f"{what} {text!r}: the range {lo}-{hi} is empty; write LO-HI with LO <= HI")
+        raise InputError(
+            f"{what} {text!r}: the range {lo}-{hi} is empty; write LO-HI with LO <= HI"
+        )
     return m.group(1), lo, hi
 
 
@@ -83,7 +85,9 @@ def preset_template(
     ion = parse(formula, ligands=reg)
     metals = ion.metals
     if not metals:
-        raise InputError(f"{formula!r} has no metal atoms; write the parent cluster, e.g. [Au25(PET)18]-")
+        raise InputError(
+            f"{formula!r} has no metal atoms; write the parent cluster, e.g. [Au25(PET)18]-"
+        )
     shell: dict[str, int] = {}
     donors: dict[str, int] = {}
     nh = 0
@@ -95,7 +99,9 @@ def preset_template(
         elif lig in reg:
             shell[lig] = n
         else:
-            raise InputError(f"{lig!r} in {formula!r} is not a registered ligand; register it (--ligands FILE)")
+            raise InputError(
+                f"{lig!r} in {formula!r} is not a registered ligand; register it (--ligands FILE)"
+            )
     if not shell:
         raise InputError(f"{formula!r} has no thiolate or halide shell")
     q = ion.core_charge
@@ -111,7 +117,9 @@ def preset_template(
     dh = sum(hi for m, (_, hi) in m_ranges.items() if m != host)
     if dope:
         if n_metals - dh < 0:
-            raise InputError(f"--dope asks for up to {dh} other metal atoms in a {n_metals}-atom cluster")
+            raise InputError(
+                f"--dope asks for up to {dh} other metal atoms in a {n_metals}-atom cluster"
+            )
         m_ranges[host] = (n_metals - dh, n_metals - dl)
     main = next(iter(shell))
     n_lig = sum(shell.values())
@@ -120,14 +128,18 @@ def preset_template(
         lig, lo, hi = _parse_range(e, "--exchange")
         lig = reg.resolve(lig).name
         if lig == main:
-            raise InputError(f"--exchange {e!r}: {lig} is the parent's ligand; name the incoming one")
+            raise InputError(
+                f"--exchange {e!r}: {lig} is the parent's ligand; name the incoming one"
+            )
         s_ranges[lig] = (lo, hi)
     if exchange:
         el = sum(lo for k, (lo, _) in s_ranges.items() if k != main)
         eh = sum(hi for k, (_, hi) in s_ranges.items() if k != main)
         base = shell[main]
         if base - eh < 0:
-            raise InputError(f"--exchange asks for up to {eh} incoming ligands; the shell holds {base}")
+            raise InputError(
+                f"--exchange asks for up to {eh} incoming ligands; the shell holds {base}"
+            )
         s_ranges[main] = (base - eh, base - el)
     h_lo, h_hi = nh, nh
     if hydrides is not None:
@@ -281,7 +293,9 @@ def check_preset(
             while j < sub.size and ms[j] - ms[i] < fwhm:
                 a, b = lib.candidates[sub[i]], lib.candidates[sub[j]]
                 if a.species != b.species:
-                    pairs.append((str(a.ion), str(b.ion), int(z), float(ms[i]), float(ms[j] - ms[i])))
+                    pairs.append(
+                        (str(a.ion), str(b.ion), int(z), float(ms[i]), float(ms[j] - ms[i]))
+                    )
                     species_pairs.add(tuple(sorted((a.species, b.species))))  # type: ignore[arg-type]
                 j += 1
     pairs.sort(key=lambda p: p[4])

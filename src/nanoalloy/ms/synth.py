@@ -236,9 +236,7 @@ def _weights_from_populations(
                     p /= p.sum()
                     for c, pi in zip(ladder, p, strict=True):
                         cands.append(c)
-                        weights.append(
-                            cluster_share * (wz / csum) * (wh / hsum) * pi / len(kinds)
-                        )
+                        weights.append(cluster_share * (wz / csum) * (wh / hsum) * pi / len(kinds))
         if model.fragment_share > 0:
             frags = [c for c in fragment_forms(preset, fam, x) if c.na == 0 and c.charge * sign > 0]
             if frags:
@@ -400,9 +398,7 @@ def synthesize(
     truth = (
         ions.groupby(
             ["species", "family", "au", "ag", "x", "ligands", "core_charge"], as_index=False
-        )[
-            "intensity"
-        ]
+        )["intensity"]
         .sum()
         .rename(columns={"intensity": "signal"})
     )

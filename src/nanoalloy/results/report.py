@@ -308,7 +308,9 @@ def _xaxis(run: dict[str, Any], summ: pd.DataFrame) -> tuple[list[Any], str, str
     if axis == "time":
         return list(summ["time_h"]), "time (h)", "linear"
     if axis == "ratio":
-        what = "n(Au44)/n(Ag44)" if str(run.get("preset", "auag44")).startswith("auag44") else "feed"
+        what = (
+            "n(Au44)/n(Ag44)" if str(run.get("preset", "auag44")).startswith("auag44") else "feed"
+        )
         return list(summ["ratio"]), f"feed ratio R = {what}", "log"
     return list(summ["label"].astype(str)), "spectrum", "category"
 
