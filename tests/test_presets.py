@@ -228,3 +228,103 @@ def test_count_candidates_matches_the_library() -> None:
         p = load_preset(name)
         lib = enumerate_candidates(p, fragments=False, complexes=False)
         assert sum(count_candidates(p).values()) == len(lib), name
+
+
+# -- nanoalloy preset new / check / list ------------------------------------------------
+def test_cli_preset_list(capsys: pytest.CaptureFixture[str]) -> None:
+    from nanoalloy.cli import main
+
+    assert main(["preset", "list"]) == 0
+    out = capsys.readouterr().out
+    assert {line.split()[0] for line in out.splitlines()} == set(list_presets())
+
+
+def test_cli_preset_new_writes_a_valid_commented_preset(
+    tmp_path, capsys: pytest.CaptureFixture[str]
+) -> None:  # noqa: ANN001
+    from nanoalloy.cli import main
+
+    out = tmp_path / "my.toml"
+    args = ["preset", "new", "[Ag29(BDT)12(PPh3)4]3-", "--dope", "Au:0-5", "--out", str(out)]
+    assert main(args) == 0
+    text = out.read_text()
+    assert text.startswith("#")
+    assert "metals = { Ag = [24, 29], Au = [0, 5] }" in text
+    assert "donors = { PPh3 = [0, 4] }" in text
+    p = load_preset(out)
+    (f,) = p.families
+    assert f.x == "Au" and f.x_range == (0, 5) and f.core_charge == -3
+    assert len(family_species(p, f.name)) == 6 * 5  # x 0-5, PPh3 0-4
+    # no overwrite without --force; one line, exit 1
+    capsys.readouterr()
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "exists" in err and "--force" in err
+    assert main([*args, "--force"]) == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["[Au25(PET)18]-", "--dope", "Ag:0-40"], "up to 40 other metal atoms"),
+        (["[Au25(PET)18]-", "--dope", "Ag0-4"], "must look like NAME:LO-HI"),
+        (["[Au25(PET)18]-", "--dope", "Au:0-4"], "host metal"),
+        (["[Au25(PET)18", "--dope", "Ag:0-4"], "position"),
+        (["[Au25(PET)18]-", "--exchange", "SBB:0-30"], "the shell holds 18"),
+    ],
+)
+def test_cli_preset_new_bad_input(
+    tmp_path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:  # noqa: ANN001
+    from nanoalloy.cli import main
+
+    out = tmp_path / "x.toml"
+    assert main(["preset", "new", *args, "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err, err
+    assert not out.exists()
+
+
+def test_cli_preset_check_reports_counts_coverage_and_isobars(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import json
+
+    from nanoalloy.cli import main
+
+    assert main(["preset", "check", "au25-sr18", "--mz", "6500:8000", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    fams = {f["name"]: f for f in doc["families"]}
+    assert fams["Au25-x-yAgxCuy"]["species"] == 16
+    assert fams["Au25-xAgx"]["ions"] == count_candidates("au25-sr18")["Au25-xAgx"]
+    assert fams["Au25-xAgx"]["mz_min"] < fams["Au25-xAgx"]["mz_max"]
+    # 3 (Ag - Cu) = 132.96 Da against one Cs = 132.905 Da: 0.06 m/z apart at 1+,
+    # within one FWHM (7000/20000 = 0.35) - the fit needs chemistry to tell them apart
+    three = 3 * (107.8682 - 63.546) - 132.90545196
+    pairs = [(p["a"], p["b"]) for p in doc["pairs"]]
+    assert ("[Au22Cu3(PET)18+2Cs]+", "[Au22Ag3(PET)18+Cs]+") in pairs or (
+        "[Au22Ag3(PET)18+Cs]+",
+        "[Au22Cu3(PET)18+2Cs]+",
+    ) in pairs
+    d = next(p["delta_mz"] for p in doc["pairs"] if "Au22Cu3" in p["a"] + p["b"])
+    assert d == pytest.approx(three, abs=0.01)
+    # at a resolving power high enough to split them, the pair is gone
+    assert main(["preset", "check", "au25-sr18", "--mz", "6500:8000", "--resolution",
+                 "1000000", "--json"]) == 0  # fmt: skip
+    assert json.loads(capsys.readouterr().out)["near_isobaric_pairs"] == 0
+
+
+def test_cli_preset_check_bad_preset_one_line(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: ANN001
+    from nanoalloy.cli import main
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text(BASE.replace("Ag = [0, 4]", "Ag = [4, 0]"))
+    assert main(["preset", "check", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'metals.Ag' = [4, 0] is an empty range" in err
+    assert main(["preset", "check", "auag44-pmba", "--max-candidates", "100"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "max_candidates = 100" in err
+    with pytest.raises(SystemExit) as info:
+        main(["preset", "check"])
+    assert info.value.code == 2
