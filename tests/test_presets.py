@@ -328,3 +328,34 @@ def test_cli_preset_check_bad_preset_one_line(tmp_path, capsys: pytest.CaptureFi
     with pytest.raises(SystemExit) as info:
         main(["preset", "check"])
     assert info.value.code == 2
+
+
+def test_msms_ladder_for_a_mixed_shell_preset(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: ANN001
+    import pandas as pd
+
+    from nanoalloy.chem.formula import parse
+    from nanoalloy.cli import main
+    from nanoalloy.ms.msms import fragment_ladder
+
+    ladder = fragment_ladder("[Au25(PET)16(SBB)2]3-", sr=["PET", "SBB"], max_neutral=0)
+    by = {f.notation: f for f in ladder}
+    assert by["[Au24(PET)16]2-"].loss == "-[Au(SBB)2]-"
+    assert by["[Au24(PET)14(SBB)2]2-"].loss == "-[Au(PET)2]-"
+    assert {f.notation for f in ladder if f.kind == "complement"} == {"[Au(PET)2]-", "[Au(SBB)2]-"}
+    # mass balance: precursor = fragment + lost [Au(SBB)2]- (average masses, charges add up)
+    pre = parse("[Au25(PET)16(SBB)2]3-")
+    frag, comp = parse("[Au24(PET)16]2-"), parse("[Au(SBB)2]-")
+    assert pre.mz_average * 3 == pytest.approx(frag.mz_average * 2 + comp.mz_average, abs=1e-6)
+    out = tmp_path / "ms"
+    args = [
+        "msms",
+        "--precursor",
+        "[Au25(SR)16(SBB)2]3-",
+        "--preset",
+        "au25-sr18",
+        "--out",
+        str(out),
+    ]
+    assert main(args) == 0
+    df = pd.read_csv(out / "fragments.csv")
+    assert {"-[Au(PET)2]-", "-[Au(SBB)2]-"} <= set(df["loss"].dropna())
