@@ -243,10 +243,10 @@ def fragment_ladder(
     """
     reg = ligands or DEFAULT_LIGANDS
     many = sr is not None and not isinstance(sr, str)
-    sr_list = [reg.resolve(x).name for x in sr] if many else []  # type: ignore[union-attr]
+    sr_list = [reg.resolve(x).name for x in sr] if sr is not None and many else []
     if many and not sr_list:
         raise InputError("sr: give at least one ligand")
-    sr_one = sr_list[0] if many else sr
+    sr_one: str | None = sr_list[0] if many else (sr if isinstance(sr, str) else None)
     ion = parse(precursor, sr=sr_one, ligands=reg) if isinstance(precursor, str) else precursor
     if not isinstance(ion, Ion):
         raise InputError(
