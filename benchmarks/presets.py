@@ -50,7 +50,9 @@ def main() -> None:
 
     presets = [load_preset(n) for n in list_presets()]
     presets += [preset_from_text(TERNARY_25, "ternary"), preset_from_text(TERNARY_44, "ternary")]
-    print(f"{'preset':<22} {'candidates':>10} {'enumerate s':>11} {'+patterns s':>11} {'cached s':>9}")
+    print(
+        f"{'preset':<22} {'candidates':>10} {'enumerate s':>11} {'+patterns s':>11} {'cached s':>9}"
+    )
     ratio = float("nan")
     for p in presets:
         library._LIBRARY_CACHE.clear()
