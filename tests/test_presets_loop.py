@@ -195,3 +195,36 @@ def test_readme_walkthrough_preset_new_check_synth_assign(
     assert set(got) == {"Au25(PET)18", "Au24Ag1(PET)18", "Au23Ag2(PET)18"}
     assert got["Au24Ag1(PET)18"] == pytest.approx(0.3, abs=0.03)
     assert list(sp["x"]) == [0, 1, 2]  # x counts the dopant
+
+
+def test_series_and_report_name_axes_after_the_preset(tmp_path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from nanoalloy.ms.io import write_csv
+    from nanoalloy.results.figures import heatmaps
+    from nanoalloy.results.report import write_report
+    from nanoalloy.results.series import run_series
+
+    files = []
+    for i, (a, b) in enumerate([(0.7, 0.3), (0.3, 0.7)]):
+        df = pd.DataFrame(
+            {
+                "family": ["Au25-xAgx"] * 2,
+                "species": ["[Au25(PET)18]-", "[Au24Ag1(PET)18]-"],
+                "fraction": [a, b],
+            }
+        )
+        r = synthesize(df, preset="au25-sr18", mz_range=(6800.0, 7600.0), seed=i)
+        f = tmp_path / f"s{i}.csv"
+        write_csv(r.spectrum, f)
+        files.append(f)
+    s = run_series(files, out=tmp_path / "out", preset="au25-sr18")
+    tab = s.table
+    main_fam = tab[tab["family"] == "Au25-xAgx"]
+    x1 = main_fam[main_fam["x"] == 1].set_index("label")["abundance"]
+    assert x1["s0"] == pytest.approx(0.3, abs=0.03) and x1["s1"] == pytest.approx(0.7, abs=0.03)
+    fig = heatmaps(s)
+    assert "x (Ag atoms)" in [ax.get_ylabel() for ax in fig.axes]
+    html = write_report(tmp_path / "out").read_text()
+    assert "x (Ag atoms)" in html and "x (Au atoms)" not in html
