@@ -181,6 +181,8 @@ def test_ion_forms_of_a_family_with_one_species_per_x() -> None:
     p = load_preset("ag25-sr18")
     forms = ion_forms(p, "Ag25-xAux", 1)
     assert {c.species for c in forms} == {"Au1Ag24(DMBT)18"}
+    # v2: the au / ag columns count Au and Ag atoms whatever the preset's metal order
+    assert {(c.au, c.ag, c.x) for c in forms} == {(1, 24, 1)}
     with pytest.raises(PresetError, match="several|species with x"):
         ion_forms(load_preset("au25-sr18"), "Au25-x-yAgxCuy", 2)
 

@@ -195,6 +195,10 @@ def test_readme_walkthrough_preset_new_check_synth_assign(
     assert set(got) == {"Au25(PET)18", "Au24Ag1(PET)18", "Au23Ag2(PET)18"}
     assert got["Au24Ag1(PET)18"] == pytest.approx(0.3, abs=0.03)
     assert list(sp["x"]) == [0, 1, 2]  # x counts the dopant
+    assert list(sp["au"]) == [25, 24, 23] and list(sp["ag"]) == [0, 1, 2]
+    fam = pd.read_csv(out_dir / "families.csv").iloc[0]
+    assert fam["mean_x"] == pytest.approx(0.7, abs=0.05)  # mean Ag atoms
+    assert fam["au_ag_ratio"] == pytest.approx((0.5 * 25 + 0.3 * 24 + 0.2 * 23) / 0.7, rel=0.05)
 
 
 def test_series_and_report_name_axes_after_the_preset(tmp_path: Path) -> None:

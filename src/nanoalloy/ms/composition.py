@@ -214,9 +214,9 @@ def family_table(
     """One row per cluster family with its share and composition summary.
 
     Columns are :data:`FAMILY_COLUMNS`; ``fraction`` sums to 1 over families.
-    ``n_metals`` (one count or one per family) turns mean x into ``au_ag_ratio``
-    = mean x / (n_metals - mean x): Au/Ag in the Au/Ag presets, dopant/host where
-    x counts a dopant.
+    ``au_ag_ratio`` is the abundance-weighted Au/Ag atom ratio from the ``au`` and
+    ``ag`` columns when both are there (NaN without either metal), else mean x /
+    (``n_metals`` - mean x), ``n_metals`` being one count or one per family.
 
     Examples
     --------
@@ -234,15 +234,19 @@ def family_table(
         dist = x_distribution(species, fam, column=column)
         lo, hi = x_range(dist)
         part = species[species["family"] == fam]
+        ratio = au_ag_ratio(
+            dist, n_metals=n_metals if isinstance(n_metals, int) else n_metals.get(fam, 44)
+        )
+        if {"au", "ag"} <= set(part.columns):  # counted atoms: right for any preset
+            w = part[column].astype(float)
+            au, ag = float((w * part["au"]).sum()), float((w * part["ag"]).sum())
+            ratio = au / ag if ag > 0 else (math.inf if au > 0 else math.nan)
         rows.append(
             {
                 "family": fam,
                 "fraction": frac,
                 "mean_x": mean_x(dist),
-                "au_ag_ratio": au_ag_ratio(
-                    dist,
-                    n_metals=n_metals if isinstance(n_metals, int) else n_metals.get(fam, 44),
-                ),
+                "au_ag_ratio": ratio,
                 "x90_low": lo,
                 "x90_high": hi,
                 "mean_electrons": mean_electrons(part, column=column),

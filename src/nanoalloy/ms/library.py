@@ -83,9 +83,9 @@ class Candidate:
     family: str
     """Family name, or ``fragment`` / ``complex``."""
     au: int
-    """Count of the preset's first metal (Au)."""
+    """Au atoms (v1 presets: the first metal, whatever it is)."""
     ag: int
-    """Count of the preset's second metal (Ag; 0 if the preset has one metal)."""
+    """Ag atoms (v1 presets: the second metal)."""
     ligands: int
     """Shell size including halides."""
     core_charge: int
@@ -220,8 +220,10 @@ def species_forms(
     f = preset.family(species.family)
     core = species.core(preset, halides=halides)
     m = dict(species.metals)
-    au = m.get(preset.metals[0], 0)
-    ag = m.get(preset.metals[1], 0) if len(preset.metals) > 1 else 0
+    if preset.version == 1:  # x counts the first metal, the second fills the rest
+        au, ag = m.get(preset.metals[0], 0), m.get(preset.metals[1], 0)
+    else:  # the columns mean what they say
+        au, ag = m.get("Au", 0), m.get("Ag", 0)
     e = core.electrons
     return [
         Candidate(
