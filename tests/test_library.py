@@ -211,3 +211,19 @@ def test_cache_dir_follows_environment(tmp_path, monkeypatch) -> None:  # noqa: 
     monkeypatch.delenv("NANOALLOY_CACHE_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert diskcache.cache_dir() == tmp_path / "xdg" / "nanoalloy"
+
+
+def test_disk_cache_concurrent_writers_leave_one_whole_entry(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    from concurrent.futures import ThreadPoolExecutor
+
+    from nanoalloy.ms import diskcache
+
+    monkeypatch.setenv("NANOALLOY_CACHE_DIR", str(tmp_path))
+    payload = [np.arange(200_000, dtype=float) * k for k in range(4)]
+    with ThreadPoolExecutor(8) as pool:
+        done = list(pool.map(lambda _: diskcache.store("t", "k", payload), range(16)))
+    assert all(done)
+    assert [p.name for p in tmp_path.iterdir()] == ["t-k.pkl"]  # no temp files left
+    got = diskcache.load("t", "k")
+    assert all(np.array_equal(a, b) for a, b in zip(got, payload, strict=True))
+    assert diskcache.load("t", "other") is None

@@ -361,3 +361,27 @@ def test_msms_ladder_for_a_mixed_shell_preset(tmp_path, capsys: pytest.CaptureFi
     assert main(args) == 0
     df = pd.read_csv(out / "fragments.csv")
     assert {"-[Au(PET)2]-", "-[Au(SBB)2]-"} <= set(df["loss"].dropna())
+
+
+def test_v2_halides_replace_the_main_ligand_and_pool_into_the_species() -> None:
+    text = """format = 2
+name = "t"
+[[family]]
+name = "M44S30"
+metals = { Ag = [42, 44], Au = [0, 2] }
+shell = { p-MBA = 30 }
+core_charge = -4
+ion_charges = [-4]
+max_na = 2
+halide = "Cl"
+max_halide = 2
+x = "Au"
+"""
+    p = preset_from_text(text)
+    (s,) = [s for s in family_species(p, "M44S30") if s.x == 1]
+    two = species_forms(p, s, halides=2)
+    assert {c.species for c in two} == {"Au1Ag43(p-MBA)30"}
+    assert {str(c.ion) for c in two} >= {"[Au1Ag43(p-MBA)28Cl2]4-", "[Au1Ag43(p-MBA)28Cl2+Na-H]4-"}
+    assert all(c.electrons == 18 and c.halides == 2 for c in two)  # 44 - 30 + 4
+    lib = enumerate_candidates(p)
+    assert sum(count_candidates(p).values()) == len(lib) == 3 * 3 * 3  # x, halides, Na 0-2
