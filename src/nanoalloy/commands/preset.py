@@ -43,6 +43,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     new.add_argument("--hydrides", metavar="LO-HI", help="hydride count range, e.g. 0-2")
     new.add_argument("--name", help="preset name (default: from the formula)")
+    new.add_argument("--sr", metavar="LIGAND", help="ligand that (SR) in FORMULA stands for")
     new.add_argument("--out", required=True, metavar="FILE", help="output .toml")
     new.add_argument("--force", action="store_true", help="overwrite an existing file")
     new.add_argument("--ligands", metavar="TOML", help="extra ligand definitions")
@@ -106,6 +107,7 @@ def _new(args: argparse.Namespace) -> int:
         exchange=args.exchange,
         hydrides=args.hydrides,
         name=args.name,
+        sr=args.sr,
         registry=_registry(args),
     )
     with atomic_file(out) as tmp:

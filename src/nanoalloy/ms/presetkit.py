@@ -58,6 +58,7 @@ def preset_template(
     exchange: Sequence[str] = (),
     hydrides: str | None = None,
     name: str | None = None,
+    sr: str | None = None,
     registry: LigandRegistry | None = None,
 ) -> str:
     """A commented v2 preset for one cluster (and its alloys / exchange products).
@@ -74,6 +75,8 @@ def preset_template(
         Hydride count range ``LO-HI``.
     name
         Preset name (default: from the formula).
+    sr
+        Ligand ``(SR)`` stands for in ``formula``.
 
     Examples
     --------
@@ -82,7 +85,7 @@ def preset_template(
     True
     """
     reg = registry or DEFAULT_LIGANDS
-    ion = parse(formula, ligands=reg)
+    ion = parse(formula, sr=sr, ligands=reg)
     metals = ion.metals
     if not metals:
         raise InputError(
