@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Literal
 
 from ..errors import FormulaError, LigandError
 from .elements import ELEMENTS, FREE_VALENCE, METALS, hill_order
-from .ligands import DEFAULT_LIGANDS, LigandRegistry, format_element_formula
+from .ligands import CATIONS, DEFAULT_LIGANDS, LigandRegistry, format_element_formula
 
 if TYPE_CHECKING:
     from .isotopes import Pattern
@@ -57,7 +57,7 @@ MAX_CHARGE = 200
 
 GroupKind = Literal["metal", "element", "ligand", "raw"]
 
-_CATIONS = {"H", "Li", "Na", "K", "Rb", "Cs"}
+_CATIONS = {"H", "Li", "Na", "K", "Rb", "Cs", *CATIONS.values()}  # + TOA, PPh4 ... (1+)
 _ANIONS = {"F", "Cl", "Br", "I"}
 # electrons withdrawn by bare non-metal atoms written in a core
 _BARE_WITHDRAWN = {"H": 1, "F": 1, "Cl": 1, "Br": 1, "I": 1, "S": 2, "Se": 2, "Te": 2}

@@ -26,6 +26,8 @@ LigandRegistry
     Name/alias lookup; ``with_ligands`` and ``from_toml`` make extended copies.
 DEFAULT_LIGANDS
     The built-in registry.
+CATIONS
+    Counter-ions seen as adducts (Cs, K, TOA, PPh4, ...): name -> Hill formula.
 parse_element_formula
     ``"C7H5O2S"`` -> ``(("C", 7), ("H", 5), ("O", 2), ("S", 1))``.
 """
@@ -42,6 +44,7 @@ from ..errors import LigandError
 from .elements import ELEMENTS, hill_order
 
 __all__ = [
+    "CATIONS",
     "DEFAULT_LIGANDS",
     "Ligand",
     "LigandRegistry",
@@ -234,9 +237,26 @@ DEFAULT_LIGANDS = LigandRegistry(
         _lig("TBBT", "C10H13S", 0, 1, ("4-TBBT",), "4-tert-butylbenzenethiolate"),
         _lig("BDT", "C6H4S2", 0, 2, ("1,3-BDT",), "1,3-benzenedithiolate (two S, two electrons)"),
         _lig("MPA", "C3H5O2S", 1, 1, ("3-MPA",), "3-mercaptopropionate"),
+        _lig("SC6H13", "C6H13S", 0, 1, ("HT", "hexanethiolate"), "1-hexanethiolate"),
+        _lig("SC12H25", "C12H25S", 0, 1, ("DDT", "dodecanethiolate"), "1-dodecanethiolate"),
+        _lig("SBB", "C11H15S", 0, 1, ("4-TBBM",), "4-tert-butylbenzylthiolate, S-CH2-C6H4-tBu"),
         _lig("PPh3", "C18H15P", 0, 0, ("TPP",), "triphenylphosphine (neutral donor)"),
         _lig("Cl", "Cl", 0, 1, ("chloride",), "chloride"),
         _lig("Br", "Br", 0, 1, ("bromide",), "bromide"),
         _lig("I", "I", 0, 1, ("iodide",), "iodide"),
     )
 )
+
+
+CATIONS: dict[str, str] = {
+    "Li": "Li",
+    "Na": "Na",
+    "K": "K",
+    "Rb": "Rb",
+    "Cs": "Cs",
+    "NH4": "H4N",
+    "TOA": "C32H68N",  # tetraoctylammonium N(C8H17)4+
+    "TBA": "C16H36N",  # tetrabutylammonium N(C4H9)4+
+    "PPh4": "C24H20P",  # tetraphenylphosphonium
+}
+"""Singly charged counter-ions seen as ESI adducts: name -> Hill formula of the cation."""

@@ -50,7 +50,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--resolution", type=float, metavar="R", help="resolving power (default: estimated)"
     )
     parser.add_argument("--no-calibrate", action="store_true", help="keep the m/z axis as recorded")
+    parser.add_argument(
+        "--polarity",
+        choices=("negative", "positive"),
+        help="ion mode (default: as recorded in the file, else every candidate)",
+    )
     parser.add_argument("--no-plot", action="store_true", help="skip spectrum.png")
+    parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="rebuild the preset's candidate library and isotope patterns instead of reading "
+        "them from the cache folder ($NANOALLOY_CACHE_DIR, else ~/.cache/nanoalloy)",
+    )
     parser.add_argument(
         "--no-report", action="store_true", help="skip fit.csv and the interactive report.html"
     )
@@ -73,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
         preset=args.preset,
         resolution=args.resolution,
         calibrate=not args.no_calibrate,
+        cache=not args.no_cache,
+        polarity=args.polarity,
     )
     result.write(args.out, plot=not args.no_plot, fit=not args.no_report)
     if not args.no_report:

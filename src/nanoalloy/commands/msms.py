@@ -39,6 +39,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("spectrum", nargs="?", help="product-ion spectrum (mzML, mzXML, CSV, TXT)")
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
     parser.add_argument("--sr", metavar="LIGAND", help="ligand that SR stands for, e.g. p-MBA")
+    parser.add_argument(
+        "--preset",
+        metavar="P",
+        help="preset name or TOML: SR is its main ligand, and each of its thiolates the "
+        "precursor carries may leave as [M(L)2]- / M(L) units",
+    )
     parser.add_argument("--ligands", metavar="TOML", help="extra ligand definitions")
     parser.add_argument(
         "--resolution", type=float, metavar="R", help="resolving power (default: estimated)"
@@ -71,10 +77,21 @@ def run(args: argparse.Namespace) -> int:
     if not 0 < args.min_score <= 1:
         raise InputError(f"--min-score must be in (0, 1], got {args.min_score}")
     reg = registry_from_args(args)
-    ion = parse(args.precursor, sr=args.sr, ligands=reg)
+    sr: str | list[str] | None = args.sr
+    if args.preset is not None:
+        from ..ms.preset import load_preset
+
+        p = load_preset(args.preset, registry=reg)
+        thiolates = [
+            n for n in p.ligand_names if reg[n].electrons > 0 and n not in ("Cl", "Br", "I")
+        ]
+        if args.sr is not None:
+            thiolates = [reg.resolve(args.sr).name] + [t for t in thiolates if t != args.sr]
+        sr = thiolates or args.sr
+    ion = parse(args.precursor, sr=sr if isinstance(sr, str) or sr is None else sr[0], ligands=reg)
     ladder = fragment_ladder(
         ion,
-        sr=args.sr,
+        sr=sr,
         max_losses=args.max_losses,
         max_neutral=args.max_neutral,
         ligands=reg,

@@ -35,6 +35,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--calibration-ppm", type=float, default=0.0, help="calibration error in ppm"
     )
     parser.add_argument(
+        "--polarity",
+        choices=("negative", "positive"),
+        help="ion mode (default: negative when the preset forms anions)",
+    )
+    parser.add_argument(
         "--all-times",
         action="store_true",
         help="for CSV output of a time course: error instead of writing the last time",
@@ -67,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
         resolution=args.resolution,
         mz_range=_range(args.mz_range),
         calibration_ppm=args.calibration_ppm,
+        polarity=args.polarity,
     )
     times = sorted(pops["time_h"].unique()) if "time_h" in pops.columns else []
     if suffix == ".mzml":

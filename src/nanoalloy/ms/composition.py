@@ -1,7 +1,8 @@
 """Composition summaries: per-family x distributions, Au/Ag ratios, electron counts.
 
-Works on species tables (pandas DataFrames with at least ``family``, ``au``,
-``abundance``; ``ag``, ``ligands``, ``core_charge`` or ``electrons`` where
+Works on species tables (pandas DataFrames with at least ``family``, ``x`` or
+``au`` (x is the family's axis: the first metal's count in the Au/Ag presets, the
+dopant, incoming ligand or hydride count in others), ``abundance``; ``ag``, ``ligands``, ``core_charge`` or ``electrons`` where
 electron counts are wanted), as written by ``nanoalloy assign`` (``species.csv``),
 by :func:`nanoalloy.ms.synth.synthesize` (``truth``) or by the kinetics simulator.
 Rows of family ``fragment`` or ``complex`` are never part of a cluster
@@ -14,7 +15,7 @@ NON_CLUSTER
 FAMILY_COLUMNS
     Columns of :func:`family_table`.
 x_distribution
-    Normalised abundance over x (the first metal's count) for one family.
+    Normalised abundance over x (``x`` column, else ``au``) for one family.
 family_fractions
     Share of the cluster signal held by each family.
 mean_x, au_ag_ratio, x_range
@@ -78,7 +79,7 @@ def _clusters(species: pd.DataFrame) -> pd.DataFrame:
 def x_distribution(
     species: pd.DataFrame, family: str, /, *, column: str = "abundance"
 ) -> pd.Series:
-    """Abundance over x (``au``) of one family, normalised to sum to 1.
+    """Abundance over x (``x`` column, else ``au``) of one family, normalised to sum to 1.
 
     Returns an empty Series when the family holds no signal.
 
@@ -90,7 +91,7 @@ def x_distribution(
     {11: 0.25, 12: 0.75}
     """
     part = species[species["family"] == family]
-    s = part.groupby("au")[column].sum().astype(float)
+    s = part.groupby("x" if "x" in part.columns else "au")[column].sum().astype(float)
     s.index = s.index.astype(int)
     total = float(s.sum())
     if total <= 0:
@@ -167,7 +168,8 @@ def _items(dist: pd.Series | Mapping[int, float]) -> list[tuple[int, float]]:
 def mean_electrons(species: pd.DataFrame, /, *, column: str = "abundance") -> float:
     """Abundance-weighted valence electron count of the cluster species.
 
-    Uses an ``electrons`` column when present, else ``au + ag - ligands - core_charge``.
+    Uses an ``electrons`` column when present, else ``au + ag - ligands - core_charge``
+    (one-electron metals and ligands only).
     """
     cl = _clusters(species)
     if cl.empty:
@@ -203,11 +205,18 @@ def total_variation(
 
 
 def family_table(
-    species: pd.DataFrame, /, *, column: str = "abundance", n_metals: int = 44
+    species: pd.DataFrame,
+    /,
+    *,
+    column: str = "abundance",
+    n_metals: int | Mapping[str, int] = 44,
 ) -> pd.DataFrame:
     """One row per cluster family with its share and composition summary.
 
     Columns are :data:`FAMILY_COLUMNS`; ``fraction`` sums to 1 over families.
+    ``au_ag_ratio`` is the abundance-weighted Au/Ag atom ratio from the ``au`` and
+    ``ag`` columns when both are there (NaN without either metal), else mean x /
+    (``n_metals`` - mean x), ``n_metals`` being one count or one per family.
 
     Examples
     --------
@@ -225,12 +234,19 @@ def family_table(
         dist = x_distribution(species, fam, column=column)
         lo, hi = x_range(dist)
         part = species[species["family"] == fam]
+        ratio = au_ag_ratio(
+            dist, n_metals=n_metals if isinstance(n_metals, int) else n_metals.get(fam, 44)
+        )
+        if {"au", "ag"} <= set(part.columns):  # counted atoms: right for any preset
+            w = part[column].astype(float)
+            au, ag = float((w * part["au"]).sum()), float((w * part["ag"]).sum())
+            ratio = au / ag if ag > 0 else (math.inf if au > 0 else math.nan)
         rows.append(
             {
                 "family": fam,
                 "fraction": frac,
                 "mean_x": mean_x(dist),
-                "au_ag_ratio": au_ag_ratio(dist, n_metals=n_metals),
+                "au_ag_ratio": ratio,
                 "x90_low": lo,
                 "x90_high": hi,
                 "mean_electrons": mean_electrons(part, column=column),

@@ -1,42 +1,49 @@
-"""Presets and candidate enumeration: which ions could be in a spectrum.
+"""Candidate enumeration: which ions of a preset's species could be in a spectrum.
 
-A *preset* (a TOML file shipped in ``nanoalloy/data/presets`` or written by the
-user) describes a cluster system: the ligand SR stands for, the two metals, and
-structural *families* (shell size, core charge, observed ion charges, Na+ ladder
-depth, halide shells), plus in-source fragments and metal-thiolate complexes.
+Presets themselves (records, file formats v1 and v2, validation) live in
+:mod:`nanoalloy.ms.preset` and are re-exported here.
 
-Ion forms follow the ESI ladder of carboxylated ligands: an ion of charge ``z``
-from a core of charge ``q`` carries ``n`` Na+ and has ``h = n + q - z`` protons
-removed (``0 <= h <=`` acidic protons of the shell).
+Ion forms: an ion of charge ``z`` from a core of charge ``q`` carries ``n`` Na+
+and has ``h = n + q - z`` protons removed (``0 <= h <=`` acidic protons of the
+shell; ``n = h = 0`` is the bare ion), or carries ``z - q`` counter-ions of one
+registered kind (Cs+, K+, TOA+, PPh4+), in negative or positive mode.
 
 Contents
 --------
-FamilySpec, FragmentSpec, ComplexSpec, Preset
-    Frozen records read from a preset TOML.
-load_preset, list_presets
-    Find and validate presets by name or path.
+FamilySpec, FragmentSpec, ComplexSpec, Preset, Species, load_preset, list_presets
+    Re-exported from :mod:`nanoalloy.ms.preset`.
 Candidate
     One candidate ion with the neutral species it belongs to.
 CandidateLibrary
     All candidates of a preset with vectorised m/z bounds; ``subset`` and ``to_frame``.
-species_ion, ion_forms, enumerate_candidates
+species_ion, ion_forms, species_forms, fragment_forms, fragment_parents, complex_forms
     Build species and their ion forms.
+enumerate_candidates, count_candidates
+    The whole library of a preset (memory-cached), and its size without building it.
 """
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from ..chem.formula import Ion, make_ion
-from ..chem.ligands import DEFAULT_LIGANDS, LigandRegistry
+from ..chem.ligands import CATIONS
 from ..errors import PresetError
+from .preset import (
+    ComplexSpec,
+    FamilySpec,
+    FragmentSpec,
+    Preset,
+    Species,
+    family_species,
+    list_presets,
+    load_preset,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -48,10 +55,17 @@ __all__ = [
     "FamilySpec",
     "FragmentSpec",
     "Preset",
+    "Species",
+    "complex_forms",
+    "count_candidates",
     "enumerate_candidates",
+    "family_species",
+    "fragment_forms",
+    "fragment_parents",
     "ion_forms",
     "list_presets",
     "load_preset",
+    "species_forms",
     "species_ion",
 ]
 
@@ -59,208 +73,19 @@ Kind = Literal["cluster", "fragment", "complex"]
 
 
 @dataclass(frozen=True, slots=True)
-class FamilySpec:
-    """One structural family, e.g. M44S30 = [AuxAg44-x(SR)30]4-."""
-
-    name: str
-    """Family label used in every table (``M44S30``)."""
-    n_metals: int
-    """Metal atoms per cluster."""
-    ligands: int
-    """Shell size, halides included."""
-    core_charge: int
-    """Signed charge of the core."""
-    x_range: tuple[int, int] = (0, 44)
-    """Inclusive range of the first metal's count."""
-    ion_charges: tuple[int, ...] = ()
-    """Signed ion charges observed by ESI."""
-    max_na: int = 10
-    """Deepest Na+ ladder step considered."""
-    halide: str | None = None
-    """Halide that may replace SR in the shell (``Cl``)."""
-    max_halide: int = 0
-    """How many SR it may replace."""
-
-
-@dataclass(frozen=True, slots=True)
-class FragmentSpec:
-    """In-source fragments: successive losses of [M(SR)2]-."""
-
-    families: tuple[str, ...] = ()
-    """Families whose members fragment."""
-    losses: int = 1
-    """Number of successive [M(SR)2]- losses."""
-    max_na: int = 4
-    """Na+ ladder depth of the fragment ions."""
-
-
-@dataclass(frozen=True, slots=True)
-class ComplexSpec:
-    """Metal-thiolate complexes [AunAgm(SR)n+m+1]-."""
-
-    max_metals: int = 6
-    """Largest n + m."""
-    max_na: int = 2
-    """Na+ ladder depth."""
-
-
-@dataclass(frozen=True, slots=True)
-class Preset:
-    """A candidate library definition (see the module docstring)."""
-
-    name: str
-    """Preset name (``auag44-pmba``)."""
-    ligand: str
-    """Canonical name of the ligand SR stands for."""
-    metals: tuple[str, str]
-    """The two metals; ``x`` counts the first."""
-    families: tuple[FamilySpec, ...]
-    """Structural families."""
-    fragments: FragmentSpec | None = None
-    """In-source fragments, if any."""
-    complexes: ComplexSpec | None = None
-    """Metal-thiolate complexes, if any."""
-    description: str = ""
-    """Free text."""
-    registry: LigandRegistry = field(default=DEFAULT_LIGANDS, repr=False, compare=False)
-    """Ligand registry used to resolve names."""
-
-    def family(self, name: str, /) -> FamilySpec:
-        """The family called ``name`` (PresetError if absent)."""
-        for f in self.families:
-            if f.name == name:
-                return f
-        raise PresetError(
-            f"preset {self.name!r} has no family {name!r}; families: "
-            + ", ".join(f.name for f in self.families)
-        )
-
-    @property
-    def acidic_protons(self) -> int:
-        """Acidic protons per ligand."""
-        return self.registry[self.ligand].acidic_protons
-
-
-def list_presets() -> list[str]:
-    """Names of the presets shipped with nanoalloy."""
-    folder = resources.files("nanoalloy") / "data" / "presets"
-    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
-
-
-def load_preset(
-    name_or_path: str | Path = "auag44-pmba", /, *, registry: LigandRegistry | None = None
-) -> Preset:
-    """Load a shipped preset by name, or a user's preset TOML by path.
-
-    Examples
-    --------
-    >>> p = load_preset("auag44-pmba")
-    >>> [f.name for f in p.families]
-    ['M44S30', 'M44S27', 'M44S26']
-    """
-    text: str
-    where = str(name_or_path)
-    path = Path(name_or_path)
-    if path.suffix == ".toml" or path.exists():
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise PresetError(f"cannot read preset {where!r}: {exc}") from None
-    else:
-        res = resources.files("nanoalloy") / "data" / "presets" / f"{name_or_path}.toml"
-        if not res.is_file():
-            raise PresetError(
-                f"unknown preset {where!r}; shipped presets: {', '.join(list_presets())}"
-            )
-        text = res.read_text(encoding="utf-8")
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise PresetError(f"preset {where!r} is not valid TOML: {exc}") from None
-    return _preset_from_dict(data, where, registry or DEFAULT_LIGANDS)
-
-
-def _req(d: dict[str, Any], key: str, typ: type | tuple[type, ...], where: str) -> Any:
-    if key not in d:
-        raise PresetError(f"preset {where}: missing key {key!r}")
-    v = d[key]
-    if not isinstance(v, typ) or isinstance(v, bool):
-        raise PresetError(f"preset {where}: {key!r} has the wrong type ({type(v).__name__})")
-    return v
-
-
-def _preset_from_dict(d: dict[str, Any], where: str, registry: LigandRegistry) -> Preset:
-    name = _req(d, "name", str, where)
-    try:
-        ligand = registry.resolve(_req(d, "ligand", str, where)).name
-    except Exception as exc:
-        raise PresetError(f"preset {where}: {exc}") from None
-    metals = _req(d, "metals", list, where)
-    if len(metals) != 2 or not all(isinstance(m, str) for m in metals):
-        raise PresetError(f"preset {where}: 'metals' must list two element symbols")
-    n_metals = _req(d, "n_metals", int, where)
-    fams = []
-    for i, f in enumerate(_req(d, "family", list, where)):
-        fw = f"{where} family #{i + 1}"
-        xr = f.get("x", [0, n_metals])
-        if not (isinstance(xr, list) and len(xr) == 2 and 0 <= xr[0] <= xr[1] <= n_metals):
-            raise PresetError(f"preset {fw}: 'x' must be [lo, hi] within 0..{n_metals}")
-        charges = tuple(int(z) for z in f.get("ion_charges", [f.get("core_charge", 0)]))
-        fams.append(
-            FamilySpec(
-                name=_req(f, "name", str, fw),
-                n_metals=int(f.get("n_metals", n_metals)),
-                ligands=_req(f, "ligands", int, fw),
-                core_charge=_req(f, "core_charge", int, fw),
-                x_range=(int(xr[0]), int(xr[1])),
-                ion_charges=charges,
-                max_na=int(f.get("max_na", 0)),
-                halide=f.get("halide"),
-                max_halide=int(f.get("max_halide", 0)),
-            )
-        )
-    frag = d.get("fragments")
-    fragments = (
-        FragmentSpec(
-            families=tuple(frag.get("families", [f.name for f in fams])),
-            losses=int(frag.get("losses", 1)),
-            max_na=int(frag.get("max_na", 4)),
-        )
-        if isinstance(frag, dict)
-        else None
-    )
-    comp = d.get("complexes")
-    complexes = (
-        ComplexSpec(max_metals=int(comp.get("max_metals", 6)), max_na=int(comp.get("max_na", 2)))
-        if isinstance(comp, dict)
-        else None
-    )
-    return Preset(
-        name=name,
-        ligand=ligand,
-        metals=(metals[0], metals[1]),
-        families=tuple(fams),
-        fragments=fragments,
-        complexes=complexes,
-        description=str(d.get("description", "")),
-        registry=registry,
-    )
-
-
-@dataclass(frozen=True, slots=True)
 class Candidate:
     """One candidate ion and the neutral species it is a form of."""
 
     ion: Ion
-    """The ion (charge, Na/H ladder, halides)."""
+    """The ion (charge, Na/H ladder or cations, halides)."""
     species: str
     """Label of the neutral species the ion pools into (``Au12Ag32(p-MBA)30``; halide shells pooled)."""
     family: str
     """Family name, or ``fragment`` / ``complex``."""
     au: int
-    """Count of the first metal (Au)."""
+    """Au atoms (v1 presets: the first metal, whatever it is)."""
     ag: int
-    """Count of the second metal (Ag)."""
+    """Ag atoms (v1 presets: the second metal)."""
     ligands: int
     """Shell size including halides."""
     core_charge: int
@@ -273,45 +98,76 @@ class Candidate:
     """H+ removed."""
     kind: Kind = "cluster"
     """``cluster``, ``fragment`` or ``complex``."""
+    x: int = -1
+    """The family's x (what ``FamilySpec.x`` counts); ``au`` when not given."""
+    electrons: int | None = None
+    """Valence electron count of the core (None where undefined)."""
+    cation: str = ""
+    """Counter-ion adduct kind (``Cs``, ``TOA``), empty for the Na+/H+ ladder."""
+    n_cation: int = 0
+    """Counter-ions added."""
+    hydrides: int = 0
+    """Hydrides in the species."""
+
+    def __post_init__(self) -> None:
+        if self.x < 0:
+            object.__setattr__(self, "x", self.au)
+        if self.electrons is None:
+            object.__setattr__(self, "electrons", self.ion.electrons)
 
     @property
     def charge(self) -> int:
         """Signed ion charge."""
         return self.ion.charge
 
+    @property
+    def form(self) -> tuple[int, int, int, str, int, int]:
+        """What the ESI made of the species: (charge, Na+, halides, cation, cations, core charge)."""
+        return (self.charge, self.na, self.halides, self.cation, self.n_cation, self.core_charge)
+
 
 def species_label(preset: Preset, au: int, ag: int, ligands: int) -> str:
-    """Canonical label of a neutral species, e.g. ``Au12Ag32(p-MBA)30``."""
-    a, b = preset.metals
+    """Canonical label of a two-metal single-ligand species, e.g. ``Au12Ag32(p-MBA)30``."""
+    a, b = preset.metals[:2]
     metals = {a: au, b: ag}
     return make_ion(metals, {preset.ligand: ligands}, registry=preset.registry).core_notation
 
 
+def _species_at(preset: Preset, family: str, x: int) -> Species:
+    f = preset.family(family)
+    found = [s for s in family_species(preset, family) if s.x == x]
+    if not found:
+        raise PresetError(f"x = {x} is outside {family}'s range {f.x_range}")
+    if len(found) > 1:
+        raise PresetError(
+            f"{family} holds {len(found)} species with x = {x} ({found[0].label}, ...); "
+            "pick one from family_species() and use species_forms()"
+        )
+    return found[0]
+
+
 def species_ion(preset: Preset, family: str, x: int, /, *, halides: int = 0) -> Ion:
-    """The bare cluster ion of ``family`` with ``x`` of the first metal (core charge, no adducts).
+    """The bare cluster ion of ``family`` with ``x`` (core charge, no adducts).
 
     >>> str(species_ion(load_preset(), "M44S30", 12, halides=1))
     '[Au12Ag32(p-MBA)29Cl]4-'
     """
     f = preset.family(family)
-    if not f.x_range[0] <= x <= f.x_range[1]:
-        raise PresetError(f"x = {x} is outside {family}'s range {f.x_range}")
     if halides and (f.halide is None or halides > f.max_halide):
         raise PresetError(f"{family} allows at most {f.max_halide} halides")
-    a, b = preset.metals
-    ligs = {preset.ligand: f.ligands - halides}
-    if halides:
-        ligs[str(f.halide)] = halides
-    return make_ion({a: x, b: f.n_metals - x}, ligs, charge=f.core_charge, registry=preset.registry)
+    return _species_at(preset, family, x).core(preset, halides=halides)
 
 
-def _ladder(
+def _forms(
     core: Ion,
     *,
     charges: Iterable[int],
     max_na: int,
     acidic: int,
-) -> list[tuple[Ion, int, int]]:
+    cations: Sequence[str] = (),
+    max_cations: int = 0,
+) -> list[tuple[Ion, int, int, str, int]]:
+    """(ion, Na+, H+ removed, cation, cations) of every form of a core."""
     out = []
     q = core.core_charge
     metals, ligs = core.metals, core.ligands
@@ -321,8 +177,68 @@ def _ladder(
             if h < 0 or h > acidic:
                 continue
             adducts = {"Na": na, "H": -h}
-            out.append((make_ion(metals, ligs, charge=z, adducts=adducts), na, h))
+            out.append((make_ion(metals, ligs, charge=z, adducts=adducts), na, h, "", 0))
+        n = z - q
+        if 1 <= n <= max_cations:
+            for cat in cations:
+                ion = make_ion(metals, ligs, charge=z, adducts={CATIONS[cat]: n})
+                out.append((ion, 0, 0, cat, n))
     return out
+
+
+def _ladder(
+    core: Ion,
+    *,
+    charges: Iterable[int],
+    max_na: int,
+    acidic: int,
+) -> list[tuple[Ion, int, int]]:
+    return [
+        (i, na, h) for i, na, h, _, _ in _forms(core, charges=charges, max_na=max_na, acidic=acidic)
+    ]
+
+
+def _acidic(preset: Preset, sp: Species, halides: int) -> int:
+    reg = preset.registry
+    total = sum(n * reg[name].acidic_protons for name, n in sp.shell)
+    if halides:
+        main = preset.family(sp.family).shell[0][0]
+        total -= halides * reg[main].acidic_protons
+    return total
+
+
+def species_forms(
+    preset: Preset,
+    species: Species,
+    /,
+    *,
+    halides: int = 0,
+    charges: Sequence[int] | None = None,
+    max_na: int | None = None,
+) -> list[Candidate]:
+    """Every ESI ion form (charge states x Na+/H+ ladder or cation adducts) of one species."""
+    f = preset.family(species.family)
+    core = species.core(preset, halides=halides)
+    m = dict(species.metals)
+    if preset.version == 1:  # x counts the first metal, the second fills the rest
+        au, ag = m.get(preset.metals[0], 0), m.get(preset.metals[1], 0)
+    else:  # the columns mean what they say
+        au, ag = m.get("Au", 0), m.get("Ag", 0)
+    e = core.electrons
+    return [
+        Candidate(
+            ion, species.label, f.name, au, ag, f.ligands, species.core_charge, halides, na, h,
+            "cluster", species.x, e, cat, n, species.hydrides,
+        )
+        for ion, na, h, cat, n in _forms(
+            core,
+            charges=f.ion_charges if charges is None else charges,
+            max_na=f.max_na if max_na is None else max_na,
+            acidic=_acidic(preset, species, halides),
+            cations=f.cations,
+            max_cations=f.max_cations,
+        )
+    ]  # fmt: skip
 
 
 def ion_forms(
@@ -335,20 +251,12 @@ def ion_forms(
     charges: Sequence[int] | None = None,
     max_na: int | None = None,
 ) -> list[Candidate]:
-    """Every ESI ion form (charge states x Na+ ladder) of one cluster species."""
+    """Every ESI ion form of the one species of ``family`` with this ``x``."""
     f = preset.family(family)
-    core = species_ion(preset, family, x, halides=halides)
-    acidic = (f.ligands - halides) * preset.acidic_protons
-    label = species_label(preset, x, f.n_metals - x, f.ligands)
-    return [
-        Candidate(ion, label, f.name, x, f.n_metals - x, f.ligands, f.core_charge, halides, na, h)
-        for ion, na, h in _ladder(
-            core,
-            charges=f.ion_charges if charges is None else charges,
-            max_na=f.max_na if max_na is None else max_na,
-            acidic=acidic,
-        )
-    ]
+    if halides and (f.halide is None or halides > f.max_halide):
+        raise PresetError(f"{family} allows at most {f.max_halide} halides")
+    sp = _species_at(preset, family, x)
+    return species_forms(preset, sp, halides=halides, charges=charges, max_na=max_na)
 
 
 def fragment_parents(
@@ -389,7 +297,7 @@ def fragment_forms(preset: Preset, family: str, x: int, /) -> list[Candidate]:
     if spec is None or family not in spec.families:
         return []
     f = preset.family(family)
-    a, b = preset.metals
+    a, b = preset.metals[:2]
     out: list[Candidate] = []
     seen: set[tuple[int, int, int]] = set()
     for k in range(1, spec.losses + 1):
@@ -416,7 +324,7 @@ def complex_forms(preset: Preset, /) -> list[Candidate]:
     spec = preset.complexes
     if spec is None:
         return []
-    a, b = preset.metals
+    a, b = preset.metals[:2]
     out: list[Candidate] = []
     for n_tot in range(1, spec.max_metals + 1):
         for na_ in range(n_tot + 1):
@@ -467,10 +375,13 @@ class CandidateLibrary:
                 "family": [c.family for c in self.candidates],
                 "au": [c.au for c in self.candidates],
                 "ag": [c.ag for c in self.candidates],
+                "x": [c.x for c in self.candidates],
                 "ligands": [c.ligands for c in self.candidates],
                 "halides": [c.halides for c in self.candidates],
                 "charge": [c.charge for c in self.candidates],
                 "na": [c.na for c in self.candidates],
+                "cation": [c.cation for c in self.candidates],
+                "n_cation": [c.n_cation for c in self.candidates],
                 "mz_average": self.mz_average,
             }
         )
@@ -519,6 +430,44 @@ def enumerate_candidates(
 _LIBRARY_CACHE: dict[tuple[Any, ...], CandidateLibrary] = {}
 
 
+def _n_forms(f: FamilySpec, q: int, acidic: int) -> int:
+    n = 0
+    for z in f.ion_charges:
+        n += sum(1 for na in range(f.max_na + 1) if 0 <= na + q - z <= acidic)
+        if 1 <= z - q <= f.max_cations:
+            n += len(f.cations)
+    return n
+
+
+def count_candidates(preset: Preset | str, /) -> dict[str, int]:
+    """Candidate cluster ions per family, counted without building them (fast).
+
+    >>> count_candidates("auag44-pmba")["M44S27"]
+    990
+    """
+    p = load_preset(preset) if isinstance(preset, str | Path) else preset
+    out: dict[str, int] = {}
+    for f in p.families:
+        total = 0
+        for sp in family_species(p, f.name):
+            for hal in range(f.max_halide + 1 if f.halide else 1):
+                total += _n_forms(f, sp.core_charge, _acidic(p, sp, hal))
+        out[f.name] = total
+    return out
+
+
+def _check_size(p: Preset) -> None:
+    counts = count_candidates(p)
+    total = sum(counts.values())
+    if total > p.max_candidates:
+        big = max(counts, key=lambda k: counts[k])
+        raise PresetError(
+            f"preset {p.name!r} makes {total} candidate ions (family {big!r}: {counts[big]}), "
+            f"more than max_candidates = {p.max_candidates}; narrow the ranges, charges or "
+            f"ladders, or raise max_candidates in the preset"
+        )
+
+
 def _enumerate(
     p: Preset,
     families: Sequence[str] | None,
@@ -528,15 +477,18 @@ def _enumerate(
 ) -> CandidateLibrary:
     from ..chem.isotopes import average_mass
 
+    _check_size(p)
     cands: list[Candidate] = []
     for f in p.families:
         if families is not None and f.name not in families:
             continue
-        for x in range(f.x_range[0], f.x_range[1] + 1):
+        frag = fragments and p.fragments is not None and f.name in p.fragments.families
+        species = family_species(p, f.name)
+        for i, sp in enumerate(species):
             for hal in range(f.max_halide + 1 if f.halide else 1):
-                cands.extend(ion_forms(p, f.name, x, halides=hal))
-            if fragments:
-                cands.extend(fragment_forms(p, f.name, x))
+                cands.extend(species_forms(p, sp, halides=hal))
+            if frag and (i + 1 == len(species) or species[i + 1].x != sp.x):
+                cands.extend(fragment_forms(p, f.name, sp.x))
     if complexes:
         cands.extend(complex_forms(p))
     # de-duplicate (fragments of neighbouring x coincide)

@@ -135,7 +135,12 @@ class Fragment:
 # ---------------------------------------------------------------------------
 def _thiolate(ion: Ion, sr: str | None, reg: LigandRegistry) -> str:
     """The ligand the M(SR) units carry: ``sr`` if given, else the most numerous ligand."""
-    ligs = {g.name: g.count for g in ion.core if g.kind == "ligand"}
+    # neutral donors (PPh3: no electron withdrawn) do not leave as [M(L)2]- units
+    ligs = {
+        g.name: g.count
+        for g in ion.core
+        if g.kind == "ligand" and (g.name not in reg or reg[g.name].electrons > 0)
+    }
     if sr is not None:
         name = reg.resolve(sr).name
         if name not in ligs:
@@ -172,7 +177,7 @@ def fragment_ladder(
     precursor: Ion | str,
     /,
     *,
-    sr: str | None = None,
+    sr: str | Sequence[str] | None = None,
     max_losses: int | None = None,
     max_neutral: int = 2,
     metals: Iterable[str] | None = None,
@@ -196,7 +201,11 @@ def fragment_ladder(
         it must be an anion.
     sr
         Ligand ``SR`` stands for when ``precursor`` is text, and the ligand the
-        lost units carry (default: the most numerous ligand of the precursor).
+        lost units carry (default: the most numerous thiolate of the precursor).
+        A sequence (a preset's ligands, e.g. ``["PET", "SBB"]``) binds ``SR`` to
+        the first and lets every one of them the precursor carries leave as
+        ``[M(L)2]-`` / ``M(L)`` units, one ligand per route (mixed units such as
+        ``[M(L1)(L2)]-`` and routes mixing ligands are not listed).
     max_losses
         Largest number of anionic ``[M(SR)2]-`` losses (default and upper
         bound: until one negative charge is left).
@@ -233,7 +242,12 @@ def fragment_ladder(
     ['[Au(p-MBA)2]-', '[Ag(p-MBA)2]-']
     """
     reg = ligands or DEFAULT_LIGANDS
-    ion = parse(precursor, sr=sr, ligands=reg) if isinstance(precursor, str) else precursor
+    many = sr is not None and not isinstance(sr, str)
+    sr_list = [reg.resolve(x).name for x in sr] if sr is not None and many else []
+    if many and not sr_list:
+        raise InputError("sr: give at least one ligand")
+    sr_one: str | None = sr_list[0] if many else (sr if isinstance(sr, str) else None)
+    ion = parse(precursor, sr=sr_one, ligands=reg) if isinstance(precursor, str) else precursor
     if not isinstance(ion, Ion):
         raise InputError(
             f"precursor must be an Ion or its notation, got {type(precursor).__name__}"
@@ -252,7 +266,15 @@ def fragment_ladder(
     core_metals = ion.metals
     if not core_metals:
         raise InputError(f"the precursor {ion.notation} holds no metal atoms")
-    lig = _thiolate(ion, sr, reg)
+    if many:
+        present = set(ion.ligands)
+        ligs = [x for x in sr_list if x in present]
+        if not ligs:
+            raise InputError(
+                f"the precursor {ion.notation} carries none of the ligands {', '.join(sr_list)}"
+            )
+    else:
+        ligs = [_thiolate(ion, sr_one, reg)]
     order = list(core_metals) if metals is None else list(dict.fromkeys(metals))
     missing = [m for m in order if m not in core_metals]
     if missing or not order:
@@ -261,12 +283,34 @@ def fragment_ladder(
             f"(it holds {', '.join(core_metals)})"
         )
     k_max = -ion.charge - 1 if max_losses is None else min(max_losses, -ion.charge - 1)
+    entries: list[tuple[tuple[int, ...], Ion, str, FragmentKind, Counter[str], Counter[str]]] = []
+    entries.append(((0, 0, 0), ion, "", "precursor", Counter(), Counter()))
+    done: set[str] = {ion.notation}
+    for li, lig in enumerate(ligs):
+        for e in _ladder_entries(ion, lig, li, order, k_max, max_neutral, reg):
+            if e[1].notation not in done:
+                done.add(e[1].notation)
+                entries.append(e)
+    entries.sort(key=lambda e: e[0])
+    return _finish_ladder(entries, order)
+
+
+def _ladder_entries(
+    ion: Ion,
+    lig: str,
+    li: int,
+    order: Sequence[str],
+    k_max: int,
+    max_neutral: int,
+    reg: LigandRegistry,
+) -> list[tuple[tuple[int, ...], Ion, str, FragmentKind, Counter[str], Counter[str]]]:
+    """Fragments of ``ion`` losing ``[M(lig)2]-`` and ``M(lig)`` units, and the complements."""
+    core_metals = ion.metals
     shell = ion.ligands
     adducts = dict(ion.adducts)
     removed = -adducts.get("H", 0)
     acidic_per = {name: reg[name].acidic_protons for name in shell if name in reg}
     entries: list[tuple[tuple[int, ...], Ion, str, FragmentKind, Counter[str], Counter[str]]] = []
-    entries.append(((0, 0, 0), ion, "", "precursor", Counter(), Counter()))
     seen: set[tuple[int, int, tuple[tuple[str, int], ...]]] = set()
     for k in range(k_max + 1):
         for n in range(max_neutral + 1):
@@ -299,17 +343,15 @@ def fragment_ladder(
                         "mixed-loss" if k and n else ("anion-loss" if k else "neutral-loss")
                     )
                     heavy = tuple(-lost.get(m, 0) for m in order)
-                    entries.append(((1, k + n, -k, *heavy), frag, "", kind, an, ne))
+                    entries.append(((1, k + n, -k, li, *heavy), frag, lig, kind, an, ne))
     for m in order:
         comp = make_ion({m: 1}, {lig: 2}, charge=-1, registry=reg)
-        entries.append(((2, order.index(m)), comp, "", "complement", Counter(), Counter()))
-    entries.sort(key=lambda e: e[0])
-    return _finish_ladder(entries, lig, order)
+        entries.append(((2, li, order.index(m)), comp, lig, "complement", Counter(), Counter()))
+    return entries
 
 
 def _finish_ladder(
     entries: list[tuple[tuple[int, ...], Ion, str, FragmentKind, Counter[str], Counter[str]]],
-    lig: str,
     order: Sequence[str],
 ) -> list[Fragment]:
     from ..chem.isotopes import batch_patterns
@@ -317,12 +359,12 @@ def _finish_ladder(
     ions = [e[1] for e in entries]
     pats = batch_patterns([i.composition for i in ions], [i.charge for i in ions])
     out = []
-    for (_, ion, _, kind, an, ne), pat in zip(entries, pats, strict=True):
+    for (_, ion, lig, kind, an, ne), pat in zip(entries, pats, strict=True):
         out.append(
             Fragment(
                 ion=ion,
                 charge=ion.charge,
-                loss=_loss_text(an, ne, lig, order),
+                loss=_loss_text(an, ne, lig, order) if lig else "",
                 mz_average=ion.mz_average,
                 mz_most_abundant=pat.most_abundant_mz,
                 kind=kind,

@@ -1,9 +1,12 @@
 """Populations -> realistic ESI mass spectra (the closing half of the loop).
 
 A population table (``family, au, ag, ligands, core_charge, fraction``; what
-:func:`nanoalloy.kinetics.simulate` writes) becomes the negative-mode ESI
-spectrum a chemist would record: every species spread over its charge states
-and Na+/H+ exchange ladder, Cl-for-SR shells on M44S30, in-source [M(SR)2]-
+:func:`nanoalloy.kinetics.simulate` writes; or ``family, species, fraction``
+with the species labels of any preset) becomes the ESI spectrum a chemist
+would record (negative or positive mode, as the preset's ion charges say):
+every species spread over its charge states and Na+/H+ exchange ladder or
+counter-ion adducts (split equally between the kinds a family allows),
+Cl-for-SR shells on M44S30, in-source [M(SR)2]-
 losses, metal-thiolate complexes, rendered at a resolving power with a
 calibration error, a baseline, and Poisson (ion counting) plus Gaussian
 (electronic) noise. Deterministic for a seed.
@@ -30,7 +33,7 @@ read_populations
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -38,7 +41,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import InputError
-from .library import Candidate, Preset, complex_forms, fragment_forms, ion_forms, load_preset
+from .library import (
+    Candidate,
+    Preset,
+    Species,
+    complex_forms,
+    family_species,
+    fragment_forms,
+    load_preset,
+    species_forms,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -81,9 +93,9 @@ class SynthResult:
     spectrum: Spectrum
     """The profile spectrum."""
     ions: pd.DataFrame
-    """Per ion: ion, species, family, au, ag, charge, na, halides, intensity (integrated signal)."""
+    """Per ion: ion, species, family, au, ag, x, charge, na, halides, intensity (integrated signal)."""
     truth: pd.DataFrame
-    """Per species: species, family, au, ag, ligands, core_charge, abundance (share of cluster ion signal; fragments/complexes on the same scale)."""
+    """Per species: species, family, au, ag, x, ligands, core_charge, abundance (share of cluster ion signal; fragments/complexes on the same scale)."""
 
 
 def read_populations(path: str | Path, /) -> pd.DataFrame:
@@ -101,12 +113,13 @@ def read_populations(path: str | Path, /) -> pd.DataFrame:
 
 
 def _check_populations(df: pd.DataFrame, where: str) -> pd.DataFrame:
-    need = {"family", "au", "fraction"}
-    missing = need - set(df.columns)
+    missing = {"family", "fraction"} - set(df.columns)
+    if not missing and not ({"au", "x", "species"} & set(df.columns)):
+        missing = {"au"}
     if missing:
         raise InputError(
             f"populations {where!r} lacks column(s) {sorted(missing)}; expected "
-            "family,au,ag,ligands,core_charge,fraction"
+            "family,au,ag,ligands,core_charge,fraction (or family,species,fraction)"
         )
     frac = np.asarray(df["fraction"], dtype=float)
     tiny = 1e-9 * max(float(np.abs(frac).max(initial=0.0)), 1e-300) if frac.size else 0.0
@@ -117,56 +130,115 @@ def _check_populations(df: pd.DataFrame, where: str) -> pd.DataFrame:
     return df
 
 
-def _weights_from_populations(
-    df: pd.DataFrame, preset: Preset, model: ESIModel
-) -> tuple[list[Candidate], np.ndarray]:
-    """Ion candidates and their integrated signal for one population table."""
-    cands: list[Candidate] = []
-    weights: list[float] = []
+def _population_species(df: pd.DataFrame, preset: Preset) -> list[tuple[Species, float]]:
+    """(species, fraction) of every row, looked up by ``species`` label or by ``x`` / ``au``."""
     families = {f.name: f for f in preset.families}
-    grouped = df.groupby(["family", "au"], sort=True)["fraction"].sum()
-    total = float(grouped.sum())
-    if total <= 0:
-        raise InputError("populations hold no positive fraction")
-    metal_au = 0.0
-    metal_all = 0.0
-    for (fam, au), frac in grouped.items():
+    by_label = "species" in df.columns
+    xcol = "x" if "x" in df.columns else "au"
+    key = "species" if by_label else xcol
+    grouped = df.groupby(["family", key], sort=True)["fraction"].sum()
+    out: list[tuple[Species, float]] = []
+    for (fam, k), frac in grouped.items():
         if frac <= 0:
             continue
         if fam not in families:
             raise InputError(
                 f"family {fam!r} is not in preset {preset.name!r} ({', '.join(families)})"
             )
-        f = families[fam]
-        x = int(au)
+        species = family_species(preset, str(fam))
+        if by_label:
+            found = _match_label(preset, species, str(k))
+            what = f"species {k!r}"
+        else:
+            found = [s for s in species if s.x == int(k)]
+            what = f"{xcol} = {k}"
+        if len(found) != 1:
+            hint = (
+                f"{len(found)} species match: give a 'species' column"
+                if found
+                else f"no such species (x range {families[str(fam)].x_range})"
+            )
+            raise InputError(f"populations: family {fam!r}, {what}: {hint}")
+        out.append((found[0], float(frac)))
+    return out
+
+
+def _polarity(preset: Preset, polarity: str | None) -> int:
+    """-1 (negative mode) or +1; by default negative when any family forms anions."""
+    if polarity is None:
+        return -1 if any(z < 0 for f in preset.families for z in f.ion_charges) else 1
+    if polarity not in ("negative", "positive"):
+        raise InputError(f"polarity must be 'negative' or 'positive', got {polarity!r}")
+    return -1 if polarity == "negative" else 1
+
+
+def _match_label(preset: Preset, species: Sequence[Species], text: str) -> list[Species]:
+    """Species whose label is ``text``, or whose core (and charge, if bracketed) ``text`` writes."""
+    from ..chem.formula import parse
+    from ..errors import FormulaError
+
+    exact = [s for s in species if s.label == text]
+    if exact:
+        return exact
+    try:
+        ion = parse(text, ligands=preset.registry)
+    except FormulaError:
+        return []
+    charged = text.strip().startswith("[")
+    return [
+        s
+        for s in species
+        if s.core(preset).core_notation == ion.core_notation
+        and (not charged or s.core_charge == ion.core_charge)
+    ]
+
+
+def _weights_from_populations(
+    df: pd.DataFrame, preset: Preset, model: ESIModel, sign: int = -1
+) -> tuple[list[Candidate], np.ndarray]:
+    """Ion candidates and their integrated signal for one population table."""
+    cands: list[Candidate] = []
+    weights: list[float] = []
+    rows = _population_species(df, preset)
+    total = sum(frac for _, frac in rows)
+    if total <= 0:
+        raise InputError("populations hold no positive fraction")
+    first = preset.metals[0]
+    metal_au = 0.0
+    metal_all = 0.0
+    for sp, frac in rows:
+        fam = sp.family
+        f = preset.family(fam)
+        x = sp.x
         share = float(frac) / total
-        metal_au += share * x
+        metal_au += share * dict(sp.metals).get(first, 0)
         metal_all += share * f.n_metals
         cw = dict(model.charge_weights.get(fam, {}) or {z: 1.0 for z in f.ion_charges})
-        cw = {z: w for z, w in cw.items() if z in f.ion_charges}
+        cw = {z: w for z, w in cw.items() if z in f.ion_charges and z * sign > 0}
         csum = sum(cw.values())
         hw = model.halide_weights[: f.max_halide + 1] if f.halide else (1.0,)
         hsum = sum(hw)
         lam = model.na_mean.get(fam, 1.0)
         cluster_share = share * (1.0 - model.fragment_share)
         for hal, wh in enumerate(hw):
-            forms = ion_forms(preset, fam, x, halides=hal)
+            forms = species_forms(preset, sp, halides=hal)
             for z, wz in cw.items():
-                ladder = [c for c in forms if c.charge == z]
-                if not ladder:
-                    continue
-                na = np.array([c.na for c in ladder], dtype=float)
-                # truncated Poisson over the feasible Na counts
-                logp = na * np.log(lam) - np.array(
-                    [np.sum(np.log(np.arange(1, k + 1))) for k in na]
-                )
-                p = np.exp(logp - logp.max())
-                p /= p.sum()
-                for c, pi in zip(ladder, p, strict=True):
-                    cands.append(c)
-                    weights.append(cluster_share * (wz / csum) * (wh / hsum) * pi)
+                at_z = [c for c in forms if c.charge == z]
+                kinds = sorted({c.cation for c in at_z})  # "" = Na+/H+ ladder
+                for kind in kinds:
+                    ladder = [c for c in at_z if c.cation == kind]
+                    na = np.array([c.na + c.n_cation for c in ladder], dtype=float)
+                    # truncated Poisson over the feasible Na counts (cation forms: one per z)
+                    logp = na * np.log(lam) - np.array(
+                        [np.sum(np.log(np.arange(1, k + 1))) for k in na]
+                    )
+                    p = np.exp(logp - logp.max())
+                    p /= p.sum()
+                    for c, pi in zip(ladder, p, strict=True):
+                        cands.append(c)
+                        weights.append(cluster_share * (wz / csum) * (wh / hsum) * pi / len(kinds))
         if model.fragment_share > 0:
-            frags = [c for c in fragment_forms(preset, fam, x) if c.na == 0]
+            frags = [c for c in fragment_forms(preset, fam, x) if c.na == 0 and c.charge * sign > 0]
             if frags:
                 # loss of Au(SR)2 vs Ag(SR)2 in proportion to the parent's composition
                 w_au = x / f.n_metals
@@ -177,7 +249,7 @@ def _weights_from_populations(
                         cands.append(c)
                         weights.append(share * model.fragment_share * wi)
     if model.complex_share > 0:
-        comps = [c for c in complex_forms(preset) if c.na == 0]
+        comps = [c for c in complex_forms(preset) if c.na == 0 and c.charge * sign > 0]
         if comps:
             frac_au = metal_au / metal_all if metal_all else 0.5
             n = np.array([c.au + c.ag for c in comps], dtype=float)
@@ -208,6 +280,7 @@ def synthesize(
     seed: int | None = 0,
     model: ESIModel | None = None,
     time_min: float | None = None,
+    polarity: str | None = None,
 ) -> SynthResult:
     """Render one population table as an ESI spectrum.
 
@@ -215,7 +288,9 @@ def synthesize(
     ----------
     populations
         Table or CSV path with ``family, au, fraction`` (``ag``, ``ligands``,
-        ``core_charge`` are implied by the preset and checked if present).
+        ``core_charge`` are implied by the preset; ``x`` may stand for ``au``), or
+        ``family, species, fraction`` with labels from
+        :func:`~nanoalloy.ms.library.family_species` (any preset).
     resolution
         Resolving power, FWHM = m/z / resolution.
     mz_range
@@ -232,6 +307,9 @@ def synthesize(
         Electronic noise sigma relative to the tallest peak.
     seed
         Random seed (None: no noise at all, an exact rendering).
+    polarity
+        ``"negative"`` or ``"positive"``: only ions of that sign are made; by
+        default negative when any family of the preset forms anions.
 
     Returns
     -------
@@ -256,7 +334,13 @@ def synthesize(
     m = model or ESIModel()
     if not (resolution > 0 and mz_range[0] < mz_range[1] and points_per_fwhm > 0):
         raise InputError("resolution, mz_range and points_per_fwhm must be positive and ordered")
-    cands, w = _weights_from_populations(df, p, m)
+    sign = _polarity(p, polarity)
+    cands, w = _weights_from_populations(df, p, m, sign)
+    if not cands:
+        raise InputError(
+            f"no {'negative' if sign < 0 else 'positive'} ions: the preset's families give "
+            "these species no ion charge of that sign"
+        )
     patterns = _patterns(cands)
     lo, hi = mz_range
     step = lo / resolution / points_per_fwhm
@@ -284,7 +368,7 @@ def synthesize(
         "source": "nanoalloy.ms.synth (simulated)",
         "resolution": resolution,
         "ms_level": 1,
-        "polarity": "negative",
+        "polarity": "negative" if sign < 0 else "positive",
         "centroided": False,
     }
     if time_min is not None:
@@ -299,6 +383,7 @@ def synthesize(
             "family": [c.family for c in cands],
             "au": [c.au for c in cands],
             "ag": [c.ag for c in cands],
+            "x": [c.x for c in cands],
             "ligands": [c.ligands for c in cands],
             "core_charge": [c.core_charge for c in cands],
             "charge": [c.charge for c in cands],
@@ -311,16 +396,16 @@ def synthesize(
     inside = (ions["mz"] >= lo) & (ions["mz"] <= hi)
     ions = ions[inside].reset_index(drop=True)
     truth = (
-        ions.groupby(["species", "family", "au", "ag", "ligands", "core_charge"], as_index=False)[
-            "intensity"
-        ]
+        ions.groupby(
+            ["species", "family", "au", "ag", "x", "ligands", "core_charge"], as_index=False
+        )["intensity"]
         .sum()
         .rename(columns={"intensity": "signal"})
     )
     cluster = ~truth["family"].isin(["fragment", "complex"])
     total = float(truth.loc[cluster, "signal"].sum())
     truth["abundance"] = truth["signal"] / total if total > 0 else 0.0
-    return SynthResult(spec, ions, truth.sort_values(["family", "au"]).reset_index(drop=True))
+    return SynthResult(spec, ions, truth.sort_values(["family", "x"]).reset_index(drop=True))
 
 
 _PATTERN_CACHE: dict[str, Pattern] = {}

@@ -192,26 +192,36 @@ def _label_species(ax: Axes, point: object, scale: float, off: float, top: int) 
 
 
 def heatmaps(series: SeriesLike, /) -> Figure:
-    """Per family, abundance of each x (Au atoms) against time, ratio or label."""
+    """Per family, abundance of each x against time, ratio or label.
+
+    The y axis is named after what the family's x counts in the series' preset
+    (``x (Au atoms)``, ``x (Ag atoms)``, ``x (SBB ligands)``, ``x (hydrides)``).
+    """
     import matplotlib as mpl
+
+    from ..ms.preset import x_axis_label
 
     fams = _families(series) or ["M44S30"]
     tab = series.table
     labels = series.labels
+    xcol = "x" if "x" in tab.columns and tab["x"].notna().any() else "au"
+    preset = getattr(series, "preset", None)
     with mpl.rc_context(_STYLE):
         fig = _figure(2.6 * len(fams) + 0.8, 3.6)
         axes = fig.subplots(1, len(fams), squeeze=False)[0]
         for ax, fam in zip(axes, fams, strict=True):
             part = tab[tab["family"] == fam]
-            grid = np.zeros((45, max(len(labels), 1)))
+            xs = part[xcol].to_numpy(dtype=float)
+            top = int(np.nanmax(xs)) if xs.size and np.isfinite(xs).any() else 44
+            grid = np.zeros((max(top, 0) + 1, max(len(labels), 1)))
             for j, lab in enumerate(labels):
                 sub = part[part["label"] == lab]
-                for au, ab in zip(sub["au"], sub["abundance"], strict=True):
-                    if 0 <= int(au) <= 44 and np.isfinite(ab):
-                        grid[int(au), j] += float(ab)
+                for x, ab in zip(sub[xcol], sub["abundance"], strict=True):
+                    if np.isfinite(x) and 0 <= int(x) <= top and np.isfinite(ab):
+                        grid[int(x), j] += float(ab)
             rows = np.nonzero(grid.sum(axis=1) > 0)[0]
-            lo, hi = (int(rows.min()), int(rows.max())) if rows.size else (0, 44)
-            lo, hi = max(lo - 2, 0), min(hi + 2, 44)
+            lo, hi = (int(rows.min()), int(rows.max())) if rows.size else (0, top)
+            lo, hi = max(lo - 2, 0), min(hi + 2, top)
             im = ax.imshow(
                 grid[lo : hi + 1],
                 origin="lower",
@@ -223,7 +233,7 @@ def heatmaps(series: SeriesLike, /) -> Figure:
             ax.set_xticks(range(len(labels)))
             ax.set_xticklabels(labels, rotation=45, ha="right", fontsize=7)
             ax.set_title(fam, color=_color(fam))
-            ax.set_ylabel("x (Au atoms)")
+            ax.set_ylabel(x_axis_label(preset, fam))
             fig.colorbar(im, ax=ax, shrink=0.8, label="abundance")
         what = {"time": "time", "ratio": "feed ratio"}.get(series.axis, "spectrum")
         fig.suptitle(f"Composition distribution per family against {what}", fontsize=10)
@@ -269,7 +279,8 @@ def au_ag_vs_feed(series: SeriesLike, /) -> Figure:
                     ys.append(np.nan)
                     continue
                 au = float((w * part["au"].to_numpy(dtype=float)).sum() / tot)
-                ys.append(au / (44 - au) if au < 44 else np.nan)
+                ag = float((w * part["ag"].to_numpy(dtype=float)).sum() / tot)
+                ys.append(au / ag if ag > 0 else np.nan)
             ax.plot(xs, ys, "o-", color=_color(fam), label=fam, ms=4)
         if series.axis == "ratio":
             r = np.geomspace(xs.min(), xs.max(), 50)

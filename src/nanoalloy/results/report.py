@@ -319,7 +319,10 @@ def _xaxis(run: dict[str, Any], summ: pd.DataFrame) -> tuple[list[Any], str, str
     if axis == "time":
         return list(summ["time_h"]), "time (h)", "linear"
     if axis == "ratio":
-        return list(summ["ratio"]), "feed ratio R = n(Au44)/n(Ag44)", "log"
+        what = (
+            "n(Au44)/n(Ag44)" if str(run.get("preset", "auag44")).startswith("auag44") else "feed"
+        )
+        return list(summ["ratio"]), f"feed ratio R = {what}", "log"
     return list(summ["label"].astype(str)), "spectrum", "category"
 
 
@@ -358,24 +361,32 @@ def _fractions_figure(tab: pd.DataFrame, summ: pd.DataFrame, run: dict[str, Any]
     return fig
 
 
-def _heatmap_figure(tab: pd.DataFrame, labels: list[str], fams: list[str]) -> Any:
-    """One heat map per family (x against the series axis), side by side."""
+def _heatmap_figure(
+    tab: pd.DataFrame, labels: list[str], fams: list[str], preset: str | None = None
+) -> Any:
+    """One heat map per family (x against the series axis), side by side; each y axis
+    is named after what the family's x counts in ``preset``."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
+    from ..ms.preset import x_axis_label
+
     fig = make_subplots(rows=1, cols=len(fams), subplot_titles=fams, horizontal_spacing=0.06)
     pos = {lab: j for j, lab in enumerate(labels)}
+    xcol = "x" if "x" in tab.columns and tab["x"].notna().any() else "au"
     for k, fam in enumerate(fams):
         part = tab[tab["family"] == fam]
-        grid = np.zeros((45, len(labels)))
-        for lab, au, ab in zip(
-            part["label"].astype(str), part["au"], part["abundance"], strict=True
+        xs = part[xcol].to_numpy(dtype=float)
+        top = int(np.nanmax(xs)) if xs.size and np.isfinite(xs).any() else 44
+        grid = np.zeros((max(top, 0) + 1, len(labels)))
+        for lab, x, ab in zip(
+            part["label"].astype(str), part[xcol], part["abundance"], strict=True
         ):
-            if lab in pos and 0 <= int(au) <= 44 and np.isfinite(ab):
-                grid[int(au), pos[lab]] += float(ab)
+            if lab in pos and np.isfinite(x) and 0 <= int(x) <= top and np.isfinite(ab):
+                grid[int(x), pos[lab]] += float(ab)
         rows = np.nonzero(grid.sum(axis=1) > 0)[0]
         lo, hi = (
-            (max(int(rows.min()) - 2, 0), min(int(rows.max()) + 2, 44)) if rows.size else (0, 44)
+            (max(int(rows.min()) - 2, 0), min(int(rows.max()) + 2, top)) if rows.size else (0, top)
         )
         fig.add_trace(
             go.Heatmap(
@@ -389,7 +400,7 @@ def _heatmap_figure(tab: pd.DataFrame, labels: list[str], fams: list[str]) -> An
             col=k + 1,
         )
         fig.update_xaxes(type="category", row=1, col=k + 1)
-    fig.update_yaxes(title_text="x (Au atoms)", row=1, col=1)
+        fig.update_yaxes(title_text=x_axis_label(preset, fam), row=1, col=k + 1)
     fig.update_layout(
         title="Composition distribution per family",
         height=360,
@@ -408,8 +419,10 @@ def _truth_table(folder: Path, tab: pd.DataFrame) -> str:
     rows = []
     for (lab, fam), part in truth.groupby(["label", "family"], sort=False):
         got = tab[(tab["label"].astype(str) == str(lab)) & (tab["family"] == fam)]
-        t = part.groupby("au")["abundance"].sum()
-        g = got.groupby("au")["abundance"].sum()
+        xt = "x" if "x" in part.columns else "au"
+        xg = "x" if "x" in got.columns and got["x"].notna().all() else "au"
+        t = part.groupby(xt)["abundance"].sum()
+        g = got.groupby(xg)["abundance"].sum()
         ft, fg = float(t.sum()), float(g.sum())
         if ft < 0.01 and fg < 0.01:
             continue
@@ -453,8 +466,11 @@ def _series_section(folder: Path, ids: _Ids) -> tuple[str, str]:
         parts.append(_plotly_div(_fractions_figure(tab, summ, run), ids("fractions")))
         labels = list(summ["label"].astype(str))
         fams = [f for f in ("M44S30", "M44S27", "M44S26") if f in set(tab["family"])]
+        fams += sorted(set(tab["family"].astype(str)) - set(fams) - {"fragment", "complex"})
         if fams:
-            parts.append(_plotly_div(_heatmap_figure(tab, labels, fams), ids("heat")))
+            parts.append(
+                _plotly_div(_heatmap_figure(tab, labels, fams, run.get("preset")), ids("heat"))
+            )
     if (folder / "truth.csv").exists():
         parts.append(_truth_table(folder, tab))
     if summ is not None and "spectrum_file" in summ.columns:

@@ -72,7 +72,7 @@ __all__ = [
     "write_series_data",
 ]
 
-#: families that are not 44-metal clusters (outside the abundance sum)
+#: families that are not clusters (outside the abundance sum)
 NON_CLUSTER = ("fragment", "complex")
 #: columns of the long series table, in order
 TABLE_COLUMNS = (
@@ -82,6 +82,7 @@ TABLE_COLUMNS = (
     "family",
     "au",
     "ag",
+    "x",
     "ligands",
     "core_charge",
     "electrons",
@@ -191,9 +192,9 @@ class Series:
 
     @property
     def table(self) -> pd.DataFrame:
-        """Long table of the 44-metal cluster species, readable by ``fit-kinetics``.
+        """Long table of the cluster species (any preset), readable by ``fit-kinetics``.
 
-        Columns ``label, time_h, ratio, family, au, ag, ligands, core_charge, electrons,
+        Columns ``label, time_h, ratio, family, au, ag, x, ligands, core_charge, electrons,
         abundance, abundance_sd, score``; ``time_h`` (``ratio``) is NaN outside time
         (ratio) series.
         """
@@ -203,8 +204,8 @@ class Series:
         if sp.empty or "family" not in sp.columns:
             return pd.DataFrame(columns=list(TABLE_COLUMNS))
         sp = sp[~sp["family"].isin(NON_CLUSTER)]
-        if {"au", "ag"} <= set(sp.columns):
-            sp = sp[(sp["au"] + sp["ag"]) == 44]
+        if "x" not in sp.columns and "au" in sp.columns:
+            sp = sp.assign(x=sp["au"])
         for c in TABLE_COLUMNS:
             if c not in sp.columns:
                 sp = sp.assign(**{c: np.nan})

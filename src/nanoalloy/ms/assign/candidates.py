@@ -17,8 +17,8 @@ if TYPE_CHECKING:
 
 __all__: list[str] = []
 
-#: preset -> (patterns, owner and m/z of every main isotope peak, pattern maxima)
-_PATTERN_CACHE: dict[Any, tuple[list[Pattern], np.ndarray, np.ndarray, np.ndarray]] = {}
+#: preset -> (library, patterns, owner and m/z of every main isotope peak, pattern maxima)
+_PATTERN_CACHE: dict[Any, tuple[Any, list[Pattern], np.ndarray, np.ndarray, np.ndarray]] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,37 +30,59 @@ class _Problem:
     form: np.ndarray  # form of each ion (-1: free)
     form_family: np.ndarray  # family index of each form
     form_init: np.ndarray
-    group_labels: list[tuple[str, str, int]]  # (species, family, au) per group (free: ion name)
+    group_labels: list[tuple[str, str, int]]  # (species, family, x) per group (free: ion name)
     free_group: np.ndarray  # bool per group
     col: np.ndarray  # design column of each ion
     parents: list[tuple[tuple[str, int], ...]]  # per group: parent species of a fragment
     observable: frozenset[tuple[str, int]]  # cluster species with an ion in the m/z range
 
 
-def _library(preset: Preset) -> tuple[CandidateLibrary, list[Pattern], np.ndarray, np.ndarray]:
-    """Full candidate library with patterns and the flattened main peaks (cached per preset)."""
+def _library(
+    preset: Preset, *, cache: bool = True
+) -> tuple[CandidateLibrary, list[Pattern], np.ndarray, np.ndarray]:
+    """Full candidate library with patterns and the flattened main peaks.
+
+    Cached in memory per preset and, unless ``cache`` is False, on disk
+    (:mod:`nanoalloy.ms.diskcache`; a bad entry is rebuilt).
+    """
+    hit = _PATTERN_CACHE.get(preset)
+    if hit is None:
+        from .. import diskcache
+
+        key = diskcache.preset_key(preset, "library")
+        got = diskcache.load("library", key) if cache else None
+        if got is not None:
+            hit = got
+        else:
+            hit = _build(preset)
+            if cache:
+                diskcache.store("library", key, hit)
+        if len(_PATTERN_CACHE) > 4:
+            _PATTERN_CACHE.clear()
+        _PATTERN_CACHE[preset] = hit
+    lib, pats, owner, main_mz, _ = hit
+    return lib, pats, owner, main_mz
+
+
+def _build(
+    preset: Preset,
+) -> tuple[CandidateLibrary, list[Pattern], np.ndarray, np.ndarray, np.ndarray]:
     from ...chem.isotopes import batch_patterns
 
     lib = enumerate_candidates(preset)
-    hit = _PATTERN_CACHE.get(preset)
-    if hit is None:
-        pats = batch_patterns(
-            [c.ion.composition for c in lib.candidates],
-            [c.charge for c in lib.candidates],
-            min_probability=1e-5,
-            coverage=0.999,
-        )
-        sizes = np.array([len(p) for p in pats])
-        owner = np.repeat(np.arange(len(pats)), sizes)
-        mz = np.concatenate([p.mz for p in pats])
-        prob = np.concatenate([p.probability for p in pats])
-        pmax = np.array([p.probability.max() for p in pats])
-        main = prob >= 0.3 * pmax[owner]
-        if len(_PATTERN_CACHE) > 4:
-            _PATTERN_CACHE.clear()
-        hit = _PATTERN_CACHE[preset] = (pats, owner[main], mz[main], pmax)
-    pats, owner, main_mz, _ = hit
-    return lib, pats, owner, main_mz
+    pats = batch_patterns(
+        [c.ion.composition for c in lib.candidates],
+        [c.charge for c in lib.candidates],
+        min_probability=1e-5,
+        coverage=0.999,
+    )
+    sizes = np.array([len(p) for p in pats])
+    owner = np.repeat(np.arange(len(pats)), sizes)
+    mz = np.concatenate([p.mz for p in pats])
+    prob = np.concatenate([p.probability for p in pats])
+    pmax = np.array([p.probability.max() for p in pats])
+    main = prob >= 0.3 * pmax[owner]
+    return lib, pats, owner[main], mz[main], pmax
 
 
 def _prune(
@@ -92,7 +114,7 @@ def _prune(
 NA_MEAN = 2.0  # starting Na+ mean of every family
 
 
-def _prior(charge: int, na: int, halides: int, *, na_mean: float) -> float:
+def _prior(charge: int, na: int, halides: int, *_: object, na_mean: float) -> float:
     """Starting weight of a form: Poisson in Na+, halved per halide, flat in charge."""
     return math.exp(na * math.log(na_mean) - math.lgamma(na + 1)) * 0.5**halides
 
@@ -100,17 +122,17 @@ def _prior(charge: int, na: int, halides: int, *, na_mean: float) -> float:
 def _problem(lib: CandidateLibrary, survive: np.ndarray, in_range: np.ndarray) -> _Problem:
     """Groups (species / free ions) and forms of the surviving candidates."""
     cands = lib.candidates
-    species_ok: set[tuple[str, int]] = set()
+    species_ok: set[tuple[str, str]] = set()
     for i in np.flatnonzero(survive):
         c = cands[i]
         if c.kind == "cluster":
-            species_ok.add((c.family, c.au))
+            species_ok.add((c.family, c.species))
     fam_names = [f.name for f in lib.preset.families]
     idx: list[int] = []
     group: list[int] = []
     form: list[int] = []
     groups: dict[tuple[str, str, int], int] = {}
-    forms: dict[tuple[str, int, int, int], int] = {}
+    forms: dict[tuple[Any, ...], int] = {}
     form_count: list[float] = []
     free: list[bool] = []
     parents: list[tuple[tuple[str, int], ...]] = []
@@ -118,18 +140,18 @@ def _problem(lib: CandidateLibrary, survive: np.ndarray, in_range: np.ndarray) -
     for i in np.flatnonzero(in_range):
         c = cands[i]
         if c.kind == "cluster":
-            observable.add((c.family, c.au))
-            if (c.family, c.au) not in species_ok:
+            observable.add((c.family, c.x))
+            if (c.family, c.species) not in species_ok:
                 continue
-            key = (c.species, c.family, c.au)
-            fkey = (c.family, c.charge, c.na, c.halides)
+            key = (c.species, c.family, c.x)
+            fkey = (c.family, *c.form)
             if fkey not in forms:
                 forms[fkey] = len(forms)
                 form_count.append(0.0)
             f = forms[fkey]
             form_count[f] += 1.0 if survive[i] else 0.0
         elif survive[i]:
-            key = (str(c.ion), c.family, c.au)
+            key = (str(c.ion), c.family, c.x)
             f = -1
         else:
             continue

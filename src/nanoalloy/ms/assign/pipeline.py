@@ -110,6 +110,8 @@ def assign(
     baseline_knot_mz: float = 50.0,
     isobar_threshold: float = 0.95,
     family_tolerance: float = 0.1,
+    cache: bool = True,
+    polarity: str | None = None,
 ) -> Assignment:
     """Assign every cluster ion of a preset in one spectrum.
 
@@ -148,6 +150,13 @@ def assign(
         spectra (``scripts/assign_sweep.py``: 36/40 and 34/40 against 32/40 and
         29/40) but dropped the true M44S30 from a sparsely sampled demo spectrum.
 
+    cache
+        Read and write the preset's candidate library and isotope patterns in the
+        on-disk cache (:mod:`nanoalloy.ms.diskcache`); False rebuilds them.
+    polarity
+        ``"negative"`` or ``"positive"``: only candidate ions of that sign; by
+        default the spectrum's recorded polarity, else every candidate.
+
     Returns
     -------
     Assignment
@@ -184,7 +193,7 @@ def assign(
     if not (math.isfinite(resolution) and 100 <= resolution <= 1e7):
         raise FitError(f"resolution must be between 100 and 1e7, got {resolution}")
 
-    lib, pats, owner, main_mz = _library(p)
+    lib, pats, owner, main_mz = _library(p, cache=cache)
     fam_ok = np.ones(len(lib), dtype=bool)
     for i, c in enumerate(lib.candidates):
         if c.kind == "fragment" and not fragments:
@@ -193,6 +202,12 @@ def assign(
             fam_ok[i] = False
         elif c.kind == "cluster" and families is not None and c.family not in families:
             fam_ok[i] = False
+    pol = polarity if polarity is not None else spectrum.metadata.get("polarity")
+    if pol not in (None, "negative", "positive"):
+        raise FitError(f"polarity must be 'negative' or 'positive', got {pol!r}")
+    if pol is not None:
+        sign = -1 if pol == "negative" else 1
+        fam_ok &= np.array([c.charge * sign > 0 for c in lib.candidates], dtype=bool)
     mz0 = spectrum.mz
     in_range = fam_ok & (lib.mz_average >= mz0[0]) & (lib.mz_average <= mz0[-1])
 

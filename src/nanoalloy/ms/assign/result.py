@@ -25,6 +25,7 @@ SPECIES_COLUMNS = (
     "family",
     "au",
     "ag",
+    "x",
     "ligands",
     "core_charge",
     "electrons",

@@ -143,7 +143,9 @@ def _drop_redundant_families(
         ks = [
             k for k, lab in enumerate(prob.group_labels) if lab[1] == fam and not prob.free_group[k]
         ]
-        by_x = {prob.group_labels[k][2]: sig[k] for k in ks}
+        by_x: dict[int, float] = {}  # summed over species sharing x (ternary alloys, shells)
+        for k in ks:
+            by_x[prob.group_labels[k][2]] = by_x.get(prob.group_labels[k][2], 0.0) + sig[k]
         top = max(by_x.values(), default=0.0)
         if top <= 0:
             continue

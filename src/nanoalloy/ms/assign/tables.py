@@ -146,9 +146,10 @@ def _tables(
                 "family": family,
                 "au": c.au,
                 "ag": c.ag,
+                "x": c.x,
                 "ligands": c.ligands,
                 "core_charge": c.core_charge,
-                "electrons": c.au + c.ag - c.ligands - c.core_charge,
+                "electrons": c.electrons,
                 "signal": signal[k],
                 "signal_sd": sd_signal[k],
                 "score": score[k],
@@ -163,6 +164,7 @@ def _tables(
     agg = {
         "au": "first",
         "ag": "first",
+        "x": "first",
         "ligands": "first",
         "core_charge": "first",
         "electrons": "first",
@@ -182,11 +184,11 @@ def _tables(
     fam_order = {f.name: i for i, f in enumerate(preset.families)}
     fam_order.update({"fragment": 98, "complex": 99})
     sp["_o"] = sp["family"].map(fam_order)
-    sp = sp.sort_values(["_o", "au", "ligands"]).drop(columns=["_o", "signal_sd"])
+    sp = sp.sort_values(["_o", "x", "au", "ligands"]).drop(columns=["_o", "signal_sd"])
     sp = sp[list(SPECIES_COLUMNS)].reset_index(drop=True)
 
     ions = _ion_table(cands, prob, fitted, pats, design, mz_mean, sd_a, shifts, isobar_threshold)
-    fams = family_table(sp, n_metals=preset.families[0].n_metals)
+    fams = family_table(sp, n_metals={f.name: f.n_metals for f in preset.families})
     live = ion_i > 0
     render_pats = [pats[i] for i, keep in zip(prob.idx, live, strict=True) if keep]
     baseline = state["base"][state["g"].index]
