@@ -306,6 +306,7 @@ def _verify_complete(path: Path, fmt: Format) -> None:
 
 # ---------------------------------------------------------------------------- text
 _BLOCK_START = re.compile(r"^[ \t]*(?:SPECTRUM\b|Scan\s*#|Packet\s*#)", re.IGNORECASE | re.MULTILINE)
+_WORD_LINE = re.compile(r"\n[ \t]*[A-Za-z]")
 _THERMO_FILTER = re.compile(r"\b(?:FTMS|ITMS|TOF MS|MS)\s+([+-])\s+([pc])\b")
 _NUMBER = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$|^[+-]?(?:nan|inf)$", re.I)
 _WS_DECIMAL_COMMA = re.compile(r"^[+-]?(?:\d+(?:,\d+)?|,\d+)(?:[eE][+-]?\d+)?$")
@@ -455,14 +456,16 @@ def _dialect(path: Path, sample: list[str], first_line: int) -> tuple[str, str, 
 
 def _text_blocks(text: str) -> Iterator[tuple[int, str]]:
     """(first line number, text) of each block; a block starts at a Thermo scan header."""
-    cuts = [m.start() for m in _BLOCK_START.finditer(text)]
+    # block starts are lines that begin with a word: find those first (fast), then match
+    starts = [0] + [m.start() + 1 for m in _WORD_LINE.finditer(text)]
+    cuts = [c for c in starts if _BLOCK_START.match(text, c)]
     bounds = [0, *[c for c in cuts if c > 0], len(text)]
     chunks = [(bounds[i], bounds[i + 1]) for i in range(len(bounds) - 1)]
     start = 0
     line = 1
     for k, (_, end) in enumerate(chunks):
         piece = text[start:end]
-        if _HAS_DATA.search(piece) is None and k < len(chunks) - 1:
+        if k < len(chunks) - 1 and _HAS_DATA.search(piece) is None:
             continue  # header-only chunk: joins the next block
         yield line, piece
         line += piece.count("\n")
@@ -505,7 +508,7 @@ def _read_block(
     sep, decimal, thousands = _dialect(path, sample + tail, lineno)
     try:
         df = pd.read_csv(
-            _io.StringIO(data),
+            _io.BytesIO(data.encode("utf-8")),
             sep=sep,
             header=None,
             decimal=decimal,
