@@ -69,7 +69,10 @@ class FormulaError(NanoalloyError, ValueError):
         if self.position is None:
             return self.message
         tok = f" {self.token!r}" if self.token else ""
-        return f"{self.message} (at position {self.position}{tok} in {self.text!r})"
+        text = self.text or ""
+        if len(text) > 120:  # a pasted megabyte stays one readable line
+            text = f"{text[:60]}...({len(text)} characters)...{text[-20:]}"
+        return f"{self.message} (at position {self.position}{tok} in {text!r})"
 
 
 class LigandError(FormulaError):
