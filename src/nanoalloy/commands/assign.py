@@ -74,7 +74,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Read, assign, write; returns the exit code."""
     from ..ms.assign.pipeline import assign
-    from ..ms.io import read
+    from ..ms.io import read, release_memory
 
     if args.resolution is not None and not (
         math.isfinite(args.resolution) and 100 <= args.resolution <= 1e7
@@ -89,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
         resolution=args.resolution,
         calibrate=not args.no_calibrate,
     )
+    release_memory()  # the fit's freed heap goes back before the figure and tables are drawn
     from ..output import atomic_dir
 
     # the whole folder (tables, figure, report) is built beside --out and swapped in:

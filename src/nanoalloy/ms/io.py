@@ -24,11 +24,20 @@ write_csv
     One spectrum as two-column CSV/TSV.
 write_mzml
     Spectra as an indexed mzML 1.1 file (64-bit, zlib-compressed arrays).
+parse_columns
+    Parse a ``--columns MZ,INTENSITY`` value.
+check_regular_file
+    Refuse folders, named pipes and devices at once.
+release_memory
+    Collect cycles and return freed heap to the system after large steps.
+MZ_MAX
+    Largest m/z accepted (1e6).
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import os
 import re
@@ -36,7 +45,6 @@ import stat
 import warnings
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -126,7 +134,7 @@ def _sniff(path: Path) -> Format:
 
 
 # ---------------------------------------------------------------------------- mzML / mzXML
-@contextmanager
+@contextlib.contextmanager
 def _quiet_psims() -> Iterator[None]:
     """Context for importing pyteomics/psims: psims warns, on import, that its mzMLb
     *writer* lacks ``hdf5plugin`` whenever h5py is installed; we never write mzMLb."""
@@ -206,7 +214,21 @@ def _mzxml_record(d: Mapping[str, Any], path: Path, index: int) -> Spectrum:
 
 def _make(mz: Any, inten: Any, md: dict[str, Any], path: Path) -> Spectrum:
     try:
-        s = Spectrum(mz, inten, md)
+        if (
+            isinstance(mz, np.ndarray)
+            and isinstance(inten, np.ndarray)
+            and mz.dtype == np.float64
+            and inten.dtype == np.float64
+            and mz.flags.c_contiguous
+            and inten.flags.c_contiguous
+            and mz.flags.writeable
+            and inten.flags.writeable
+            and mz.base is None
+            and inten.base is None
+        ):
+            s = Spectrum._adopt(mz, inten, md)  # fresh arrays of this reader: no copy
+        else:
+            s = Spectrum(mz, inten, md)
     except SpectrumFormatError as exc:
         raise SpectrumFormatError(f"{path}: scan {md.get('index')}: {exc}") from None
     _check_mz(s.mz, path, lambda i: f"scan {md.get('index')}, point {i}")
@@ -238,6 +260,38 @@ def _iter_xml(path: Path, fmt: Format) -> Iterator[Spectrum]:
         msg = " ".join(str(exc).split()) or type(exc).__name__
         name = "mzML" if fmt == "mzml" else "mzXML"
         raise SpectrumFormatError(f"{path}: malformed or truncated {name}: {msg}") from None
+
+
+@lru_cache(maxsize=1)
+def _malloc_trim() -> Any:
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return libc.malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return None
+
+
+def release_memory() -> None:
+    """Collect reference cycles and give freed heap back to the system (glibc ``malloc_trim``).
+
+    Called after reading a large file and by ``nanoalloy assign`` between the
+    fit and the output, so that each step's peak does not sit on the heap that
+    the previous step freed but glibc kept.
+
+    pyteomics' reader and lxml's parser sit in a reference cycle that holds the
+    last scan's decoded buffers (~300 MB for a 10-million-point scan) until
+    the cyclic collector runs; glibc then keeps the freed heap. Every later
+    step of ``assign`` would otherwise carry both in its resident size.
+    """
+    import gc
+
+    gc.collect()
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 def _verify_complete(path: Path, fmt: Format) -> None:
@@ -821,6 +875,67 @@ def read_series(
 
 
 def read(
+    path: PathLike,
+    /,
+    *,
+    scan: int | str | None = None,
+    time: float | None = None,
+    scans: tuple[int, int] | None = None,
+    combine: Literal["sum", "mean"] = "sum",
+    ms_level: int = 1,
+    columns: Columns = None,
+) -> Spectrum:
+    """Read one spectrum from a file.
+
+    Parameters
+    ----------
+    path
+        mzML, mzXML or text file (format sniffed from the content).
+    scan
+        0-based scan index (int) or native id (str). Default: the first scan.
+    time
+        Retention time in minutes: the ``ms_level`` scan nearest to it.
+    scans
+        Inclusive range ``(first, last)`` of scan indices; its ``ms_level``
+        scans are combined.
+    combine
+        ``"sum"`` or ``"mean"`` for ``scans``. Centroid scans are pooled and
+        sticks closer than 1 ppm merged (intensity-weighted m/z). Profile scans
+        are resampled by linear interpolation onto the sorted union of their
+        m/z grids, a scan counting as zero outside its range and inside its
+        gaps (steps > 4x the neighbouring sampling step, as left by
+        zero-suppressing instruments), then added point by point.
+    ms_level
+        MS level used by ``time`` and ``scans``.
+    columns
+        Text files: m/z and intensity columns (see :func:`iter_scans`).
+
+    Raises
+    ------
+    SpectrumFormatError
+        Bad content, a scan out of range, no scan of that level, or mixed
+        profile and centroid scans in a combination.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "t.mzML"
+    >>> write_mzml([Spectrum([1.0, 2.0], [1.0, k], {"rt_min": k}) for k in (1.0, 2.0)], p)
+    >>> read(p, time=1.9).rt_min, read(p, scans=(0, 1)).intensity.tolist()
+    (2.0, [2.0, 3.0])
+    """
+    try:
+        return _read(
+            path, scan=scan, time=time, scans=scans, combine=combine, ms_level=ms_level,
+            columns=columns,
+        )  # fmt: skip
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            if os.path.getsize(path) > 8 << 20:
+                release_memory()
+
+
+def _read(
     path: PathLike,
     /,
     *,
