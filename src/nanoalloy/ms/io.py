@@ -451,7 +451,7 @@ def _split(line: str) -> list[str]:
 
 
 def _is_data_line(line: str) -> bool:
-    tokens = _split(line)
+    tokens = [t.strip("\"'") for t in _split(line)]
     return bool(tokens) and all(_NUMBER.match(t) for t in tokens)
 
 
@@ -546,7 +546,7 @@ def _read_block(
         end = len(block) if nl < 0 else nl + 1
         line = block[pos:end].strip().lstrip("\ufeff")
         if line and not line.startswith("#"):
-            if _is_data_line(line):
+            if _is_data_line(line.split("#", 1)[0]):
                 data_start = pos
                 break
             header.append(line)
