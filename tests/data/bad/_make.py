@@ -51,40 +51,46 @@ INT = [5678.9, 6789.5, 7000.25, 6000.5, 5000.0]
 good(
     "point_x_y.csv",
     "Point,X(Thompsons),Y(Counts)\n"
-    + "".join(f"{i + 1},{m},{y}\n" for i, (m, y) in enumerate(zip(MZ, INT))),
+    + "".join(f"{i + 1},{m},{y}\n" for i, (m, y) in enumerate(zip(MZ, INT, strict=True))),
     MZ,
     INT,
 )
 good(
     "point_x_y_no_header.csv",
-    "".join(f"{i + 1},{m},{y}\n" for i, (m, y) in enumerate(zip(MZ, INT))),
+    "".join(f"{i + 1},{m},{y}\n" for i, (m, y) in enumerate(zip(MZ, INT, strict=True))),
     MZ,
     INT,
 )
 good(
     "index_from_zero.tsv",
     "Index\tm/z\tIntensity\n"
-    + "".join(f"{i}\t{m}\t{y}\n" for i, (m, y) in enumerate(zip(MZ, INT))),
+    + "".join(f"{i}\t{m}\t{y}\n" for i, (m, y) in enumerate(zip(MZ, INT, strict=True))),
     MZ,
     INT,
 )
 good(
     "intensity_first.csv",
-    "Intensity,m/z\n" + "".join(f"{y},{m}\n" for m, y in zip(MZ, INT)),
+    "Intensity,m/z\n" + "".join(f"{y},{m}\n" for m, y in zip(MZ, INT, strict=True)),
     MZ,
     INT,
 )
 good(
     "german.csv",
     "Masse/Ladung;Häufigkeit\n"
-    + "".join(f"{str(m).replace('.', ',')};{str(y).replace('.', ',')}\n" for m, y in zip(MZ, INT)),
+    + "".join(
+        f"{str(m).replace('.', ',')};{str(y).replace('.', ',')}\n"
+        for m, y in zip(MZ, INT, strict=True)
+    ),
     MZ,
     INT,
 )
 good(
     "french.csv",
     "m/z;Intensité\n"
-    + "".join(f"{str(m).replace('.', ',')};{str(y).replace('.', ',')}\n" for m, y in zip(MZ, INT)),
+    + "".join(
+        f"{str(m).replace('.', ',')};{str(y).replace('.', ',')}\n"
+        for m, y in zip(MZ, INT, strict=True)
+    ),
     MZ,
     INT,
 )
@@ -93,7 +99,8 @@ good(
     (
         "Masa;Intensidad (cuentas)\n"
         + "".join(
-            f"{str(m).replace('.', ',')};{str(y).replace('.', ',')}\n" for m, y in zip(MZ, INT)
+            f"{str(m).replace('.', ',')};{str(y).replace('.', ',')}\n"
+            for m, y in zip(MZ, INT, strict=True)
         )
     ).encode("latin-1"),
     MZ,
@@ -101,22 +108,32 @@ good(
 )
 good(
     "german_latin1_umlaut.txt",
-    ("Masse\tIntensität\n" + "".join(f"{m}\t{y}\n" for m, y in zip(MZ, INT))).encode("latin-1"),
+    ("Masse\tIntensität\n" + "".join(f"{m}\t{y}\n" for m, y in zip(MZ, INT, strict=True))).encode(
+        "latin-1"
+    ),
     MZ,
     INT,
 )
 good(
     "mass_abundance_extra_columns.csv",
     "Mass,Abundance,Resolution,Charge\n"
-    + "".join(f"{m},{y},{40000 + i},1\n" for i, (m, y) in enumerate(zip(MZ, INT))),
+    + "".join(f"{m},{y},{40000 + i},1\n" for i, (m, y) in enumerate(zip(MZ, INT, strict=True))),
     MZ,
     INT,
 )
-good("constant_third_column.csv", "".join(f"{m}, {y}, 1\n" for m, y in zip(MZ, INT)), MZ, INT)
+good(
+    "constant_third_column.csv",
+    "".join(f"{m}, {y}, 1\n" for m, y in zip(MZ, INT, strict=True)),
+    MZ,
+    INT,
+)
 # --- decimal commas and thousands separators ----------------------------------------------
 good(
     "decimal_comma_spaces.txt",
-    "".join(f"{str(m).replace('.', ',')} {str(y).replace('.', ',')}\n" for m, y in zip(MZ, INT)),
+    "".join(
+        f"{str(m).replace('.', ',')} {str(y).replace('.', ',')}\n"
+        for m, y in zip(MZ, INT, strict=True)
+    ),
     MZ,
     INT,
 )
@@ -125,7 +142,7 @@ good(
     "Masse;Intensität\n"
     + "".join(
         f"1.{str(m)[1:].replace('.', ',')};{int(y) // 1000}.{str(y)[1:].replace('.', ',')}\n"
-        for m, y in zip(MZ, INT)
+        for m, y in zip(MZ, INT, strict=True)
     ),
     MZ,
     INT,
@@ -133,23 +150,36 @@ good(
 good(
     "thousands_comma.tsv",
     "m/z\tIntensity\n"
-    + "".join(f"1,{str(m)[1:]}\t{int(y) // 1000},{str(y)[1:]}\n" for m, y in zip(MZ, INT)),
+    + "".join(
+        f"1,{str(m)[1:]}\t{int(y) // 1000},{str(y)[1:]}\n" for m, y in zip(MZ, INT, strict=True)
+    ),
     MZ,
     INT,
 )
 good(
     "quoted_thousands.csv",
-    "m/z,Intensity\n" + "".join(f'{m},"{int(y) // 1000},{str(y)[1:]}"\n' for m, y in zip(MZ, INT)),
+    "m/z,Intensity\n"
+    + "".join(f'{m},"{int(y) // 1000},{str(y)[1:]}"\n' for m, y in zip(MZ, INT, strict=True)),
     MZ,
     INT,
 )
 # --- line endings, comments, Thermo blocks -------------------------------------------------
-good("crlf.csv", "mz,intensity\r\n" + "".join(f"{m},{y}\r\n" for m, y in zip(MZ, INT)), MZ, INT)
-good("old_mac_cr.csv", "mz,intensity\r" + "".join(f"{m},{y}\r" for m, y in zip(MZ, INT)), MZ, INT)
+good(
+    "crlf.csv",
+    "mz,intensity\r\n" + "".join(f"{m},{y}\r\n" for m, y in zip(MZ, INT, strict=True)),
+    MZ,
+    INT,
+)
+good(
+    "old_mac_cr.csv",
+    "mz,intensity\r" + "".join(f"{m},{y}\r" for m, y in zip(MZ, INT, strict=True)),
+    MZ,
+    INT,
+)
 good(
     "comments_and_blank_lines.txt",
     "# exported by hand\n\nm/z intensity\n"
-    + "".join(f"{m} {y}  # point\n\n" for m, y in zip(MZ, INT)),
+    + "".join(f"{m} {y}  # point\n\n" for m, y in zip(MZ, INT, strict=True)),
     MZ,
     INT,
 )
@@ -157,7 +187,7 @@ good(
     "thermo_export.txt",
     "SPECTRUM - MS\nrun.raw\nFTMS - p ESI Full ms [1000.0000-4000.0000]\n"
     "Scan #: 17\nRT: 0.52\nData points: 5\nMass\tIntensity\n"
-    + "".join(f"{m}\t{y}\n" for m, y in zip(MZ, INT)),
+    + "".join(f"{m}\t{y}\n" for m, y in zip(MZ, INT, strict=True)),
     MZ,
     INT,
 )
