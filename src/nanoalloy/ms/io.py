@@ -359,17 +359,23 @@ def _verify_complete(path: Path, fmt: Format) -> None:
 
 
 # ---------------------------------------------------------------------------- text
-_BLOCK_START = re.compile(r"^[ \t]*(?:SPECTRUM\b|Scan\s*#|Packet\s*#)", re.IGNORECASE | re.MULTILINE)
-_WORD_LINE = re.compile(r"\n[ \t]*[A-Za-z]")
+_BLOCK_START = re.compile(
+    rb"^[ \t]*(?:SPECTRUM\b|Scan\s*#|Packet\s*#)", re.IGNORECASE | re.MULTILINE
+)
+_WORD_LINE = re.compile(rb"\n[ \t]*[A-Za-z]")
 _THERMO_FILTER = re.compile(r"\b(?:FTMS|ITMS|TOF MS|MS)\s+([+-])\s+([pc])\b")
 _NUMBER = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$|^[+-]?(?:nan|inf)$", re.I)
 _WS_DECIMAL_COMMA = re.compile(r"^[+-]?(?:\d+(?:,\d+)?|,\d+)(?:[eE][+-]?\d+)?$")
 _TOKEN_SPLIT = re.compile(r"[;\t, ]+")
-_HAS_DATA = re.compile(r"^[ \t]*[+-]?(?:\d|[.,]\d)", re.MULTILINE)
+_HAS_DATA = re.compile(rb"^[ \t]*[+-]?(?:\d|[.,]\d)", re.MULTILINE)
 # decimal commas vs thousands separators, judged on the tokens of sample lines
-_DEC_COMMA = re.compile(r"^[+-]?(?:\d*,\d{1,2}|\d*,\d{4,}|\d{1,3}(?:\.\d{3})+,\d*|,\d+)(?:[eE][+-]?\d+)?$")
+_DEC_COMMA = re.compile(
+    r"^[+-]?(?:\d*,\d{1,2}|\d*,\d{4,}|\d{1,3}(?:\.\d{3})+,\d*|,\d+)(?:[eE][+-]?\d+)?$"
+)
 _DEC_COMMA_AMBIGUOUS = re.compile(r"^[+-]?\d{1,3},\d{3}$")
-_THOUSANDS_COMMA = re.compile(r"^[+-]?\d{1,3}(?:,\d{3})+\.\d*(?:[eE][+-]?\d+)?$|^[+-]?\d{1,3}(?:,\d{3}){2,}$")
+_THOUSANDS_COMMA = re.compile(
+    r"^[+-]?\d{1,3}(?:,\d{3})+\.\d*(?:[eE][+-]?\d+)?$|^[+-]?\d{1,3}(?:,\d{3}){2,}$"
+)
 _THOUSANDS_DOT = re.compile(r"^[+-]?\d{1,3}(?:\.\d{3})+,\d*$|^[+-]?\d{1,3}(?:\.\d{3}){2,}$")
 _PLAIN_DOT = re.compile(r"^[+-]?\d*\.\d+(?:[eE][+-]?\d+)?$")
 
@@ -378,22 +384,95 @@ MZ_MAX = 1e6
 
 # header names (lower case; units in parentheses or brackets are judged separately)
 _MZ_WORDS = {
-    "m/z", "mz", "m_z", "m z", "m/q", "x", "thompson", "thompsons", "th", "mass", "masses",
-    "masse", "massa", "masa", "mass/charge", "mass-to-charge", "mass to charge",
-    "masse/ladung", "masse/charge", "massa/carica", "masa/carga", "centroid m/z",
+    "m/z",
+    "mz",
+    "m_z",
+    "m z",
+    "m/q",
+    "x",
+    "thompson",
+    "thompsons",
+    "th",
+    "mass",
+    "masses",
+    "masse",
+    "massa",
+    "masa",
+    "mass/charge",
+    "mass-to-charge",
+    "mass to charge",
+    "masse/ladung",
+    "masse/charge",
+    "massa/carica",
+    "masa/carga",
+    "centroid m/z",
 }
 _INT_WORDS = {
-    "intensity", "intensities", "int", "int.", "i", "y", "counts", "count", "abundance",
-    "abundances", "signal", "height", "ion count", "ion counts", "relative intensity",
-    "rel. int.", "rel. intensity", "relative abundance", "rel. abundance",
-    "intensität", "intensitat", "intensitaet", "intensité", "intensite", "intensidad",
-    "intensidade", "intensità", "intensita", "intensiteit", "intensywność", "häufigkeit",
-    "haufigkeit", "abondance", "abundancia", "abundância", "abbondanza", "zählrate",
-    "anzahl", "coups", "cuentas", "conteggi", "contagens",
+    "intensity",
+    "intensities",
+    "int",
+    "int.",
+    "i",
+    "y",
+    "counts",
+    "count",
+    "abundance",
+    "abundances",
+    "signal",
+    "height",
+    "ion count",
+    "ion counts",
+    "relative intensity",
+    "rel. int.",
+    "rel. intensity",
+    "relative abundance",
+    "rel. abundance",
+    "intensität",
+    "intensitat",
+    "intensitaet",
+    "intensité",
+    "intensite",
+    "intensidad",
+    "intensidade",
+    "intensità",
+    "intensita",
+    "intensiteit",
+    "intensywność",
+    "häufigkeit",
+    "haufigkeit",
+    "abondance",
+    "abundancia",
+    "abundância",
+    "abbondanza",
+    "zählrate",
+    "anzahl",
+    "coups",
+    "cuentas",
+    "conteggi",
+    "contagens",
 }
 _INDEX_WORDS = {
-    "point", "points", "pt", "pt.", "index", "idx", "#", "no", "no.", "nr", "nr.", "n", "row",
-    "punkt", "point #", "data point", "numero", "número", "num", "nummer", "id",
+    "point",
+    "points",
+    "pt",
+    "pt.",
+    "index",
+    "idx",
+    "#",
+    "no",
+    "no.",
+    "nr",
+    "nr.",
+    "n",
+    "row",
+    "punkt",
+    "point #",
+    "data point",
+    "numero",
+    "número",
+    "num",
+    "nummer",
+    "id",
 }
 _MZ_UNITS = {"thompson", "thompsons", "th", "m/z", "da", "u"}
 _INT_UNITS = {"counts", "count", "cps", "a.u.", "arb. units", "arbitrary units", "%", "coups"}
@@ -508,7 +587,7 @@ def _dialect(path: Path, sample: list[str], first_line: int) -> tuple[str, str, 
     return sep, ".", None
 
 
-def _text_blocks(text: str) -> Iterator[tuple[int, str]]:
+def _text_blocks(text: bytes) -> Iterator[tuple[int, bytes]]:
     """(first line number, text) of each block; a block starts at a Thermo scan header."""
     # block starts are lines that begin with a word: find those first (fast), then match
     starts = [0] + [m.start() + 1 for m in _WORD_LINE.finditer(text)]
@@ -522,13 +601,13 @@ def _text_blocks(text: str) -> Iterator[tuple[int, str]]:
         if k < len(chunks) - 1 and _HAS_DATA.search(piece) is None:
             continue  # header-only chunk: joins the next block
         yield line, piece
-        line += piece.count("\n")
+        line += piece.count(b"\n")
         start = end
 
 
 def _read_block(
     path: Path,
-    block: str,
+    block: bytes,
     first_line: int,
     index: int,
     columns: tuple[int | str, int | str] | None,
@@ -542,9 +621,9 @@ def _read_block(
     lineno = first_line
     data_start = -1
     while pos < len(block):
-        nl = block.find("\n", pos)
+        nl = block.find(b"\n", pos)
         end = len(block) if nl < 0 else nl + 1
-        line = block[pos:end].strip().lstrip("\ufeff")
+        line = _decode(block[pos:end]).strip().lstrip("\ufeff")
         if line and not line.startswith("#"):
             if _is_data_line(line.split("#", 1)[0]):
                 data_start = pos
@@ -555,14 +634,15 @@ def _read_block(
     if data_start < 0:
         return None
     data = block[data_start:]
-    if "#" in data:  # comments: blank them, keeping one row per line
-        data = re.sub(r"#[^\n]*", "", data)
-    sample = [s for s in data[:20_000].splitlines()[:200] if s.strip()]
-    tail = [s for s in data[-2000:].splitlines()[1:] if s.strip()]
+    if b"#" in data:  # comments: blank them, keeping one row per line
+        data = re.sub(rb"#[^\n]*", b"", data)
+    sample = [s for s in _decode(data[:20_000]).splitlines()[:200] if s.strip()]
+    tail = [s for s in _decode(data[-2000:]).splitlines()[1:] if s.strip()]
     sep, decimal, thousands = _dialect(path, sample + tail, lineno)
     try:
         df = pd.read_csv(
-            _io.BytesIO(data.encode("utf-8")),
+            _io.BytesIO(data),
+            encoding="latin-1",  # numbers are ASCII; anything else is refused below
             sep=sep,
             header=None,
             decimal=decimal,
@@ -611,7 +691,13 @@ def _read_block(
     keep = np.flatnonzero(~blank)
     if keep.size == 0:
         return None
-    values = df.to_numpy(dtype=np.float64)[keep]
+    all_rows = keep.size == len(df)
+    values = [
+        df.iloc[:, c].to_numpy(dtype=np.float64)
+        if all_rows
+        else df.iloc[:, c].to_numpy(np.float64)[keep]
+        for c in range(ncols)
+    ]
     del df
     row_line = lineno + keep
     if ncols < 2:
@@ -619,8 +705,8 @@ def _read_block(
             f"{path}: line {int(row_line[0])}: one column only; expected m/z and intensity"
         )
     mz_c, int_c = _choose_columns(path, values, names, columns, int(row_line[0]))
-    mz = np.ascontiguousarray(values[:, mz_c])
-    inten = np.ascontiguousarray(values[:, int_c])
+    mz = np.ascontiguousarray(values[mz_c])
+    inten = np.ascontiguousarray(values[int_c])
     del values
     for arr in (mz, inten):
         bad = ~np.isfinite(arr)
@@ -653,19 +739,27 @@ def _read_block(
     return _make(mz, inten, md, path)
 
 
-def _data_lines(data: str) -> Callable[[int], str]:
+def _data_lines(data: bytes) -> Callable[[int], str]:
     """A function: row number -> raw text of that line of ``data`` (computed on demand)."""
 
     def line(row: int) -> str:
         pos = 0
         for _ in range(row):
-            pos = data.find("\n", pos) + 1
+            pos = data.find(b"\n", pos) + 1
             if pos == 0:
                 return ""
-        end = data.find("\n", pos)
-        return data[pos : None if end < 0 else end]
+        end = data.find(b"\n", pos)
+        return _decode(data[pos : None if end < 0 else end])
 
     return line
+
+
+def _decode(raw: bytes) -> str:
+    """UTF-8 text, else Latin-1 (exports from older Windows software)."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
 
 
 def _check_mz(mz: np.ndarray, path: Path, where: Callable[[int], str]) -> None:
@@ -693,13 +787,14 @@ def _is_index(col: np.ndarray) -> bool:
 
 def _choose_columns(
     path: Path,
-    values: np.ndarray,
+    values: list[np.ndarray],
     names: list[str],
     columns: tuple[int | str, int | str] | None,
     first_line: int,
 ) -> tuple[int, int]:
     """Which columns hold m/z and intensity: ``--columns``, header names, then content."""
-    ncols = values.shape[1]
+    ncols = len(values)
+    nrows = values[0].size
     shown = ", ".join(names) if names else f"{ncols} unnamed columns"
     fix = "choose them with --columns MZ,INTENSITY (1-based numbers or header names)"
     if columns is not None:
@@ -725,11 +820,11 @@ def _choose_columns(
     cols = list(range(ncols))
     index = {c for c in cols if roles[c] == "index"}
     if ncols > 2:
-        index |= {c for c in cols if roles[c] is None and _is_index(values[:, c])}
+        index |= {c for c in cols if roles[c] is None and _is_index(values[c])}
     rest = [c for c in cols if c not in index]
     mz_named = [c for c in rest if roles[c] == "mz"]
     int_named = [c for c in rest if roles[c] == "intensity"]
-    increasing = {c for c in rest if values.shape[0] < 2 or bool(np.all(np.diff(values[:, c]) > 0))}
+    increasing = {c for c in rest if nrows < 2 or bool(np.all(np.diff(values[c]) > 0))}
     if len(mz_named) > 1 or len(int_named) > 1:
         raise SpectrumFormatError(
             f"{path}: line {first_line}: several columns could be "
@@ -746,7 +841,7 @@ def _choose_columns(
             return mz_named[0], next(c for c in rest if c != mz_named[0])
         if int_named:
             return next(c for c in rest if c != int_named[0]), int_named[0]
-        if ncols == 2 and _is_index(values[:, 0]) and 1 in increasing:
+        if ncols == 2 and _is_index(values[0]) and 1 in increasing:
             raise SpectrumFormatError(
                 f"{path}: line {first_line}: the first column looks like a point index and the "
                 f"second like m/z: no intensity column? ({shown}); {fix}"
@@ -763,24 +858,23 @@ def _choose_columns(
         mz_c = cand[0]
     if int_named:
         return mz_c, int_named[0]
-    others = [c for c in rest if c != mz_c and np.ptp(values[:, c]) > 0]
+    others = [c for c in rest if c != mz_c and np.ptp(values[c]) > 0]
     if len(others) != 1:
         raise SpectrumFormatError(
-            f"{path}: line {first_line}: cannot tell which column is the intensity ({shown}); "
-            f"{fix}"
+            f"{path}: line {first_line}: cannot tell which column is the intensity ({shown}); {fix}"
         )
     return mz_c, others[0]
 
 
-def _iter_text(path: Path, columns: tuple[int | str, int | str] | None = None) -> Iterator[Spectrum]:
+def _iter_text(
+    path: Path, columns: tuple[int | str, int | str] | None = None
+) -> Iterator[Spectrum]:
     """Blocks of numeric rows read by pandas' C parser; header lines become metadata."""
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = raw.decode("latin-1")
-    del raw
-    text = text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+    text = path.read_bytes()
+    if text.startswith(b"\xef\xbb\xbf"):
+        text = text[3:]
+    if b"\r" in text:
+        text = text.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
     index = 0
     for first_line, block in _text_blocks(text):
         s = _read_block(path, block, first_line, index, columns)
@@ -858,9 +952,7 @@ def list_scans(path: PathLike, /, *, columns: Columns = None) -> list[ScanInfo]:
     return [ScanInfo.from_spectrum(s) for s in iter_scans(path, columns=columns)]
 
 
-def read_series(
-    path: PathLike, /, *, ms_level: int = 1, columns: Columns = None
-) -> list[Spectrum]:
+def read_series(path: PathLike, /, *, ms_level: int = 1, columns: Columns = None) -> list[Spectrum]:
     """Every scan of one MS level (default MS1) with its time: a time course.
 
     Examples
@@ -931,7 +1023,7 @@ def read(
         )  # fmt: skip
     finally:
         with contextlib.suppress(OSError, ValueError):
-            if os.path.getsize(path) > 8 << 20:
+            if os.path.getsize(path) > 8 << 20 and _sniff(Path(path)) != "text":
                 release_memory()
 
 
