@@ -93,11 +93,25 @@ class Group:
     """Signed contribution of one unit to the core's electron count (metal +n, thiolate -1); None if undefined."""
 
     def text(self, *, explicit_one: bool = False) -> str:
-        """The group as written canonically (``Au44``, ``(p-MBA)26``, ``Cl``)."""
+        """The group as written canonically (``Au44``, ``(p-MBA)26``, ``Cl``).
+
+        A raw formula whose Hill notation has no digit (``CO``, ``Cl``) would
+        read back as a ligand name or a bare element; it is written with its
+        ones (``(C1O1)22``, ``(Cl1)16``) so that it parses back to itself.
+        """
         n = "" if self.count == 1 and not explicit_one else str(self.count)
         if self.kind in ("metal", "element"):
             return f"{self.name}{n}"
+        if self.kind == "raw":
+            return f"({_explicit_formula(self.formula, self.name)}){n}"
         return f"({self.name}){n}"
+
+
+def _explicit_formula(formula: tuple[tuple[str, int], ...], name: str) -> str:
+    """``name``, or the formula with every count written when ``name`` has no digit."""
+    if any(ch.isdigit() for ch in name) and name not in DEFAULT_LIGANDS:
+        return name
+    return "".join(f"{el}{k}" for el, k in formula)
 
 
 def _adduct_charge(formula: str) -> int:
@@ -180,7 +194,7 @@ class Ion:
         if not self.adducts and self.charge == 0:
             return core
         mods = "".join(
-            f"{'+' if n > 0 else '-'}{abs(n) if abs(n) != 1 else ''}{name}"
+            f"{'+' if n > 0 else '-'}{abs(n) if abs(n) != 1 else ''}{_adduct_text(name)}"
             for name, n in self.adducts
         )
         return f"[{core}{mods}]{_format_charge(self.charge)}"
@@ -287,6 +301,14 @@ class Ion:
         }
 
 
+def _adduct_text(name: str) -> str:
+    """An adduct as written: an element (``Na``) or a formula that reads back as one
+    (``C1O1``: ``CO`` alone would be an unknown ligand name)."""
+    if name in ELEMENTS or any(ch.isdigit() for ch in name):
+        return name
+    return _explicit_formula(_adduct_formula(name), name)
+
+
 def _format_charge(z: int) -> str:
     if z == 0:
         return ""
@@ -324,6 +346,20 @@ def _finish(
             old = merged[key]
             g = Group(g.name, old.count + g.count, g.kind, g.formula, g.electrons)
         merged[key] = g
+    for g in merged.values():
+        if g.count > MAX_COUNT:
+            raise FormulaError(
+                f"{g.name} adds up to {g.count}, more than the limit {MAX_COUNT}",
+                text,
+                0 if text else None,
+            )
+    for name, n in adducts.items():
+        if abs(n) > MAX_COUNT:
+            raise FormulaError(
+                f"modification {name} adds up to {n}, beyond the limit {MAX_COUNT}",
+                text,
+                0 if text else None,
+            )
     core = tuple(sorted(merged.values(), key=_group_sort_key))
     mods = tuple(sorted(((k, v) for k, v in adducts.items() if v != 0), key=_adduct_sort_key))
     core_charge = charge - sum(n * _adduct_charge(name) for name, n in mods)
@@ -597,6 +633,9 @@ class _Parser:
             return default
         if len(digits) > 1 and digits[0] == "0":
             raise self.error(f"count {digits!r} has a leading zero", start, digits)
+        if len(digits) > 6:
+            shown = digits if len(digits) <= 20 else f"{digits[:8]}...({len(digits)} digits)"
+            raise self.error(f"count {shown} is absurd (at most {MAX_COUNT})", start, shown)
         n = int(digits)
         if n == 0:
             raise self.error(
@@ -692,10 +731,20 @@ class _Parser:
             while j < len(content) and content[j].isdigit():
                 j += 1
             digits = content[i:j]
-            n = int(digits) if digits else 1
-            if digits and (n == 0 or n > MAX_COUNT or (len(digits) > 1 and digits[0] == "0")):
-                raise FormulaError(f"bad count {digits!r} in formula", self.raw, start + i, digits)
+            n = int(digits) if digits and len(digits) <= 6 else 1
+            if digits and (
+                len(digits) > 6 or n == 0 or n > MAX_COUNT or (len(digits) > 1 and digits[0] == "0")
+            ):
+                shown = digits if len(digits) <= 20 else f"{digits[:8]}...({len(digits)} digits)"
+                raise FormulaError(f"bad count {shown!r} in formula", self.raw, start + i, shown)
             counts[sym] = counts.get(sym, 0) + n
+            if counts[sym] > MAX_COUNT:
+                raise FormulaError(
+                    f"{sym} adds up to {counts[sym]} in formula, more than the limit {MAX_COUNT}",
+                    self.raw,
+                    start + i,
+                    digits or sym,
+                )
             i = j
         return hill_order(counts)
 
@@ -758,10 +807,11 @@ class _Parser:
                     f"expected the core charge (e.g. 2-) after ']', got {self.describe()}"
                 )
             return 0
-        if digits and (digits[0] == "0" or int(digits) > MAX_CHARGE):
+        if digits and (digits[0] == "0" or len(digits) > 4 or int(digits) > MAX_CHARGE):
+            shown = digits if len(digits) <= 20 else f"{digits[:8]}...({len(digits)} digits)"
             raise self.error(
-                f"charge {digits}{'-' if sign < 0 else '+'} is out of range 1..{MAX_CHARGE}",
+                f"charge {shown}{'-' if sign < 0 else '+'} is out of range 1..{MAX_CHARGE}",
                 start,
-                digits,
+                shown,
             )
         return sign * (int(digits) if digits else 1)

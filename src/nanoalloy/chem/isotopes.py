@@ -712,6 +712,7 @@ def profile(
         dx = np.diff(grid)
         tw[:-1] += dx / 2
         tw[1:] += dx / 2
+        del dx
     # chunk the peaks so that no more than ~4M evaluations are held at once
     csum = np.cumsum(counts)
     total_evals = int(csum[-1]) if csum.size else 0
@@ -730,5 +731,6 @@ def profile(
         h = height[a:b].copy()
         ok = inside[a:b] & (discrete > 0)
         h[ok] = area[a:b][ok] / discrete[ok]
-        intensity += np.bincount(idx, weights=h[local] * shape, minlength=grid.size)
+        lo, hi = int(idx.min()), int(idx.max()) + 1  # add into the chunk's window only
+        intensity[lo:hi] += np.bincount(idx - lo, weights=h[local] * shape, minlength=hi - lo)
     return grid, intensity

@@ -16,6 +16,10 @@ spectrum (see :func:`nanoalloy.ms.assign.assign`) and writes into DIR
   self-contained interactive report (zoomable spectrum with the model and
   labelled ions, sortable tables); ``--no-report`` skips both.
 
+DIR is replaced as a whole (built beside it, then swapped in): nothing of an
+older run survives beside the new one. A DIR that already holds files is
+refused unless ``--overwrite`` is given.
+
 A spectrum in which no cluster is found is not an error: the tables are
 written empty (headers only), ``no clusters found`` is printed on stderr and
 the exit code is 0 (``clusters_found: false`` in the JSON summary). Unreadable
@@ -45,7 +49,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
     which.add_argument("--scan", type=int, metavar="N", help="0-based scan index")
     which.add_argument("--time", type=float, metavar="MIN", help="retention time in minutes")
     parser.add_argument("--out", default="assign_out", metavar="DIR", help="output folder")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the output folder as a whole if it already holds files",
+    )
     parser.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+    parser.add_argument(
+        "--columns",
+        metavar="MZ,INTENSITY",
+        help="text spectra: m/z and intensity columns (1-based numbers or header names); "
+        "default: inferred from the header names and the content",
+    )
     parser.add_argument(
         "--resolution", type=float, metavar="R", help="resolving power (default: estimated)"
     )
@@ -70,7 +85,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Read, assign, write; returns the exit code."""
     from ..ms.assign.pipeline import assign
-    from ..ms.io import read
+    from ..ms.io import read, release_memory
 
     if args.resolution is not None and not (
         math.isfinite(args.resolution) and 100 <= args.resolution <= 1e7
@@ -78,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--resolution must be between 100 and 1e7, got {args.resolution}")
     if args.time is not None and not math.isfinite(args.time):
         raise InputError(f"--time must be a finite number of minutes, got {args.time}")
-    spectrum = read(args.spectrum, scan=args.scan, time=args.time)
+    spectrum = read(args.spectrum, scan=args.scan, time=args.time, columns=args.columns)
     result = assign(
         spectrum,
         preset=args.preset,
@@ -87,11 +102,17 @@ def run(args: argparse.Namespace) -> int:
         cache=not args.no_cache,
         polarity=args.polarity,
     )
-    result.write(args.out, plot=not args.no_plot, fit=not args.no_report)
-    if not args.no_report:
-        from ..results.report import write_report
+    release_memory()  # the fit's freed heap goes back before the figure and tables are drawn
+    from ..output import atomic_dir
 
-        write_report(args.out, title=f"nanoalloy assign: {args.spectrum}")
+    # the whole folder (tables, figure, report) is built beside --out and swapped in:
+    # nothing of an older run survives beside this one
+    with atomic_dir(args.out) as stage:
+        result.write(stage, plot=not args.no_plot, fit=not args.no_report)
+        if not args.no_report:
+            from ..results.report import write_report
+
+            write_report(stage, title=f"nanoalloy assign: {args.spectrum}")
     if result.message:
         print(f"nanoalloy assign: {result.message}", file=sys.stderr)
     if args.json:

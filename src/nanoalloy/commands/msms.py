@@ -38,6 +38,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("spectrum", nargs="?", help="product-ion spectrum (mzML, mzXML, CSV, TXT)")
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the output folder as a whole if it already holds files",
+    )
     parser.add_argument("--sr", metavar="LIGAND", help="ligand that SR stands for, e.g. p-MBA")
     parser.add_argument(
         "--preset",

@@ -23,6 +23,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--out", metavar="DIR", required=True, help="output folder")
     parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the output folder as a whole if it already holds files",
+    )
+    parser.add_argument(
         "--preset", default="auag44-pmba", help="candidate preset (default auag44-pmba)"
     )
     parser.add_argument(

@@ -39,6 +39,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--params", metavar="FILE", help="parameter TOML (default: calibrated)")
     parser.add_argument("--out", metavar="DIR", required=True, help="output folder")
     parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the output folder as a whole if it already holds files",
+    )
+    parser.add_argument(
         "--no-report", action="store_true", help="do not write the interactive report.html"
     )
 

@@ -50,6 +50,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="reference spectra files (each column one reference), for unmixing",
     )
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the output folder as a whole if it already holds files",
+    )
     parser.add_argument("--no-report", action="store_true", help="do not write report.html")
     parser.add_argument("--unit", choices=["auto", "nm", "eV"], default="auto")
     parser.add_argument("--range", nargs=2, type=float, metavar=("LO", "HI"), help="nm to use")

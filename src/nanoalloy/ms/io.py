@@ -24,19 +24,27 @@ write_csv
     One spectrum as two-column CSV/TSV.
 write_mzml
     Spectra as an indexed mzML 1.1 file (64-bit, zlib-compressed arrays).
+parse_columns
+    Parse a ``--columns MZ,INTENSITY`` value.
+check_regular_file
+    Refuse folders, named pipes and devices at once.
+release_memory
+    Collect cycles and return freed heap to the system after large steps.
+MZ_MAX
+    Largest m/z accepted (1e6).
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
-import math
 import os
 import re
+import stat
 import warnings
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -45,7 +53,7 @@ from xml.sax.saxutils import quoteattr
 import numpy as np
 
 from .._version import __version__
-from ..errors import SpectrumFormatError
+from ..errors import InputError, SpectrumFormatError
 from ..output import atomic_file
 from .spectrum import ScanInfo, Spectrum
 
@@ -67,10 +75,40 @@ _EXTENSIONS: Mapping[str, Format] = {
 
 
 # ---------------------------------------------------------------------------- format sniffing
+def check_regular_file(path: PathLike, error: type[Exception] = SpectrumFormatError, /) -> None:
+    """Refuse, at once, anything but a regular file (a folder, a named pipe, a device).
+
+    Opening a named pipe blocks until a writer appears; a device may never end.
+    A missing file raises :class:`FileNotFoundError`.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> check_regular_file(tempfile.mkdtemp())
+    Traceback (most recent call last):
+    ...
+    nanoalloy.errors.SpectrumFormatError: ...: is a folder, not a file
+    """
+    st = os.stat(path)
+    if stat.S_ISREG(st.st_mode):
+        return
+    if stat.S_ISDIR(st.st_mode):
+        raise error(f"{path}: is a folder, not a file")
+    kind = (
+        "a named pipe (FIFO)"
+        if stat.S_ISFIFO(st.st_mode)
+        else "a device"
+        if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
+        else "a socket"
+        if stat.S_ISSOCK(st.st_mode)
+        else "not a regular file"
+    )
+    raise error(f"{path}: is {kind}, not a regular file; save the data to a file first")
+
+
 def _sniff(path: Path) -> Format:
     """Decide the format from the content; check it against a known extension."""
-    if path.is_dir():
-        raise SpectrumFormatError(f"{path}: is a folder, not a spectrum file")
+    check_regular_file(path, SpectrumFormatError)
     with open(path, "rb") as fh:
         head = fh.read(8192)
     if not head.strip():
@@ -96,7 +134,7 @@ def _sniff(path: Path) -> Format:
 
 
 # ---------------------------------------------------------------------------- mzML / mzXML
-@contextmanager
+@contextlib.contextmanager
 def _quiet_psims() -> Iterator[None]:
     """Context for importing pyteomics/psims: psims warns, on import, that its mzMLb
     *writer* lacks ``hdf5plugin`` whenever h5py is installed; we never write mzMLb."""
@@ -176,9 +214,25 @@ def _mzxml_record(d: Mapping[str, Any], path: Path, index: int) -> Spectrum:
 
 def _make(mz: Any, inten: Any, md: dict[str, Any], path: Path) -> Spectrum:
     try:
-        return Spectrum(mz, inten, md)
+        if (
+            isinstance(mz, np.ndarray)
+            and isinstance(inten, np.ndarray)
+            and mz.dtype == np.float64
+            and inten.dtype == np.float64
+            and mz.flags.c_contiguous
+            and inten.flags.c_contiguous
+            and mz.flags.writeable
+            and inten.flags.writeable
+            and mz.base is None
+            and inten.base is None
+        ):
+            s = Spectrum._adopt(mz, inten, md)  # fresh arrays of this reader: no copy
+        else:
+            s = Spectrum(mz, inten, md)
     except SpectrumFormatError as exc:
         raise SpectrumFormatError(f"{path}: scan {md.get('index')}: {exc}") from None
+    _check_mz(s.mz, path, lambda i: f"scan {md.get('index')}, point {i}")
+    return s
 
 
 def _iter_xml(path: Path, fmt: Format) -> Iterator[Spectrum]:
@@ -188,6 +242,7 @@ def _iter_xml(path: Path, fmt: Format) -> Iterator[Spectrum]:
         from pyteomics import mzml, mzxml
         from pyteomics.auxiliary import PyteomicsError
 
+    _verify_complete(path, fmt)
     try:
         if fmt == "mzml":
             # huge_tree: one profile scan's binary array easily exceeds libxml2's
@@ -207,30 +262,284 @@ def _iter_xml(path: Path, fmt: Format) -> Iterator[Spectrum]:
         raise SpectrumFormatError(f"{path}: malformed or truncated {name}: {msg}") from None
 
 
+@lru_cache(maxsize=1)
+def _malloc_trim() -> Any:
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return libc.malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return None
+
+
+def release_memory() -> None:
+    """Collect reference cycles and give freed heap back to the system (glibc ``malloc_trim``).
+
+    Called after reading a large file and by ``nanoalloy assign`` between the
+    fit and the output, so that each step's peak does not sit on the heap that
+    the previous step freed but glibc kept.
+
+    pyteomics' reader and lxml's parser sit in a reference cycle that holds the
+    last scan's decoded buffers (~300 MB for a 10-million-point scan) until
+    the cyclic collector runs; glibc then keeps the freed heap. Every later
+    step of ``assign`` would otherwise carry both in its resident size.
+    """
+    import gc
+
+    gc.collect()
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+def _verify_complete(path: Path, fmt: Format) -> None:
+    """Refuse an mzML/mzXML file cut short or altered, before any scan is read.
+
+    The file must end with its closing tag. An indexed mzML must have its
+    ``indexListOffset`` pointing at ``<indexList``, every spectrum offset
+    pointing at a ``<spectrum`` element, and, where a ``fileChecksum`` is
+    present, a matching SHA-1 of the bytes up to and including ``<fileChecksum>``.
+    """
+    name = "mzML" if fmt == "mzml" else "mzXML"
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        fh.seek(max(0, size - 4096))
+        tail = fh.read()
+        end = tail.rstrip()
+        closing = (b"</mzML>", b"</indexedmzML>") if fmt == "mzml" else (b"</mzXML>",)
+        if not end.endswith(closing):
+            raise SpectrumFormatError(
+                f"{path}: truncated {name}: the file ends before its closing "
+                f"{closing[-1].decode()} tag (cut short while copying or writing?)"
+            )
+        if fmt != "mzml" or not end.endswith(b"</indexedmzML>"):
+            return
+        base = size - len(tail)
+        m = re.search(rb"<indexListOffset>\s*(\d{1,15})\s*</indexListOffset>", tail)
+        if m is not None:
+            off = int(m.group(1))
+            fh.seek(min(off, size))
+            if not fh.read(64).lstrip().startswith(b"<indexList"):
+                raise SpectrumFormatError(
+                    f"{path}: damaged mzML: indexListOffset {off} does not point at <indexList> "
+                    "(the file was altered or cut)"
+                )
+            fh.seek(off)
+            index = fh.read(max(0, base + m.start() - off))
+            part = re.search(rb'<index\s+name="spectrum"\s*>(.*?)</index>', index, re.S)
+            offsets = rb"<offset\s+idRef=\"([^\"]*)\"[^>]*>\s*(\d{1,15})\s*</offset>"
+            for om in re.finditer(offsets, part.group(1) if part else b""):
+                fh.seek(int(om.group(2)))
+                if not fh.read(64).lstrip().startswith(b"<spectrum"):
+                    sid = om.group(1).decode(errors="replace")
+                    raise SpectrumFormatError(
+                        f"{path}: damaged mzML: the index offset of spectrum {sid!r} does not "
+                        "point at a <spectrum> (the file was altered or cut)"
+                    )
+        c = re.search(rb"<fileChecksum>\s*([0-9a-fA-F]{40})\s*</fileChecksum>", tail)
+        if c is None:
+            return
+        upto = base + c.start() + len(b"<fileChecksum>")
+        h = hashlib.sha1(usedforsecurity=False)
+        fh.seek(0)
+        left = upto
+        while left > 0:
+            chunk = fh.read(min(left, 1 << 22))
+            if not chunk:
+                break
+            h.update(chunk)
+            left -= len(chunk)
+        if h.hexdigest().lower() != c.group(1).decode().lower():
+            raise SpectrumFormatError(
+                f"{path}: damaged mzML: SHA-1 checksum mismatch (the file was altered or "
+                "damaged after it was written)"
+            )
+
+
 # ---------------------------------------------------------------------------- text
-_BLOCK_START = re.compile(r"^\s*(SPECTRUM\b|Scan\s*#|Packet\s*#)", re.IGNORECASE)
+_BLOCK_START = re.compile(
+    rb"^[ \t]*(?:SPECTRUM\b|Scan\s*#|Packet\s*#)", re.IGNORECASE | re.MULTILINE
+)
+_WORD_LINE = re.compile(rb"\n[ \t]*[A-Za-z]")
 _THERMO_FILTER = re.compile(r"\b(?:FTMS|ITMS|TOF MS|MS)\s+([+-])\s+([pc])\b")
 _NUMBER = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$|^[+-]?(?:nan|inf)$", re.I)
+_WS_DECIMAL_COMMA = re.compile(r"^[+-]?(?:\d+(?:,\d+)?|,\d+)(?:[eE][+-]?\d+)?$")
+_TOKEN_SPLIT = re.compile(r"[;\t, ]+")
+_HAS_DATA = re.compile(rb"^[ \t]*[+-]?(?:\d|[.,]\d)", re.MULTILINE)
+# decimal commas vs thousands separators, judged on the tokens of sample lines
+_DEC_COMMA = re.compile(
+    r"^[+-]?(?:\d*,\d{1,2}|\d*,\d{4,}|\d{1,3}(?:\.\d{3})+,\d*|,\d+)(?:[eE][+-]?\d+)?$"
+)
+_DEC_COMMA_AMBIGUOUS = re.compile(r"^[+-]?\d{1,3},\d{3}$")
+_THOUSANDS_COMMA = re.compile(
+    r"^[+-]?\d{1,3}(?:,\d{3})+\.\d*(?:[eE][+-]?\d+)?$|^[+-]?\d{1,3}(?:,\d{3}){2,}$"
+)
+_THOUSANDS_DOT = re.compile(r"^[+-]?\d{1,3}(?:\.\d{3})+,\d*$|^[+-]?\d{1,3}(?:\.\d{3}){2,}$")
+_PLAIN_DOT = re.compile(r"^[+-]?\d*\.\d+(?:[eE][+-]?\d+)?$")
+
+MZ_MAX = 1e6
+"""Largest m/z the readers accept (anything above is a misread column or a corrupt file)."""
+
+# header names (lower case; units in parentheses or brackets are judged separately)
+_MZ_WORDS = {
+    "m/z",
+    "mz",
+    "m_z",
+    "m z",
+    "m/q",
+    "x",
+    "thompson",
+    "thompsons",
+    "th",
+    "mass",
+    "masses",
+    "masse",
+    "massa",
+    "masa",
+    "mass/charge",
+    "mass-to-charge",
+    "mass to charge",
+    "masse/ladung",
+    "masse/charge",
+    "massa/carica",
+    "masa/carga",
+    "centroid m/z",
+}
+_INT_WORDS = {
+    "intensity",
+    "intensities",
+    "int",
+    "int.",
+    "i",
+    "y",
+    "counts",
+    "count",
+    "abundance",
+    "abundances",
+    "signal",
+    "height",
+    "ion count",
+    "ion counts",
+    "relative intensity",
+    "rel. int.",
+    "rel. intensity",
+    "relative abundance",
+    "rel. abundance",
+    "intensität",
+    "intensitat",
+    "intensitaet",
+    "intensité",
+    "intensite",
+    "intensidad",
+    "intensidade",
+    "intensità",
+    "intensita",
+    "intensiteit",
+    "intensywność",
+    "häufigkeit",
+    "haufigkeit",
+    "abondance",
+    "abundancia",
+    "abundância",
+    "abbondanza",
+    "zählrate",
+    "anzahl",
+    "coups",
+    "cuentas",
+    "conteggi",
+    "contagens",
+}
+_INDEX_WORDS = {
+    "point",
+    "points",
+    "pt",
+    "pt.",
+    "index",
+    "idx",
+    "#",
+    "no",
+    "no.",
+    "nr",
+    "nr.",
+    "n",
+    "row",
+    "punkt",
+    "point #",
+    "data point",
+    "numero",
+    "número",
+    "num",
+    "nummer",
+    "id",
+}
+_MZ_UNITS = {"thompson", "thompsons", "th", "m/z", "da", "u"}
+_INT_UNITS = {"counts", "count", "cps", "a.u.", "arb. units", "arbitrary units", "%", "coups"}
+
+
+def _role(name: str) -> str | None:
+    """``mz``, ``intensity``, ``index`` or None for a column header."""
+    text = name.strip().strip("\"'").strip().lower()
+    unit = ""
+    if m := re.match(r"^(.*?)\s*[(\[](.*)[)\]]\s*$", text):
+        text, unit = m.group(1).strip(), m.group(2).strip()
+    if text in _INDEX_WORDS:
+        return "index"
+    if text in _MZ_WORDS or unit in _MZ_UNITS or "m/z" in text or "thomps" in text:
+        return "mz"
+    if (
+        text in _INT_WORDS
+        or unit in _INT_UNITS
+        or any(w in text for w in ("intens", "abund", "count"))
+    ):
+        return "intensity"
+    if text.startswith("mass"):
+        return "mz"
+    return None
+
+
+def parse_columns(spec: str | Sequence[int | str] | None, /) -> tuple[int | str, int | str] | None:
+    """Parse a ``--columns MZ,INTENSITY`` value: two 1-based numbers or header names.
+
+    Examples
+    --------
+    >>> parse_columns("2,3"), parse_columns("X(Thompsons), Y(Counts)")
+    ((2, 3), ('X(Thompsons)', 'Y(Counts)'))
+    """
+    if spec is None:
+        return None
+    parts: list[int | str]
+    if isinstance(spec, str):
+        raw = [p.strip() for p in spec.split(",")]
+        parts = [int(p) if p.isdigit() else p for p in raw]
+    else:
+        parts = list(spec)
+    if len(parts) != 2 or any(p in ("", 0) for p in parts):
+        raise InputError(
+            f"--columns takes MZ,INTENSITY: two 1-based column numbers or header names, got {spec!r}"
+        )
+    for p in parts:
+        if isinstance(p, int) and not 1 <= p <= 10_000:
+            raise InputError(f"--columns: column numbers start at 1, got {p}")
+    return (parts[0], parts[1])
 
 
 def _split(line: str) -> list[str]:
-    if ";" in line or "\t" in line:
-        parts = [p.strip().replace(",", ".") for p in re.split(r"[;\t]+", line)]
-    else:
-        parts = re.split(r"[,\s]+", line.strip())
-    return [p for p in parts if p]
+    return [p for p in _TOKEN_SPLIT.split(line.strip()) if p]
 
 
-def _is_numeric(token: str) -> bool:
-    return bool(_NUMBER.match(token))
+def _is_data_line(line: str) -> bool:
+    tokens = [t.strip("\"'") for t in _split(line)]
+    return bool(tokens) and all(_NUMBER.match(t) for t in tokens)
 
 
 def _header_metadata(lines: list[str]) -> dict[str, Any]:
     md: dict[str, Any] = {}
     for line in lines:
-        if m := re.search(r"Scan\s*#\s*:?\s*(\d+)", line, re.I):
+        if m := re.search(r"Scan\s*#\s*:?\s*(\d{1,12})\b", line, re.I):
             md["id"] = m.group(1)
-        if m := re.search(r"\bRT\s*:?\s*([0-9.]+)", line):
+        if m := re.search(r"\bRT\s*:?\s*([0-9]{1,8}(?:\.[0-9]*)?)", line):
             md["rt_min"] = float(m.group(1))
         if m := _THERMO_FILTER.search(line):
             md["polarity"] = "positive" if m.group(1) == "+" else "negative"
@@ -239,64 +548,349 @@ def _header_metadata(lines: list[str]) -> dict[str, Any]:
     return md
 
 
-def _iter_text(path: Path) -> Iterator[Spectrum]:
-    """Blocks of numeric rows; header lines before a block become its metadata."""
+def _dialect(path: Path, sample: list[str], first_line: int) -> tuple[str, str, str | None]:
+    """(separator, decimal, thousands) of the data lines, judged on a sample of them."""
+    if any("\t" in s for s in sample):
+        sep = "\t"
+    elif any(";" in s for s in sample):
+        sep = ";"
+    elif any("," in s for s in sample):
+        ws = [s.split() for s in sample]
+        comma_decimals = all(
+            len(t) >= 2 and all(_WS_DECIMAL_COMMA.match(x) for x in t) for t in ws
+        ) and any("," in s for s in sample)
+        sep = r"\s+" if comma_decimals else ","
+    else:
+        sep = r"\s+"
+    if sep == ",":
+        quoted = [t.strip('"') for s in sample for t in re.findall(r'"[^"]*"', s)]
+        thousands = "," if any(_THOUSANDS_COMMA.match(t) for t in quoted) else None
+        return sep, ".", thousands
+    tokens = [t.strip() for s in sample for t in re.split(sep, s.strip()) if t.strip()]
+    dec_comma = [t for t in tokens if _DEC_COMMA.match(t)]
+    th_comma = [t for t in tokens if _THOUSANDS_COMMA.match(t)]
+    if dec_comma and th_comma:
+        raise SpectrumFormatError(
+            f"{path}: line {first_line}: mixes decimal commas ({dec_comma[0]!r}) and "
+            f"thousands commas ({th_comma[0]!r})"
+        )
+    if dec_comma:
+        dots = any(_THOUSANDS_DOT.match(t) for t in tokens)
+        return sep, ",", "." if dots else None
+    if th_comma:
+        return sep, ".", ","
+    if any(_DEC_COMMA_AMBIGUOUS.match(t) for t in tokens):
+        # '1,234' alone: a thousands comma beside '.' decimals, else a decimal comma
+        if any(_PLAIN_DOT.match(t) for t in tokens):
+            return sep, ".", ","
+        return sep, ",", None
+    return sep, ".", None
+
+
+def _text_blocks(text: bytes) -> Iterator[tuple[int, bytes]]:
+    """(first line number, text) of each block; a block starts at a Thermo scan header."""
+    # block starts are lines that begin with a word: find those first (fast), then match
+    starts = [0] + [m.start() + 1 for m in _WORD_LINE.finditer(text)]
+    cuts = [c for c in starts if _BLOCK_START.match(text, c)]
+    bounds = [0, *[c for c in cuts if c > 0], len(text)]
+    chunks = [(bounds[i], bounds[i + 1]) for i in range(len(bounds) - 1)]
+    start = 0
+    line = 1
+    for k, (_, end) in enumerate(chunks):
+        piece = text[start:end]
+        if k < len(chunks) - 1 and _HAS_DATA.search(piece) is None:
+            continue  # header-only chunk: joins the next block
+        yield line, piece
+        line += piece.count(b"\n")
+        start = end
+
+
+def _read_block(
+    path: Path,
+    block: bytes,
+    first_line: int,
+    index: int,
+    columns: tuple[int | str, int | str] | None,
+) -> Spectrum | None:
+    import io as _io
+
+    import pandas as pd
+
     header: list[str] = []
-    mz: list[float] = []
-    inten: list[float] = []
-    lines: list[int] = []
-    index = 0
-
-    def emit() -> Spectrum:
-        arr_mz, arr_i = np.array(mz), np.array(inten)
-        step = np.diff(arr_mz)
-        if (step <= 0).any():
-            k = int(np.argmax(step <= 0)) + 1
-            what = "duplicate" if step[k - 1] == 0 else "unsorted"
+    pos = 0
+    lineno = first_line
+    data_start = -1
+    while pos < len(block):
+        nl = block.find(b"\n", pos)
+        end = len(block) if nl < 0 else nl + 1
+        line = _decode(block[pos:end]).strip().lstrip("\ufeff")
+        if line and not line.startswith("#"):
+            if _is_data_line(line.split("#", 1)[0]):
+                data_start = pos
+                break
+            header.append(line)
+        pos = end
+        lineno += 1
+    if data_start < 0:
+        return None
+    data = block[data_start:]
+    if b"#" in data:  # comments: blank them, keeping one row per line
+        data = re.sub(rb"#[^\n]*", b"", data)
+    sample = [s for s in _decode(data[:20_000]).splitlines()[:200] if s.strip()]
+    tail = [s for s in _decode(data[-2000:]).splitlines()[1:] if s.strip()]
+    sep, decimal, thousands = _dialect(path, sample + tail, lineno)
+    try:
+        df = pd.read_csv(
+            _io.BytesIO(data),
+            encoding="latin-1",  # numbers are ASCII; anything else is refused below
+            sep=sep,
+            header=None,
+            decimal=decimal,
+            thousands=thousands,
+            skip_blank_lines=False,
+            skipinitialspace=sep != r"\s+",
+            engine="c",
+            na_filter=True,
+            keep_default_na=False,
+            na_values=["", "nan", "NaN", "NAN", "NA", "N/A", "null", "-nan"],
+            low_memory=False,
+        )
+    except pd.errors.ParserError as exc:
+        msg = str(exc).strip()
+        if m := re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", msg):
+            bad = lineno + int(m.group(2)) - 1
             raise SpectrumFormatError(
-                f"{path}: line {lines[k]}: {what} m/z {arr_mz[k]:.10g} after "
-                f"{arr_mz[k - 1]:.10g} (m/z must be strictly increasing)"
-            )
-        md = {"index": index, "id": str(index), "source": str(path)} | _header_metadata(header)
-        return _make(arr_mz, arr_i, md, path)
+                f"{path}: line {bad}: {m.group(3)} columns where the first data line has "
+                f"{m.group(1)}"
+            ) from None
+        raise SpectrumFormatError(f"{path}: line {lineno}: unreadable table: {msg}") from None
+    except (ValueError, OverflowError) as exc:
+        raise SpectrumFormatError(f"{path}: unreadable table: {exc}") from None
+    lines_of = _data_lines(data)
 
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        for lineno, raw in enumerate(fh, start=1):
-            line = raw.strip().lstrip("\ufeff")
-            if not line or line.startswith("#"):
-                continue
-            tokens = _split(line)
-            numeric = bool(tokens) and _is_numeric(tokens[0])
-            if not numeric:
-                if mz and _BLOCK_START.match(line):
-                    yield emit()
-                    index += 1
-                    header, mz, inten, lines = [], [], [], []
-                elif mz:
-                    raise SpectrumFormatError(
-                        f"{path}: line {lineno}: expected two numbers, got {line[:40]!r}"
-                    )
-                header.append(line)
-                continue
-            if len(tokens) < 2 or not _is_numeric(tokens[1]):
+    def raw_line(row: int) -> str:
+        return lines_of(row)
+
+    ncols = df.shape[1]
+    blank = df.isna().all(axis=1).to_numpy()
+    for c in range(ncols):
+        col = df.iloc[:, c]
+        if not pd.api.types.is_numeric_dtype(col.dtype):
+            num = pd.to_numeric(col, errors="coerce")
+            badrow = int(np.flatnonzero((num.isna() & col.notna()).to_numpy())[0])
+            text = raw_line(badrow).strip()
+            what = f"expected {'two ' if ncols == 2 else ''}numbers, got {text[:40]!r}"
+            raise SpectrumFormatError(f"{path}: line {lineno + badrow}: {what}")
+    names: list[str] = []
+    if header:
+        last = header[-1]
+        cand = [t.strip() for t in (re.split(sep, last.strip()) if sep != "," else last.split(","))]
+        cand = [t for t in cand if t]
+        if len(cand) == ncols:
+            names = cand
+    keep = np.flatnonzero(~blank)
+    if keep.size == 0:
+        return None
+    all_rows = keep.size == len(df)
+    values = [
+        df.iloc[:, c].to_numpy(dtype=np.float64)
+        if all_rows
+        else df.iloc[:, c].to_numpy(np.float64)[keep]
+        for c in range(ncols)
+    ]
+    del df
+    row_line = lineno + keep
+    if ncols < 2:
+        raise SpectrumFormatError(
+            f"{path}: line {int(row_line[0])}: one column only; expected m/z and intensity"
+        )
+    mz_c, int_c = _choose_columns(path, values, names, columns, int(row_line[0]))
+    mz = np.ascontiguousarray(values[mz_c])
+    inten = np.ascontiguousarray(values[int_c])
+    del values
+    for arr in (mz, inten):
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            r = int(np.argmax(bad))
+            text = raw_line(int(keep[r])).strip()
+            if len(_split(text)) < 2:
                 raise SpectrumFormatError(
-                    f"{path}: line {lineno}: one column only; expected m/z and intensity"
+                    f"{path}: line {int(row_line[r])}: one column only; expected m/z and intensity"
                 )
-            x, y = float(tokens[0]), float(tokens[1])
-            if not (math.isfinite(x) and math.isfinite(y)):
-                raise SpectrumFormatError(f"{path}: line {lineno}: non-finite value {line!r}")
-            if y < 0:
-                raise SpectrumFormatError(f"{path}: line {lineno}: negative intensity {y:g}")
-            mz.append(x)
-            inten.append(y)
-            lines.append(lineno)
-    if not mz:
+            raise SpectrumFormatError(
+                f"{path}: line {int(row_line[r])}: non-finite value {text[:40]!r}"
+            )
+    neg = inten < 0
+    if neg.any():
+        r = int(np.argmax(neg))
+        raise SpectrumFormatError(
+            f"{path}: line {int(row_line[r])}: negative intensity {inten[r]:g}"
+        )
+    _check_mz(mz, path, lambda r: f"line {int(row_line[r])}")
+    step = np.diff(mz)
+    if (step <= 0).any():
+        k = int(np.argmax(step <= 0)) + 1
+        what = "duplicate" if step[k - 1] == 0 else "unsorted"
+        raise SpectrumFormatError(
+            f"{path}: line {int(row_line[k])}: {what} m/z {mz[k]:.10g} after "
+            f"{mz[k - 1]:.10g} (m/z must be strictly increasing)"
+        )
+    md = {"index": index, "id": str(index), "source": str(path)} | _header_metadata(header)
+    return _make(mz, inten, md, path)
+
+
+def _data_lines(data: bytes) -> Callable[[int], str]:
+    """A function: row number -> raw text of that line of ``data`` (computed on demand)."""
+
+    def line(row: int) -> str:
+        pos = 0
+        for _ in range(row):
+            pos = data.find(b"\n", pos) + 1
+            if pos == 0:
+                return ""
+        end = data.find(b"\n", pos)
+        return _decode(data[pos : None if end < 0 else end])
+
+    return line
+
+
+def _decode(raw: bytes) -> str:
+    """UTF-8 text, else Latin-1 (exports from older Windows software)."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def _check_mz(mz: np.ndarray, path: Path, where: Callable[[int], str]) -> None:
+    """Refuse m/z <= 0 or above :data:`MZ_MAX` (a misread column or a corrupt file)."""
+    if not mz.size:
+        return
+    lo, hi = int(np.argmin(mz)), int(np.argmax(mz))
+    if not mz[lo] > 0:
+        raise SpectrumFormatError(
+            f"{path}: {where(lo)}: m/z {mz[lo]:.10g} is not positive "
+            "(is this column m/z? choose columns with --columns MZ,INTENSITY)"
+        )
+    if not mz[hi] <= MZ_MAX:
+        raise SpectrumFormatError(
+            f"{path}: {where(hi)}: m/z {mz[hi]:.6g} is absurd (above {MZ_MAX:g}; "
+            "is this column m/z? choose columns with --columns MZ,INTENSITY)"
+        )
+
+
+def _is_index(col: np.ndarray) -> bool:
+    if col.size < 3 or col[0] not in (0.0, 1.0):
+        return False
+    return bool(np.all(np.diff(col) == 1.0))
+
+
+def _choose_columns(
+    path: Path,
+    values: list[np.ndarray],
+    names: list[str],
+    columns: tuple[int | str, int | str] | None,
+    first_line: int,
+) -> tuple[int, int]:
+    """Which columns hold m/z and intensity: ``--columns``, header names, then content."""
+    ncols = len(values)
+    nrows = values[0].size
+    shown = ", ".join(names) if names else f"{ncols} unnamed columns"
+    fix = "choose them with --columns MZ,INTENSITY (1-based numbers or header names)"
+    if columns is not None:
+        picked: list[int] = []
+        for c in columns:
+            if isinstance(c, int):
+                if not 1 <= c <= ncols:
+                    raise SpectrumFormatError(
+                        f"{path}: --columns {c}: the file has {ncols} columns ({shown})"
+                    )
+                picked.append(c - 1)
+            else:
+                low = [n.lower() for n in names]
+                if c.strip().lower() not in low:
+                    raise SpectrumFormatError(
+                        f"{path}: --columns {c!r}: no such column header (headers: {shown})"
+                    )
+                picked.append(low.index(c.strip().lower()))
+        if picked[0] == picked[1]:
+            raise SpectrumFormatError(f"{path}: --columns names the same column twice")
+        return picked[0], picked[1]
+    roles = [_role(n) for n in names] if names else [None] * ncols
+    cols = list(range(ncols))
+    index = {c for c in cols if roles[c] == "index"}
+    if ncols > 2:
+        index |= {c for c in cols if roles[c] is None and _is_index(values[c])}
+    rest = [c for c in cols if c not in index]
+    mz_named = [c for c in rest if roles[c] == "mz"]
+    int_named = [c for c in rest if roles[c] == "intensity"]
+    increasing = {c for c in rest if nrows < 2 or bool(np.all(np.diff(values[c]) > 0))}
+    if len(mz_named) > 1 or len(int_named) > 1:
+        raise SpectrumFormatError(
+            f"{path}: line {first_line}: several columns could be "
+            f"{'m/z' if len(mz_named) > 1 else 'intensity'} ({shown}); {fix}"
+        )
+    if mz_named and int_named:
+        return mz_named[0], int_named[0]
+    if len(rest) < 2:
+        raise SpectrumFormatError(
+            f"{path}: line {first_line}: no intensity column beside the point index ({shown}); {fix}"
+        )
+    if len(rest) == 2:
+        if mz_named:
+            return mz_named[0], next(c for c in rest if c != mz_named[0])
+        if int_named:
+            return next(c for c in rest if c != int_named[0]), int_named[0]
+        if ncols == 2 and _is_index(values[0]) and 1 in increasing:
+            raise SpectrumFormatError(
+                f"{path}: line {first_line}: the first column looks like a point index and the "
+                f"second like m/z: no intensity column? ({shown}); {fix}"
+            )
+        return rest[0], rest[1]
+    if mz_named:
+        mz_c = mz_named[0]
+    else:
+        cand = [c for c in rest if c in increasing and c not in int_named]
+        if len(cand) != 1:
+            raise SpectrumFormatError(
+                f"{path}: line {first_line}: cannot tell which column is m/z ({shown}); {fix}"
+            )
+        mz_c = cand[0]
+    if int_named:
+        return mz_c, int_named[0]
+    others = [c for c in rest if c != mz_c and np.ptp(values[c]) > 0]
+    if len(others) != 1:
+        raise SpectrumFormatError(
+            f"{path}: line {first_line}: cannot tell which column is the intensity ({shown}); {fix}"
+        )
+    return mz_c, others[0]
+
+
+def _iter_text(
+    path: Path, columns: tuple[int | str, int | str] | None = None
+) -> Iterator[Spectrum]:
+    """Blocks of numeric rows read by pandas' C parser; header lines become metadata."""
+    text = path.read_bytes()
+    if text.startswith(b"\xef\xbb\xbf"):
+        text = text[3:]
+    if b"\r" in text:
+        text = text.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    index = 0
+    for first_line, block in _text_blocks(text):
+        s = _read_block(path, block, first_line, index, columns)
+        if s is None:
+            continue
+        yield s
+        index += 1
+    if index == 0:
         raise SpectrumFormatError(f"{path}: no numeric m/z-intensity rows found")
-    yield emit()
 
 
 # ---------------------------------------------------------------------------- public readers
-def iter_scans(path: PathLike, /) -> Iterator[Spectrum]:
+Columns = str | Sequence[int | str] | None
+
+
+def iter_scans(path: PathLike, /, *, columns: Columns = None) -> Iterator[Spectrum]:
     """Yield the scans of a file one at a time, in file order.
 
     mzML and mzXML are parsed incrementally (pyteomics over lxml iterparse),
@@ -307,6 +901,14 @@ def iter_scans(path: PathLike, /) -> Iterator[Spectrum]:
     ----------
     path
         mzML, mzXML or text file.
+    columns
+        Text files only: the m/z and intensity columns, as ``"MZ,INTENSITY"``
+        (1-based numbers or header names) or a pair. Default: inferred from
+        the header names (m/z, X, Thompsons, Mass, Intensity, Counts, Y,
+        Abundance, ... in English, German, French, Spanish, Italian,
+        Portuguese, Dutch), then from the content (a point-index column is
+        ignored; the m/z column is the strictly increasing one); refused
+        when still ambiguous.
 
     Yields
     ------
@@ -328,14 +930,15 @@ def iter_scans(path: PathLike, /) -> Iterator[Spectrum]:
     [2]
     """
     p = Path(path)
+    cols = parse_columns(columns)
     fmt = _sniff(p)
     if fmt == "text":
-        yield from _iter_text(p)
+        yield from _iter_text(p, cols)
     else:
         yield from _iter_xml(p, fmt)
 
 
-def list_scans(path: PathLike, /) -> list[ScanInfo]:
+def list_scans(path: PathLike, /, *, columns: Columns = None) -> list[ScanInfo]:
     """Summarise every scan of a file (streams through it once).
 
     Examples
@@ -346,10 +949,10 @@ def list_scans(path: PathLike, /) -> list[ScanInfo]:
     >>> list_scans(p)[0].base_peak_mz
     101.0
     """
-    return [ScanInfo.from_spectrum(s) for s in iter_scans(path)]
+    return [ScanInfo.from_spectrum(s) for s in iter_scans(path, columns=columns)]
 
 
-def read_series(path: PathLike, /, *, ms_level: int = 1) -> list[Spectrum]:
+def read_series(path: PathLike, /, *, ms_level: int = 1, columns: Columns = None) -> list[Spectrum]:
     """Every scan of one MS level (default MS1) with its time: a time course.
 
     Examples
@@ -360,7 +963,7 @@ def read_series(path: PathLike, /, *, ms_level: int = 1) -> list[Spectrum]:
     >>> [s.rt_min for s in read_series(p)]
     [0.5, 1.0]
     """
-    return [s for s in iter_scans(path) if (s.ms_level or 1) == ms_level]
+    return [s for s in iter_scans(path, columns=columns) if (s.ms_level or 1) == ms_level]
 
 
 def read(
@@ -372,6 +975,7 @@ def read(
     scans: tuple[int, int] | None = None,
     combine: Literal["sum", "mean"] = "sum",
     ms_level: int = 1,
+    columns: Columns = None,
 ) -> Spectrum:
     """Read one spectrum from a file.
 
@@ -395,6 +999,69 @@ def read(
         zero-suppressing instruments), then added point by point.
     ms_level
         MS level used by ``time`` and ``scans``.
+    columns
+        Text files: m/z and intensity columns (see :func:`iter_scans`).
+
+    Raises
+    ------
+    SpectrumFormatError
+        Bad content, a scan out of range, no scan of that level, or mixed
+        profile and centroid scans in a combination.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "t.mzML"
+    >>> write_mzml([Spectrum([1.0, 2.0], [1.0, k], {"rt_min": k}) for k in (1.0, 2.0)], p)
+    >>> read(p, time=1.9).rt_min, read(p, scans=(0, 1)).intensity.tolist()
+    (2.0, [2.0, 3.0])
+    """
+    try:
+        return _read(
+            path, scan=scan, time=time, scans=scans, combine=combine, ms_level=ms_level,
+            columns=columns,
+        )  # fmt: skip
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            if os.path.getsize(path) > 8 << 20 and _sniff(Path(path)) != "text":
+                release_memory()
+
+
+def _read(
+    path: PathLike,
+    /,
+    *,
+    scan: int | str | None = None,
+    time: float | None = None,
+    scans: tuple[int, int] | None = None,
+    combine: Literal["sum", "mean"] = "sum",
+    ms_level: int = 1,
+    columns: Columns = None,
+) -> Spectrum:
+    """Read one spectrum from a file.
+
+    Parameters
+    ----------
+    path
+        mzML, mzXML or text file (format sniffed from the content).
+    scan
+        0-based scan index (int) or native id (str). Default: the first scan.
+    time
+        Retention time in minutes: the ``ms_level`` scan nearest to it.
+    scans
+        Inclusive range ``(first, last)`` of scan indices; its ``ms_level``
+        scans are combined.
+    combine
+        ``"sum"`` or ``"mean"`` for ``scans``. Centroid scans are pooled and
+        sticks closer than 1 ppm merged (intensity-weighted m/z). Profile scans
+        are resampled by linear interpolation onto the sorted union of their
+        m/z grids, a scan counting as zero outside its range and inside its
+        gaps (steps > 4x the neighbouring sampling step, as left by
+        zero-suppressing instruments), then added point by point.
+    ms_level
+        MS level used by ``time`` and ``scans``.
+    columns
+        Text files: m/z and intensity columns (see :func:`iter_scans`).
 
     Raises
     ------
@@ -418,7 +1085,7 @@ def read(
         raise ValueError(f"combine must be 'sum' or 'mean', got {combine!r}")
     if time is not None:
         best: Spectrum | None = None
-        for s in iter_scans(p):
+        for s in iter_scans(p, columns=columns):
             if (s.ms_level or 1) == ms_level and s.rt_min is not None:
                 if best is None or abs(s.rt_min - time) < abs((best.rt_min or 0.0) - time):
                     best = s
@@ -430,7 +1097,7 @@ def read(
         if lo > hi or lo < 0:
             raise ValueError(f"scans must be (first, last) with 0 <= first <= last, got {scans}")
         picked, n = [], 0
-        for s in iter_scans(p):
+        for s in iter_scans(p, columns=columns):
             n += 1
             i = int(s.metadata.get("index", n - 1))
             if lo <= i <= hi and (s.ms_level or 1) == ms_level:
@@ -443,7 +1110,7 @@ def read(
             raise SpectrumFormatError(f"{p}: no MS{ms_level} scan in range {lo}-{hi}")
         return _combine(picked, combine, p)
     n = 0
-    for s in iter_scans(p):
+    for s in iter_scans(p, columns=columns):
         n += 1
         if scan is None or (isinstance(scan, str) and s.metadata.get("id") == scan):
             return s

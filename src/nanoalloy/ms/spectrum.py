@@ -47,9 +47,9 @@ METADATA_KEYS: Mapping[str, str] = MappingProxyType(
 FloatArray = NDArray[np.float64]
 
 
-def _as_array(values: ArrayLike, name: str) -> FloatArray:
+def _as_array(values: ArrayLike, name: str, *, copy: bool = True) -> FloatArray:
     try:
-        arr = np.array(values, dtype=np.float64, copy=True)
+        arr = np.array(values, dtype=np.float64, copy=True if copy else None)
     except (TypeError, ValueError) as exc:
         raise SpectrumFormatError(f"{name} values are not numbers: {exc}") from None
     if arr.ndim != 1:
@@ -88,8 +88,11 @@ class Spectrum:
     """Scan metadata (read-only); keys listed in :data:`METADATA_KEYS`, others allowed."""
 
     def __post_init__(self) -> None:
-        mz = _as_array(self.mz, "m/z")
-        inten = _as_array(self.intensity, "intensity")
+        self._setup(copy=True)
+
+    def _setup(self, *, copy: bool) -> None:
+        mz = _as_array(self.mz, "m/z", copy=copy)
+        inten = _as_array(self.intensity, "intensity", copy=copy)
         if mz.shape != inten.shape:
             raise SpectrumFormatError(
                 f"m/z and intensity differ in length ({mz.size} and {inten.size} points)"
@@ -121,6 +124,20 @@ class Spectrum:
         return (type(self), (np.asarray(self.mz), np.asarray(self.intensity), dict(self.metadata)))
 
     # ------------------------------------------------------------------ construction
+    @classmethod
+    def _adopt(cls, mz: FloatArray, intensity: FloatArray, metadata: Mapping[str, Any]) -> Spectrum:
+        """Validate and take ownership of fresh float64 arrays without copying them.
+
+        For readers, whose arrays nobody else holds: they become read-only in
+        place (a 10-million-point scan is not held twice).
+        """
+        obj = cls.__new__(cls)
+        object.__setattr__(obj, "mz", mz)
+        object.__setattr__(obj, "intensity", intensity)
+        object.__setattr__(obj, "metadata", metadata)
+        obj._setup(copy=False)
+        return obj
+
     @classmethod
     def from_unsorted(
         cls,

@@ -60,6 +60,12 @@ _FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
 
 
 # ----------------------------------------------------------------------------- records
+WAVELENGTH_RANGE_NM = (1.0, 1.0e5)
+"""Wavelengths accepted (1 nm to 100 um); anything outside is a misread column."""
+ABSORBANCE_MAX = 1.0e12
+"""Largest absolute absorbance accepted (raw detector counts fit; 5e302 does not)."""
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class AbsorptionSpectra:
     """Absorbance on an ascending wavelength grid, one column per spectrum.
@@ -103,6 +109,17 @@ class AbsorptionSpectra:
             raise InputError("wavelengths and absorbances must be finite (no NaN or inf)")
         if (wl <= 0).any() or (np.diff(wl) <= 0).any():
             raise InputError("wavelengths must be positive and strictly increasing")
+        if wl[0] < WAVELENGTH_RANGE_NM[0] or wl[-1] > WAVELENGTH_RANGE_NM[1]:
+            bad = wl[0] if wl[0] < WAVELENGTH_RANGE_NM[0] else wl[-1]
+            raise InputError(
+                f"wavelength {bad:.6g} nm is absurd (outside {WAVELENGTH_RANGE_NM[0]:g}-"
+                f"{WAVELENGTH_RANGE_NM[1]:g} nm): is the first column the wavelength (nm) "
+                "or photon energy (eV)?"
+            )
+        if np.abs(ab).max() > ABSORBANCE_MAX:
+            raise InputError(
+                f"absorbance {np.abs(ab).max():.6g} is absurd (beyond +-{ABSORBANCE_MAX:g})"
+            )
         labels = tuple(str(x) for x in self.labels) or tuple(
             f"A{i + 1}" for i in range(ab.shape[1])
         )
