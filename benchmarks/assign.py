@@ -2,7 +2,7 @@
 
 Run ``python benchmarks/assign.py`` (``--points N`` to change the size,
 ``--repeat K`` for the number of warm calls). The spectrum is synthesised
-with :func:`nanoalloy.synth.synthesize` (auag44-pmba preset, three families,
+with :func:`nanoalloy.ms.synth.synthesize` (auag44-pmba preset, three families,
 charge/Na ladders, Cl shells, fragments, complexes, 12 ppm calibration
 error, baseline, noise) and written to a temporary CSV; both engines read that
 file. Reported: our wall time (cold: first call in the process, including the
@@ -75,10 +75,10 @@ def main(argv: list[str] | None = None) -> int:
     import statistics
     import tracemalloc
 
-    from nanoalloy.assignment import assign
-    from nanoalloy.composition import family_fractions
-    from nanoalloy.io import read, write_csv
-    from nanoalloy.synth import synthesize
+    from nanoalloy.ms.assign import assign
+    from nanoalloy.ms.composition import family_fractions
+    from nanoalloy.ms.io import read, write_csv
+    from nanoalloy.ms.synth import synthesize
 
     lo, hi = 1500.0, 4000.0
     resolution = 20_000.0

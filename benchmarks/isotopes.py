@@ -5,7 +5,7 @@ with their core charges ((SR)30 4-, (SR)27 3-, (SR)26 2-), 0-3 Cl replacing SR,
 ion charges 2- to 8-, 0-20 Na; protons removed h = nNa + |z| - |core charge|,
 kept when 0 <= h <= number of p-MBA ligands (infeasible ions are skipped).
 
-Ours: ``nanoalloy.isotopes.batch_patterns`` (coverage 0.9999) on every ion.
+Ours: ``nanoalloy.chem.isotopes.batch_patterns`` (coverage 0.9999) on every ion.
 Peer: a per-ion loop of IsoSpecPy ``IsoTotalProb(0.9999)`` fine structure,
 aggregated to nominal shifts exactly as ours (probability sum and
 probability-weighted mean mass per shift). When the full peer loop would take
@@ -33,7 +33,7 @@ import numpy as np
 from IsoSpecPy import PeriodicTbl
 
 from nanoalloy import isotopes
-from nanoalloy.isotopes import ELECTRON_MASS, Pattern, batch_patterns
+from nanoalloy.chem.isotopes import ELECTRON_MASS, Pattern, batch_patterns
 
 SHELLS = {30: 4, 27: 3, 26: 2}  # ligands -> |core charge|
 PEER_BUDGET_S = 60.0

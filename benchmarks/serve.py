@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 import nanoalloy as na
-from nanoalloy.io import write_csv
+from nanoalloy.ms.io import write_csv
 
 PRESET = "auag44-pmba-windows"
 BUDGET_MS = 300.0

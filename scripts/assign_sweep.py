@@ -6,7 +6,7 @@ family (a Gaussian over a window: Ag-rich M44S30, evenly mixed M44S27, Au-rich
 M44S26, all three, or M44S30 + M44S27), family weights, resolving power
 15,000-30,000, calibration error -20..20 ppm with a slope of -5..5 ppm per
 1000 m/z, and either the kind's own m/z window or 400-4500, then synthesises a
-spectrum (:func:`nanoalloy.synth.synthesize`: charge and Na+ ladders, Cl
+spectrum (:func:`nanoalloy.ms.synth.synthesize`: charge and Na+ ladders, Cl
 shells, fragments, complexes, baseline, Poisson and Gaussian noise) and
 assigns it blind (preset ``auag44-pmba``). A case passes when every family's x
 distribution comes back within total variation 0.05 and every family fraction
@@ -52,9 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=8)
     args = parser.parse_args(argv)
 
-    from nanoalloy.assignment import assign
-    from nanoalloy.composition import family_fractions, total_variation, x_distribution
-    from nanoalloy.synth import synthesize
+    from nanoalloy.ms.assign import assign
+    from nanoalloy.ms.composition import family_fractions, total_variation, x_distribution
+    from nanoalloy.ms.synth import synthesize
 
     rng = np.random.default_rng(args.seed)
     passed = total = 0

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nanoalloy.spectrum import Spectrum
+from nanoalloy.ms.spectrum import Spectrum
 
 BASE = {"M44S30": 1000.0, "M44S27": 2000.0, "M44S26": 3000.0}
 LIG = {"M44S30": 30, "M44S27": 27, "M44S26": 26}

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 import nanoalloy as na
-from nanoalloy.io import write_csv
+from nanoalloy.ms.io import write_csv
 
 PRESET = "auag44-pmba-windows"
 # two families in a small window: M44S30 4- ions and M44S26 6- ions (2050-2700 m/z)

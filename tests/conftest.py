@@ -38,3 +38,11 @@ def real_file(shared_dir: Path) -> Path:
     if not p.exists():
         pytest.skip(f"real data file {REAL_NAME} not present in {p.parent}")
     return p
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cache_in_tmp(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The on-disk library cache lives in a session temp folder, never in ~/.cache."""
+    import os
+
+    os.environ["NANOALLOY_CACHE_DIR"] = str(tmp_path_factory.mktemp("nanoalloy-cache"))

@@ -11,11 +11,14 @@ import pytest
 
 import nanoalloy
 from nanoalloy import cli
+from nanoalloy._shim import MOVED
 
 MODULES = sorted(
-    m.name
-    for m in pkgutil.iter_modules(nanoalloy.__path__)
-    if not m.name.startswith("_") and m.name != "commands"
+    m.name.removeprefix("nanoalloy.")
+    for m in pkgutil.walk_packages(nanoalloy.__path__, "nanoalloy.")
+    if not any(p.startswith("_") for p in m.name.split(".")[1:])
+    and ".commands" not in m.name
+    and m.name.removeprefix("nanoalloy.") not in MOVED
 )
 
 
@@ -36,7 +39,7 @@ def test_module_all_sorted_and_true(mod: str) -> None:
 
 def test_import_is_light() -> None:
     code = (
-        "import sys, nanoalloy, nanoalloy.formula;"
+        "import sys, nanoalloy, nanoalloy.chem.formula;"
         "heavy = [m for m in ('pandas', 'matplotlib', 'plotly', 'dask') if m in sys.modules];"
         "print(','.join(heavy))"
     )

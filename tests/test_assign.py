@@ -17,16 +17,16 @@ import pandas as pd
 import pytest
 
 from nanoalloy import cli
-from nanoalloy.assignment import ION_COLUMNS, SPECIES_COLUMNS, Assignment, assign
-from nanoalloy.composition import (
+from nanoalloy.ms.assign import ION_COLUMNS, SPECIES_COLUMNS, Assignment, assign
+from nanoalloy.ms.composition import (
     FAMILY_COLUMNS,
     family_fractions,
     total_variation,
     x_distribution,
 )
-from nanoalloy.io import write_csv
-from nanoalloy.spectrum import Spectrum
-from nanoalloy.synth import SynthResult, synthesize
+from nanoalloy.ms.io import write_csv
+from nanoalloy.ms.spectrum import Spectrum
+from nanoalloy.ms.synth import SynthResult, synthesize
 
 
 def _pops(spec: dict[str, dict[int, float]]) -> pd.DataFrame:
@@ -210,7 +210,7 @@ def test_resolving_power_from_dense_or_noise_free_envelopes(
     envelope), and in noise-free spectra every ripple of an envelope's tail
     taken for a peak.
     """
-    from nanoalloy.assignment import _estimate_resolution
+    from nanoalloy.ms.assign.instrument import _estimate_resolution
 
     pops = {"M44S27": {17: 0.05, 18: 0.1, 19: 0.25, 20: 0.3, 21: 0.2, 22: 0.1}}
     syn = synthesize(_pops(pops), mz_range=(2500.0, 3900.0), resolution=resolution, seed=seed)

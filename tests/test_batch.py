@@ -13,7 +13,7 @@ import pytest
 from _fake_assign import fake_assign, make_spectrum
 from nanoalloy.batch import file_sha256, run_batch, settings_hash
 from nanoalloy.errors import InputError
-from nanoalloy.io import read, write_csv
+from nanoalloy.ms.io import read, write_csv
 
 pytest.importorskip("distributed")
 
@@ -91,16 +91,14 @@ def test_bad_manifest_is_clear(spectra_dir: Path, tmp_path: Path) -> None:
         run_batch([spectra_dir / "s00.csv"], out=tmp_path, progress=False, assign_fn=fake_assign)
 
 
-HAVE_ASSIGN = importlib.util.find_spec("nanoalloy.assignment") is not None
+HAVE_ASSIGN = importlib.util.find_spec("nanoalloy.ms.assign") is not None
 
 
-@pytest.mark.skipif(
-    not HAVE_ASSIGN, reason="nanoalloy.assignment (the real assigner) not installed"
-)
+@pytest.mark.skipif(not HAVE_ASSIGN, reason="nanoalloy.ms.assign (the real assigner) not installed")
 def test_batch_with_real_assign_equals_single_runs(tmp_path: Path) -> None:
-    from nanoalloy.synth import synthesize
+    from nanoalloy.ms.synth import synthesize
 
-    assign = importlib.import_module("nanoalloy.assignment").assign
+    assign = importlib.import_module("nanoalloy.ms.assign").assign
 
     src = tmp_path / "in"
     for i in range(20):
@@ -127,3 +125,138 @@ def test_batch_with_real_assign_equals_single_runs(tmp_path: Path) -> None:
         )
     again = run_batch([src], out=out, workers=2, processes=False, progress=False, assign_kwargs=kw)
     assert not again.done and len(again.skipped) == 20
+
+
+# ----------------------------------------------------------------------------- faults (issue 13)
+def _inputs_with_bad_ones(src: Path, spectra_dir: Path) -> list[Path]:
+    """Three good spectra, an unreadable file, and a spectrum the assigner refuses."""
+    import numpy as np
+
+    from nanoalloy.ms.spectrum import Spectrum
+
+    src.mkdir()
+    good = []
+    for name in ("s00.csv", "s01.csv", "s02.csv"):
+        (src / name).write_bytes((spectra_dir / name).read_bytes())
+        good.append(src / name)
+    (src / "garbage.csv").write_bytes(b"mz,intensity\n100.1,5\nnot a number at all\n")
+    base = read(spectra_dir / "s03.csv")
+    y = np.array(base.intensity)
+    y[0] = 7.0  # marked: picky_assign refuses it, crashing_assign kills its worker
+    write_csv(Spectrum(base.mz, y), src / "refused.csv")
+    return [*good, src / "garbage.csv", src / "refused.csv"]
+
+
+def test_batch_goes_on_past_bad_inputs_and_lists_them(spectra_dir: Path, tmp_path: Path) -> None:
+    from _faulty_assign import picky_assign
+
+    files = _inputs_with_bad_ones(tmp_path / "in", spectra_dir)
+    out = tmp_path / "out"
+    res = run_batch(
+        files, out=out, workers=2, processes=False, progress=False, assign_fn=picky_assign
+    )
+    assert sorted(f.name for f in res.done) == ["s00.csv", "s01.csv", "s02.csv"]
+    reasons = {f.name: r for f, r in res.failed}
+    assert set(reasons) == {"garbage.csv", "refused.csv"}
+    assert "line 3" in reasons["garbage.csv"] and "no cluster ion fits" in reasons["refused.csv"]
+    assert all("\n" not in r for r in reasons.values())
+    table = pd.read_csv(out / "failures.csv")
+    assert list(table.columns) == ["file", "reason"] and len(table) == 2
+    # the combined tables hold the good spectra only, and say so in combined.json
+    assert set(res.species["spectrum"]) == {"s00.csv", "s01.csv", "s02.csv"}
+    combined = json.loads((out / "combined.json").read_text())
+    assert sorted(i["spectrum"] for i in combined["inputs"]) == ["s00.csv", "s01.csv", "s02.csv"]
+    for name in ("species", "ions", "families"):
+        assert combined["tables"][f"{name}.csv"]["rows"] == len(pd.read_csv(out / f"{name}.csv"))
+        assert combined["tables"][f"{name}.csv"]["sha256"] == file_sha256(out / f"{name}.csv")
+    import pyarrow.parquet as pq
+
+    meta = json.loads(pq.read_schema(out / "ions.parquet").metadata[b"nanoalloy"])
+    assert [i["spectrum"] for i in meta["combined"]] == [i["spectrum"] for i in combined["inputs"]]
+    # a rerun after fixing nothing: the good ones are skipped, the bad ones fail again
+    again = run_batch(
+        files, out=out, workers=1, processes=False, progress=False, assign_fn=picky_assign
+    )
+    assert len(again.skipped) == 3 and len(again.failed) == 2
+
+
+def test_batch_fail_fast_stops_at_the_first_bad_input(spectra_dir: Path, tmp_path: Path) -> None:
+    from _faulty_assign import picky_assign
+    from nanoalloy.errors import FitError, SpectrumFormatError
+
+    files = _inputs_with_bad_ones(tmp_path / "in", spectra_dir)
+    kw = {"workers": 1, "processes": False, "progress": False, "assign_fn": picky_assign}
+    with pytest.raises(SpectrumFormatError, match="garbage.csv"):
+        run_batch(files, out=tmp_path / "a", fail_fast=True, **kw)  # type: ignore[arg-type]
+    with pytest.raises(FitError, match="no cluster ion fits"):
+        run_batch(files[-1:], out=tmp_path / "b", fail_fast=True, **kw)  # type: ignore[arg-type]
+
+
+def test_batch_cli_failures_table_and_exit_1(
+    spectra_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import nanoalloy.batch as nbatch
+    from _faulty_assign import picky_assign
+    from nanoalloy import cli
+
+    files = _inputs_with_bad_ones(tmp_path / "in", spectra_dir)
+    real = nbatch.run_batch
+
+    def threaded(*a: object, **kw: object) -> object:  # the CLI's run, on threads, fake assigner
+        return real(*a, **{**kw, "processes": False, "assign_fn": picky_assign})  # type: ignore[arg-type]
+
+    monkeypatch.setattr(nbatch, "run_batch", threaded)
+    args = ["batch", *map(str, files), "--out", str(tmp_path / "out"), "--no-progress"]
+    assert cli.main(args) == 1
+    captured = capsys.readouterr()
+    assert "assigned 3" in captured.out and "failed 2" in captured.out
+    err = captured.err.strip().splitlines()
+    assert "2 input(s) failed" in err[0] and err[1].split() == ["file", "reason"]
+    assert len(err) == 4 and {"garbage.csv", "refused.csv"} == {
+        Path(line.split()[0]).name for line in err[2:]
+    }
+    assert "Traceback" not in captured.err
+
+
+def test_batch_task_that_kills_its_workers_is_a_failure_not_a_traceback(
+    spectra_dir: Path, tmp_path: Path
+) -> None:
+    import dask
+
+    from _faulty_assign import crashing_assign
+
+    files = _inputs_with_bad_ones(tmp_path / "in", spectra_dir)
+    good = [f for f in files if f.name != "garbage.csv"]
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        res = run_batch(
+            good, out=tmp_path / "out", workers=1, processes=True, progress=False,
+            assign_fn=crashing_assign,
+        )  # fmt: skip
+    assert sorted(f.name for f in res.done) == ["s00.csv", "s01.csv", "s02.csv"]
+    [(f, reason)] = res.failed
+    assert f.name == "refused.csv" and "died" in reason and "\n" not in reason
+
+
+def test_large_spectra_go_by_scatter_without_graph_warnings(tmp_path: Path) -> None:
+    import warnings
+
+    import numpy as np
+
+    from _fake_assign import GRID, fake_assign
+    from nanoalloy.ms.io import write_mzml
+    from nanoalloy.ms.spectrum import Spectrum
+
+    # 1.5 M points (24 MB of float64): far above Dask's 10 MB "large graph" threshold
+    mz = np.linspace(GRID[0], GRID[-1], 1_500_000)
+    y = np.exp(-0.5 * ((mz - 1200.0) / 1.0) ** 2) + 1e-4
+    write_mzml([Spectrum(mz, y)], tmp_path / "big.mzML")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "Sending large graph" is a UserWarning
+        res = run_batch(
+            [tmp_path / "big.mzML"], out=tmp_path / "out", workers=1, processes=False,
+            progress=False, assign_fn=fake_assign,
+        )  # fmt: skip
+    assert len(res.done) == 1 and not res.failed

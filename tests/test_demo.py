@@ -2,7 +2,7 @@
 
 Runs a reduced demo (two ratios, two times, a narrow m/z window) in one process. Until the
 real assigner is importable, an oracle stands in for it (it returns the synthesizer's truth),
-so the plumbing is tested either way; with ``nanoalloy.assignment`` present the real one runs.
+so the plumbing is tested either way; with ``nanoalloy.ms.assign`` present the real one runs.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from typing import Any
 import pandas as pd
 import pytest
 
-import nanoalloy.synth as synth_mod
+import nanoalloy.ms.synth as synth_mod
 from nanoalloy import cli
 from nanoalloy.demo import NOTE, DemoSettings, run_demo
 
-HAVE_ASSIGN = importlib.util.find_spec("nanoalloy.assignment") is not None
+HAVE_ASSIGN = importlib.util.find_spec("nanoalloy.ms.assign") is not None
 SMALL = DemoSettings(
     ratios=("1:3", "30:1"),
     course_minutes=(10.0, 1200.0),

@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 from scipy.optimize import nnls
 
-from nanoalloy import composition as comp
-from nanoalloy.fit import (
+from nanoalloy.chem.isotopes import Pattern, aggregated_pattern
+from nanoalloy.ms import composition as comp
+from nanoalloy.ms.fit import (
     BlockSolver,
     cosine_pairs,
     decimate,
@@ -17,7 +18,6 @@ from nanoalloy.fit import (
     render,
     scan_shift,
 )
-from nanoalloy.isotopes import Pattern, aggregated_pattern
 
 
 def test_decimate_preserves_integral() -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 
+from nanoalloy.chem.formula import make_ion, parse
+from nanoalloy.chem.ligands import DEFAULT_LIGANDS, Ligand
 from nanoalloy.errors import FormulaError, LigandError
-from nanoalloy.formula import make_ion, parse
-from nanoalloy.ligands import DEFAULT_LIGANDS, Ligand
 from strategies import ions
 
 VALID = [

@@ -12,9 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from IsoSpecPy import PeriodicTbl
 
-from nanoalloy import isotopes
-from nanoalloy.errors import FormulaError, InputError
-from nanoalloy.isotopes import (
+from nanoalloy.chem import isotopes
+from nanoalloy.chem.isotopes import (
     ELECTRON_MASS,
     Pattern,
     aggregated_pattern,
@@ -27,6 +26,7 @@ from nanoalloy.isotopes import (
     profile,
     to_mz,
 )
+from nanoalloy.errors import FormulaError, InputError
 from strategies import compositions
 
 HYP = settings(max_examples=40, deadline=None, derandomize=True)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
+from nanoalloy.chem.formula import parse
 from nanoalloy.errors import PresetError
-from nanoalloy.formula import parse
-from nanoalloy.library import (
+from nanoalloy.ms.library import (
     complex_forms,
     enumerate_candidates,
     fragment_forms,
@@ -140,3 +141,89 @@ def test_bad_presets(tmp_path, text: str, message: str) -> None:
 def test_unknown_preset_name() -> None:
     with pytest.raises(PresetError, match="unknown preset 'nope'"):
         load_preset("nope")
+
+
+# -- on-disk cache of the library and its isotope patterns -------------------------------
+def _fresh(monkeypatch: pytest.MonkeyPatch, folder) -> None:  # noqa: ANN001
+    from nanoalloy.ms.assign import candidates
+
+    monkeypatch.setenv("NANOALLOY_CACHE_DIR", str(folder))
+    monkeypatch.setattr(candidates, "_PATTERN_CACHE", {})
+
+
+def test_disk_cache_written_then_read_without_rebuilding(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    from nanoalloy.ms.assign import candidates
+
+    p = load_preset("ag25-sr18")
+    _fresh(monkeypatch, tmp_path / "c")
+    lib, pats, owner, main_mz = candidates._library(p)
+    files = list((tmp_path / "c").glob("library-*.pkl"))
+    assert len(files) == 1
+    assert not list((tmp_path / "c").glob("*.tmp"))  # renamed into place
+    # a new process (empty memory cache) reads the entry and does not rebuild
+    _fresh(monkeypatch, tmp_path / "c")
+
+    def boom(_p):  # noqa: ANN001, ANN202
+        raise AssertionError("rebuilt although cached")
+
+    monkeypatch.setattr(candidates, "_build", boom)
+    lib2, pats2, owner2, mz2 = candidates._library(p)
+    assert [str(c.ion) for c in lib2.candidates] == [str(c.ion) for c in lib.candidates]
+    assert np.array_equal(mz2, main_mz) and np.array_equal(owner2, owner)
+    assert all(np.array_equal(a.mz, b.mz) for a, b in zip(pats, pats2, strict=True))
+
+
+def test_disk_cache_corrupt_entry_is_rebuilt(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    from nanoalloy.ms.assign import candidates
+
+    p = load_preset("ag25-sr18")
+    _fresh(monkeypatch, tmp_path)
+    ref = candidates._library(p)[0]
+    (entry,) = tmp_path.glob("library-*.pkl")
+    entry.write_bytes(entry.read_bytes()[:100])  # truncated by a crash elsewhere
+    _fresh(monkeypatch, tmp_path)
+    lib = candidates._library(p)[0]
+    assert len(lib) == len(ref)
+    assert entry.stat().st_size > 100  # rewritten whole
+
+
+def test_disk_cache_key_follows_content_and_no_cache_writes_nothing(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    from dataclasses import replace
+
+    from nanoalloy.ms import diskcache
+    from nanoalloy.ms.assign import candidates
+
+    p = load_preset("ag25-sr18")
+    f = p.families[0]
+    q = replace(p, families=(replace(f, ion_charges=(-1,)),))
+    assert diskcache.preset_key(p) != diskcache.preset_key(q)
+    assert diskcache.preset_key(p) == diskcache.preset_key(load_preset("ag25-sr18"))
+    _fresh(monkeypatch, tmp_path)
+    candidates._library(q, cache=False)
+    assert not list(tmp_path.iterdir())
+
+
+def test_cache_dir_follows_environment(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    from nanoalloy.ms import diskcache
+
+    monkeypatch.setenv("NANOALLOY_CACHE_DIR", str(tmp_path / "a"))
+    assert diskcache.cache_dir() == tmp_path / "a"
+    monkeypatch.delenv("NANOALLOY_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert diskcache.cache_dir() == tmp_path / "xdg" / "nanoalloy"
+
+
+def test_disk_cache_concurrent_writers_leave_one_whole_entry(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    from concurrent.futures import ThreadPoolExecutor
+
+    from nanoalloy.ms import diskcache
+
+    monkeypatch.setenv("NANOALLOY_CACHE_DIR", str(tmp_path))
+    payload = [np.arange(200_000, dtype=float) * k for k in range(4)]
+    with ThreadPoolExecutor(8) as pool:
+        done = list(pool.map(lambda _: diskcache.store("t", "k", payload), range(16)))
+    assert all(done)
+    assert [p.name for p in tmp_path.iterdir()] == ["t-k.pkl"]  # no temp files left
+    got = diskcache.load("t", "k")
+    assert all(np.array_equal(a, b) for a, b in zip(got, payload, strict=True))
+    assert diskcache.load("t", "other") is None

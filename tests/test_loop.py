@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nanoalloy.assignment import assign
 from nanoalloy.kinetics import simulate
-from nanoalloy.synth import synthesize
+from nanoalloy.ms.assign import assign
+from nanoalloy.ms.synth import synthesize
 
 FAMILIES = ["M44S30", "M44S27", "M44S26"]
 

@@ -11,12 +11,13 @@ import IsoSpecPy
 import numpy as np
 import pytest
 
-from nanoalloy import cli, msms
+from nanoalloy import cli
+from nanoalloy.chem.formula import parse
+from nanoalloy.chem.isotopes import ELECTRON_MASS, Pattern, profile
 from nanoalloy.errors import FormulaError, InputError
-from nanoalloy.formula import parse
-from nanoalloy.isotopes import ELECTRON_MASS, Pattern, profile
-from nanoalloy.msms import Fragment, fragment_ladder, match_spectrum
-from nanoalloy.spectrum import Spectrum
+from nanoalloy.ms import msms
+from nanoalloy.ms.msms import Fragment, fragment_ladder, match_spectrum
+from nanoalloy.ms.spectrum import Spectrum
 
 R = 20_000
 PRECURSOR = "[Au12Ag32(p-MBA)30]4-"
@@ -84,7 +85,7 @@ def test_import_does_not_pull_pandas_or_matplotlib() -> None:
     import sys
 
     code = (
-        "import sys, nanoalloy.msms, nanoalloy.commands.msms;"
+        "import sys, nanoalloy.ms.msms, nanoalloy.commands.msms;"
         "print([m for m in ('pandas', 'matplotlib') if m in sys.modules])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -1,4 +1,4 @@
-"""Tests of nanoalloy.peaks on synthetic profiles with known truth and on real Orbitrap data."""
+"""Tests of nanoalloy.ms.peaks on synthetic profiles with known truth and on real Orbitrap data."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import nanoalloy.io as nio
-import nanoalloy.peaks as npk
+import nanoalloy.ms.io as nio
+import nanoalloy.ms.peaks as npk
 from nanoalloy.errors import InputError
-from nanoalloy.peaks import (
+from nanoalloy.ms.peaks import (
     ISOTOPE_SPACING,
     centroid,
     charge_from_spacing,
@@ -22,7 +22,7 @@ from nanoalloy.peaks import (
     remove_baseline,
     smooth,
 )
-from nanoalloy.spectrum import Spectrum
+from nanoalloy.ms.spectrum import Spectrum
 
 SIGMA_PER_FWHM = 1 / (2 * math.sqrt(2 * math.log(2)))
 
@@ -268,7 +268,7 @@ def test_resolution_from_valleys_on_overlapping_combs(charge: int, resolution: f
 def test_resolution_from_valleys_on_synthetic_cluster_spectrum() -> None:
     import pandas as pd
 
-    from nanoalloy.synth import synthesize
+    from nanoalloy.ms.synth import synthesize
 
     pops = pd.DataFrame({"family": ["M44S27"] * 3, "au": [19, 20, 21], "fraction": [0.3, 0.5, 0.2]})
     for resolution in (10_000.0, 12_000.0):

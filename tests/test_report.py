@@ -22,8 +22,9 @@ import pytest
 from _fake_assign import fake_assign, make_spectrum
 from nanoalloy import cli
 from nanoalloy.errors import InputError
-from nanoalloy.report import decimate, versions, write_report
-from nanoalloy.series import assign_series, parse_label
+from nanoalloy.ms.spectrum import decimate
+from nanoalloy.results.report import versions, write_report
+from nanoalloy.results.series import assign_series, parse_label
 
 DISTS = {
     "1:10": {("M44S30", 7): 1.0, ("M44S30", 8): 0.8},

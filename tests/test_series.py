@@ -11,8 +11,8 @@ import pytest
 from _fake_assign import fake_assign, make_spectrum
 from nanoalloy import cli
 from nanoalloy.errors import InputError
-from nanoalloy.io import write_csv, write_mzml
-from nanoalloy.series import (
+from nanoalloy.ms.io import write_csv, write_mzml
+from nanoalloy.results.series import (
     TABLE_COLUMNS,
     Series,
     assign_series,
@@ -161,7 +161,7 @@ def test_collect_inputs_folder_glob_and_labels(tmp_path: Path) -> None:
 
 
 def test_cli_series(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import nanoalloy.series as series_mod
+    import nanoalloy.results.series as series_mod
 
     monkeypatch.setattr(series_mod, "_default_assign", lambda: fake_assign)
     for lab, dist in RATIO_DISTS.items():

@@ -45,7 +45,7 @@ from _serve_helpers import (  # noqa: E402
 from nanoalloy import cli  # noqa: E402
 from nanoalloy.app import create_app  # noqa: E402
 from nanoalloy.app.store import Store  # noqa: E402
-from nanoalloy.io import write_mzml  # noqa: E402
+from nanoalloy.ms.io import write_mzml  # noqa: E402
 
 TIMEOUT = 120.0
 

@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from nanoalloy.chem.formula import parse
 from nanoalloy.cli import main
 from nanoalloy.errors import InputError
-from nanoalloy.formula import parse
-from nanoalloy.io import read, read_series
-from nanoalloy.synth import ESIModel, synthesize, synthesize_series
+from nanoalloy.ms.io import read, read_series
+from nanoalloy.ms.synth import ESIModel, synthesize, synthesize_series
 
 WINDOW = (2400.0, 2750.0)
 

@@ -16,29 +16,29 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 # public name -> module that defines it
 _LAZY = {
-    "Assignment": "assignment",
-    "Ion": "formula",
-    "Pattern": "isotopes",
-    "Series": "series",
-    "Spectrum": "spectrum",
-    "aggregated_pattern": "isotopes",
-    "assign": "assignment",
-    "enumerate_candidates": "library",
-    "fine_pattern": "isotopes",
-    "load_preset": "library",
-    "make_ion": "formula",
-    "parse": "formula",
-    "read": "io",
+    "Assignment": "ms.assign",
+    "Ion": "chem.formula",
+    "Pattern": "chem.isotopes",
+    "Series": "results.series",
+    "Spectrum": "ms.spectrum",
+    "aggregated_pattern": "chem.isotopes",
+    "assign": "ms.assign",
+    "enumerate_candidates": "ms.library",
+    "fine_pattern": "chem.isotopes",
+    "load_preset": "ms.library",
+    "make_ion": "chem.formula",
+    "parse": "chem.formula",
+    "read": "ms.io",
     "run_batch": "batch",
     "run_demo": "demo",
-    "run_series": "series",
+    "run_series": "results.series",
     "simulate": "kinetics",
-    "synthesize": "synth",
-    "write_report": "report",
+    "synthesize": "ms.synth",
+    "write_report": "results.report",
 }
 
 __all__ = [
@@ -65,18 +65,18 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .assignment import Assignment, assign
     from .batch import run_batch
+    from .chem.formula import Ion, make_ion, parse
+    from .chem.isotopes import Pattern, aggregated_pattern, fine_pattern
     from .demo import run_demo
-    from .formula import Ion, make_ion, parse
-    from .io import read
-    from .isotopes import Pattern, aggregated_pattern, fine_pattern
     from .kinetics import simulate
-    from .library import enumerate_candidates, load_preset
-    from .report import write_report
-    from .series import Series, run_series
-    from .spectrum import Spectrum
-    from .synth import synthesize
+    from .ms.assign import Assignment, assign
+    from .ms.io import read
+    from .ms.library import enumerate_candidates, load_preset
+    from .ms.spectrum import Spectrum
+    from .ms.synth import synthesize
+    from .results.report import write_report
+    from .results.series import Series, run_series
 
 
 def __getattr__(name: str) -> Any:

@@ -8,12 +8,27 @@ keyed by the SHA-256 of its file bytes and a hash of the settings (preset,
 assignment options, nanoalloy version); ``manifest.json`` records what is
 done, and a rerun skips every spectrum already done with the same settings.
 
+A bad input (unreadable file, a spectrum the assigner refuses, a task that
+keeps killing its workers) does not stop the batch: the others are done and
+the failures are listed (file, one-line reason) in :attr:`BatchResult.failed`
+and ``failures.csv``; ``fail_fast=True`` stops at the first one instead.
+Spectra go to the workers by ``scatter`` (never inside the task graph). A
+lost scheduler, or no worker joining it within ``worker_timeout`` seconds,
+ends the batch with one :class:`~nanoalloy.errors.BatchError` line; what was
+done is recorded and a rerun resumes.
+
 Layout of ``--out DIR``::
 
     manifest.json                 what is done (key -> file, hashes, result folder)
     spectra/<stem>-<sha8>/        species, ions, families (.parquet and .csv) per spectrum
     species.parquet|csv, ions.parquet|csv, families.parquet|csv
-                                  combined tables of this run's inputs (column ``spectrum``)
+                                  combined tables of this run's inputs (column ``spectrum``),
+                                  each written atomically; the Parquet files carry the list
+                                  of inputs in their schema metadata (key ``nanoalloy``)
+    combined.json                 manifest of the combined tables: the inputs they combine
+                                  (file, sha256, result folder), rows and SHA-256 of each
+                                  table file; written last, removed first
+    failures.csv                  file, reason: inputs that failed in this run (if any)
 
 Contents
 --------
@@ -37,16 +52,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import InputError
+from .errors import BatchError, InputError, NanoalloyError
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .series import Packed
+    from .results.series import Packed
 
 __all__ = ["BatchResult", "file_sha256", "run_batch", "settings_hash"]
 
 MANIFEST = "manifest.json"
+COMBINED = "combined.json"
+FAILURES = "failures.csv"
 TABLES = ("species", "ions", "families")
 
 
@@ -62,6 +79,8 @@ class BatchResult:
     """Files skipped because they were already done with the same settings."""
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     """Combined ``species``, ``ions`` and ``families`` tables (column ``spectrum``)."""
+    failed: tuple[tuple[Path, str], ...] = ()
+    """Inputs that failed in this run, each with a one-line reason."""
 
     @property
     def species(self) -> pd.DataFrame:
@@ -79,7 +98,10 @@ class BatchResult:
         return self.tables["families"]
 
     def __repr__(self) -> str:
-        return f"<BatchResult {self.out}: {len(self.done)} assigned, {len(self.skipped)} skipped>"
+        return (
+            f"<BatchResult {self.out}: {len(self.done)} assigned, {len(self.skipped)} skipped, "
+            f"{len(self.failed)} failed>"
+        )
 
 
 def file_sha256(path: str | os.PathLike[str], /) -> str:
@@ -101,7 +123,7 @@ def file_sha256(path: str | os.PathLike[str], /) -> str:
 
 def settings_hash(preset: str, assign_kwargs: dict[str, Any] | None = None, /) -> str:
     """Hash (hex) of the settings that decide an assignment, nanoalloy's version included."""
-    from . import __version__
+    from ._version import __version__
 
     blob = json.dumps(
         {"preset": preset, "kwargs": assign_kwargs or {}, "version": __version__},
@@ -117,7 +139,7 @@ def _assign_task(
     """Runs on a worker: assign one spectrum, return its tables."""
     import pandas as pd
 
-    from .series import _default_assign, unpack_spectrum
+    from .results.series import _default_assign, unpack_spectrum
 
     fn = given if given is not None else _default_assign()
     spectrum = unpack_spectrum(packed)
@@ -154,25 +176,42 @@ def _save_manifest(out: Path, manifest: dict[str, Any]) -> None:
 def _write_tables(folder: Path, tables: dict[str, pd.DataFrame]) -> None:
     from .output import atomic_dir
 
-    with atomic_dir(folder) as stage:
+    with atomic_dir(folder, overwrite=True) as stage:
         for name, df in tables.items():
             df.to_csv(stage / f"{name}.csv", index=False)
             _to_parquet(df, stage / f"{name}.parquet")
 
 
-def _to_parquet(df: pd.DataFrame, path: Path) -> None:
+def _to_parquet(df: pd.DataFrame, path: Path, meta: dict[str, Any] | None = None) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     # object columns with mixed types trip Arrow: store them as strings
     df = df.copy()
     for c in df.columns:
         if df[c].dtype == object:
             df[c] = df[c].map(lambda v: v if v is None or isinstance(v, str) else str(v))
-    df.to_parquet(path, index=False)
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    if meta is not None:
+        extra = {b"nanoalloy": json.dumps(meta, sort_keys=True).encode()}
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), **extra})
+    pq.write_table(table, path)
 
 
 def _combine(out: Path, entries: list[tuple[Path, dict[str, Any]]]) -> dict[str, pd.DataFrame]:
+    """Concatenate the per-spectrum tables; write them and ``combined.json`` atomically."""
     import pandas as pd
 
+    from .output import atomic_file
+
+    inputs = [
+        {"spectrum": path.name, "file": str(path), "sha256": e["sha256"], "result": e["result"]}
+        for path, e in entries
+    ]
+    # the manifest goes first and comes back last: tables without it are from a cut run
+    (out / COMBINED).unlink(missing_ok=True)
     tables: dict[str, pd.DataFrame] = {}
+    files: dict[str, dict[str, Any]] = {}
     for name in TABLES:
         parts = []
         for path, entry in entries:
@@ -182,9 +221,43 @@ def _combine(out: Path, entries: list[tuple[Path, dict[str, Any]]]) -> dict[str,
             df.insert(0, "spectrum", path.name)
             parts.append(df)
         tables[name] = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-        tables[name].to_csv(out / f"{name}.csv", index=False)
-        _to_parquet(tables[name], out / f"{name}.parquet")
+        with atomic_file(out / f"{name}.csv") as tmp:
+            tables[name].to_csv(tmp, index=False)
+            files[f"{name}.csv"] = {"rows": len(tables[name]), "sha256": file_sha256(tmp)}
+        with atomic_file(out / f"{name}.parquet") as tmp:
+            _to_parquet(tables[name], tmp, {"combined": inputs})
+            files[f"{name}.parquet"] = {"rows": len(tables[name]), "sha256": file_sha256(tmp)}
+    with atomic_file(out / COMBINED) as tmp:
+        tmp.write_text(json.dumps({"inputs": inputs, "tables": files}, indent=1) + "\n")
     return tables
+
+
+def _write_failures(out: Path, failed: Sequence[tuple[Path, str]]) -> None:
+    import csv
+
+    from .output import atomic_file
+
+    if not failed:
+        (out / FAILURES).unlink(missing_ok=True)
+        return
+    with atomic_file(out / FAILURES) as tmp, open(tmp, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["file", "reason"])
+        w.writerows((str(f), reason) for f, reason in failed)
+
+
+def _reason(exc: BaseException) -> str:
+    """One line saying why one input failed."""
+    name = type(exc).__name__
+    msg = " ".join(str(exc).split())
+    if name == "KilledWorker":
+        return (
+            "the workers assigning it died repeatedly (KilledWorker: out of memory, or a crash "
+            "in a compiled library)"
+        )
+    if isinstance(exc, NanoalloyError | OSError | ValueError):
+        return msg or name
+    return f"{name}: {msg}" if msg else name
 
 
 def run_batch(
@@ -200,13 +273,15 @@ def run_batch(
     progress: bool = True,
     assign_fn: Callable[..., Any] | None = None,
     client: Any = None,
+    fail_fast: bool = False,
+    worker_timeout: float = 60.0,
 ) -> BatchResult:
     """Assign many spectra in parallel on Dask; skip those already done.
 
     Parameters
     ----------
     inputs
-        Files, folders or glob patterns (see :func:`nanoalloy.series.collect_inputs`).
+        Files, folders or glob patterns (see :func:`nanoalloy.results.series.collect_inputs`).
     out
         Output folder (created; reused by reruns).
     preset, assign_kwargs
@@ -220,28 +295,56 @@ def run_batch(
     progress
         Show a progress bar (rich) on stderr.
     assign_fn
-        The assigner (default :func:`nanoalloy.assignment.assign`); must be importable
+        The assigner (default :func:`nanoalloy.ms.assign.assign`); must be importable
         on the workers.
     client
         An existing :class:`distributed.Client` to use (not closed here).
+    fail_fast
+        Stop at the first bad input (raise its error) instead of going on and
+        listing the failures.
+    worker_timeout
+        Seconds to wait for at least one worker on the scheduler.
 
     Returns
     -------
     BatchResult
+        With ``failed``: (file, one-line reason) of each input that failed.
+
+    Raises
+    ------
+    BatchError
+        The scheduler is unreachable or lost, or no worker joined within
+        ``worker_timeout``.
     """
-    from .series import collect_inputs
+    from .ms.io import check_regular_file
+    from .results.series import collect_inputs
 
     if workers < 1:
         raise InputError(f"workers must be >= 1, got {workers}")
+    if not worker_timeout > 0:
+        raise InputError(f"worker timeout must be > 0 seconds, got {worker_timeout}")
     files = collect_inputs(inputs)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    from .output import clean_stale_parts
+
+    for sub in (out / "spectra").glob("*") if (out / "spectra").is_dir() else []:
+        if not sub.name.startswith("."):
+            clean_stale_parts(sub)
     manifest = _load_manifest(out)
     entries: dict[str, Any] = manifest["entries"]
     settings = settings_hash(preset, assign_kwargs)
     plan: list[tuple[Path, str, dict[str, Any]]] = []
+    failed: list[tuple[Path, str]] = []
     for f in files:
-        sha = file_sha256(f)
+        try:
+            check_regular_file(f, InputError)
+            sha = file_sha256(f)
+        except (OSError, NanoalloyError) as exc:
+            if fail_fast:
+                raise
+            failed.append((f, _reason(exc)))
+            continue
         key = f"{sha}:{settings}"
         entry = {
             "file": str(f),
@@ -260,14 +363,64 @@ def run_batch(
     skipped = tuple(f for f, k, _ in plan if k not in todo_keys)
     kwargs = dict(assign_kwargs or {})
     if todo:
-        _run_on_dask(
+        failed += _run_on_dask(
             todo, out, manifest, preset, kwargs, assign_fn,
             workers=workers, scheduler=scheduler, processes=processes,
-            progress=progress, client=client,
+            progress=progress, client=client, fail_fast=fail_fast,
+            worker_timeout=worker_timeout,
         )  # fmt: skip
-    used = [(f, entries[k]) for f, k, _ in plan]
+    bad = {f for f, _ in failed}
+    used = [(f, entries[k]) for f, k, _ in plan if f not in bad and k in entries]
     tables = _combine(out, used)
-    return BatchResult(out, tuple(f for f, _, _ in todo), skipped, tables)
+    _write_failures(out, failed)
+    done = tuple(f for f, _, _ in todo if f not in bad)
+    return BatchResult(out, done, skipped, tables, tuple(failed))
+
+
+def _connect(
+    stack: Any, scheduler: str | None, workers: int, processes: bool, timeout: float
+) -> Any:
+    """A client on ``scheduler`` (or a new local cluster) with at least one worker."""
+    from distributed import Client, LocalCluster
+
+    if not scheduler:
+        cluster = stack.enter_context(
+            LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=processes,
+                dashboard_address=":0",  # random free port: never clash with a running cluster
+            )
+        )
+        return stack.enter_context(Client(cluster))
+    try:
+        client = stack.enter_context(Client(scheduler, timeout=timeout))
+    except (OSError, TimeoutError) as exc:
+        raise BatchError(
+            f"cannot reach the Dask scheduler at {scheduler} within {timeout:g} s ({_reason(exc)})"
+        ) from None
+    try:
+        client.wait_for_workers(1, timeout=timeout)
+    except (TimeoutError, OSError):
+        raise BatchError(
+            f"no Dask worker joined the scheduler at {scheduler} within {timeout:g} s "
+            f"(start workers with: dask worker {scheduler}; or wait longer with "
+            "--worker-timeout SECONDS)"
+        ) from None
+    return client
+
+
+def _lost(client: Any, exc: BaseException) -> bool:
+    """Did this failure come from losing the scheduler rather than from the input?"""
+    from distributed.comm.core import CommClosedError
+
+    if isinstance(exc, CommClosedError) or "scheduler-connection-lost" in str(exc):
+        return True
+    return getattr(client, "status", "running") not in ("running", "connecting")
+
+
+ATTEMPTS = 3
+"""Times a spectrum is sent again after the worker holding it died."""
 
 
 def _run_on_dask(
@@ -283,62 +436,121 @@ def _run_on_dask(
     processes: bool,
     progress: bool,
     client: Any,
-) -> None:
+    fail_fast: bool,
+    worker_timeout: float,
+) -> list[tuple[Path, str]]:
+    """Assign ``todo`` on Dask; returns the failures (file, reason)."""
     import contextlib
+    from concurrent.futures import CancelledError
 
-    from distributed import Client, LocalCluster, as_completed
+    from distributed import as_completed
 
-    from .io import read
-    from .series import pack_spectrum
+    from .ms.io import read
+    from .results.series import pack_spectrum
 
-    with contextlib.ExitStack() as stack:
+    failed: list[tuple[Path, str]] = []
+    n_done = 0
+    stack = contextlib.ExitStack()
+    try:
         if client is None:
-            if scheduler:
-                client = stack.enter_context(Client(scheduler))
-            else:
-                cluster = stack.enter_context(
-                    LocalCluster(
-                        n_workers=workers,
-                        threads_per_worker=1,
-                        processes=processes,
-                        dashboard_address=":0",  # random free port: never clash with a running cluster
-                    )
-                )
-                client = stack.enter_context(Client(cluster))
+            client = _connect(stack, scheduler, workers, processes, worker_timeout)
+        where = f" at {scheduler}" if scheduler else ""
         bar = _progress(len(todo)) if progress else None
         if bar is not None:
             stack.enter_context(bar[0])
-        window = max(2 * len(client.scheduler_info().get("workers", {})), 4)
+        try:
+            # one spectrum in flight per worker: a worker that dies (out of memory) takes
+            # only its own spectrum with it, which is then sent again (ATTEMPTS in all)
+            window = max(len(client.scheduler_info().get("workers", {})), 1)
+        except (OSError, TimeoutError) as exc:
+            raise BatchError(f"lost the Dask scheduler{where}: {_reason(exc)}") from None
         pending = list(todo)
         meta: dict[str, tuple[Path, str, dict[str, Any]]] = {}
+        attempts: dict[str, int] = {}
+
+        def advance(f: Path, what: str) -> None:
+            if bar is not None:
+                bar[0].update(bar[1], advance=1, description=f"{what} {f.name}")
 
         def submit() -> Any:
-            f, key, entry = pending.pop(0)
-            fut = client.submit(
-                _assign_task,
-                pack_spectrum(read(f)),
-                preset,
-                kwargs,
-                assign_fn,
-                key=f"assign-{key}",
-                pure=False,
-            )
-            meta[fut.key] = (f, key, entry)
-            return fut
+            """Submit the next readable input; None when nothing is left."""
+            while pending:
+                f, key, entry = pending.pop(0)
+                try:
+                    packed = pack_spectrum(read(f))
+                except (OSError, NanoalloyError) as exc:
+                    if fail_fast:
+                        raise
+                    failed.append((f, _reason(exc)))
+                    advance(f, "failed")
+                    continue
+                # the spectrum travels by scatter, never inside the task graph
+                data = client.scatter(packed, hash=False)
+                attempts[key] = attempts.get(key, 0) + 1
+                fut = client.submit(
+                    _assign_task, data, preset, kwargs, assign_fn,
+                    key=f"assign-{key}-{attempts[key]}", pure=False,
+                )  # fmt: skip
+                meta[fut.key] = (f, key, entry)
+                return fut
+            return None
 
-        ac = as_completed([submit() for _ in range(min(window, len(pending)))])
-        for fut in ac:
-            f, key, entry = meta.pop(fut.key)
-            tables = fut.result()
-            _write_tables(out / entry["result"], tables)
-            entry["n_species"] = int(len(tables["species"]))
-            manifest["entries"][key] = entry
-            _save_manifest(out, manifest)
-            fut.release()
-            if bar is not None:
-                bar[0].update(bar[1], advance=1, description=f"assigned {f.name}")
-            if pending:
-                ac.add(submit())
+        try:
+            first = [fut for _ in range(window) if (fut := submit()) is not None]
+            ac = as_completed(first)
+            for fut in ac:
+                f, key, entry = meta.pop(fut.key)
+                try:
+                    tables = fut.result()
+                except Exception as exc:
+                    if _lost(client, exc):
+                        raise
+                    if isinstance(exc, CancelledError) and attempts[key] < ATTEMPTS:
+                        # the worker holding its spectrum died (maybe while assigning
+                        # another one): send it again
+                        pending.insert(0, (f, key, entry))
+                        fut.release()
+                        nxt = submit()
+                        if nxt is not None:
+                            ac.add(nxt)
+                        continue
+                    if isinstance(exc, CancelledError):
+                        exc = RuntimeError(
+                            f"the worker assigning it died on each of {ATTEMPTS} attempts "
+                            "(killed: out of memory, or a crash in a compiled library)"
+                        )
+                    if fail_fast:
+                        if isinstance(exc, NanoalloyError):
+                            raise
+                        raise BatchError(f"{f}: {_reason(exc)}") from None
+                    failed.append((f, _reason(exc)))
+                    advance(f, "failed")
+                else:
+                    _write_tables(out / entry["result"], tables)
+                    entry["n_species"] = int(len(tables["species"]))
+                    manifest["entries"][key] = entry
+                    _save_manifest(out, manifest)
+                    n_done += 1
+                    advance(f, "assigned")
+                fut.release()
+                nxt = submit()
+                if nxt is not None:
+                    ac.add(nxt)
+        except NanoalloyError:
+            raise
+        except Exception as exc:
+            if not _lost(client, exc) and not isinstance(exc, OSError | TimeoutError):
+                raise
+            raise BatchError(
+                f"lost the Dask scheduler{where} ({_reason(exc)}); {n_done} of {len(todo)} "
+                "spectra were done and recorded: rerun the same command to resume"
+            ) from None
+
+    finally:
+        # closing a client whose scheduler is gone fails too: the batch's own error counts
+        with contextlib.suppress(Exception):
+            stack.close()
+    return failed
 
 
 def _progress(total: int) -> tuple[Any, Any]:

@@ -6,19 +6,27 @@ are discovered here, so adding a command never touches this file.
 
 Exit codes: 0 success, 1 bad input or a library error (one clear line on
 stderr, never a traceback), 2 usage errors (argparse), 130 interrupted.
+Every failure, including numeric overflow, Python's own limits, Dask's
+errors and failures nobody foresaw, ends in one line; set ``NANOALLOY_DEBUG=1``
+to see the traceback of the unforeseen ones. Named pipes and devices given as
+arguments are refused before anything opens them (reading one would block).
+Commands that write a results folder replace it as a whole and refuse a
+folder that already holds files unless ``--overwrite`` is given.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import os
 import pkgutil
+import stat
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
-from . import __version__
-from .errors import FormulaError, NanoalloyError
+from ._version import __version__
+from .errors import FormulaError, InputError, NanoalloyError
 
 __all__ = ["build_parser", "main"]
 
@@ -51,12 +59,58 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
+def _arguments(args: argparse.Namespace) -> Iterator[str]:
+    for key, value in vars(args).items():
+        if key.startswith("_"):
+            continue
+        values = value if isinstance(value, list | tuple) else [value]
+        for v in values:
+            if isinstance(v, str) and v:
+                yield v
+
+
+def _refuse_special_files(args: argparse.Namespace) -> None:
+    """Named pipes, devices and sockets given as arguments: refused at once."""
+    for v in _arguments(args):
+        try:
+            mode = os.stat(v).st_mode
+        except (OSError, ValueError):
+            continue
+        if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISSOCK(mode):
+            kind = "a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "a device or socket"
+            raise InputError(f"{v}: is {kind}, not a regular file; save the data to a file first")
+
+
+def _describe(exc: BaseException) -> str:
+    """One line for an exception nanoalloy did not raise on purpose."""
+    if isinstance(exc, MemoryError):
+        return "out of memory" + (f": {_one_line(exc)}" if str(exc) else "")
+    if isinstance(exc, ArithmeticError):
+        return f"numeric overflow or invalid arithmetic: {_one_line(exc)}"
+    if isinstance(exc, RecursionError):
+        return "input nested too deeply (recursion limit)"
+    if isinstance(exc, OSError | ValueError):
+        return _one_line(exc)
+    return f"{type(exc).__name__}: {_one_line(exc)}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the process exit code."""
+    from .output import allow_overwrite, check_output_dir
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(f"nanoalloy {args.command}: %(message)s"))
+    logger = logging.getLogger("nanoalloy")
+    logger.addHandler(handler)
     try:
-        return int(args._run(args) or 0)
+        _refuse_special_files(args)
+        overwrite = bool(getattr(args, "overwrite", False))
+        if hasattr(args, "overwrite") and getattr(args, "out", None):
+            check_output_dir(args.out, overwrite=overwrite)  # refuse before the work
+        with allow_overwrite(overwrite):
+            return int(args._run(args) or 0)
     except NanoalloyError as exc:
         print(f"nanoalloy {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 1
@@ -68,12 +122,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (OSError, ValueError):  # stdout is not a file (captured, redirected)
             pass
         return 1
-    except (OSError, ValueError) as exc:  # file system problems, invalid values
-        print(f"nanoalloy {args.command}: error: {_one_line(exc)}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         print("nanoalloy: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # numeric overflow, Python limits, Dask, the unforeseen
+        if os.environ.get("NANOALLOY_DEBUG"):
+            raise
+        print(f"nanoalloy {args.command}: error: {_describe(exc)}", file=sys.stderr)
+        return 1
+    finally:
+        logger.removeHandler(handler)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -2,9 +2,9 @@
 
 Simulates the Au44 + Ag44 reaction (the calibrated kinetic model) at the feed
 ratios 1:10, 1:3, 3:1, 6:1 and 30:1 (20 h) and a 3:1 time course, turns the
-populations into negative-mode ESI spectra (:func:`nanoalloy.synth.synthesize`,
+populations into negative-mode ESI spectra (:func:`nanoalloy.ms.synth.synthesize`,
 with noise, baseline and a calibration error), assigns them as if measured
-(:func:`nanoalloy.assignment.assign`), and writes two series (``ratios/`` and
+(:func:`nanoalloy.ms.assign.assign`), and writes two series (``ratios/`` and
 ``timecourse/``), the simulated truth beside them, the figures and one
 ``report.html``. The spectra are simulated; the report says so.
 
@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .series import (
+from .results.series import (
     Assigned,
     Packed,
     Series,
@@ -109,7 +109,7 @@ def _point(
     args: tuple[pd.DataFrame, DemoSettings, int, float | None, Callable[..., Any] | None],
 ) -> tuple[Packed, Assigned, pd.DataFrame]:
     """Worker: populations -> synthetic spectrum -> assignment (+ the truth)."""
-    from .synth import synthesize
+    from .ms.synth import synthesize
 
     pops, st, i, time_min, given = args
     syn = synthesize(
@@ -172,16 +172,17 @@ def run_demo(
     progress
         Show a rich progress bar.
     assign_fn
-        The assigner (default :func:`nanoalloy.assignment.assign`; with ``workers > 1``
+        The assigner (default :func:`nanoalloy.ms.assign.assign`; with ``workers > 1``
         it must be picklable).
     echo
         Where the plain-text account goes (None: silent).
     """
     import pandas as pd
 
-    from .figures import write_series_figures
     from .output import atomic_dir
-    from .report import write_report, write_series_data
+    from .results.figures import write_series_figures
+    from .results.report import write_report
+    from .results.series import write_series_data
 
     st = settings or DemoSettings()
     if assign_fn is None:
@@ -249,7 +250,7 @@ def run_demo(
     )
     import json
 
-    from .report import versions
+    from .results.report import versions
 
     out = Path(out)
     with atomic_dir(out) as stage:

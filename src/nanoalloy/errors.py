@@ -6,12 +6,13 @@ matching builtin so that callers who only know Python's exceptions still catch i
 Contents
 --------
 NanoalloyError, FormulaError, LigandError, SpectrumFormatError, PresetError,
-FitError, KineticsError, InputError
+FitError, KineticsError, InputError, BatchError
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "BatchError",
     "FitError",
     "FormulaError",
     "InputError",
@@ -69,7 +70,10 @@ class FormulaError(NanoalloyError, ValueError):
         if self.position is None:
             return self.message
         tok = f" {self.token!r}" if self.token else ""
-        return f"{self.message} (at position {self.position}{tok} in {self.text!r})"
+        text = self.text or ""
+        if len(text) > 120:  # a pasted megabyte stays one readable line
+            text = f"{text[:60]}...({len(text)} characters)...{text[-20:]}"
+        return f"{self.message} (at position {self.position}{tok} in {text!r})"
 
 
 class LigandError(FormulaError):
@@ -94,3 +98,10 @@ class FitError(NanoalloyError, RuntimeError):
 
 class KineticsError(NanoalloyError, ValueError):
     """Invalid kinetic model, parameters or dosing schedule."""
+
+
+class BatchError(NanoalloyError, RuntimeError):
+    """A batch that cannot go on: the Dask scheduler is lost or no worker joins it.
+
+    What was done before is recorded; rerunning the same command resumes.
+    """

@@ -1,27 +1,121 @@
-"""Writing results atomically: never a half-written file or folder.
+"""Writing results atomically: never a half-written file or folder, never old beside new.
+
+Files are written to a hidden temporary sibling and renamed over the target.
+A results folder is built beside its target and swapped in as a whole, so
+nothing of an older run survives beside a newer one. A folder that already
+holds files is refused unless overwriting is allowed (``--overwrite`` on the
+command line, ``overwrite=True`` or :func:`allow_overwrite` in Python); it is
+then replaced as a whole, never merged. The current folder, its parents and
+the home folder are never replaced.
+
+Temporary names carry the writing process's id (``.NAME.PID-XXXX.part``).
+Parts left by a process that no longer runs (killed with SIGKILL, a power
+cut) are removed on the next write to the same target, with a warning on
+stderr naming them; parts whose process is unknown are named in a warning and
+left alone.
 
 Contents
 --------
 atomic_file
     Context manager yielding a temporary path that replaces the target on success.
 atomic_dir
-    Context manager yielding a staging folder whose files move into the target on success.
+    Context manager yielding a staging folder that replaces the target folder on success.
+allow_overwrite
+    Context manager: let :func:`atomic_dir` replace non-empty folders (what ``--overwrite`` sets).
+OutputExistsError
+    The output folder already holds files and overwriting was not allowed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import glob
+import logging
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
+from contextvars import ContextVar
 from pathlib import Path
 
-__all__ = ["atomic_dir", "atomic_file"]
+from .errors import InputError
+
+__all__ = [
+    "OutputExistsError",
+    "allow_overwrite",
+    "atomic_dir",
+    "atomic_file",
+    "check_output_dir",
+    "clean_stale_parts",
+]
+
+log = logging.getLogger("nanoalloy")
 
 # the process umask, read once at import (os.umask can only be read by setting it)
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
+
+_OVERWRITE: ContextVar[bool] = ContextVar("nanoalloy_overwrite", default=False)
+
+
+class OutputExistsError(InputError):
+    """The output folder already holds files and overwriting was not allowed."""
+
+
+@contextlib.contextmanager
+def allow_overwrite(flag: bool = True, /) -> Iterator[None]:
+    """Within the block, :func:`atomic_dir` replaces non-empty folders (``--overwrite``)."""
+    token = _OVERWRITE.set(flag)
+    try:
+        yield
+    finally:
+        _OVERWRITE.reset(token)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+_PART = re.compile(r"\.(\d+)-[^.]*(?:\.old)?\.part$")
+
+
+def clean_stale_parts(target: Path, /) -> list[Path]:
+    """Remove ``.NAME.*.part`` siblings of ``target`` left by processes that no longer run.
+
+    Returns the removed paths (each also logged as a warning). Parts of
+    running processes are left alone; parts without a process id (older
+    versions) are named in a warning and left alone.
+    """
+    removed: list[Path] = []
+    parent = target.parent
+    if not parent.is_dir():
+        return removed
+    pattern = os.path.join(glob.escape(str(parent)), f".{glob.escape(target.name)}.*.part")
+    for name in glob.glob(pattern):
+        p = Path(name)
+        m = _PART.search(p.name[len(target.name) + 1 :])
+        if m is None:
+            log.warning("warning: %s looks like partial output of an interrupted run; remove it", p)
+            continue
+        if _alive(int(m.group(1))):
+            continue
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                p.unlink()
+        log.warning("warning: removed %s, partial output left by a killed run", p)
+        removed.append(p)
+    return removed
 
 
 @contextlib.contextmanager
@@ -32,7 +126,10 @@ def atomic_file(path: str | os.PathLike[str], /) -> Iterator[Path]:
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    clean_stale_parts(target)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{target.name}.{os.getpid()}-", suffix=".part", dir=target.parent
+    )
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -45,30 +142,89 @@ def atomic_file(path: str | os.PathLike[str], /) -> Iterator[Path]:
             tmp_path.unlink()
 
 
-@contextlib.contextmanager
-def atomic_dir(path: str | os.PathLike[str], /) -> Iterator[Path]:
-    """Yield a staging folder; on success move its contents into ``path``.
+def _protected(target: Path) -> bool:
+    """The current folder, any of its parents, the home folder, or a file-system root."""
+    t = target.resolve()
+    cwd = Path.cwd().resolve()
+    home = Path.home().resolve()
+    return t == home or t == Path(t.anchor) or t == cwd or t in cwd.parents
 
-    ``path`` is created if needed. On failure the staging folder is deleted and,
-    if ``path`` did not exist before, it is not left behind either.
+
+def check_output_dir(path: str | os.PathLike[str], /, *, overwrite: bool | None = None) -> None:
+    """Raise now what :func:`atomic_dir` would refuse (call it before long work).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp()); _ = (d / "old.csv").write_text("x")
+    >>> check_output_dir(d)
+    Traceback (most recent call last):
+    ...
+    nanoalloy.output.OutputExistsError: output folder ... already holds files; pass --overwrite ...
+    >>> check_output_dir(d, overwrite=True)
     """
     target = Path(path)
-    existed = target.exists()
-    if existed and not target.is_dir():
+    allowed = _OVERWRITE.get() if overwrite is None else overwrite
+    if target.exists() and not target.is_dir():
         raise NotADirectoryError(f"output path {str(target)!r} exists and is not a folder")
+    if target.is_dir() and any(target.iterdir()):
+        if _protected(target):
+            raise OutputExistsError(
+                f"output folder {str(target)!r} is the current folder, one of its parents or "
+                "the home folder: results go into a folder of their own; choose another --out"
+            )
+        if not allowed:
+            raise OutputExistsError(
+                f"output folder {str(target)!r} already holds files; pass --overwrite to "
+                "replace it as a whole, or choose another folder"
+            )
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike[str], /, *, overwrite: bool | None = None) -> Iterator[Path]:
+    """Yield a staging folder beside ``path``; on success it replaces ``path`` as a whole.
+
+    Parameters
+    ----------
+    path
+        Target folder. Created if missing; an empty folder is replaced.
+    overwrite
+        Replace a folder that already holds files (its whole content goes).
+        Default: what :func:`allow_overwrite` set (False unless ``--overwrite``).
+
+    Raises
+    ------
+    OutputExistsError
+        ``path`` holds files and overwriting is not allowed, or ``path`` is the
+        current folder, one of its parents or the home folder. Raised before
+        anything is written.
+    NotADirectoryError
+        ``path`` exists and is not a folder.
+
+    On failure the staging folder is deleted and ``path`` is untouched.
+    """
+    target = Path(path)
+    check_output_dir(target, overwrite=overwrite)
     target.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent))
+    clean_stale_parts(target)
+    pid = os.getpid()
+    parent = target.parent
+    # the stage is PART/NAME, so that it carries the target's name while it is built
+    part = Path(tempfile.mkdtemp(prefix=f".{target.name}.{pid}-", suffix=".part", dir=parent))
+    stage = part / target.name
+    stage.mkdir()
     try:
         yield stage
-        target.mkdir(parents=True, exist_ok=True)
-        for item in stage.iterdir():
-            dest = target / item.name
-            if dest.is_dir() and not dest.is_symlink():
-                shutil.rmtree(dest)
-            os.replace(item, dest)
-    except BaseException:
-        if not existed and target.exists() and not any(target.iterdir()):
-            target.rmdir()
-        raise
+        os.chmod(stage, 0o777 & ~_UMASK)
+        if target.is_symlink() or target.exists():
+            old = part / ".old"
+            os.rename(target, old)
+            try:
+                os.rename(stage, target)
+            except BaseException:
+                os.rename(old, target)
+                raise
+        else:
+            os.rename(stage, target)
     finally:
-        shutil.rmtree(stage, ignore_errors=True)
+        shutil.rmtree(part, ignore_errors=True)

@@ -74,14 +74,15 @@ def _names(store: Store, params: dict[str, Any]) -> dict[str, str]:
 
 
 def _run_assign(store: Store, params: dict[str, Any], out: Path, progress: Progress) -> dict:
-    import nanoalloy as na
-    from nanoalloy.report import write_report
+    from nanoalloy.ms.assign import assign
+    from nanoalloy.ms.io import read
+    from nanoalloy.results.report import write_report
 
     path = store.root / "uploads" / params["stored"]
     progress(0.05, "reading the spectrum")
-    spec = na.read(path, scan=params.get("scan"), time=params.get("time"))
+    spec = read(path, scan=params.get("scan"), time=params.get("time"))
     progress(0.15, "assigning (joint fit, calibration, model selection)")
-    res = na.assign(
+    res = assign(
         spec,
         preset=_preset(store, params),
         resolution=params.get("resolution"),
@@ -100,7 +101,7 @@ def _run_assign(store: Store, params: dict[str, Any], out: Path, progress: Progr
 
 
 def _run_series(store: Store, params: dict[str, Any], out: Path, progress: Progress) -> dict:
-    import nanoalloy as na
+    from nanoalloy.results.series import run_series
 
     items = params["items"]
     paths = [store.root / "uploads" / it["stored"] for it in items]
@@ -112,7 +113,7 @@ def _run_series(store: Store, params: dict[str, Any], out: Path, progress: Progr
         progress(0.05 + 0.75 * done[0] / max(len(items), 1), f"assigned {label}")
 
     progress(0.05, f"assigning {len(items)} spectra")
-    series = na.run_series(
+    series = run_series(
         paths,
         out=out,
         preset=_preset(store, params),
@@ -130,13 +131,13 @@ def _run_series(store: Store, params: dict[str, Any], out: Path, progress: Progr
 
 
 def _run_simulate(store: Store, params: dict[str, Any], out: Path, progress: Progress) -> dict:
-    import nanoalloy as na
-    from nanoalloy.report import write_report
+    from nanoalloy.kinetics import simulate
+    from nanoalloy.results.report import write_report
 
     feed = {k: float(v) for k, v in params["feed"].items()}
     adds = [(float(a[0]), str(a[1]), float(a[2])) for a in params.get("additions", [])]
     progress(0.1, "integrating the kinetic model")
-    sim = na.simulate(feed, hours=float(params["hours"]), additions=adds)
+    sim = simulate(feed, hours=float(params["hours"]), additions=adds)
     progress(0.7, "writing tables")
     sim.final.to_csv(out / "final.csv", index=False)
     sim.populations.to_csv(out / "populations.csv", index=False)

@@ -1,7 +1,7 @@
 """What the pages show: figures and tables built from a job's results folder.
 
 The spectrum, family-fraction, heat-map and time-course figures and the sortable
-tables are the report's own (:mod:`nanoalloy.report`); this module only adds what
+tables are the report's own (:mod:`nanoalloy.results.report`); this module only adds what
 the report has no use for: an ion's isotope pattern as an overlay, the final
 distribution of a simulation, and simulation against assignment.
 
@@ -59,7 +59,7 @@ def _json(fig: Any) -> str:
 
 
 def _table(df: pd.DataFrame, table_id: str) -> str:
-    from nanoalloy.report import table_html
+    from nanoalloy.results.report import table_html
 
     # text columns as object dtype, so that the table aligns and sorts them as text
     text = {
@@ -72,7 +72,8 @@ def assign_view(folder: Path) -> dict[str, Any]:
     """Spectrum figure with model, residual and labelled ions; the three tables."""
     import pandas as pd
 
-    from nanoalloy.report import decimate, spectrum_figure
+    from nanoalloy.ms.spectrum import decimate
+    from nanoalloy.results.report import spectrum_figure
 
     species = _csv(folder / "species.csv")
     ions = _csv(folder / "ions.csv")
@@ -104,7 +105,7 @@ def assign_view(folder: Path) -> dict[str, Any]:
 
 def series_view(folder: Path) -> dict[str, Any]:
     """Family fractions (one point per spectrum), x heat maps, Au/Ag figures, tables."""
-    from nanoalloy.report import fractions_figure, heatmap_figure
+    from nanoalloy.results.report import fractions_figure, heatmap_figure
 
     run = json.loads((folder / "run.json").read_text()) if (folder / "run.json").exists() else {}
     tab = _csv(folder / "series.csv")
@@ -129,7 +130,7 @@ def series_view(folder: Path) -> dict[str, Any]:
 def _final_figure(final: pd.DataFrame) -> Any:
     import plotly.graph_objects as go
 
-    from nanoalloy.figures import FAMILY_COLORS
+    from nanoalloy.results.figures import FAMILY_COLORS
 
     fig = go.Figure()
     for fam in FAMILY_ORDER:
@@ -158,7 +159,7 @@ def _final_figure(final: pd.DataFrame) -> Any:
 
 def simulate_view(folder: Path) -> dict[str, Any]:
     """Time course of family fractions, final distribution, final table."""
-    from nanoalloy.report import timecourse_figure
+    from nanoalloy.results.report import timecourse_figure
 
     pops = _csv(folder / "populations.csv")
     final = _csv(folder / "final.csv")
@@ -203,7 +204,7 @@ def ion_details(folder: Path, ion: str, resolution: float) -> dict[str, Any]:
     KeyError
         ``ion`` is not one of the job's fitted ions.
     """
-    import nanoalloy as na
+    from nanoalloy.chem.formula import parse
 
     ions = _csv(folder / "ions.csv")
     if ions.empty or "ion" not in ions.columns:
@@ -212,7 +213,7 @@ def ion_details(folder: Path, ion: str, resolution: float) -> dict[str, Any]:
     if match.empty:
         raise KeyError(ion)
     row = match.iloc[0]
-    pat = na.parse(ion).pattern()
+    pat = parse(ion).pattern()
     scale = float(row["mz_observed"]) / float(row["mz"]) if float(row["mz"]) > 0 else 1.0
     centers = np.asarray(pat.mz, float) * scale
     area = np.asarray(pat.probability, float) * float(row["intensity"])
@@ -279,7 +280,7 @@ def compare_view(sim_folder: Path, assign_folder: Path) -> dict[str, Any]:
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    from nanoalloy.figures import FAMILY_COLORS
+    from nanoalloy.results.figures import FAMILY_COLORS
 
     sim = _distribution(_csv(sim_folder / "final.csv"), "fraction")
     got = _distribution(_csv(assign_folder / "species.csv"), "abundance")

@@ -119,7 +119,7 @@ def create_app(
 
     @app.context_processor
     def _context() -> dict[str, Any]:
-        from nanoalloy.report import TABLE_JS
+        from nanoalloy.results.report import TABLE_JS
 
         return {"table_js": TABLE_JS, "messages": []}
 
@@ -192,13 +192,13 @@ def create_app(
         return job
 
     def presets() -> list[str]:
-        from nanoalloy.library import list_presets
+        from nanoalloy.ms.library import list_presets
 
         return list(list_presets())
 
     def save_preset(file: Any) -> tuple[dict[str, Any], str | None]:
         """An uploaded preset TOML: stored, checked by loading it."""
-        from nanoalloy.library import load_preset
+        from nanoalloy.ms.library import load_preset
 
         data = file.read()
         name = file.filename or "preset.toml"
@@ -226,7 +226,7 @@ def create_app(
 
     def save_spectrum(file: Any) -> tuple[dict[str, Any] | None, str | None]:
         """Store one uploaded spectrum under a random id and list its scans."""
-        from nanoalloy.io import list_scans
+        from nanoalloy.ms.io import list_scans
 
         name = (file.filename or "upload").replace("\\", "/").rsplit("/", 1)[-1][:200] or "upload"
         ext = Path(name).suffix.lower()

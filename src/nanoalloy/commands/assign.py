@@ -1,7 +1,7 @@
 """``nanoalloy assign SPECTRUM [--preset P] [--scan N | --time MIN] [--out DIR] [--json]``.
 
 Assigns every cluster, fragment and complex ion of a preset in one profile
-spectrum (see :func:`nanoalloy.assignment.assign`) and writes into DIR
+spectrum (see :func:`nanoalloy.ms.assign.assign`) and writes into DIR
 (atomically: nothing is left behind when the command fails):
 
 * ``species.csv`` - one row per neutral species (``species,family,au,ag,ligands,
@@ -15,6 +15,10 @@ spectrum (see :func:`nanoalloy.assignment.assign`) and writes into DIR
 * ``fit.csv`` - ``mz,intensity,model`` (decimated) and ``report.html``, the
   self-contained interactive report (zoomable spectrum with the model and
   labelled ions, sortable tables); ``--no-report`` skips both.
+
+DIR is replaced as a whole (built beside it, then swapped in): nothing of an
+older run survives beside the new one. A DIR that already holds files is
+refused unless ``--overwrite`` is given.
 
 A spectrum in which no cluster is found is not an error: the tables are
 written empty (headers only), ``no clusters found`` is printed on stderr and
@@ -45,12 +49,34 @@ def configure(parser: argparse.ArgumentParser) -> None:
     which.add_argument("--scan", type=int, metavar="N", help="0-based scan index")
     which.add_argument("--time", type=float, metavar="MIN", help="retention time in minutes")
     parser.add_argument("--out", default="assign_out", metavar="DIR", help="output folder")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the output folder as a whole if it already holds files",
+    )
     parser.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+    parser.add_argument(
+        "--columns",
+        metavar="MZ,INTENSITY",
+        help="text spectra: m/z and intensity columns (1-based numbers or header names); "
+        "default: inferred from the header names and the content",
+    )
     parser.add_argument(
         "--resolution", type=float, metavar="R", help="resolving power (default: estimated)"
     )
     parser.add_argument("--no-calibrate", action="store_true", help="keep the m/z axis as recorded")
+    parser.add_argument(
+        "--polarity",
+        choices=("negative", "positive"),
+        help="ion mode (default: as recorded in the file, else every candidate)",
+    )
     parser.add_argument("--no-plot", action="store_true", help="skip spectrum.png")
+    parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="rebuild the preset's candidate library and isotope patterns instead of reading "
+        "them from the cache folder ($NANOALLOY_CACHE_DIR, else ~/.cache/nanoalloy)",
+    )
     parser.add_argument(
         "--no-report", action="store_true", help="skip fit.csv and the interactive report.html"
     )
@@ -58,8 +84,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Read, assign, write; returns the exit code."""
-    from ..assignment import assign
-    from ..io import read
+    from ..ms.assign.pipeline import assign
+    from ..ms.io import read, release_memory
 
     if args.resolution is not None and not (
         math.isfinite(args.resolution) and 100 <= args.resolution <= 1e7
@@ -67,18 +93,26 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--resolution must be between 100 and 1e7, got {args.resolution}")
     if args.time is not None and not math.isfinite(args.time):
         raise InputError(f"--time must be a finite number of minutes, got {args.time}")
-    spectrum = read(args.spectrum, scan=args.scan, time=args.time)
+    spectrum = read(args.spectrum, scan=args.scan, time=args.time, columns=args.columns)
     result = assign(
         spectrum,
         preset=args.preset,
         resolution=args.resolution,
         calibrate=not args.no_calibrate,
+        cache=not args.no_cache,
+        polarity=args.polarity,
     )
-    result.write(args.out, plot=not args.no_plot, fit=not args.no_report)
-    if not args.no_report:
-        from ..report import write_report
+    release_memory()  # the fit's freed heap goes back before the figure and tables are drawn
+    from ..output import atomic_dir
 
-        write_report(args.out, title=f"nanoalloy assign: {args.spectrum}")
+    # the whole folder (tables, figure, report) is built beside --out and swapped in:
+    # nothing of an older run survives beside this one
+    with atomic_dir(args.out) as stage:
+        result.write(stage, plot=not args.no_plot, fit=not args.no_report)
+        if not args.no_report:
+            from ..results.report import write_report
+
+            write_report(stage, title=f"nanoalloy assign: {args.spectrum}")
     if result.message:
         print(f"nanoalloy assign: {result.message}", file=sys.stderr)
     if args.json:

@@ -21,6 +21,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default="nanoalloy-demo",
         help="output folder (default nanoalloy-demo)",
     )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the output folder as a whole if it already holds files",
+    )
     parser.add_argument("--workers", type=int, default=2, help="processes (default 2)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 

@@ -21,6 +21,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     """Add the options of ``fit-kinetics``."""
     parser.add_argument("timecourse", metavar="TIMECOURSE.csv", help="long table of populations")
     parser.add_argument("--out", metavar="DIR", required=True, help="output folder")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the output folder as a whole if it already holds files",
+    )
     parser.add_argument("--starts", type=int, default=8, help="number of starts (default 8)")
     parser.add_argument("--scheduler", metavar="ADDRESS", help="dask.distributed scheduler")
     parser.add_argument("--ratio", metavar="AU:AG", help="feed ratio (default: inferred)")

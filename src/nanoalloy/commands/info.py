@@ -13,6 +13,11 @@ HELP = "List the scans of a spectrum file (mzML, mzXML, CSV/TXT) with their meta
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("spectrum", help="spectrum file: mzML, mzXML, CSV/TSV/TXT")
     parser.add_argument("--json", action="store_true", help="print a JSON list, one object a scan")
+    parser.add_argument(
+        "--columns",
+        metavar="MZ,INTENSITY",
+        help="text spectra: m/z and intensity columns (1-based numbers or header names)",
+    )
 
 
 def _fmt(value: object, spec: str = "") -> str:
@@ -22,9 +27,9 @@ def _fmt(value: object, spec: str = "") -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..io import list_scans
+    from ..ms.io import list_scans
 
-    scans = list_scans(args.spectrum)
+    scans = list_scans(args.spectrum, columns=args.columns)
     if args.json:
         print(json.dumps([s.to_dict() for s in scans], indent=2))
         return 0

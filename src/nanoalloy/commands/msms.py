@@ -4,9 +4,9 @@ Writes into DIR (atomically; nothing on error):
 
 * ``fragments.csv`` - ``ion,charge,mz_average,mz_most_abundant,loss,kind``: the
   precursor, its ``[M(SR)2]-`` / ``M(SR)`` loss fragments and the complementary
-  ``[M(SR)2]-`` ions (see :func:`nanoalloy.msms.fragment_ladder`);
+  ``[M(SR)2]-`` ions (see :func:`nanoalloy.ms.msms.fragment_ladder`);
 * with a product-ion SPECTRUM, ``matches.csv`` (columns of
-  :data:`nanoalloy.msms.MATCH_COLUMNS`) and ``msms.png``, the spectrum with the
+  :data:`nanoalloy.ms.msms.MATCH_COLUMNS`) and ``msms.png``, the spectrum with the
   fitted envelopes of the matched ions drawn and labelled.
 """
 
@@ -23,8 +23,8 @@ from ..errors import InputError
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-    from ..msms import Fragment
-    from ..spectrum import Spectrum
+    from ..ms.msms import Fragment
+    from ..ms.spectrum import Spectrum
 
 NAME = "msms"
 HELP = "MS/MS of a cluster anion: [M(SR)2]- / M(SR) loss ladder, matched to a product-ion spectrum."
@@ -38,7 +38,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("spectrum", nargs="?", help="product-ion spectrum (mzML, mzXML, CSV, TXT)")
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the output folder as a whole if it already holds files",
+    )
     parser.add_argument("--sr", metavar="LIGAND", help="ligand that SR stands for, e.g. p-MBA")
+    parser.add_argument(
+        "--preset",
+        metavar="P",
+        help="preset name or TOML: SR is its main ligand, and each of its thiolates the "
+        "precursor carries may leave as [M(L)2]- / M(L) units",
+    )
     parser.add_argument("--ligands", metavar="TOML", help="extra ligand definitions")
     parser.add_argument(
         "--resolution", type=float, metavar="R", help="resolving power (default: estimated)"
@@ -59,8 +70,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..formula import parse
-    from ..msms import fragment_ladder, match_spectrum
+    from ..chem.formula import parse
+    from ..ms.msms import fragment_ladder, match_spectrum
     from ..output import atomic_dir
     from .mz import registry_from_args
 
@@ -71,10 +82,21 @@ def run(args: argparse.Namespace) -> int:
     if not 0 < args.min_score <= 1:
         raise InputError(f"--min-score must be in (0, 1], got {args.min_score}")
     reg = registry_from_args(args)
-    ion = parse(args.precursor, sr=args.sr, ligands=reg)
+    sr: str | list[str] | None = args.sr
+    if args.preset is not None:
+        from ..ms.preset import load_preset
+
+        p = load_preset(args.preset, registry=reg)
+        thiolates = [
+            n for n in p.ligand_names if reg[n].electrons > 0 and n not in ("Cl", "Br", "I")
+        ]
+        if args.sr is not None:
+            thiolates = [reg.resolve(args.sr).name] + [t for t in thiolates if t != args.sr]
+        sr = thiolates or args.sr
+    ion = parse(args.precursor, sr=sr if isinstance(sr, str) or sr is None else sr[0], ligands=reg)
     ladder = fragment_ladder(
         ion,
-        sr=args.sr,
+        sr=sr,
         max_losses=args.max_losses,
         max_neutral=args.max_neutral,
         ligands=reg,
@@ -103,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _read(path: str, scan: int | None) -> Spectrum:
-    from ..io import read
+    from ..ms.io import read
 
     p = Path(path)
     if not p.is_file():
@@ -138,7 +160,7 @@ def _plot(
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from ..isotopes import Pattern, profile
+    from ..chem.isotopes import Pattern, profile
 
     res = float(matches.attrs["resolution"])
     x, y = spectrum.mz, spectrum.intensity

@@ -20,14 +20,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def registry_from_args(args: argparse.Namespace):  # noqa: ANN201 - shared helper for commands
     """The ligand registry selected by ``--ligands`` (default: built-in)."""
-    from ..ligands import DEFAULT_LIGANDS
+    from ..chem.ligands import DEFAULT_LIGANDS
 
     path = getattr(args, "ligands", None)
     return DEFAULT_LIGANDS.from_toml(path) if path else DEFAULT_LIGANDS
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..formula import parse
+    from ..chem.formula import parse
 
     ion = parse(args.formula, sr=args.sr, ligands=registry_from_args(args))
     info = ion.to_dict()

@@ -31,8 +31,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from ..formula import parse
-    from ..isotopes import profile
+    from ..chem.formula import parse
+    from ..chem.isotopes import profile
     from ..output import atomic_file
     from .mz import registry_from_args
 
@@ -65,7 +65,7 @@ def _plot(ion, pat, args: argparse.Namespace) -> None:  # noqa: ANN001
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..isotopes import profile
+    from ..chem.isotopes import profile
     from ..output import atomic_file
 
     fig, ax = plt.subplots(figsize=(6, 3.5), layout="constrained")

@@ -22,7 +22,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write the report and print its path."""
-    from ..report import write_report
+    from ..results.report import write_report
 
     path = write_report(args.folder, title=args.title)
     print(f"report: {path}")

@@ -23,6 +23,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--out", metavar="DIR", required=True, help="output folder")
     parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the output folder as a whole if it already holds files",
+    )
+    parser.add_argument(
         "--preset", default="auag44-pmba", help="candidate preset (default auag44-pmba)"
     )
     parser.add_argument(
@@ -38,8 +43,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the series pipeline and print where the report is."""
-    from .. import series as series_mod
     from ..errors import InputError
+    from ..results import series as series_mod
 
     if args.workers < 1:
         raise InputError(f"--workers must be >= 1, got {args.workers}")

@@ -39,6 +39,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--params", metavar="FILE", help="parameter TOML (default: calibrated)")
     parser.add_argument("--out", metavar="DIR", required=True, help="output folder")
     parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the output folder as a whole if it already holds files",
+    )
+    parser.add_argument(
         "--no-report", action="store_true", help="do not write the interactive report.html"
     )
 
@@ -155,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
         feed_txt = ", ".join(f"{k} {v:g}" for k, v in feed.items())
         plot_timecourse(result, stage / "timecourse.png", title=f"feed {feed_txt}")
     if not args.no_report:
-        from ..report import write_report
+        from ..results.report import write_report
 
         write_report(args.out, title=f"nanoalloy simulate: feed {feed_txt}, {args.hours:g} h")
     fr = summary["fractions"]

@@ -31,6 +31,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--params", metavar="FILE", help="parameter TOML (default: calibrated)")
     parser.add_argument("--jobs", type=int, default=0, help="worker processes (0: all cores)")
     parser.add_argument("--out", metavar="DIR", required=True, help="output folder")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the output folder as a whole if it already holds files",
+    )
 
 
 def _number(text: str) -> float:

@@ -35,6 +35,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--calibration-ppm", type=float, default=0.0, help="calibration error in ppm"
     )
     parser.add_argument(
+        "--polarity",
+        choices=("negative", "positive"),
+        help="ion mode (default: negative when the preset forms anions)",
+    )
+    parser.add_argument(
         "--all-times",
         action="store_true",
         help="for CSV output of a time course: error instead of writing the last time",
@@ -52,8 +57,8 @@ def _range(text: str) -> tuple[float, float]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..io import write_csv, write_mzml
-    from ..synth import read_populations, synthesize, synthesize_series
+    from ..ms.io import write_csv, write_mzml
+    from ..ms.synth import read_populations, synthesize, synthesize_series
 
     out = Path(args.out)
     suffix = out.suffix.lower()
@@ -67,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
         resolution=args.resolution,
         mz_range=_range(args.mz_range),
         calibration_ppm=args.calibration_ppm,
+        polarity=args.polarity,
     )
     times = sorted(pops["time_h"].unique()) if "time_h" in pops.columns else []
     if suffix == ".mzml":

@@ -50,6 +50,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="reference spectra files (each column one reference), for unmixing",
     )
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the output folder as a whole if it already holds files",
+    )
     parser.add_argument("--no-report", action="store_true", help="do not write report.html")
     parser.add_argument("--unit", choices=["auto", "nm", "eV"], default="auto")
     parser.add_argument("--range", nargs=2, type=float, metavar=("LO", "HI"), help="nm to use")
@@ -114,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
             _write_fractions(stage / "fractions.csv", result)
         _figure(stage / "uvvis.png", spectra, corrected, bands, result)
     if not args.no_report:
-        from ..report import write_report
+        from ..results.report import write_report
 
         write_report(args.out, title=f"nanoalloy uvvis: {args.spectrum}")
     what = f"{len(bands)} bands in {spectra.n_spectra} spectra"

@@ -1,4 +1,4 @@
-"""UV-vis absorption spectra: reading, baseline, bands and shoulders, unmixing.
+"""UV-vis absorption spectra: reading, baseline, bands and shoulders.
 
 Wavelengths are in nm and ascending everywhere. Spectra given against photon
 energy are converted with the intensity Jacobian: a spectral density conserves
@@ -8,8 +8,8 @@ its area, ``A(λ) dλ = A(E) dE``, so ``A(λ) = A(E)·|dE/dλ| = A(E)·E²/(hc)`
 
 Contents
 --------
-AbsorptionSpectra, Band, GaussianBand, UnmixResult
-    Records: spectra (read-only), a found band, a model band, an unmixing result.
+AbsorptionSpectra, Band, GaussianBand
+    Records: spectra (read-only), a found band, a model band.
 HC_EV_NM
     h·c in eV·nm.
 read_uvvis
@@ -20,8 +20,6 @@ find_bands
     Peaks (maxima of A) and shoulders (minima of d²A/dλ² without a maximum of A).
 model_spectrum, reference_bands
     Gaussian model spectra; the packaged band tables of the known clusters.
-unmix, plot_series
-    Non-negative unmixing against references; a series coloured by time (Fig. 3a-c).
 """
 
 from __future__ import annotations
@@ -33,33 +31,25 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .errors import InputError
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .uvvis_unmix import UnmixResult, plot_series, unmix
-
-    pass
+from ..errors import InputError
 
 __all__ = [
     "AbsorptionSpectra",
     "Band",
     "GaussianBand",
     "HC_EV_NM",
-    "UnmixResult",
     "correct_baseline",
     "find_bands",
     "fit_baseline",
     "model_spectrum",
-    "plot_series",
     "read_uvvis",
     "reference_bands",
     "smooth",
-    "unmix",
 ]
 
 HC_EV_NM = 1239.841984
@@ -70,6 +60,12 @@ _FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
 
 
 # ----------------------------------------------------------------------------- records
+WAVELENGTH_RANGE_NM = (1.0, 1.0e5)
+"""Wavelengths accepted (1 nm to 100 um); anything outside is a misread column."""
+ABSORBANCE_MAX = 1.0e12
+"""Largest absolute absorbance accepted (raw detector counts fit; 5e302 does not)."""
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class AbsorptionSpectra:
     """Absorbance on an ascending wavelength grid, one column per spectrum.
@@ -113,6 +109,17 @@ class AbsorptionSpectra:
             raise InputError("wavelengths and absorbances must be finite (no NaN or inf)")
         if (wl <= 0).any() or (np.diff(wl) <= 0).any():
             raise InputError("wavelengths must be positive and strictly increasing")
+        if wl[0] < WAVELENGTH_RANGE_NM[0] or wl[-1] > WAVELENGTH_RANGE_NM[1]:
+            bad = wl[0] if wl[0] < WAVELENGTH_RANGE_NM[0] else wl[-1]
+            raise InputError(
+                f"wavelength {bad:.6g} nm is absurd (outside {WAVELENGTH_RANGE_NM[0]:g}-"
+                f"{WAVELENGTH_RANGE_NM[1]:g} nm): is the first column the wavelength (nm) "
+                "or photon energy (eV)?"
+            )
+        if np.abs(ab).max() > ABSORBANCE_MAX:
+            raise InputError(
+                f"absorbance {np.abs(ab).max():.6g} is absurd (beyond +-{ABSORBANCE_MAX:g})"
+            )
         labels = tuple(str(x) for x in self.labels) or tuple(
             f"A{i + 1}" for i in range(ab.shape[1])
         )
@@ -714,12 +721,3 @@ def reference_bands(name: str, /) -> tuple[GaussianBand, ...]:
         GaussianBand(float(b["center_nm"]), float(b["fwhm_nm"]), float(b["height"]))
         for b in table[name]["bands"]
     )
-
-
-def __getattr__(name: str) -> Any:
-    """Re-export unmixing from :mod:`nanoalloy.uvvis_unmix` (lazily, no import cycle)."""
-    if name in ("UnmixResult", "plot_series", "unmix"):
-        from . import uvvis_unmix
-
-        return getattr(uvvis_unmix, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,28 @@
+"""The assign pipeline: one spectrum -> which cluster species are there, and how much of each.
+
+Read :mod:`nanoalloy.ms.assign.pipeline` top to bottom for the whole flow; each step
+lives in its own module:
+
+instrument
+    Resolving power of the data (isolated peaks, file metadata, valley depths).
+candidates
+    The preset's candidate library with isotope patterns; pruning against the spectrum;
+    the structured fit problem (species, ion forms, groups).
+design
+    Rendered isotope columns and baseline on the decimated grid; one joint fit round.
+calibration
+    ``ppm(m) = a + b m``: coarse screen, walks, joint refinement, per-window errors.
+selection
+    Model selection: parentless fragments, redundant families, detached species.
+tables
+    Species, ion and family tables of the final fit.
+result
+    :class:`Assignment` (tables, model, residual, calibration, plot, write).
+"""
+
+from __future__ import annotations
+
+from .pipeline import assign
+from .result import ION_COLUMNS, SPECIES_COLUMNS, Assignment
+
+__all__ = ["Assignment", "ION_COLUMNS", "SPECIES_COLUMNS", "assign"]

@@ -1,0 +1,224 @@
+"""Calibration of the m/z axis, ``ppm(m) = a + b m``: coarse screen, walks, joint refinement,
+and the per-window shifts reported before/after (step 4).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..._parallel import pmap
+from ..fit import (
+    BlockSolver,
+    _mixer,
+    scan_shift,
+)
+from .candidates import _Problem
+from .design import _calibrated, _Design, _extended, _fit_round, _form_factor
+
+if TYPE_CHECKING:
+    pass
+
+__all__: list[str] = []
+
+
+def _parabola(values: np.ndarray, k: int, step: float) -> float:
+    """Sub-step offset of the minimum at ``k`` from a parabola through its neighbours."""
+    if not 0 < k < values.size - 1:
+        return 0.0
+    r0, r1, r2 = values[k - 1], values[k], values[k + 1]
+    den = r0 - 2 * r1 + r2
+    return float(np.clip(0.5 * (r0 - r2) / den, -1, 1)) * step if den > 0 else 0.0
+
+
+def _coarse_calibration(
+    prob: _Problem,
+    design: _Design,
+    g: Any,
+    gy: np.ndarray,
+    *,
+    span_ppm: float = 32.0,
+    step_ppm: float = 4.0,
+    slopes: tuple[float, ...] = (-8.0, -4.0, 0.0, 4.0, 8.0),
+) -> tuple[float, float]:
+    """Calibration (offset ppm, slope ppm per m/z) minimising whole-spectrum fits.
+
+    Envelope centroids and isotope combs both count, so a miscalibration
+    cannot be absorbed by near-isobaric reassignments (one Au/Ag swap against
+    four Na+/H+ exchanges shifts the comb by ~18 ppm) as a local shift
+    estimate can.
+
+    Two stages: every trial (ppm at the spectrum's centre, within
+    ``span_ppm``, times ppm per 1000 m/z in ``slopes``) first gets a
+    species-only fit at the starting form weights (one Gram matrix, factorised
+    once: a cheap screen); the slope matters here, since over a wide m/z range
+    the ends pull an offset-only screen away from the middle. Then full
+    structured refits (species *and* form weights, from the starting weights
+    each time, so no trial inherits another's basin) walk along the offset at
+    the screen's best slope (and at no slope) until the best full fit has a
+    fitted neighbour on both sides; a parabola through the three gives the
+    sub-step minimum, and the lower of the two walks wins.
+    """
+    centre = float(np.median(design.mz))
+    trials = np.arange(-span_ppm, span_ppm + 1e-9, step_ppm)
+    mat, _ = design.restricted(prob.col)
+    group_ext, form_ext = _extended(prob, design)
+    mix = _mixer(group_ext, _form_factor(form_ext, prob.form_init), int(group_ext.max()) + 1)
+    cols = (mat @ mix).tocsc()
+    gram = (cols.T @ cols).toarray()
+    solver = BlockSolver(gram)
+
+    def axis(p: float, slope: float) -> np.ndarray:
+        b = slope / 1000.0
+        return _calibrated(g.mz, gy, p - b * centre, b, design.mz)
+
+    screen = np.empty((len(slopes), trials.size))
+    for i, slope in enumerate(slopes):
+        ys = np.stack([axis(float(p), slope) for p in trials], axis=1)
+        rhs = np.asarray(cols.T @ ys)
+        x = solver.solve_many(rhs)
+        screen[i] = (
+            (ys * ys).sum(axis=0) - 2.0 * (x * rhs).sum(axis=0) + (x * (gram @ x)).sum(axis=0)
+        )
+    # the screen's best slope, and no slope: its fixed (starting) form weights
+    # can blunt the screen (deep Na+ ladders), so full refits decide
+    best_slope = int(np.argmin(screen.min(axis=1)))
+    starts = {best_slope}
+    if 0.0 in slopes:
+        starts.add(slopes.index(0.0))
+    results = [
+        _walk_offset(prob, design, axis, trials, slopes[i], int(np.argmin(screen[i])))
+        for i in sorted(starts)
+    ]
+    _, p, slope = min(results)
+    return p - slope / 1000.0 * centre, slope / 1000.0
+
+
+def _walk_offset(
+    prob: _Problem,
+    design: _Design,
+    axis: Any,
+    trials: np.ndarray,
+    slope: float,
+    k: int,
+) -> tuple[float, float, float]:
+    """Full refits along the offset from trial ``k`` to a minimum with fitted neighbours.
+
+    Returns (residual sum of squares, offset ppm at the centre, slope).
+    """
+    full: dict[int, float] = {}
+
+    def refit(j: int) -> float:
+        return float(
+            _fit_round(prob, design, axis(float(trials[j]), slope), prob.form_init, 3)["rss"]
+        )
+
+    for _ in range(trials.size):
+        todo = [j for j in (k - 1, k, k + 1) if 0 <= j < trials.size and j not in full]
+        full.update(zip(todo, pmap(refit, todo), strict=True))
+        best = min(full, key=full.__getitem__)
+        if best == k:
+            break
+        k = best
+    curve = np.array([full.get(j, np.inf) for j in range(trials.size)])
+    step = float(trials[1] - trials[0]) if trials.size > 1 else 1.0
+    return full[k], float(trials[k]) + _parabola(curve, k, step), slope
+
+
+def _refine_calibration(
+    prob: _Problem,
+    design: _Design,
+    g: Any,
+    gy: np.ndarray,
+    a0: float,
+    b0: float,
+    *,
+    step: tuple[float, float],
+    form_w: np.ndarray,
+    iterations: int = 2,
+) -> tuple[float, float]:
+    """Better (offset ppm, slope ppm per m/z) around ``(a0, b0)`` by full refits.
+
+    Offset and slope are searched together: the residual is a narrow, tilted
+    valley in the two (ions at the ends of the range pin the calibration there,
+    while one Au/Ag swap against four Na+/H+ exchanges lets the clusters in
+    between absorb part of an error), where one-at-a-time scans stall. The
+    whole structured model (species *and* form weights, from ``form_w``) is
+    refitted on a 3 x 3 grid of (ppm at the spectrum's centre, ppm per 1000
+    m/z) spaced by ``step``; the result is the minimum of the quadratic through
+    the nine (at most 1.5 steps away) when a refit there confirms it, else the
+    best grid point. Trials run on threads. :func:`assign` calls this in
+    shrinking steps, refitting the forms in between.
+    """
+    centre = float(np.median(design.mz))
+    pc, pb = a0 + b0 * centre, b0 * 1000.0  # ppm at the centre, ppm per 1000 m/z
+    sa, sb = step
+
+    def rss(point: tuple[float, float]) -> float:
+        b = point[1] / 1000.0
+        y = _calibrated(g.mz, gy, point[0] - b * centre, b, design.mz)
+        return float(_fit_round(prob, design, y, form_w, iterations)["rss"])
+
+    unit = np.array([(i, j) for i in (-1.0, 0.0, 1.0) for j in (-1.0, 0.0, 1.0)])
+    pts = [(pc + i * sa, pb + j * sb) for i, j in unit]
+    vals = np.array(pmap(rss, pts))
+    k = int(np.argmin(vals))
+    best, best_val = pts[k], float(vals[k])
+    u, w = unit[:, 0], unit[:, 1]
+    terms = np.column_stack([np.ones(9), u, w, u * u, u * w, w * w])
+    c = np.linalg.lstsq(terms, vals, rcond=None)[0]
+    hess = np.array([[2.0 * c[3], c[4]], [c[4], 2.0 * c[5]]])
+    if np.all(np.linalg.eigvalsh(hess) > 0):
+        du, dw = np.clip(np.linalg.solve(hess, -c[1:3]), -1.5, 1.5)
+        cand = (pc + float(du) * sa, pb + float(dw) * sb)
+        if rss(cand) < best_val:
+            best = cand
+    b = best[1] / 1000.0
+    return best[0] - b * centre, b
+
+
+def _window_shifts(
+    design: Any,
+    fitted: Any,
+    group: np.ndarray,
+    form: np.ndarray,
+    mz: np.ndarray,
+    y: np.ndarray,
+    shift_grid: np.ndarray,
+    noise: float,
+) -> np.ndarray:
+    """(centre m/z, ppm shift, weight) for every m/z window holding strong fitted signal."""
+
+    model = fitted.model
+    if model.size == 0 or model.max() <= 0:
+        return np.zeros((0, 3))
+    # windows: runs of rows whose model exceeds a small share of the maximum
+    strong = model > max(0.02 * model.max(), 10 * noise)
+    gaps = np.flatnonzero(np.diff(mz) > 2.0) + 1
+    edges = np.unique(np.concatenate([[0], gaps, [mz.size]]))
+    mix = _mixer(group, _form_factor(form, fitted.form), int(group.max()) + 1)
+    cols = (design @ mix).tocsr()  # row slices below
+    windows: list[tuple[slice, np.ndarray]] = []
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        # split long stretches into ~40 m/z windows
+        start = lo
+        while start < hi:
+            stop = int(np.searchsorted(mz, mz[start] + 40.0, side="left"))
+            stop = min(max(stop, start + 1), hi)
+            if stop < hi and hi - stop < 0.25 * (stop - start):
+                stop = hi
+            sl = slice(start, stop)
+            if strong[sl].sum() >= 10:
+                live = np.flatnonzero(np.asarray(abs(cols[sl]).sum(axis=0)).ravel() > 0)
+                if live.size:
+                    windows.append((sl, live))
+            start = stop
+
+    def scan(win: tuple[slice, np.ndarray]) -> tuple[float, float, float]:
+        sl, live = win
+        s, w = scan_shift(cols[sl][:, live], mz[sl], y[sl], shifts_ppm=shift_grid)
+        return float(np.average(mz[sl], weights=model[sl] + 1e-30)), s, w
+
+    out = [r for r in pmap(scan, windows) if r[2] > 0]
+    return np.array(out, dtype=float).reshape(-1, 3)

@@ -1,0 +1,146 @@
+"""The design of the joint fit: rendered isotope columns on the decimated grid, the
+piecewise-linear baseline, the calibrated read of the data, and one fit round (step 3).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..._parallel import pmap, threads
+from ..fit import (
+    SymmetricPairs,
+    fit_structured,
+    render,
+)
+from .candidates import _Problem
+
+if TYPE_CHECKING:
+    from ...chem.isotopes import Pattern
+
+__all__: list[str] = []
+
+
+@dataclass(frozen=True, slots=True)
+class _Design:
+    """Ion columns and baseline hats rendered once on the rows of the grid they cover."""
+
+    matrix: Any  # csc, rows x (ions + hats)
+    hess: Any  # csr, matrix' matrix
+    rows: np.ndarray  # grid rows covered by the ions
+    n_ion: int
+    hats: Any  # csc, full grid x hats
+    mz: np.ndarray  # grid m/z of the rows
+    columns: dict[bytes, tuple[Any, Any]] = field(default_factory=dict)  # per problem (cache)
+
+    def restricted(self, col: np.ndarray) -> tuple[Any, Any]:
+        """Design and Gram matrix (as pairs) of the ion columns ``col`` plus every baseline hat."""
+        key = col.tobytes()
+        hit = self.columns.get(key)
+        if hit is None:
+            n_h = self.matrix.shape[1] - self.n_ion
+            idx = np.concatenate([col, self.n_ion + np.arange(n_h)])
+            hit = self.columns[key] = (
+                self.matrix[:, idx],
+                SymmetricPairs(self.hess[idx][:, idx]),
+            )
+        return hit
+
+
+def _build_design(
+    prob: _Problem, pats: list[Pattern], g: Any, resolution: float, knot_mz: float
+) -> _Design:
+    from scipy import sparse
+
+    ion_design = render([pats[i] for i in prob.idx], g.mz, resolution)
+    rows = np.flatnonzero(np.bincount(ion_design.indices, minlength=g.mz.size))
+    hats = _hats(g.mz, knot_mz)
+    matrix = sparse.hstack([ion_design, hats], format="csc")[rows]
+    return _Design(matrix, _gram(matrix), rows, prob.idx.size, hats, g.mz[rows])
+
+
+def _gram(matrix: Any) -> Any:
+    """``matrix' matrix`` (CSR) as the sum over row slabs, the slabs on threads."""
+    m = matrix.tocsr()
+    n = max(1, min(threads(), m.shape[0] // 1000))
+    cuts = np.linspace(0, m.shape[0], n + 1).astype(int)
+    parts = pmap(lambda k: m[cuts[k] : cuts[k + 1]].T @ m[cuts[k] : cuts[k + 1]], range(n))
+    total = parts[0]
+    for p in parts[1:]:
+        total = total + p
+    return total.tocsr()
+
+
+def _calibrated(
+    mz_grid: np.ndarray, gy: np.ndarray, a: float, b: float, at: np.ndarray
+) -> np.ndarray:
+    """Data read where a true m/z ``at`` is observed: ``at (1 + (a + b at) 1e-6)``."""
+    return np.interp(at * (1.0 + 1e-6 * (a + b * at)), mz_grid, gy)
+
+
+def _extended(prob: _Problem, design: _Design) -> tuple[np.ndarray, np.ndarray]:
+    """Group and form index of every column of ``design.restricted(prob.col)``.
+
+    The baseline hats follow the ions as free columns (one group each, no form).
+    """
+    n_h = design.matrix.shape[1] - design.n_ion
+    n_g = len(prob.group_labels)
+    group_ext = np.concatenate([prob.group, n_g + np.arange(n_h)])
+    form_ext = np.concatenate([prob.form, np.full(n_h, -1)])
+    return group_ext, form_ext
+
+
+def _form_factor(form: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Each column's form weight (1 for free columns, ``form < 0``)."""
+    return np.where(form >= 0, weights[np.maximum(form, 0)], 1.0)
+
+
+def _fit_round(
+    prob: _Problem,
+    design: _Design,
+    y: np.ndarray,
+    form_init: np.ndarray,
+    iterations: int,
+    group_init: np.ndarray | None = None,
+) -> dict[str, Any]:
+    """Structured fit of the problem's columns (plus the baseline hats) to ``y``."""
+    mat, hess = design.restricted(prob.col)
+    n_g = len(prob.group_labels)
+    group_ext, form_ext = _extended(prob, design)
+    fitted = fit_structured(
+        mat,
+        y,
+        group=group_ext,
+        form=form_ext,
+        form_family=prob.form_family,
+        form_init=form_init,
+        iterations=iterations,
+        cross=(hess, np.asarray(mat.T @ y)),
+        group_init=group_init,
+    )
+    return {
+        "fit": fitted,
+        "design": mat,
+        "y": y,
+        "n": (n_g, prob.idx.size),
+        "group_ext": group_ext,
+        "form_ext": form_ext,
+        "rss": fitted.rss,
+        "hat_coef": fitted.group[n_g:],
+    }
+
+
+def _hats(mz: np.ndarray, spacing: float) -> Any:
+    """Piecewise-linear (hat) basis with knots every ``spacing`` m/z, one column per knot."""
+    from scipy import sparse
+
+    pos = (mz - mz[0]) / spacing
+    k = np.floor(pos).astype(np.intp)
+    t = pos - k
+    n = int(k.max()) + 2
+    rows = np.concatenate([np.arange(mz.size), np.arange(mz.size)])
+    cols = np.concatenate([k, k + 1])
+    vals = np.concatenate([1.0 - t, t])
+    return sparse.csc_matrix((vals, (rows, cols)), shape=(mz.size, n))

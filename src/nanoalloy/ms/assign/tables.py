@@ -1,0 +1,261 @@
+"""Tables of the assigner: species, ions and families from the final fit (step 6)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..fit import (
+    cosine_pairs,
+)
+from ..library import CandidateLibrary, Preset
+from ..peaks import Calibration
+from ..spectrum import Spectrum
+from .candidates import _Problem
+from .result import ION_COLUMNS, SPECIES_COLUMNS, Assignment
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ...chem.isotopes import Pattern
+
+__all__: list[str] = []
+
+
+def _empty(
+    spectrum: Spectrum, resolution: float, noise: float, base: np.ndarray, g: Any
+) -> Assignment:
+    import pandas as pd
+
+    from ..composition import FAMILY_COLUMNS
+
+    baseline = base[g.index]
+    return Assignment(
+        pd.DataFrame(columns=list(SPECIES_COLUMNS)),
+        pd.DataFrame(columns=list(ION_COLUMNS)),
+        pd.DataFrame(columns=list(FAMILY_COLUMNS)),
+        spectrum,
+        None,
+        float(resolution),
+        0.0,
+        float(np.sqrt(np.mean((spectrum.intensity - baseline) ** 2))),
+        float(noise),
+        "no clusters found",
+        ([], np.zeros(0), spectrum.mz, baseline),
+    )
+
+
+def _tables(
+    spectrum: Spectrum,
+    preset: Preset,
+    lib: CandidateLibrary,
+    pats: list[Pattern],
+    prob: _Problem,
+    state: dict[str, Any],
+    resolution: float,
+    noise: float,
+    calibration: Calibration | None,
+    mz_cal: np.ndarray,
+    shifts: np.ndarray,
+    isobar_threshold: float,
+    min_snr: float,
+) -> Assignment:
+    import pandas as pd
+
+    from ..composition import family_table
+
+    fitted = state["fit"]
+    design, rows, gy = state["design"], state["rows"], state["gy"]
+    y = gy[rows]
+    resid = y - fitted.model
+    ss_res = float(resid @ resid) + float(np.sum(np.delete(gy, rows) ** 2))
+    ss_tot = float(np.sum((gy - gy.mean()) ** 2))
+    r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else 0.0
+    rmse = math.sqrt(ss_res / gy.size)
+    sigma2 = max(float(resid @ resid) / max(y.size - fitted.group.size, 1), noise**2)
+    # per-group uncertainty from the active block of the Gram matrix (baseline terms included)
+    sd_all = np.zeros(fitted.group.size)
+    act = np.flatnonzero(fitted.group > 0)
+    if act.size:
+        cov = np.linalg.pinv(fitted.gram[np.ix_(act, act)]) * sigma2
+        sd_all[act] = np.sqrt(np.clip(np.diag(cov), 0, None))
+    n_group, n_ion = state["n"]
+    design = design[:, :n_ion]
+    fitted = dataclasses.replace(
+        fitted,
+        group=fitted.group[:n_group],
+        ion=fitted.ion[:n_ion],
+        gram=fitted.gram[:n_group, :n_group],
+        design=design,
+    )
+    sd_a = sd_all[:n_group]
+    cands = [lib.candidates[i] for i in prob.idx]
+    mz_mean = lib.mz_average[prob.idx]
+    a = fitted.group
+    active = a > 0
+    # ion intensities: only ions whose mean m/z lies in the spectrum count (as the truth does)
+    ion_i = fitted.ion
+    factor = np.where(ion_i > 0, ion_i / np.where(a[prob.group] > 0, a[prob.group], 1.0), 0.0)
+    signal = np.bincount(prob.group, weights=ion_i, minlength=n_group)
+    sd_signal = sd_a * np.bincount(prob.group, weights=factor, minlength=n_group)
+    # score: envelope correlation with the data it explains x log SNR
+    from scipy import sparse
+
+    mix = sparse.csc_matrix(
+        (np.where(prob.form >= 0, factor, 1.0), (np.arange(prob.group.size), prob.group)),
+        shape=(prob.group.size, n_group),
+    )
+    cols = (design @ mix).tocsc()
+    score = np.zeros(n_group)
+    for k in np.flatnonzero(active).tolist():
+        col = cols[:, k]
+        r_idx = col.indices
+        c = col.data * a[k]
+        keep = c > 0.05 * c.max()
+        part = resid[r_idx[keep]] + c[keep]
+        den = float(np.linalg.norm(c[keep]) * np.linalg.norm(part))
+        cos = float(c[keep] @ part) / den if den > 0 else 0.0
+        score[k] = max(cos, 0.0) * math.log10(1.0 + float(c.max()) / noise)
+    # near-isobar partners among species (structured columns)
+    gram_cols = (cols.T @ cols).toarray()
+    partners: dict[int, list[str]] = {}
+    for i, j, _ in cosine_pairs(gram_cols, active, threshold=isobar_threshold):
+        partners.setdefault(i, []).append(prob.group_labels[j][0])
+        partners.setdefault(j, []).append(prob.group_labels[i][0])
+
+    first: dict[int, Any] = {}
+    n_ions = np.bincount(prob.group, weights=(ion_i > 0).astype(float), minlength=n_group)
+    for c, gidx in zip(cands, prob.group, strict=True):
+        first.setdefault(int(gidx), c)
+    sp_rows = []
+    height = np.zeros(n_group)
+    for k in np.flatnonzero(active).tolist():
+        height[k] = float(cols[:, k].data.max(initial=0.0)) * a[k]
+    for k in range(int(n_group)):
+        # below the detection limit: not reported (and not counted in the abundances)
+        if signal[k] <= 0 or height[k] < min_snr * noise:
+            continue
+        c = first[k]
+        label, family, au = prob.group_labels[k]
+        sp_rows.append(
+            {
+                "species": c.species,
+                "family": family,
+                "au": c.au,
+                "ag": c.ag,
+                "x": c.x,
+                "ligands": c.ligands,
+                "core_charge": c.core_charge,
+                "electrons": c.electrons,
+                "signal": signal[k],
+                "signal_sd": sd_signal[k],
+                "score": score[k],
+                "n_ions": int(n_ions[k]),
+                "near_isobar": ";".join(sorted(set(partners.get(k, [])))),
+            }
+        )
+    sp = pd.DataFrame(sp_rows)
+    if sp.empty:
+        return _empty(spectrum, resolution, noise, state["base"], state["g"])
+    # fragments / complexes: pool free ions into their neutral species
+    agg = {
+        "au": "first",
+        "ag": "first",
+        "x": "first",
+        "ligands": "first",
+        "core_charge": "first",
+        "electrons": "first",
+        "signal": "sum",
+        "signal_sd": lambda s: float(np.sqrt(np.sum(np.square(s)))),
+        "score": "max",
+        "n_ions": "sum",
+        "near_isobar": lambda s: ";".join(sorted({v for t in s for v in t.split(";") if v})),
+    }
+    sp = sp.groupby(["species", "family"], as_index=False, sort=False).agg(agg)
+    cluster = ~sp["family"].isin(["fragment", "complex"])
+    total = float(sp.loc[cluster, "signal"].sum())
+    if total <= 0:
+        return _empty(spectrum, resolution, noise, state["base"], state["g"])
+    sp["abundance"] = sp["signal"] / total
+    sp["abundance_sd"] = sp["signal_sd"] / total
+    fam_order = {f.name: i for i, f in enumerate(preset.families)}
+    fam_order.update({"fragment": 98, "complex": 99})
+    sp["_o"] = sp["family"].map(fam_order)
+    sp = sp.sort_values(["_o", "x", "au", "ligands"]).drop(columns=["_o", "signal_sd"])
+    sp = sp[list(SPECIES_COLUMNS)].reset_index(drop=True)
+
+    ions = _ion_table(cands, prob, fitted, pats, design, mz_mean, sd_a, shifts, isobar_threshold)
+    fams = family_table(sp, n_metals={f.name: f.n_metals for f in preset.families})
+    live = ion_i > 0
+    render_pats = [pats[i] for i, keep in zip(prob.idx, live, strict=True) if keep]
+    baseline = state["base"][state["g"].index]
+    return Assignment(
+        sp,
+        ions,
+        fams,
+        spectrum,
+        calibration,
+        float(resolution),
+        float(r2),
+        float(rmse),
+        float(noise),
+        "",
+        (render_pats, ion_i[live], mz_cal, baseline),
+    )
+
+
+def _ion_table(
+    cands: list[Any],
+    prob: _Problem,
+    fitted: Any,
+    pats: list[Pattern],
+    design: Any,
+    mz_mean: np.ndarray,
+    sd_a: np.ndarray,
+    shifts: np.ndarray,
+    isobar_threshold: float,
+) -> pd.DataFrame:
+    import pandas as pd
+
+    ion_i = fitted.ion
+    a = fitted.group[prob.group]
+    live = np.flatnonzero(ion_i > 1e-12 * max(float(ion_i.max()), 1e-300))
+    # near-isobar partners of the fitted ions (any candidate in the problem)
+    norms = np.sqrt(np.asarray(design.multiply(design).sum(axis=0)).ravel())
+    sub = design[:, live]
+    cross = (sub.T @ design).tocoo()
+    cos = cross.data / np.maximum(norms[live][cross.row] * norms[cross.col], 1e-300)
+    partners: dict[int, list[str]] = {}
+    sel = (cos > isobar_threshold) & (live[cross.row] != cross.col)
+    for r, c in zip(cross.row[sel].tolist(), cross.col[sel].tolist(), strict=True):
+        partners.setdefault(int(live[r]), []).append(str(cands[c].ion))
+    if shifts.shape[0]:
+        order = np.argsort(shifts[:, 0])
+        ppm = np.interp(mz_mean, shifts[order, 0], shifts[order, 1])
+    else:
+        ppm = np.zeros(mz_mean.size)
+    rows = []
+    for i in live.tolist():
+        c = cands[i]
+        frac = ion_i[i] / a[i] if a[i] > 0 else 1.0
+        rows.append(
+            {
+                "ion": str(c.ion),
+                "species": c.species,
+                "family": c.family,
+                "charge": c.charge,
+                "na": c.na,
+                "halides": c.halides,
+                "mz": float(pats[prob.idx[i]].mean_mz),
+                "mz_observed": float(mz_mean[i] * (1 + 1e-6 * ppm[i])),
+                "ppm_error": float(ppm[i]),
+                "intensity": float(ion_i[i]),
+                "sd": float(sd_a[prob.group[i]] * frac),
+                "near_isobar": ";".join(sorted(set(partners.get(i, [])))),
+            }
+        )
+    df = pd.DataFrame(rows, columns=list(ION_COLUMNS))
+    return df.sort_values("intensity", ascending=False).reset_index(drop=True)

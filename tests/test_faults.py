@@ -1,0 +1,285 @@
+"""Every failure ends in one line and exit 1 (2 for usage), never a traceback, never
+half-written or mixed output (issue 13). One test per class of failure."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from nanoalloy import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT / "tests")])}
+
+
+def _one_error_line(err: str, command: str) -> str:
+    lines = [ln for ln in err.strip().splitlines() if ln.strip()]
+    assert "Traceback" not in err
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"nanoalloy {command}: error: ")
+    return lines[0]
+
+
+# ----------------------------------------------------------------------------- Dask: real scheduler
+def _scheduler(tmp_path: Path) -> tuple[subprocess.Popen[bytes], str, Path]:
+    pytest.importorskip("distributed")
+    sfile = tmp_path / "scheduler.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "distributed.cli.dask_scheduler", "--scheduler-file", str(sfile),
+         "--port", "0", "--dashboard-address", ":0"],
+        env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    for _ in range(600):
+        if sfile.exists():
+            try:
+                return proc, json.loads(sfile.read_text())["address"], sfile
+            except (json.JSONDecodeError, KeyError):
+                pass
+        time.sleep(0.1)
+    proc.kill()
+    pytest.fail("the Dask scheduler did not start within 60 s")
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait(timeout=30)
+
+
+def _spectra(folder: Path, n: int) -> list[Path]:
+    from _fake_assign import make_spectrum
+    from nanoalloy.ms.io import write_csv
+
+    folder.mkdir()
+    files = []
+    for i in range(n):
+        write_csv(make_spectrum({("M44S30", 2 + i % 11): 1.0}), folder / f"s{i:02d}.csv")
+        files.append(folder / f"s{i:02d}.csv")
+    return files
+
+
+def test_scheduler_without_workers_gives_up_after_the_printed_timeout(tmp_path: Path) -> None:
+    sched, address, _ = _scheduler(tmp_path)
+    try:
+        files = _spectra(tmp_path / "in", 2)
+        proc = subprocess.run(
+            [sys.executable, "-m", "nanoalloy.cli", "batch", *map(str, files), "--out",
+             str(tmp_path / "out"), "--scheduler", address, "--worker-timeout", "3",
+             "--no-progress"],
+            env=ENV, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    finally:
+        _kill(sched)
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert lines[0] == f"nanoalloy batch: connecting to {address}, waiting up to 3 s for a worker"
+    line = _one_error_line("\n".join(lines[1:]), "batch")
+    assert "no Dask worker joined" in line and "within 3 s" in line
+
+
+_SLOW_BATCH = """
+import sys
+import nanoalloy.batch as b
+from _faulty_assign import slow_assign
+real = b.run_batch
+b.run_batch = lambda *a, **k: real(*a, **{**k, "assign_fn": slow_assign})
+from nanoalloy.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_scheduler_killed_mid_batch_ends_in_one_line_and_resumes(tmp_path: Path) -> None:
+    sched, address, sfile = _scheduler(tmp_path)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "distributed.cli.dask_worker", "--scheduler-file", str(sfile),
+         "--nthreads", "1", "--nworkers", "1", "--dashboard-address", ":0"],
+        env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    out = tmp_path / "out"
+    files = _spectra(tmp_path / "in", 12)
+    args = ["batch", *map(str, files), "--out", str(out), "--scheduler", address, "--no-progress"]
+    try:
+        batch = subprocess.Popen(
+            [sys.executable, "-c", _SLOW_BATCH, *args],
+            env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        for _ in range(1200):  # until the first spectrum is recorded
+            if (out / "manifest.json").exists() or batch.poll() is not None:
+                break
+            time.sleep(0.1)
+        os.kill(sched.pid, signal.SIGKILL)
+        _, err = batch.communicate(timeout=180)
+    finally:
+        _kill(sched)
+        _kill(worker)
+        if batch.poll() is None:
+            batch.kill()
+    assert batch.returncode == 1, err
+    lines = err.strip().splitlines()
+    line = _one_error_line("\n".join(lines[1:]), "batch")
+    assert "lost the Dask scheduler" in line and "rerun the same command to resume" in line
+    done = json.loads((out / "manifest.json").read_text())["entries"]
+    assert 1 <= len(done) < 12
+    # no combined table claims to combine what it does not
+    assert not (out / "combined.json").exists()
+    assert not list(out.glob(".*.part")) and not list((out / "spectra").glob(".*.part"))
+
+
+# ----------------------------------------------------------------------------- output folders
+def _spectrum_file(path: Path, au: dict[int, float], seed: int) -> Path:
+    import pandas as pd
+
+    from nanoalloy.ms.io import write_csv
+    from nanoalloy.ms.synth import synthesize
+
+    pops = pd.DataFrame({"family": "M44S30", "au": list(au), "fraction": list(au.values())})
+    syn = synthesize(pops, mz_range=(2200.0, 2700.0), resolution=20_000, seed=seed)
+    write_csv(syn.spectrum, path)
+    return path
+
+
+def test_assign_into_a_used_folder_refused_or_replaced_as_a_whole(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = _spectrum_file(tmp_path / "first.csv", {11: 0.4, 12: 0.6}, seed=2)
+    second = _spectrum_file(tmp_path / "second.csv", {12: 1.0}, seed=3)
+    out = tmp_path / "result"
+    assert cli.main(["assign", str(first), "--out", str(out)]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert {"spectrum.png", "fit.csv", "report.html", "species.csv"} <= set(before)
+    capsys.readouterr()
+    # refused without --overwrite, before any work, and nothing is touched
+    assert cli.main(["assign", str(second), "--out", str(out), "--no-plot", "--no-report"]) == 1
+    line = _one_error_line(capsys.readouterr().err, "assign")
+    assert "already holds files" in line and "--overwrite" in line
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    # with --overwrite the folder is replaced as a whole: no figure, fit or report of the old run
+    argv = ["assign", str(second), "--out", str(out), "--no-plot", "--no-report", "--overwrite"]
+    assert cli.main(argv) == 0
+    assert {p.name for p in out.iterdir()} == {"species.csv", "ions.csv", "families.csv"}
+    assert (out / "species.csv").read_bytes() != before["species.csv"]
+    assert not list(tmp_path.glob(".*.part"))
+
+
+def test_overwrite_never_replaces_the_working_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nanoalloy.output import OutputExistsError, atomic_dir
+
+    (tmp_path / "precious.txt").write_text("keep me")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(OutputExistsError, match="current folder"):
+        with atomic_dir(".", overwrite=True):
+            pass
+    assert (tmp_path / "precious.txt").read_text() == "keep me"
+
+
+def test_failed_write_leaves_the_old_folder_whole(tmp_path: Path) -> None:
+    from nanoalloy.output import atomic_dir
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "old.csv").write_text("old")
+    with pytest.raises(RuntimeError), atomic_dir(out, overwrite=True) as stage:
+        (stage / "new.csv").write_text("new")
+        raise RuntimeError("killed half-way")
+    assert [p.name for p in out.iterdir()] == ["old.csv"]
+    assert not list(tmp_path.glob(".*.part"))
+
+
+def test_stale_part_folders_of_killed_runs_are_removed_with_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # what SIGKILL leaves: a staging folder and a temporary file named after a dead process
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    pid = int(dead.stdout)
+    stale_dir = tmp_path / f".result.{pid}-x1y2.part"
+    (stale_dir / "result").mkdir(parents=True)
+    (stale_dir / "result" / "species.csv").write_text("half")
+    stale_file = tmp_path / f".first.csv.{pid}-abcd.part"
+    stale_file.write_text("half")
+    unknown = tmp_path / ".result.oldstyle.part"  # no process id: named, not removed
+    unknown.mkdir()
+    src = _spectrum_file(tmp_path / "first.csv", {11: 0.5, 12: 0.5}, seed=4)
+    assert cli.main(["assign", str(src), "--out", str(tmp_path / "result"), "--no-report"]) == 0
+    err = capsys.readouterr().err
+    assert not stale_dir.exists() and unknown.exists()
+    assert f"removed {stale_dir}" in err and str(unknown) in err
+    assert "Traceback" not in err
+
+
+# ----------------------------------------------------------------------------- one line per class
+def test_numeric_overflow_in_uvvis_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = "".join(f"{5e302 + i * 1e300:.6e},{0.1 + 0.01 * (i % 7)}\n" for i in range(60))
+    path = tmp_path / "uv.csv"
+    path.write_text("nm,A\n" + rows)
+    assert cli.main(["uvvis", str(path), "--out", str(tmp_path / "out")]) == 1
+    line = _one_error_line(capsys.readouterr().err, "uvvis")
+    assert "absurd" in line and not (tmp_path / "out").exists()
+
+
+def test_python_int_limit_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["mz", "Au" + "9" * 4300 + "(PET)2"]) == 1
+    line = _one_error_line(capsys.readouterr().err, "mz")
+    assert "absurd" in line and len(line) < 300
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        OverflowError("(34, 'Numerical result out of range')"),
+        RuntimeError("boom"),
+        MemoryError(),
+        RecursionError("maximum recursion depth exceeded"),
+    ],
+    ids=["overflow", "unforeseen", "memory", "recursion"],
+)
+def test_unforeseen_failures_are_one_line(
+    exc: BaseException, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import nanoalloy.commands.mz as mz_command
+
+    def explode(args: object) -> int:
+        raise exc
+
+    monkeypatch.setattr(mz_command, "run", explode)
+    monkeypatch.delenv("NANOALLOY_DEBUG", raising=False)
+    assert cli.main(["mz", "Au25(PET)18"]) == 1
+    _one_error_line(capsys.readouterr().err, "mz")
+
+
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        cli.main(["assign", "x.csv", "--scan", "not-a-number"])
+    assert info.value.code == 2
+    with pytest.raises(SystemExit) as info:
+        cli.main(["batch", "x.csv", "--out", "o", "--worker-timeout", "soon"])
+    assert info.value.code == 2
+
+
+def test_columns_option_picks_and_refuses(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "four.csv"
+    path.write_text("a,b,c,d\n100.1,5,7,9\n100.2,6,9,1\n100.3,6,1,4\n")
+    assert cli.main(["info", str(path)]) == 1
+    assert "--columns MZ,INTENSITY" in _one_error_line(capsys.readouterr().err, "info")
+    assert cli.main(["info", str(path), "--columns", "1,3", "--json"]) == 0
+    [scan] = json.loads(capsys.readouterr().out)
+    assert scan["n_points"] == 3 and scan["tic"] == 17.0 and scan["base_peak_mz"] == 100.2
+    assert cli.main(["info", str(path), "--columns", "a,d", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["tic"] == 14.0
+    assert cli.main(["info", str(path), "--columns", "1,9"]) == 1
+    assert "has 4 columns" in _one_error_line(capsys.readouterr().err, "info")
+    assert cli.main(["info", str(path), "--columns", "mz"]) == 1
+    assert "two 1-based column numbers" in _one_error_line(capsys.readouterr().err, "info")
