@@ -73,7 +73,14 @@ def make_spectra(folder: Path) -> dict[str, Path]:
 class LiveServer:
     """``python -m nanoalloy.cli serve`` in a subprocess, on a free port."""
 
-    def __init__(self, workspace: Path, *, extra: tuple[str, ...] = (), env: dict | None = None):
+    def __init__(
+        self,
+        workspace: Path,
+        *,
+        extra: tuple[str, ...] = (),
+        env: dict | None = None,
+        new_session: bool = False,
+    ):
         src = str(Path(na.__file__).resolve().parents[1])
         environ = dict(os.environ)
         environ["PYTHONPATH"] = src + os.pathsep + environ.get("PYTHONPATH", "")
@@ -96,6 +103,7 @@ class LiveServer:
             stderr=subprocess.PIPE,
             text=True,
             env=environ,
+            start_new_session=new_session,
         )
         self.lines: queue.Queue[str] = queue.Queue()
         self.stderr: list[str] = []
@@ -137,6 +145,43 @@ class LiveServer:
             if stream is not None:
                 stream.close()
         return int(self.proc.returncode)
+
+
+def http_upload(base: str, path: Path, cookie: str, **form: str) -> tuple[int, str, str]:
+    """POST one spectrum to ``/upload`` (multipart); returns status, Location and Set-Cookie."""
+    import urllib.error
+    import urllib.request
+    import uuid
+
+    boundary = uuid.uuid4().hex
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+        for k, v in form.items()
+    ]
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="spectra"; '
+        f'filename="{path.name}"\r\nContent-Type: text/csv\r\n\r\n'.encode()
+        + path.read_bytes()
+        + b"\r\n"
+    )
+    parts.append(f"--{boundary}--\r\n".encode())
+    req = urllib.request.Request(base + "upload", data=b"".join(parts))
+    req.add_header("Content-Type", f"multipart/form-data; boundary={boundary}")
+    if cookie:
+        req.add_header("Cookie", cookie)
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: object, **kwargs: object) -> None:
+            return None
+
+    try:
+        resp = urllib.request.build_opener(NoRedirect).open(req, timeout=60)
+        status, headers = resp.status, resp.headers
+        resp.close()
+    except urllib.error.HTTPError as exc:
+        status, headers = exc.code, exc.headers
+        exc.close()
+    return status, headers.get("Location", ""), headers.get("Set-Cookie", "")
 
 
 # ----------------------------------------------------------------------------- browser

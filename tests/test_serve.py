@@ -16,6 +16,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -40,6 +41,7 @@ from _serve_helpers import (  # noqa: E402
     LiveServer,
     browser_missing_reason,
     chromium_driver,
+    http_upload,
     make_spectra,
 )
 from nanoalloy import cli  # noqa: E402
@@ -461,6 +463,39 @@ def test_cli_port_in_use_is_one_line(tmp_path: Path) -> None:
     assert res.returncode == 1
     assert res.stderr.count("\n") <= 2 and "Traceback" not in res.stderr
     assert "nanoalloy serve: error:" in res.stderr
+
+
+def test_ctrl_c_marks_running_jobs_interrupted(tmp_path: Path, spectra: dict[str, Path]) -> None:
+    """Ctrl-C reaches the server and its workers: no job is left running, none is 'failed'."""
+    ws = tmp_path / "ws"
+    srv = LiveServer(ws, new_session=True)
+    cookie = ""
+    try:
+        for _ in range(4):
+            status, _, set_cookie = http_upload(
+                srv.url, spectra["main"], cookie, preset=PRESET, assign="1"
+            )
+            assert status == 303
+            cookie = cookie or set_cookie.split(";", 1)[0]
+        store = Store(ws)
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline:
+            with store.connect() as con:
+                states = [r[0] for r in con.execute("SELECT state FROM jobs")]
+            if "running" in states:
+                break
+            time.sleep(0.1)
+        assert "running" in states, states
+    finally:
+        os.killpg(srv.proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+        srv.proc.wait(timeout=120)
+        srv.stop()
+    with store.connect() as con:
+        rows = con.execute("SELECT state, message FROM jobs").fetchall()
+    assert len(rows) == 4
+    assert {r["state"] for r in rows} <= {"done", "interrupted"}, [tuple(r) for r in rows]
+    assert all("server stopped" in r["message"] for r in rows if r["state"] == "interrupted")
+    assert any(r["state"] == "interrupted" for r in rows)
 
 
 # ----------------------------------------------------------------------------- real browser

@@ -204,6 +204,15 @@ def run_job(root: str, jid: str) -> str:
         shutil.rmtree(stage, ignore_errors=True)
         log = target.with_name(f"{jid}.log")
         log.write_text("".join(traceback.format_exception(exc)))
+        if not isinstance(exc, Exception):  # Ctrl-C or exit: the server is stopping
+            store.update_job(
+                jid,
+                state="interrupted",
+                stage="",
+                message="interrupted: the server stopped while this job ran",
+                finished=time.time(),
+            )
+            raise
         store.update_job(
             jid,
             state="failed",
@@ -211,8 +220,6 @@ def run_job(root: str, jid: str) -> str:
             message=readable(exc, _names(store, params)),
             finished=time.time(),
         )
-        if not isinstance(exc, Exception):
-            raise
         return "failed"
     store.update_job(
         jid, state="done", progress=1.0, stage="done", finished=time.time(), summary=_clean(summary)
@@ -235,6 +242,7 @@ class JobQueue:
             max_workers=self.workers, mp_context=multiprocessing.get_context("spawn")
         )
         self._futures: dict[str, Future[str]] = {}
+        self._closing = False
 
     def submit(self, jid: str) -> None:
         """Queue job ``jid`` (already written as ``queued``)."""
@@ -247,7 +255,15 @@ class JobQueue:
         if fut.cancelled():
             return
         exc = fut.exception()
-        if exc is not None:  # the worker process died (killed, out of memory)
+        if exc is not None and self._closing:  # workers stopped with the server
+            self.store.update_job(
+                jid,
+                state="interrupted",
+                stage="",
+                message="interrupted: the server stopped while this job ran",
+                finished=time.time(),
+            )
+        elif exc is not None:  # the worker process died (killed, out of memory)
             self.store.update_job(
                 jid,
                 state="failed",
@@ -262,6 +278,7 @@ class JobQueue:
 
     def shutdown(self) -> None:
         """Stop taking jobs; queued ones are cancelled and marked interrupted."""
+        self._closing = True
         self._pool.shutdown(wait=False, cancel_futures=True)
         with self.store.connect() as con:
             con.execute(
