@@ -428,6 +428,13 @@ def test_cli_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
     )
 
 
+def test_cli_workspace_that_is_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "ws").write_text("not a folder")
+    assert cli.main(["serve", "--workspace", str(tmp_path / "ws")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "exists and is not a folder" in err
+
+
 def test_cli_warns_off_loopback_and_stops_cleanly(tmp_path: Path) -> None:
     srv = LiveServer(tmp_path / "ws", extra=("--host", "0.0.0.0"))
     try:

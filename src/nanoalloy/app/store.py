@@ -76,6 +76,8 @@ class Store:
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root).resolve()
+        if self.root.exists() and not self.root.is_dir():
+            raise NotADirectoryError(f"workspace {str(root)!r} exists and is not a folder")
         for sub in ("uploads", "presets", "jobs"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         self.db = self.root / "nanoalloy.sqlite"
