@@ -326,11 +326,10 @@ def run_batch(
     files = collect_inputs(inputs)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    from .output import clean_stale_parts
+    from .output import clean_stale_parts_in
 
-    for sub in (out / "spectra").glob("*") if (out / "spectra").is_dir() else []:
-        if not sub.name.startswith("."):
-            clean_stale_parts(sub)
+    clean_stale_parts_in(out)  # parts of killed runs: combined tables, manifest
+    clean_stale_parts_in(out / "spectra")  # and per-spectrum folders
     manifest = _load_manifest(out)
     entries: dict[str, Any] = manifest["entries"]
     settings = settings_hash(preset, assign_kwargs)

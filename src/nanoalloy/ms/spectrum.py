@@ -125,9 +125,7 @@ class Spectrum:
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def _adopt(
-        cls, mz: FloatArray, intensity: FloatArray, metadata: Mapping[str, Any]
-    ) -> Spectrum:
+    def _adopt(cls, mz: FloatArray, intensity: FloatArray, metadata: Mapping[str, Any]) -> Spectrum:
         """Validate and take ownership of fresh float64 arrays without copying them.
 
         For readers, whose arrays nobody else holds: they become read-only in

@@ -242,9 +242,7 @@ def _plot(
     fig = Figure(figsize=(12, 6.5), layout="constrained")
     ax, axr = fig.subplots(2, 1, sharex=True, height_ratios=(3, 1))
     ax.plot(mz_d, y_d, color="0.25", lw=0.6, label="spectrum")
-    ax.plot(
-        mz_d, model_d, color="#d62728", lw=0.6, alpha=0.85, label=f"fit (R² = {result.r2:.4f})"
-    )
+    ax.plot(mz_d, model_d, color="#d62728", lw=0.6, alpha=0.85, label=f"fit (R² = {result.r2:.4f})")
     axr.plot(mz_r, resid, color="0.35", lw=0.5)
     axr.axhline(0.0, color="#d62728", lw=0.5)
     axr.set_ylabel("residual")
