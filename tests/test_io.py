@@ -391,9 +391,10 @@ def test_invalid_arrays_in_mzml(tmp_path: Path) -> None:
     k = raw.index("</binary>", j)
     changed = raw[: j + 8] + desc + raw[k:]
     # without the index and checksum (which would flag the change first)
-    plain = changed[: changed.index("<indexedmzML")] + changed[
-        changed.index("<mzML") : changed.index("</mzML>") + 7
-    ]
+    plain = (
+        changed[: changed.index("<indexedmzML")]
+        + changed[changed.index("<mzML") : changed.index("</mzML>") + 7]
+    )
     bad = _write(tmp_path, "desc.mzML", plain.encode())
     with pytest.raises(SpectrumFormatError, match=r"desc\.mzML: scan 1: unsorted m/z"):
         nio.list_scans(bad)

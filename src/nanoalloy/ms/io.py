@@ -5,7 +5,16 @@ text exports: two or more numeric columns separated by commas, tabs, semicolons
 or spaces, with or without header lines, including Thermo Xcalibur exports
 ("SPECTRUM - MS", "Scan #: 1", "Mass Intensity" ...; several blocks become
 several scans). The format is sniffed from the content; a known extension that
-contradicts the content is an error. Every problem is a
+contradicts the content is an error.
+
+Text is parsed by pandas' C parser. The m/z and intensity columns come from
+``columns=`` (``--columns``), else from the header names (several languages),
+else from the content (a point-index column is ignored; m/z is the strictly
+increasing column); still ambiguous is an error naming ``--columns``. Decimal
+commas and thousands separators are detected on the data and passed to the
+parser. m/z must be positive and at most :data:`MZ_MAX`. mzML/mzXML files must
+be complete (closing tag; for indexed mzML the index offsets and the SHA-1
+checksum are verified) before any scan is returned. Every problem is a
 :class:`~nanoalloy.errors.SpectrumFormatError` whose one-line message names the
 file and what is wrong.
 
