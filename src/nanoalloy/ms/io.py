@@ -843,7 +843,8 @@ def _choose_columns(
         return mz_named[0], int_named[0]
     if len(rest) < 2:
         raise SpectrumFormatError(
-            f"{path}: line {first_line}: no intensity column beside the point index ({shown}); {fix}"
+            f"{path}: line {first_line}: needs an m/z and an intensity column beside the "
+            f"point index ({shown}); {fix}"
         )
     if len(rest) == 2:
         if mz_named:
