@@ -626,6 +626,7 @@ def _read_block(
     import pandas as pd
 
     header: list[str] = []
+    commented = ""
     pos = 0
     lineno = first_line
     data_start = -1
@@ -633,7 +634,9 @@ def _read_block(
         nl = block.find(b"\n", pos)
         end = len(block) if nl < 0 else nl + 1
         line = _decode(block[pos:end]).strip().lstrip("\ufeff")
-        if line and not line.startswith("#"):
+        if line.startswith("#") and line.lstrip("#").strip():
+            commented = line.lstrip("#").strip()  # "#Point,X(Thompsons),Y(Counts)" (Agilent)
+        elif line:
             if _is_data_line(line.split("#", 1)[0]):
                 data_start = pos
                 break
@@ -691,12 +694,12 @@ def _read_block(
             what = f"expected {'two ' if ncols == 2 else ''}numbers, got {text[:40]!r}"
             raise SpectrumFormatError(f"{path}: line {lineno + badrow}: {what}")
     names: list[str] = []
-    if header:
-        last = header[-1]
+    for last in ([header[-1]] if header else []) + ([commented] if commented else []):
         cand = [t.strip() for t in (re.split(sep, last.strip()) if sep != "," else last.split(","))]
         cand = [t for t in cand if t]
         if len(cand) == ncols:
             names = cand
+            break
     keep = np.flatnonzero(~blank)
     if keep.size == 0:
         return None

@@ -56,6 +56,13 @@ good(
     INT,
 )
 good(
+    "agilent_commented_header.csv",
+    "#Agilent MassHunter export\n#Point,Y(Counts),X(Thompsons)\n"
+    + "".join(f"{i},{y},{m}\n" for i, (m, y) in enumerate(zip(MZ, INT, strict=True))),
+    MZ,
+    INT,
+)
+good(
     "point_x_y_no_header.csv",
     "".join(f"{i + 1},{m},{y}\n" for i, (m, y) in enumerate(zip(MZ, INT, strict=True))),
     MZ,
