@@ -386,6 +386,7 @@ _THOUSANDS_COMMA = re.compile(
     r"^[+-]?\d{1,3}(?:,\d{3})+\.\d*(?:[eE][+-]?\d+)?$|^[+-]?\d{1,3}(?:,\d{3}){2,}$"
 )
 _THOUSANDS_DOT = re.compile(r"^[+-]?\d{1,3}(?:\.\d{3})+,\d*$|^[+-]?\d{1,3}(?:\.\d{3}){2,}$")
+_SPACE_GROUPED = re.compile(r"^[+-]?\d{1,3}(?: \d{3})+[.,]\d")
 _PLAIN_DOT = re.compile(r"^[+-]?\d*\.\d+(?:[eE][+-]?\d+)?$")
 
 MZ_MAX = 1e6
@@ -573,8 +574,21 @@ def _dialect(path: Path, sample: list[str], first_line: int) -> tuple[str, str, 
         sep = r"\s+"
     if sep == ",":
         quoted = [t.strip('"') for s in sample for t in re.findall(r'"[^"]*"', s)]
-        thousands = "," if any(_THOUSANDS_COMMA.match(t) for t in quoted) else None
-        return sep, ".", thousands
+        if any(_THOUSANDS_COMMA.match(t) for t in quoted):
+            return sep, ".", ","
+        if any(_DEC_COMMA.match(t) for t in quoted):  # "1500,12","5678,9"
+            return sep, ",", None
+        return sep, ".", None
+    if sep == r"\s+":
+        # "1 500,12 5 678,9": thousands grouped by spaces cannot be told from column breaks;
+        # such lines start with a short group that stays the same from line to line
+        grouped = [s for s in sample if _SPACE_GROUPED.match(s.strip())]
+        firsts = {s.split()[0] for s in grouped}
+        if len(sample) >= 2 and len(grouped) == len(sample) and len(firsts) <= 2:
+            raise SpectrumFormatError(
+                f"{path}: line {first_line}: digits grouped by spaces ({sample[0].strip()[:30]!r}) "
+                "cannot be told from column breaks; export without thousands separators"
+            )
     tokens = [t.strip() for s in sample for t in re.split(sep, s.strip()) if t.strip()]
     dec_comma = [t for t in tokens if _DEC_COMMA.match(t)]
     th_comma = [t for t in tokens if _THOUSANDS_COMMA.match(t)]
@@ -683,6 +697,9 @@ def _read_block(
     def raw_line(row: int) -> str:
         return lines_of(row)
 
+    empty = [c for c in range(df.shape[1]) if df.iloc[:, c].isna().all()]
+    if empty and len(empty) < df.shape[1]:  # a trailing delimiter: "1500.1,5,"
+        df = df.drop(columns=df.columns[empty])
     ncols = df.shape[1]
     blank = df.isna().all(axis=1).to_numpy()
     for c in range(ncols):
@@ -696,7 +713,8 @@ def _read_block(
     names: list[str] = []
     for last in ([header[-1]] if header else []) + ([commented] if commented else []):
         cand = [t.strip() for t in (re.split(sep, last.strip()) if sep != "," else last.split(","))]
-        cand = [t for t in cand if t]
+        if empty and len(cand) == ncols + len(empty):
+            cand = [t for c, t in enumerate(cand) if c not in empty]
         if len(cand) == ncols:
             names = cand
             break

@@ -170,6 +170,36 @@ good(
     MZ,
     INT,
 )
+good(
+    "quoted_decimal_comma.csv",
+    '"m/z","Intensity"\n'
+    + "".join(
+        f'"{str(m).replace(".", ",")}","{str(y).replace(".", ",")}"\n'
+        for m, y in zip(MZ, INT, strict=True)
+    ),
+    MZ,
+    INT,
+)
+good(
+    "trailing_delimiter.csv",
+    "Mass,Intensity,\n" + "".join(f"{m},{y},\n" for m, y in zip(MZ, INT, strict=True)),
+    MZ,
+    INT,
+)
+good(
+    "index_space_separated.txt",
+    "".join(f"{i + 1} {m} {y}\n" for i, (m, y) in enumerate(zip(MZ, INT, strict=True))),
+    MZ,
+    INT,
+)
+bad(
+    "space_grouped_thousands.txt",
+    "".join(
+        f"1 {str(m)[1:].replace('.', ',')} {int(y) // 1000} {str(y)[1:].replace('.', ',')}\n"
+        for m, y in zip(MZ, INT, strict=True)
+    ),
+    "digits grouped by spaces",
+)
 # --- line endings, comments, Thermo blocks -------------------------------------------------
 good(
     "crlf.csv",
