@@ -514,13 +514,13 @@ def _run_on_dask(
                             ac.add(nxt)
                         continue
                     if isinstance(exc, CancelledError):
-                        exc = RuntimeError(
+                        exc = BatchError(
                             f"the worker assigning it died on each of {ATTEMPTS} attempts "
                             "(killed: out of memory, or a crash in a compiled library)"
                         )
                     if fail_fast:
-                        if isinstance(exc, NanoalloyError):
-                            raise
+                        if isinstance(exc, NanoalloyError) and not isinstance(exc, BatchError):
+                            raise exc from None  # the assigner's own error, as it is
                         raise BatchError(f"{f}: {_reason(exc)}") from None
                     failed.append((f, _reason(exc)))
                     advance(f, "failed")
