@@ -309,7 +309,8 @@ def _verify_complete(path: Path, fmt: Format) -> None:
     The file must end with its closing tag. An indexed mzML must have its
     ``indexListOffset`` pointing at ``<indexList``, every spectrum offset
     pointing at a ``<spectrum`` element, and, where a ``fileChecksum`` is
-    present, a matching SHA-1 of the bytes up to and including ``<fileChecksum>``.
+    present, a matching SHA-1 of the bytes up to and including ``<fileChecksum>``
+    (mzXML: ``<sha1>``, same rule).
     """
     name = "mzML" if fmt == "mzml" else "mzXML"
     size = path.stat().st_size
@@ -323,9 +324,12 @@ def _verify_complete(path: Path, fmt: Format) -> None:
                 f"{path}: truncated {name}: the file ends before its closing "
                 f"{closing[-1].decode()} tag (cut short while copying or writing?)"
             )
-        if fmt != "mzml" or not end.endswith(b"</indexedmzML>"):
-            return
         base = size - len(tail)
+        if fmt == "mzxml":
+            _verify_sha1(fh, path, tail, base, b"sha1", name)
+            return
+        if not end.endswith(b"</indexedmzML>"):
+            return
         m = re.search(rb"<indexListOffset>\s*(\d{1,15})\s*</indexListOffset>", tail)
         if m is not None:
             off = int(m.group(1))
@@ -347,24 +351,29 @@ def _verify_complete(path: Path, fmt: Format) -> None:
                         f"{path}: damaged mzML: the index offset of spectrum {sid!r} does not "
                         "point at a <spectrum> (the file was altered or cut)"
                     )
-        c = re.search(rb"<fileChecksum>\s*([0-9a-fA-F]{40})\s*</fileChecksum>", tail)
-        if c is None:
-            return
-        upto = base + c.start() + len(b"<fileChecksum>")
-        h = hashlib.sha1(usedforsecurity=False)
-        fh.seek(0)
-        left = upto
-        while left > 0:
-            chunk = fh.read(min(left, 1 << 22))
-            if not chunk:
-                break
-            h.update(chunk)
-            left -= len(chunk)
-        if h.hexdigest().lower() != c.group(1).decode().lower():
-            raise SpectrumFormatError(
-                f"{path}: damaged mzML: SHA-1 checksum mismatch (the file was altered or "
-                "damaged after it was written)"
-            )
+        _verify_sha1(fh, path, tail, base, b"fileChecksum", name)
+
+
+def _verify_sha1(fh: Any, path: Path, tail: bytes, base: int, tag: bytes, name: str) -> None:
+    """Compare the SHA-1 in ``<tag>`` with that of the bytes up to and including ``<tag>``."""
+    c = re.search(rb"<" + tag + rb">\s*([0-9a-fA-F]{40})\s*</" + tag + rb">", tail)
+    if c is None:
+        return
+    upto = base + c.start() + len(tag) + 2
+    h = hashlib.sha1(usedforsecurity=False)
+    fh.seek(0)
+    left = upto
+    while left > 0:
+        chunk = fh.read(min(left, 1 << 22))
+        if not chunk:
+            break
+        h.update(chunk)
+        left -= len(chunk)
+    if h.hexdigest().lower() != c.group(1).decode().lower():
+        raise SpectrumFormatError(
+            f"{path}: damaged {name}: SHA-1 checksum mismatch (the file was altered or "
+            "damaged after it was written)"
+        )
 
 
 # ---------------------------------------------------------------------------- text
