@@ -297,3 +297,23 @@ def test_combined_tables_never_half_written(
     combined = json.loads((out / "combined.json").read_text())
     assert [i["spectrum"] for i in combined["inputs"]] == ["s02.csv", "s03.csv"]
     assert len(res.skipped) == 2
+
+
+def test_batch_columns_option(spectra_dir: Path, tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    for name in ("s00.csv", "s01.csv"):
+        s = read(spectra_dir / name)
+        rows = "".join(
+            f"{m!r},{y!r},{1.0 + (i % 5)!r},{2.0 * y!r}\n"
+            for i, (m, y) in enumerate(zip(s.mz.tolist(), s.intensity.tolist(), strict=True))
+        )
+        (src / name).write_text("a,b,c,d\n" + rows)
+    kw = {"workers": 1, "processes": False, "progress": False, "assign_fn": fake_assign}
+    res = run_batch([src], out=tmp_path / "o1", **kw)  # type: ignore[arg-type]
+    assert not res.done and all("--columns" in r for _, r in res.failed)
+    res = run_batch([src], out=tmp_path / "o2", columns="1,2", **kw)  # type: ignore[arg-type]
+    assert len(res.done) == 2 and not res.failed
+    for name in ("s00.csv", "s01.csv"):
+        got = res.species[res.species["spectrum"] == name].drop(columns=["spectrum", "sha256"])
+        pd.testing.assert_frame_equal(got.reset_index(drop=True), _single(spectra_dir / name))

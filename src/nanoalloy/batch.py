@@ -275,6 +275,7 @@ def run_batch(
     client: Any = None,
     fail_fast: bool = False,
     worker_timeout: float = 60.0,
+    columns: str | Sequence[int | str] | None = None,
 ) -> BatchResult:
     """Assign many spectra in parallel on Dask; skip those already done.
 
@@ -304,6 +305,9 @@ def run_batch(
         listing the failures.
     worker_timeout
         Seconds to wait for at least one worker on the scheduler.
+    columns
+        Text spectra: the m/z and intensity columns (see :func:`nanoalloy.ms.io.read`);
+        part of the resume key.
 
     Returns
     -------
@@ -332,7 +336,11 @@ def run_batch(
     clean_stale_parts_in(out / "spectra")  # and per-spectrum folders
     manifest = _load_manifest(out)
     entries: dict[str, Any] = manifest["entries"]
-    settings = settings_hash(preset, assign_kwargs)
+    from .ms.io import parse_columns
+
+    cols = parse_columns(columns)
+    key_kwargs = dict(assign_kwargs or {}) | ({"columns": list(cols)} if cols else {})
+    settings = settings_hash(preset, key_kwargs)
     plan: list[tuple[Path, str, dict[str, Any]]] = []
     failed: list[tuple[Path, str]] = []
     for f in files:
@@ -366,7 +374,7 @@ def run_batch(
             todo, out, manifest, preset, kwargs, assign_fn,
             workers=workers, scheduler=scheduler, processes=processes,
             progress=progress, client=client, fail_fast=fail_fast,
-            worker_timeout=worker_timeout,
+            worker_timeout=worker_timeout, columns=cols,
         )  # fmt: skip
     bad = {f for f, _ in failed}
     used = [(f, entries[k]) for f, k, _ in plan if f not in bad and k in entries]
@@ -437,6 +445,7 @@ def _run_on_dask(
     client: Any,
     fail_fast: bool,
     worker_timeout: float,
+    columns: tuple[int | str, int | str] | None = None,
 ) -> list[tuple[Path, str]]:
     """Assign ``todo`` on Dask; returns the failures (file, reason)."""
     import contextlib
@@ -476,7 +485,7 @@ def _run_on_dask(
             while pending:
                 f, key, entry = pending.pop(0)
                 try:
-                    packed = pack_spectrum(read(f))
+                    packed = pack_spectrum(read(f, columns=columns))
                 except (OSError, NanoalloyError) as exc:
                     if fail_fast:
                         raise
