@@ -260,3 +260,60 @@ def test_large_spectra_go_by_scatter_without_graph_warnings(tmp_path: Path) -> N
             progress=False, assign_fn=fake_assign,
         )  # fmt: skip
     assert len(res.done) == 1 and not res.failed
+
+
+def test_combined_tables_never_half_written(
+    spectra_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import nanoalloy.batch as nbatch
+
+    out = tmp_path / "out"
+    kw = {"out": out, "workers": 1, "processes": False, "progress": False, "assign_fn": fake_assign}
+    run_batch([spectra_dir / "s00.csv", spectra_dir / "s01.csv"], **kw)  # type: ignore[arg-type]
+    before = {p.name: p.read_bytes() for p in out.glob("*.csv")}
+    real = nbatch._to_parquet
+
+    def dies_on_families(df: pd.DataFrame, path: Path, meta: object = None) -> None:
+        if path.name.startswith(".families.parquet"):
+            raise KeyboardInterrupt  # killed while writing the last table
+        real(df, path, meta)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(nbatch, "_to_parquet", dies_on_families)
+    with pytest.raises(KeyboardInterrupt):
+        run_batch([spectra_dir / "s02.csv", spectra_dir / "s03.csv"], **kw)  # type: ignore[arg-type]
+    # no manifest claims the tables belong together, and every table file is whole:
+    # it holds exactly the old run's spectra or exactly the new run's
+    assert not (out / "combined.json").exists()
+    assert not list(out.glob(".*.part"))
+    old, new = {"s00.csv", "s01.csv"}, {"s02.csv", "s03.csv"}
+    for name in ("species", "ions", "families"):
+        for table in (pd.read_csv(out / f"{name}.csv"), pd.read_parquet(out / f"{name}.parquet")):
+            assert set(table["spectrum"]) in (old, new)
+    assert set(pd.read_parquet(out / "families.parquet")["spectrum"]) == old  # the cut one
+    assert set(pd.read_csv(out / "ions.csv")["spectrum"]) == new
+    assert (out / "ions.csv").read_bytes() != before["ions.csv"]
+    monkeypatch.setattr(nbatch, "_to_parquet", real)
+    res = run_batch([spectra_dir / "s02.csv", spectra_dir / "s03.csv"], **kw)  # type: ignore[arg-type]
+    combined = json.loads((out / "combined.json").read_text())
+    assert [i["spectrum"] for i in combined["inputs"]] == ["s02.csv", "s03.csv"]
+    assert len(res.skipped) == 2
+
+
+def test_batch_columns_option(spectra_dir: Path, tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    for name in ("s00.csv", "s01.csv"):
+        s = read(spectra_dir / name)
+        rows = "".join(
+            f"{m!r},{y!r},{1.0 + (i % 5)!r},{2.0 * y!r}\n"
+            for i, (m, y) in enumerate(zip(s.mz.tolist(), s.intensity.tolist(), strict=True))
+        )
+        (src / name).write_text("a,b,c,d\n" + rows)
+    kw = {"workers": 1, "processes": False, "progress": False, "assign_fn": fake_assign}
+    res = run_batch([src], out=tmp_path / "o1", **kw)  # type: ignore[arg-type]
+    assert not res.done and all("--columns" in r for _, r in res.failed)
+    res = run_batch([src], out=tmp_path / "o2", columns="1,2", **kw)  # type: ignore[arg-type]
+    assert len(res.done) == 2 and not res.failed
+    for name in ("s00.csv", "s01.csv"):
+        got = res.species[res.species["spectrum"] == name].drop(columns=["spectrum", "sha256"])
+        pd.testing.assert_frame_equal(got.reset_index(drop=True), _single(spectra_dir / name))

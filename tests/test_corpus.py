@@ -79,3 +79,13 @@ def test_named_pipe_refused_at_once(command: str, tmp_path: Path) -> None:
     assert len(lines) == 1 and "named pipe" in lines[0], proc.stderr
     with pytest.raises(SpectrumFormatError, match="named pipe"):
         nio.read(fifo)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
+def test_device_refused_at_once(capsys: pytest.CaptureFixture[str]) -> None:
+    # /dev/zero never ends: a reader that opened it would fill memory
+    with pytest.raises(SpectrumFormatError, match="is a device"):
+        nio.read("/dev/zero")
+    assert cli.main(["info", "/dev/zero"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "device" in err[0]

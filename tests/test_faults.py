@@ -283,3 +283,43 @@ def test_columns_option_picks_and_refuses(
     assert "has 4 columns" in _one_error_line(capsys.readouterr().err, "info")
     assert cli.main(["info", str(path), "--columns", "mz"]) == 1
     assert "two 1-based column numbers" in _one_error_line(capsys.readouterr().err, "info")
+
+
+def test_sigterm_removes_the_staging_folder_and_exits_143(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import nanoalloy.commands.mz as mz_command
+    from nanoalloy.output import atomic_dir
+
+    out = tmp_path / "out"
+
+    def killed_while_writing(args: object) -> int:
+        with atomic_dir(out) as stage:
+            (stage / "half.csv").write_text("half")
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # the signal arrives before this ends
+        return 0
+
+    monkeypatch.setattr(mz_command, "run", killed_while_writing)
+    before = signal.getsignal(signal.SIGTERM)
+    assert cli.main(["mz", "Au25(PET)18"]) == 143
+    assert capsys.readouterr().err.strip() == "nanoalloy: terminated"
+    assert not out.exists() and not list(tmp_path.iterdir())
+    assert signal.getsignal(signal.SIGTERM) is before  # the handler is put back
+
+
+def test_batch_removes_parts_of_killed_runs(
+    spectra_free_dir: None = None, *, tmp_path: Path
+) -> None:
+    from nanoalloy.output import clean_stale_parts_in
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    pid = int(dead.stdout)
+    (tmp_path / "spectra").mkdir()
+    stale = tmp_path / "spectra" / f".s01-abcdef12-123456.{pid}-q9w8.part"
+    stale.mkdir()
+    live = tmp_path / "spectra" / f".s02-abcdef12-123456.{os.getpid()}-q9w8.part"
+    live.mkdir()
+    assert clean_stale_parts_in(tmp_path / "spectra") == [stale]
+    assert not stale.exists() and live.exists()

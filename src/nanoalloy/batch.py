@@ -275,6 +275,7 @@ def run_batch(
     client: Any = None,
     fail_fast: bool = False,
     worker_timeout: float = 60.0,
+    columns: str | Sequence[int | str] | None = None,
 ) -> BatchResult:
     """Assign many spectra in parallel on Dask; skip those already done.
 
@@ -304,6 +305,9 @@ def run_batch(
         listing the failures.
     worker_timeout
         Seconds to wait for at least one worker on the scheduler.
+    columns
+        Text spectra: the m/z and intensity columns (see :func:`nanoalloy.ms.io.read`);
+        part of the resume key.
 
     Returns
     -------
@@ -326,14 +330,17 @@ def run_batch(
     files = collect_inputs(inputs)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    from .output import clean_stale_parts
+    from .output import clean_stale_parts_in
 
-    for sub in (out / "spectra").glob("*") if (out / "spectra").is_dir() else []:
-        if not sub.name.startswith("."):
-            clean_stale_parts(sub)
+    clean_stale_parts_in(out)  # parts of killed runs: combined tables, manifest
+    clean_stale_parts_in(out / "spectra")  # and per-spectrum folders
     manifest = _load_manifest(out)
     entries: dict[str, Any] = manifest["entries"]
-    settings = settings_hash(preset, assign_kwargs)
+    from .ms.io import parse_columns
+
+    cols = parse_columns(columns)
+    key_kwargs = dict(assign_kwargs or {}) | ({"columns": list(cols)} if cols else {})
+    settings = settings_hash(preset, key_kwargs)
     plan: list[tuple[Path, str, dict[str, Any]]] = []
     failed: list[tuple[Path, str]] = []
     for f in files:
@@ -367,7 +374,7 @@ def run_batch(
             todo, out, manifest, preset, kwargs, assign_fn,
             workers=workers, scheduler=scheduler, processes=processes,
             progress=progress, client=client, fail_fast=fail_fast,
-            worker_timeout=worker_timeout,
+            worker_timeout=worker_timeout, columns=cols,
         )  # fmt: skip
     bad = {f for f, _ in failed}
     used = [(f, entries[k]) for f, k, _ in plan if f not in bad and k in entries]
@@ -438,6 +445,7 @@ def _run_on_dask(
     client: Any,
     fail_fast: bool,
     worker_timeout: float,
+    columns: tuple[int | str, int | str] | None = None,
 ) -> list[tuple[Path, str]]:
     """Assign ``todo`` on Dask; returns the failures (file, reason)."""
     import contextlib
@@ -477,7 +485,7 @@ def _run_on_dask(
             while pending:
                 f, key, entry = pending.pop(0)
                 try:
-                    packed = pack_spectrum(read(f))
+                    packed = pack_spectrum(read(f, columns=columns))
                 except (OSError, NanoalloyError) as exc:
                     if fail_fast:
                         raise
@@ -515,13 +523,13 @@ def _run_on_dask(
                             ac.add(nxt)
                         continue
                     if isinstance(exc, CancelledError):
-                        exc = RuntimeError(
+                        exc = BatchError(
                             f"the worker assigning it died on each of {ATTEMPTS} attempts "
                             "(killed: out of memory, or a crash in a compiled library)"
                         )
                     if fail_fast:
-                        if isinstance(exc, NanoalloyError):
-                            raise
+                        if isinstance(exc, NanoalloyError) and not isinstance(exc, BatchError):
+                            raise exc from None  # the assigner's own error, as it is
                         raise BatchError(f"{f}: {_reason(exc)}") from None
                     failed.append((f, _reason(exc)))
                     advance(f, "failed")

@@ -5,7 +5,8 @@ exposes ``NAME``, ``HELP``, ``configure(parser)`` and ``run(args) -> int``; they
 are discovered here, so adding a command never touches this file.
 
 Exit codes: 0 success, 1 bad input or a library error (one clear line on
-stderr, never a traceback), 2 usage errors (argparse), 130 interrupted.
+stderr, never a traceback), 2 usage errors (argparse), 130 interrupted,
+143 terminated (SIGTERM: staging folders and temporary files are removed first).
 Every failure, including numeric overflow, Python's own limits, Dask's
 errors and failures nobody foresaw, ends in one line; set ``NANOALLOY_DEBUG=1``
 to see the traceback of the unforeseen ones. Named pipes and devices given as
@@ -21,9 +22,11 @@ import importlib
 import logging
 import os
 import pkgutil
+import signal
 import stat
 import sys
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from ._version import __version__
 from .errors import FormulaError, InputError, NanoalloyError
@@ -94,12 +97,29 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {_one_line(exc)}"
 
 
+class _Terminated(BaseException):
+    """SIGTERM, raised so that every ``finally`` (staging folders, temporary files) runs."""
+
+
+def _terminate_cleanly() -> Any:
+    """Turn SIGTERM into an exception (main thread only); returns the previous handler."""
+
+    def raise_terminated(signum: int, frame: object) -> None:
+        raise _Terminated
+
+    try:
+        return signal.signal(signal.SIGTERM, raise_terminated)
+    except ValueError:  # not the main thread
+        return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the process exit code."""
     from .output import allow_overwrite, check_output_dir
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    previous = _terminate_cleanly()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(f"nanoalloy {args.command}: %(message)s"))
     logger = logging.getLogger("nanoalloy")
@@ -130,8 +150,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"nanoalloy {args.command}: error: {_describe(exc)}", file=sys.stderr)
         return 1
+    except _Terminated:
+        print("nanoalloy: terminated", file=sys.stderr)
+        return 143
     finally:
         logger.removeHandler(handler)
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":  # pragma: no cover

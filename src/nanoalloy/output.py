@@ -48,6 +48,7 @@ __all__ = [
     "atomic_file",
     "check_output_dir",
     "clean_stale_parts",
+    "clean_stale_parts_in",
 ]
 
 log = logging.getLogger("nanoalloy")
@@ -85,7 +86,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-_PART = re.compile(r"\.(\d+)-[^.]*(?:\.old)?\.part$")
+_PART = re.compile(r"\.(\d+)-[^.]*\.part$")
 
 
 def clean_stale_parts(target: Path, /) -> list[Path]:
@@ -95,14 +96,24 @@ def clean_stale_parts(target: Path, /) -> list[Path]:
     running processes are left alone; parts without a process id (older
     versions) are named in a warning and left alone.
     """
-    removed: list[Path] = []
     parent = target.parent
     if not parent.is_dir():
-        return removed
+        return []
     pattern = os.path.join(glob.escape(str(parent)), f".{glob.escape(target.name)}.*.part")
-    for name in glob.glob(pattern):
-        p = Path(name)
-        m = _PART.search(p.name[len(target.name) + 1 :])
+    return _clean([Path(p) for p in glob.glob(pattern)])
+
+
+def clean_stale_parts_in(folder: Path, /) -> list[Path]:
+    """Remove every ``.*.part`` entry of ``folder`` left by processes that no longer run."""
+    if not folder.is_dir():
+        return []
+    return _clean([Path(p) for p in glob.glob(os.path.join(glob.escape(str(folder)), ".*.part"))])
+
+
+def _clean(parts: list[Path]) -> list[Path]:
+    removed: list[Path] = []
+    for p in parts:
+        m = _PART.search(p.name)
         if m is None:
             log.warning("warning: %s looks like partial output of an interrupted run; remove it", p)
             continue

@@ -45,6 +45,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--fail-fast", action="store_true", help="stop at the first bad input (exit 1)"
     )
+    parser.add_argument(
+        "--columns",
+        metavar="MZ,INTENSITY",
+        help="text spectra: m/z and intensity columns (1-based numbers or header names)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -97,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
             fail_fast=args.fail_fast,
             worker_timeout=args.worker_timeout,
+            columns=args.columns,
         )
     print(
         f"assigned {len(res.done)}, skipped {len(res.skipped)} already done, "

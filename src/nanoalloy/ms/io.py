@@ -5,7 +5,16 @@ text exports: two or more numeric columns separated by commas, tabs, semicolons
 or spaces, with or without header lines, including Thermo Xcalibur exports
 ("SPECTRUM - MS", "Scan #: 1", "Mass Intensity" ...; several blocks become
 several scans). The format is sniffed from the content; a known extension that
-contradicts the content is an error. Every problem is a
+contradicts the content is an error.
+
+Text is parsed by pandas' C parser. The m/z and intensity columns come from
+``columns=`` (``--columns``), else from the header names (several languages),
+else from the content (a point-index column is ignored; m/z is the strictly
+increasing column); still ambiguous is an error naming ``--columns``. Decimal
+commas and thousands separators are detected on the data and passed to the
+parser. m/z must be positive and at most :data:`MZ_MAX`. mzML/mzXML files must
+be complete (closing tag; for indexed mzML the index offsets and the SHA-1
+checksum are verified) before any scan is returned. Every problem is a
 :class:`~nanoalloy.errors.SpectrumFormatError` whose one-line message names the
 file and what is wrong.
 
@@ -300,7 +309,8 @@ def _verify_complete(path: Path, fmt: Format) -> None:
     The file must end with its closing tag. An indexed mzML must have its
     ``indexListOffset`` pointing at ``<indexList``, every spectrum offset
     pointing at a ``<spectrum`` element, and, where a ``fileChecksum`` is
-    present, a matching SHA-1 of the bytes up to and including ``<fileChecksum>``.
+    present, a matching SHA-1 of the bytes up to and including ``<fileChecksum>``
+    (mzXML: ``<sha1>``, same rule).
     """
     name = "mzML" if fmt == "mzml" else "mzXML"
     size = path.stat().st_size
@@ -314,9 +324,12 @@ def _verify_complete(path: Path, fmt: Format) -> None:
                 f"{path}: truncated {name}: the file ends before its closing "
                 f"{closing[-1].decode()} tag (cut short while copying or writing?)"
             )
-        if fmt != "mzml" or not end.endswith(b"</indexedmzML>"):
-            return
         base = size - len(tail)
+        if fmt == "mzxml":
+            _verify_sha1(fh, path, tail, base, b"sha1", name)
+            return
+        if not end.endswith(b"</indexedmzML>"):
+            return
         m = re.search(rb"<indexListOffset>\s*(\d{1,15})\s*</indexListOffset>", tail)
         if m is not None:
             off = int(m.group(1))
@@ -338,24 +351,29 @@ def _verify_complete(path: Path, fmt: Format) -> None:
                         f"{path}: damaged mzML: the index offset of spectrum {sid!r} does not "
                         "point at a <spectrum> (the file was altered or cut)"
                     )
-        c = re.search(rb"<fileChecksum>\s*([0-9a-fA-F]{40})\s*</fileChecksum>", tail)
-        if c is None:
-            return
-        upto = base + c.start() + len(b"<fileChecksum>")
-        h = hashlib.sha1(usedforsecurity=False)
-        fh.seek(0)
-        left = upto
-        while left > 0:
-            chunk = fh.read(min(left, 1 << 22))
-            if not chunk:
-                break
-            h.update(chunk)
-            left -= len(chunk)
-        if h.hexdigest().lower() != c.group(1).decode().lower():
-            raise SpectrumFormatError(
-                f"{path}: damaged mzML: SHA-1 checksum mismatch (the file was altered or "
-                "damaged after it was written)"
-            )
+        _verify_sha1(fh, path, tail, base, b"fileChecksum", name)
+
+
+def _verify_sha1(fh: Any, path: Path, tail: bytes, base: int, tag: bytes, name: str) -> None:
+    """Compare the SHA-1 in ``<tag>`` with that of the bytes up to and including ``<tag>``."""
+    c = re.search(rb"<" + tag + rb">\s*([0-9a-fA-F]{40})\s*</" + tag + rb">", tail)
+    if c is None:
+        return
+    upto = base + c.start() + len(tag) + 2
+    h = hashlib.sha1(usedforsecurity=False)
+    fh.seek(0)
+    left = upto
+    while left > 0:
+        chunk = fh.read(min(left, 1 << 22))
+        if not chunk:
+            break
+        h.update(chunk)
+        left -= len(chunk)
+    if h.hexdigest().lower() != c.group(1).decode().lower():
+        raise SpectrumFormatError(
+            f"{path}: damaged {name}: SHA-1 checksum mismatch (the file was altered or "
+            "damaged after it was written)"
+        )
 
 
 # ---------------------------------------------------------------------------- text
@@ -377,6 +395,7 @@ _THOUSANDS_COMMA = re.compile(
     r"^[+-]?\d{1,3}(?:,\d{3})+\.\d*(?:[eE][+-]?\d+)?$|^[+-]?\d{1,3}(?:,\d{3}){2,}$"
 )
 _THOUSANDS_DOT = re.compile(r"^[+-]?\d{1,3}(?:\.\d{3})+,\d*$|^[+-]?\d{1,3}(?:\.\d{3}){2,}$")
+_SPACE_GROUPED = re.compile(r"^[+-]?\d{1,3}(?: \d{3})+[.,]\d")
 _PLAIN_DOT = re.compile(r"^[+-]?\d*\.\d+(?:[eE][+-]?\d+)?$")
 
 MZ_MAX = 1e6
@@ -564,8 +583,21 @@ def _dialect(path: Path, sample: list[str], first_line: int) -> tuple[str, str, 
         sep = r"\s+"
     if sep == ",":
         quoted = [t.strip('"') for s in sample for t in re.findall(r'"[^"]*"', s)]
-        thousands = "," if any(_THOUSANDS_COMMA.match(t) for t in quoted) else None
-        return sep, ".", thousands
+        if any(_THOUSANDS_COMMA.match(t) for t in quoted):
+            return sep, ".", ","
+        if any(_DEC_COMMA.match(t) for t in quoted):  # "1500,12","5678,9"
+            return sep, ",", None
+        return sep, ".", None
+    if sep == r"\s+":
+        # "1 500,12 5 678,9": thousands grouped by spaces cannot be told from column breaks;
+        # such lines start with a short group that stays the same from line to line
+        grouped = [s for s in sample if _SPACE_GROUPED.match(s.strip())]
+        firsts = {s.split()[0] for s in grouped}
+        if len(sample) >= 2 and len(grouped) == len(sample) and len(firsts) <= 2:
+            raise SpectrumFormatError(
+                f"{path}: line {first_line}: digits grouped by spaces ({sample[0].strip()[:30]!r}) "
+                "cannot be told from column breaks; export without thousands separators"
+            )
     tokens = [t.strip() for s in sample for t in re.split(sep, s.strip()) if t.strip()]
     dec_comma = [t for t in tokens if _DEC_COMMA.match(t)]
     th_comma = [t for t in tokens if _THOUSANDS_COMMA.match(t)]
@@ -617,6 +649,7 @@ def _read_block(
     import pandas as pd
 
     header: list[str] = []
+    commented = ""
     pos = 0
     lineno = first_line
     data_start = -1
@@ -624,7 +657,9 @@ def _read_block(
         nl = block.find(b"\n", pos)
         end = len(block) if nl < 0 else nl + 1
         line = _decode(block[pos:end]).strip().lstrip("\ufeff")
-        if line and not line.startswith("#"):
+        if line.startswith("#") and line.lstrip("#").strip():
+            commented = line.lstrip("#").strip()  # "#Point,X(Thompsons),Y(Counts)" (Agilent)
+        elif line:
             if _is_data_line(line.split("#", 1)[0]):
                 data_start = pos
                 break
@@ -671,6 +706,9 @@ def _read_block(
     def raw_line(row: int) -> str:
         return lines_of(row)
 
+    empty = [c for c in range(df.shape[1]) if df.iloc[:, c].isna().all()]
+    if empty and len(empty) < df.shape[1]:  # a trailing delimiter: "1500.1,5,"
+        df = df.drop(columns=df.columns[empty])
     ncols = df.shape[1]
     blank = df.isna().all(axis=1).to_numpy()
     for c in range(ncols):
@@ -682,12 +720,13 @@ def _read_block(
             what = f"expected {'two ' if ncols == 2 else ''}numbers, got {text[:40]!r}"
             raise SpectrumFormatError(f"{path}: line {lineno + badrow}: {what}")
     names: list[str] = []
-    if header:
-        last = header[-1]
+    for last in ([header[-1]] if header else []) + ([commented] if commented else []):
         cand = [t.strip() for t in (re.split(sep, last.strip()) if sep != "," else last.split(","))]
-        cand = [t for t in cand if t]
+        if empty and len(cand) == ncols + len(empty):
+            cand = [t for c, t in enumerate(cand) if c not in empty]
         if len(cand) == ncols:
             names = cand
+            break
     keep = np.flatnonzero(~blank)
     if keep.size == 0:
         return None
@@ -834,7 +873,8 @@ def _choose_columns(
         return mz_named[0], int_named[0]
     if len(rest) < 2:
         raise SpectrumFormatError(
-            f"{path}: line {first_line}: no intensity column beside the point index ({shown}); {fix}"
+            f"{path}: line {first_line}: needs an m/z and an intensity column beside the "
+            f"point index ({shown}); {fix}"
         )
     if len(rest) == 2:
         if mz_named:

@@ -56,6 +56,13 @@ good(
     INT,
 )
 good(
+    "agilent_commented_header.csv",
+    "#Agilent MassHunter export\n#Point,Y(Counts),X(Thompsons)\n"
+    + "".join(f"{i},{y},{m}\n" for i, (m, y) in enumerate(zip(MZ, INT, strict=True))),
+    MZ,
+    INT,
+)
+good(
     "point_x_y_no_header.csv",
     "".join(f"{i + 1},{m},{y}\n" for i, (m, y) in enumerate(zip(MZ, INT, strict=True))),
     MZ,
@@ -162,6 +169,36 @@ good(
     + "".join(f'{m},"{int(y) // 1000},{str(y)[1:]}"\n' for m, y in zip(MZ, INT, strict=True)),
     MZ,
     INT,
+)
+good(
+    "quoted_decimal_comma.csv",
+    '"m/z","Intensity"\n'
+    + "".join(
+        f'"{str(m).replace(".", ",")}","{str(y).replace(".", ",")}"\n'
+        for m, y in zip(MZ, INT, strict=True)
+    ),
+    MZ,
+    INT,
+)
+good(
+    "trailing_delimiter.csv",
+    "Mass,Intensity,\n" + "".join(f"{m},{y},\n" for m, y in zip(MZ, INT, strict=True)),
+    MZ,
+    INT,
+)
+good(
+    "index_space_separated.txt",
+    "".join(f"{i + 1} {m} {y}\n" for i, (m, y) in enumerate(zip(MZ, INT, strict=True))),
+    MZ,
+    INT,
+)
+bad(
+    "space_grouped_thousands.txt",
+    "".join(
+        f"1 {str(m)[1:].replace('.', ',')} {int(y) // 1000} {str(y)[1:].replace('.', ',')}\n"
+        for m, y in zip(MZ, INT, strict=True)
+    ),
+    "digits grouped by spaces",
 )
 # --- line endings, comments, Thermo blocks -------------------------------------------------
 good(
@@ -271,6 +308,29 @@ cut = moved.index(b"<fileChecksum>") + len(b"<fileChecksum>")
 digest = hashlib.sha1(moved[:cut], usedforsecurity=False).hexdigest().encode()
 moved = moved[:cut] + digest + moved[cut + 40 :]
 bad("spectrum_offset_wrong.mzML", moved, "does not point at a <spectrum>")
+peaks = np.empty(400, dtype=">f4")
+peaks[0::2] = np.linspace(1000.0, 1010.0, 200)
+peaks[1::2] = np.linspace(1.0, 200.0, 200)
+body = (
+    '<?xml version="1.0" encoding="ISO-8859-1"?>\n'
+    '<mzXML xmlns="http://sashimi.sourceforge.net/schema_revision/mzXML_3.2">\n'
+    '<msRun scanCount="1">\n<scan num="1" msLevel="1" peaksCount="200" polarity="+" '
+    'retentionTime="PT30S" centroided="0"><peaks precision="32" byteOrder="network" '
+    'contentType="m/z-int" compressionType="none" compressedLen="0">'
+    + base64.b64encode(peaks.tobytes()).decode()
+    + "</peaks></scan>\n</msRun>\n<sha1>"
+).encode()
+sealed = (
+    body + hashlib.sha1(body, usedforsecurity=False).hexdigest().encode() + b"</sha1>\n</mzXML>\n"
+)
+good(
+    "sha1_sealed.mzXML",
+    sealed,
+    peaks[0::2].astype(float).tolist(),
+    peaks[1::2].astype(float).tolist(),
+)
+k = sealed.index(b"<peaks") + 200
+bad("sha1_mismatch.mzXML", sealed[:k] + b"x" + sealed[k + 1 :], "SHA-1 checksum mismatch")
 bad(
     "mzxml_truncated.mzXML", '<?xml version="1.0"?>\n<mzXML><msRun><scan num="1"', "truncated mzXML"
 )
