@@ -10,7 +10,7 @@ import pytest
 
 from _fake_assign import fake_assign, make_spectrum
 from nanoalloy import cli
-from nanoalloy.errors import InputError
+from nanoalloy.errors import InputError, SpectrumFormatError
 from nanoalloy.ms.io import write_csv, write_mzml
 from nanoalloy.results.series import (
     TABLE_COLUMNS,
@@ -177,3 +177,26 @@ def test_cli_series_bad_input_one_line(tmp_path: Path, capsys: pytest.CaptureFix
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "matches no file" in err
     assert not (tmp_path / "o").exists()
+
+
+def test_series_columns_pick_text_columns(tmp_path: Path) -> None:
+    """Two increasing columns (time, m/z) are ambiguous; ``columns`` names the fix."""
+    spec = make_spectrum(RATIO_DISTS["1:3"])
+    rows = pd.DataFrame(
+        {
+            "t": np.linspace(0.1, 5.0, len(spec)),
+            "A": np.asarray(spec.mz),
+            "B": np.asarray(spec.intensity),
+        }
+    )
+    paths = []
+    for lab in ("1to3", "3to1"):
+        p = tmp_path / f"{lab}.csv"
+        rows.to_csv(p, index=False)
+        paths.append(p)
+    with pytest.raises(SpectrumFormatError, match="--columns"):
+        load_inputs(paths)
+    items = load_inputs(paths, columns="2,3")
+    assert [i[0] for i in items] == ["1:3", "3:1"]
+    np.testing.assert_allclose(items[0][3].mz, np.asarray(spec.mz))
+    np.testing.assert_allclose(items[0][3].intensity, np.asarray(spec.intensity))

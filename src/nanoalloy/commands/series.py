@@ -39,6 +39,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--workers", type=int, default=1, help="processes to assign with (default 1)"
     )
+    parser.add_argument(
+        "--columns",
+        metavar="MZ,INTENSITY",
+        help="text spectra: m/z and intensity columns (1-based numbers or header names)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -61,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
         labels=args.labels,
         workers=args.workers,
         progress=progress,
+        columns=args.columns,
     )
     print(f"{len(s)} spectra ({s.axis} series); wrote {args.out}/series.csv and figures")
     print(f"report: {args.out}/report.html")

@@ -386,7 +386,11 @@ def _split_labels(labels: Sequence[str] | None) -> list[str] | None:
 
 
 def load_inputs(
-    inputs: Iterable[str | Path], /, *, labels: Sequence[str] | None = None
+    inputs: Iterable[str | Path],
+    /,
+    *,
+    labels: Sequence[str] | None = None,
+    columns: str | Sequence[int | str] | None = None,
 ) -> list[tuple[str, float | None, float | None, Spectrum]]:
     """Files or one multi-scan file -> ``(label, time_h, ratio, spectrum)``.
 
@@ -394,15 +398,17 @@ def load_inputs(
     (minutes) become ``time_h``. Several files give one spectrum each (the
     first MS1 scan); their labels come from ``labels`` (comma-separated
     allowed) or the file stems, and are read as ratios or times where they
-    look like ``1:3``/``1to3`` or ``30min``/``2h``.
+    look like ``1:3``/``1to3`` or ``30min``/``2h``. ``columns`` picks the m/z and
+    intensity columns of text spectra (see :func:`nanoalloy.ms.io.parse_columns`).
     """
-    from ..ms.io import read, read_series
+    from ..ms.io import parse_columns, read, read_series
 
+    cols = parse_columns(columns)
     files = collect_inputs(inputs)
     labs = _split_labels(labels)
     out: list[tuple[str, float | None, float | None, Spectrum]] = []
     if len(files) == 1:
-        scans = read_series(files[0])
+        scans = read_series(files[0], columns=cols)
         timed = [s for s in scans if s.rt_min is not None]
         if len(scans) > 1 and len(timed) == len(scans):
             if labs is not None and len(labs) != len(scans):
@@ -415,7 +421,7 @@ def load_inputs(
     if labs is not None and len(labs) != len(files):
         raise InputError(f"{len(labs)} labels given for {len(files)} input files")
     for i, f in enumerate(files):
-        s = read(f)
+        s = read(f, columns=cols)
         label, t, r = parse_label(labs[i] if labs else f.stem)
         out.append((label, t, r, s))
     return out
@@ -579,10 +585,11 @@ def run_series(
     assign_fn: AssignFn | None = None,
     workers: int = 1,
     progress: Callable[[str], None] | None = None,
+    columns: str | Sequence[int | str] | None = None,
 ) -> Series:
     """Read, assign and write a series (the ``nanoalloy series`` command)."""
     inputs = [inputs] if isinstance(inputs, str | Path) else list(inputs)
-    items = load_inputs(inputs, labels=labels)
+    items = load_inputs(inputs, labels=labels, columns=columns)
     params = {
         "command": "series",
         "preset": preset,
