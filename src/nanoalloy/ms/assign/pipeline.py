@@ -83,8 +83,10 @@ from .candidates import _library, _problem, _prune
 from .design import _build_design, _calibrated, _fit_round
 from .instrument import _estimate_resolution
 from .result import Assignment
-from .selection import _drop_redundant_families
+from .priors import check_priors
+from .selection import select
 from .tables import _empty, _tables
+from .uncertainty import assess
 
 if TYPE_CHECKING:
     pass
@@ -110,6 +112,8 @@ def assign(
     baseline_knot_mz: float = 50.0,
     isobar_threshold: float = 0.95,
     family_tolerance: float = 0.1,
+    priors: tuple[str, ...] | frozenset[str] | None = None,
+    replicates: int = 8,
 ) -> Assignment:
     """Assign every cluster ion of a preset in one spectrum.
 
@@ -147,6 +151,12 @@ def assign(
         data, a near-isobaric decoy 0.2-1.1 fold. 0.3 passed more random synthetic
         spectra (``scripts/assign_sweep.py``: 36/40 and 34/40 against 32/40 and
         29/40) but dropped the true M44S30 from a sparsely sampled demo spectrum.
+    priors
+        Chemistry priors of the model selection (names of
+        :data:`~nanoalloy.ms.assign.priors.PRIORS`; default all, ``()`` none).
+    replicates
+        Bootstrap refits of the final problem for the abundance sd (0: noise,
+        calibration and ambiguity only; see :mod:`~nanoalloy.ms.assign.uncertainty`).
 
     Returns
     -------
@@ -173,6 +183,7 @@ def assign(
     from ..peaks import estimate_baseline, noise_level
 
     p = load_preset(preset) if isinstance(preset, str | Path) else preset
+    use_priors = check_priors(priors)
     if len(spectrum) < 16:
         raise FitError(f"the spectrum has only {len(spectrum)} points; nothing to fit")
     if spectrum.centroided:
@@ -251,7 +262,38 @@ def assign(
         calibration = Calibration(
             "linear" if cal_b else "offset", cal_a, cal_b, _ro(before), _ro(after[:, 1])
         )
-    prob, state = _drop_redundant_families(prob, state, design, family_tolerance)
+    prob0 = prob
+    prob, state, trials = select(
+        prob, state, design, family_tolerance, lib=lib, priors=use_priors
+    )
+    prob, state, cal_new, unc = assess(
+        prob0,
+        prob,
+        state,
+        design,
+        trials,
+        lib=lib,
+        priors=use_priors,
+        g=g,
+        gy=gy,
+        calibration=(cal_a, cal_b) if calibrate else None,
+        calibration_sd_ppm=max(0.5, float(np.sqrt(np.mean(after[:, 1] ** 2))))
+        if after.shape[0]
+        else 1.0,
+        noise=noise,
+        replicates=replicates,
+    )
+    if calibration is not None and cal_new is not None and cal_new != (cal_a, cal_b):
+        # an alternative hypothesis won with its own calibration (window errors re-read)
+        cal_a, cal_b = cal_new
+        centre_shift = cal_a + cal_b * after[:, 0]
+        calibration = Calibration(
+            "linear" if cal_b else "offset",
+            cal_a,
+            cal_b,
+            calibration.ppm_before,
+            _ro(calibration.ppm_before - centre_shift),
+        )
     state["g"] = g
     state["gy"] = _calibrated(g.mz, gy, cal_a, cal_b, g.mz)
     state["rows"] = design.rows
@@ -271,6 +313,7 @@ def assign(
         after,
         isobar_threshold,
         min_snr,
+        unc,
     )
 
 

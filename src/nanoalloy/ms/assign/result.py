@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
     pass
 
-__all__ = ["Assignment", "ION_COLUMNS", "SPECIES_COLUMNS"]
+__all__ = ["Assignment", "FAMILY_EXTRA_COLUMNS", "ION_COLUMNS", "SPECIES_COLUMNS"]
 
 
 SPECIES_COLUMNS = (
@@ -34,7 +34,14 @@ SPECIES_COLUMNS = (
     "signal",
     "n_ions",
     "near_isobar",
+    "ambiguity_group",
+    "ambiguity_share",
 )
+"""Columns of ``species.csv``. ``ambiguity_group`` names the group of hypotheses
+(``A1: M44S26 | M44S27``: families that stand in for each other) a species takes part
+in, empty when none; ``ambiguity_share`` is the share of the hypothesis holding its
+family (1 when unambiguous). ``abundance`` is averaged over the hypotheses by share,
+``abundance_sd`` includes noise, form weights, calibration and that spread."""
 
 
 ION_COLUMNS = (
@@ -50,7 +57,14 @@ ION_COLUMNS = (
     "intensity",
     "sd",
     "near_isobar",
+    "ambiguous_with",
 )
+"""Columns of ``ions.csv``; ``ambiguous_with`` lists the ions of competing hypotheses
+(our notation, ``;``-separated) that explain the same signal."""
+
+FAMILY_EXTRA_COLUMNS = ("fraction_sd",)
+"""Columns the assigner adds to :data:`nanoalloy.ms.composition.FAMILY_COLUMNS`:
+``fraction_sd``, the sd of the family fraction (noise, forms, calibration, ambiguity)."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)
