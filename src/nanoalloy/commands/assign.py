@@ -54,6 +54,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-report", action="store_true", help="skip fit.csv and the interactive report.html"
     )
+    parser.add_argument(
+        "--no-prior",
+        action="append",
+        default=[],
+        metavar="NAME",
+        choices=("na_ladder", "charge", "x_smooth", "h_bookkeeping", "all"),
+        help="switch off a chemistry prior of the model selection (na_ladder, charge, "
+        "x_smooth, h_bookkeeping, or all); repeatable",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -67,12 +76,17 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--resolution must be between 100 and 1e7, got {args.resolution}")
     if args.time is not None and not math.isfinite(args.time):
         raise InputError(f"--time must be a finite number of minutes, got {args.time}")
+    from ..ms.assign.priors import PRIORS
+
+    off = set(args.no_prior)
+    priors = () if "all" in off else tuple(p for p in PRIORS if p not in off)
     spectrum = read(args.spectrum, scan=args.scan, time=args.time)
     result = assign(
         spectrum,
         preset=args.preset,
         resolution=args.resolution,
         calibrate=not args.no_calibrate,
+        priors=priors,
     )
     result.write(args.out, plot=not args.no_plot, fit=not args.no_report)
     if not args.no_report:

@@ -52,6 +52,8 @@ __all__ = ["Hypothesis", "Uncertainty", "assess"]
 class Hypothesis:
     """One explanation of the data."""
 
+    label: str
+    """What the hypothesis claims (``selected fit``, ``M44S27 in place of M44S26``, ...)."""
     families: tuple[str, ...]
     """Cluster families of the hypothesis."""
     share: float
@@ -76,8 +78,8 @@ class Uncertainty:
     """Family -> sd of its fraction."""
     hypotheses: tuple[Hypothesis, ...] = ()
     """The best fit first, then every alternative within the ambiguity share."""
-    groups: tuple[tuple[str, ...], ...] = ()
-    """Ambiguity groups as the families that stand in for each other (``M44S26|M44S27``)."""
+    species: frozenset[str] = frozenset()
+    """Species whose abundance differs by >= 0.01 between the hypotheses kept."""
 
     @property
     def ambiguous(self) -> bool:
@@ -186,59 +188,80 @@ def assess(
         Seed of the bootstrap signs.
     """
     fam_names = [f.name for f in lib.preset.families]
-    best_ab, best_fr, best_info = _cluster_abundance(prob, state, lib)
+    best_ab, best_fr, _ = _cluster_abundance(prob, state, lib)
     names = list(best_ab)
     y = state["y"]
     n_rows = y.size
     dof = max(n_rows - int((state["fit"].group > 0).sum()), 1)
     s2 = max(state["rss"] / dof, noise**2, 1e-300)
     kept = sorted({lab[1] for k, lab in enumerate(prob.group_labels) if not prob.free_group[k]})
-    scores = family_scores(prob, state, lib, priors)
-    hyps: list[tuple[float, Hypothesis, _Problem, dict[str, Any], Any]] = []
-    log_best = -PRIOR_WEIGHT * sum(scores.get(f, 0.0) for f in kept)
-    hyps.append(
-        (
-            log_best,
-            Hypothesis(tuple(kept), 1.0, best_ab, best_fr, _ions(prob, state, lib), best_info),
-            prob,
-            state,
-            calibration,
-        )
-    )
-    # competing hypotheses: each kept family removed (when the others re-explain at
-    # least half of it at the current calibration), each dropped family in place of
-    # a kept one
-    swaps: list[tuple[str | None, str | None]] = []
-    if len(kept) >= 2:
-        swaps += [(None, f) for f in kept]
-    dropped = [t.family for t in trials if t.dropped and not t.family.startswith("detached:")]
-    swaps += [(d, f) for d in dropped for f in kept if f != d]
     n_log = math.log(max(n_rows, 2))
-    hyps[0] = (hyps[0][0] - 0.5 * n_log * _n_params(prob, state), *hyps[0][1:])
+
+    def scored(
+        label: str, pr: _Problem, st: dict[str, Any], cal: Any
+    ) -> tuple[float, Hypothesis, _Problem, dict[str, Any], Any]:
+        """Log weight (fit, priors, BIC-like size penalty) and record of one hypothesis."""
+        fams = sorted({lab[1] for k, lab in enumerate(pr.group_labels) if not pr.free_group[k]})
+        sc = family_scores(pr, st, lib, priors)
+        logw = -(st["rss"] - state["rss"]) / (2.0 * s2)
+        logw -= PRIOR_WEIGHT * sum(sc.get(f, 0.0) for f in fams)
+        logw -= 0.5 * n_log * _n_params(pr, st)
+        ab, fr, info = _cluster_abundance(pr, st, lib)
+        return (logw, Hypothesis(label, tuple(fams), 0.0, ab, fr, _ions(pr, st, lib), info), pr, st, cal)
+
+    hyps = [scored("selected fit", prob, state, calibration)]
+    # competing hypotheses: each kept family removed, each dropped family in place
+    # of a kept one (only plausible ones: a removal the selection's own test found
+    # re-explained by half or more; a dropped family whose own share was at least
+    # 5 % of that of the family it would replace when it was tested)
+    last = {t.family: t for t in trials if not t.family.startswith("detached:")}
+    own_kept = _family_own(prob, state)
+    swaps: list[tuple[str | None, str]] = []
+    if len(kept) >= 2:
+        swaps += [
+            (None, f) for f in kept if f in last and last[f].gain < 0.5 * max(last[f].own, 1e-300)
+        ]
+    swaps += [
+        (t.family, f)
+        for t in last.values()
+        if t.dropped
+        for f in kept
+        if f != t.family and t.own >= 0.05 * own_kept.get(f, 0.0)
+    ]
     for add, remove in swaps:
         alt = _alternative(prob0, prob, state, design, add, remove, g, gy, calibration)
         if alt is None:
             continue
         alt_prob, alt_state, alt_cal = alt
-        fams_alt = sorted(
-            {lab[1] for k, lab in enumerate(alt_prob.group_labels) if not alt_prob.free_group[k]}
-        )
+        fams_alt = {lab[1] for k, lab in enumerate(alt_prob.group_labels) if not alt_prob.free_group[k]}
         if (add is not None and add not in fams_alt) or not fams_alt:
             continue
-        sc = family_scores(alt_prob, alt_state, lib, priors)
-        logw = -(alt_state["rss"] - state["rss"]) / (2.0 * s2)
-        logw -= PRIOR_WEIGHT * sum(sc.get(f, 0.0) for f in fams_alt)
-        logw -= 0.5 * n_log * _n_params(alt_prob, alt_state)
-        ab, fr, info = _cluster_abundance(alt_prob, alt_state, lib)
-        hyps.append(
-            (
-                logw,
-                Hypothesis(tuple(fams_alt), 0.0, ab, fr, _ions(alt_prob, alt_state, lib), info),
-                alt_prob,
-                alt_state,
-                alt_cal,
-            )
+        label = f"{add} in place of {remove}" if add else f"without {remove}"
+        hyps.append(scored(label, alt_prob, alt_state, alt_cal))
+    # the Au/Ag swap against four Na+/H+ exchanges: the comb of x+1 with 4 Na fewer
+    # sits ~13-16 ppm off; the selected families refitted at the calibration moved
+    # by one and two such steps (x shifted by one or two)
+    if calibration is not None:
+        step = _swap_ppm(prob, state, lib)
+        wide = _subset(
+            prob0,
+            np.array(
+                [
+                    (lab[1] in kept and not prob0.free_group[k]) or lab[0] in set(
+                        l[0] for l in prob.group_labels
+                    )
+                    for k, lab in enumerate(prob0.group_labels)
+                ]
+            )[prob0.group],
+            prob0.form_init,
         )
+        for sign in (-1.0, 1.0):
+            for k in (1, 2):
+                alt = _shifted(wide, design, g, gy, calibration, sign * k * step)
+                h = scored(f"calibration {sign * k * step:+.1f} ppm (x {'-+'[sign > 0]}{k})", *alt)
+                hyps.append(h)
+                if h[0] < hyps[0][0] - 8.0:
+                    break  # one step already far out: two are further
     logs = np.array([h[0] for h in hyps])
     w = np.exp(logs - logs.max())
     w /= w.sum()
@@ -289,12 +312,26 @@ def assess(
         mean = sum(h.share * h.family_fraction.get(f, 0.0) for h in chosen)
         spread = sum(h.share * (h.family_fraction.get(f, 0.0) - mean) ** 2 for h in chosen)
         sd_fr[f] = math.sqrt(var_fr[fam_names.index(f)] + spread)
-    groups: list[tuple[str, ...]] = []
-    for h in chosen[1:]:
-        swap = tuple(sorted(set(h.families) ^ set(chosen[0].families)))
-        if swap and swap not in groups:
-            groups.append(swap)
-    return prob, state, calibration, Uncertainty(sd_ab, sd_fr, tuple(chosen), tuple(groups))
+    involved = frozenset(
+        sp
+        for sp in all_species
+        if max(h.abundance.get(sp, 0.0) for h in chosen)
+        - min(h.abundance.get(sp, 0.0) for h in chosen)
+        >= 0.01
+    )
+    return prob, state, calibration, Uncertainty(sd_ab, sd_fr, tuple(chosen), involved)
+
+
+def _family_own(prob: _Problem, state: dict[str, Any]) -> dict[str, float]:
+    """Sum of squares of each cluster family's fitted signal (its own share of the model)."""
+    out = {}
+    fams = np.array(["" if free else lab[1] for lab, free in zip(prob.group_labels, prob.free_group, strict=True)])
+    ion = state["fit"].ion
+    for f in set(fams) - {""}:
+        mine = np.flatnonzero(fams[prob.group] == f)
+        contrib = state["design"][:, mine] @ ion[mine]
+        out[str(f)] = float(contrib @ contrib)
+    return out
 
 
 def _n_params(prob: _Problem, state: dict[str, Any]) -> int:
@@ -308,8 +345,63 @@ def _n_params(prob: _Problem, state: dict[str, Any]) -> int:
 
 def _with_share(h: Hypothesis, share: float) -> Hypothesis:
     return Hypothesis(
-        h.families, share, h.abundance, h.family_fraction, h.ions, h.species_info
+        h.label, h.families, share, h.abundance, h.family_fraction, h.ions, h.species_info
     )
+
+
+def _swap_ppm(prob: _Problem, state: dict[str, Any], lib: CandidateLibrary) -> float:
+    """ppm by which an Au/Ag swap against four Na+/H+ exchanges moves the isotope comb.
+
+    The neutral mass changes by ``m(Au) - m(Ag) - 4 (m(Na) - m(H))`` (~1.17 Da),
+    one isotope step (1.00336 Da) less: relative to the signal-weighted mean mass of
+    the fitted cluster ions.
+    """
+    from ...chem.isotopes import average_mass
+
+    d = (
+        average_mass({"Au": 1})
+        - average_mass({"Ag": 1})
+        - 4 * (average_mass({"Na": 1}) - average_mass({"H": 1}))
+    )
+    d -= 1.00336
+    ion = state["fit"].ion[: prob.idx.size]
+    mass = np.array(
+        [abs(lib.candidates[int(i)].charge) * lib.mz_average[int(i)] for i in prob.idx]
+    )
+    cl = ~prob.free_group[prob.group] & (ion > 0)
+    if not cl.any():
+        return 15.0
+    m = float(np.average(mass[cl], weights=ion[cl]))
+    return 1e6 * abs(d) / m
+
+
+def _shifted(
+    prob: _Problem,
+    design: _Design,
+    g: Any,
+    gy: np.ndarray,
+    calibration: tuple[float, float],
+    ppm: float,
+) -> tuple[_Problem, dict[str, Any], tuple[float, float]]:
+    """The problem refitted (forms from their start) at the calibration offset moved by ``ppm``.
+
+    The offset is refined by a parabola through +-2 ppm around the moved one.
+    """
+    a, b = calibration
+    fits = []
+    for d in (-2.0, 0.0, 2.0):
+        y = _calibrated(g.mz, gy, a + ppm + d, b, design.mz)
+        fits.append(_fit_round(prob, design, y, prob.form_init, 6))
+    r = np.array([f["rss"] for f in fits])
+    den = r[0] - 2 * r[1] + r[2]
+    off = float(np.clip(0.5 * (r[0] - r[2]) / den, -1, 1)) * 2.0 if den > 0 else 0.0
+    if off:
+        y = _calibrated(g.mz, gy, a + ppm + off, b, design.mz)
+        fit = _fit_round(prob, design, y, fits[1]["fit"].form, 3)
+        if fit["rss"] < r[1]:
+            return prob, fit, (a + ppm + off, b)
+    k = int(np.argmin(r))
+    return prob, fits[k], (a + ppm + (-2.0, 0.0, 2.0)[k], b)
 
 
 def _alternative(
@@ -383,8 +475,9 @@ def _noise_variance(
     Block wild bootstrap: the residual of the final fit, multiplied by a random
     sign per ``block`` consecutive points, is added back to the model and the
     final problem (species and form weights) refitted ``replicates`` times.
-    The calibration offset is moved by +-``calibration_sd_ppm`` and refitted; half
-    the difference of the two is its contribution.
+    The calibration offset is moved by +-``calibration_sd_ppm`` and refitted (form
+    weights from their start, so x and the Na+ ladder may trade); half the
+    difference of the two is its contribution.
     """
     fit = state["fit"]
     y = state["y"]
@@ -411,8 +504,53 @@ def _noise_variance(
         out = []
         for d in (-calibration_sd_ppm, calibration_sd_ppm):
             yd = _calibrated(g.mz, gy, a + d, b, design.mz)
-            trial = _fit_round(prob, design, yd, fit.form, 3, fit.group)
+            trial = _fit_round(prob, design, yd, prob.form_init, 6)
             out.append(_vectors(prob, trial["fit"].ion, names, fam_names))
         var_ab = var_ab + (0.5 * (out[1][0] - out[0][0])) ** 2
         var_fr = var_fr + (0.5 * (out[1][1] - out[0][1])) ** 2
+    rel_sp, rel_fam = _local_misfit(prob, state, names, fam_names)
+    var_ab = var_ab + (MISFIT_FACTOR * rel_sp * base_ab) ** 2
+    var_fr = var_fr + (MISFIT_FACTOR * rel_fam * base_fr * (1.0 - base_fr)) ** 2
     return var_ab, var_fr
+
+
+MISFIT_FACTOR = 2.0
+"""Relative sd of an abundance per unit of relative misfit where its ions sit."""
+
+
+def _local_misfit(
+    prob: _Problem, state: dict[str, Any], names: list[str], fam_names: list[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Relative misfit ``|residual| / |model|`` over the rows each species' (family's) ions cover.
+
+    A model that does not reproduce the data where a species sits (peak shape,
+    calibration, a missing candidate) biases its abundance in proportion, which
+    noise refits cannot show.
+    """
+    fit = state["fit"]
+    mat = state["design"]
+    model = np.asarray(mat @ fit.ion)
+    r2 = (state["y"] - model) ** 2
+    m2 = model**2
+    n_ion = prob.idx.size
+    pos = {n: i for i, n in enumerate(names)}
+    fpos = {n: i for i, n in enumerate(fam_names)}
+    rel_sp = np.zeros(len(names))
+    rel_fam = np.zeros(len(fam_names))
+    fam_rows: dict[int, np.ndarray] = {}
+    for k, lab in enumerate(prob.group_labels):
+        if prob.free_group[k] or lab[0] not in pos:
+            continue
+        cols = np.flatnonzero((prob.group == k) & (fit.ion[:n_ion] > 0))
+        if not cols.size:
+            continue
+        contrib = np.asarray(mat[:, cols] @ fit.ion[cols]).ravel()
+        rows = contrib > 0.05 * contrib.max()
+        den = float(m2[rows].sum())
+        rel_sp[pos[lab[0]]] = math.sqrt(float(r2[rows].sum()) / den) if den > 0 else 0.0
+        f = fpos[lab[1]]
+        fam_rows[f] = rows | fam_rows.get(f, np.zeros(rows.size, dtype=bool))
+    for f, rows in fam_rows.items():
+        den = float(m2[rows].sum())
+        rel_fam[f] = math.sqrt(float(r2[rows].sum()) / den) if den > 0 else 0.0
+    return rel_sp, rel_fam
