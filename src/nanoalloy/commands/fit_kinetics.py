@@ -2,6 +2,8 @@
 
 Writes ``params.toml`` (the fitted parameter set), ``fit.json`` (multipliers, values, standard
 deviations, starts), ``fit.csv`` (observed against model) and ``fit.png`` into ``--out DIR``.
+A time course with an sd column (``abundance_sd``, ``fraction_sd`` or ``sd``: what ``assign``
+and ``series`` write) weights each point by it; ``--unweighted`` ignores it.
 """
 
 from __future__ import annotations
@@ -27,6 +29,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--params", metavar="FILE", help="starting parameter TOML")
     parser.add_argument("--max-nfev", type=int, default=40, help="evaluations per start")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random starts")
+    parser.add_argument(
+        "--unweighted",
+        action="store_true",
+        help="ignore the sd column (abundance_sd, fraction_sd or sd) of the time course",
+    )
 
 
 def plot_fit(table: Any, path: Path) -> None:
@@ -82,13 +89,15 @@ def run(args: argparse.Namespace) -> int:
         ratio=ratio,
         seed=args.seed,
         max_nfev=args.max_nfev,
+        weighted=not args.unweighted,
     )
     with atomic_dir(args.out) as stage:
         (stage / "params.toml").write_text(dump_params(res.params))
         (stage / "fit.json").write_text(json.dumps(res.to_dict(), indent=2) + "\n")
         res.table.to_csv(stage / "fit.csv", index=False)
         plot_fit(res.table, stage / "fit.png")
-    print(f"rmse {res.rmse:.4g} over {len(res.starts)} starts; wrote {args.out}")
+    how = f"weighted by sd, reduced chi-square {res.chi2_red:.3g}" if res.weighted else "unweighted"
+    print(f"rmse {res.rmse:.4g} over {len(res.starts)} starts ({how}); wrote {args.out}")
     for k, v in res.values.items():
         print(f"  {k} = {v:.4g} +- {res.sd[k]:.2g}")
     return 0

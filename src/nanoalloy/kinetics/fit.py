@@ -5,6 +5,14 @@ The fitted quantities are log multipliers of the rate constants of each process 
 ``scipy.optimize.least_squares`` on log-parameters, uncertainties from the Jacobian at the
 optimum, starts optionally run on a Dask cluster.
 
+Weights: when the time course carries the assignment's uncertainty (a column
+``abundance_sd``, ``fraction_sd`` or ``sd`` beside the values), every residual is divided
+by its sd (species the assignment did not report get the smallest sd reported at that
+time, at least ``sd_floor``), and the parameter covariance is ``(J' J)^-1`` times the
+reduced chi-square when that exceeds 1 (the scatter then exceeds what the sd's claim, and
+the model or the sd's are incomplete). Without sd's the residuals are unweighted and the
+covariance is scaled by the residual variance, as before.
+
 Contents
 --------
 FIT_PROCESSES
@@ -43,6 +51,7 @@ __all__ = [
     "dump_params",
     "fit_timecourse",
     "read_timecourse",
+    "read_timecourse_sd",
 ]
 
 FIT_PROCESSES: tuple[str, ...] = (
@@ -84,7 +93,11 @@ class FitResult:
     starts: tuple[dict[str, Any], ...]
     """Every start: initial multipliers, final cost, success."""
     table: pd.DataFrame
-    """Long table time_h, family, au, ag, observed, model."""
+    """Long table time_h, family, au, ag, observed, model (and sd when weighted)."""
+    weighted: bool = False
+    """Whether the residuals were weighted by the time course's sd."""
+    chi2_red: float = math.nan
+    """Reduced chi-square of the weighted fit (NaN unweighted)."""
 
     @property
     def values(self) -> dict[str, float]:
@@ -114,12 +127,29 @@ class FitResult:
             "sd_log": self.sd_log,
             "values": self.values,
             "sd": self.sd,
+            "weighted": self.weighted,
+            "chi2_red": self.chi2_red if math.isfinite(self.chi2_red) else None,
             "starts": list(self.starts),
         }
 
 
 def read_timecourse(table: Any, /) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Observed normalised distributions from a long table.
+
+    See :func:`read_timecourse_sd` (this returns its first two values).
+    """
+    times, dist, _ = read_timecourse_sd(table)
+    return times, dist
+
+
+SD_COLUMNS = ("abundance_sd", "fraction_sd", "sd")
+"""Columns read as the sd of each value (first found), in this order."""
+
+
+def read_timecourse_sd(
+    table: Any, /
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64] | None]:
+    """Observed normalised distributions and their sd's from a long table.
 
     Parameters
     ----------
@@ -129,9 +159,11 @@ def read_timecourse(table: Any, /) -> tuple[npt.NDArray[np.float64], npt.NDArray
 
     Returns
     -------
-    times, dist
+    times, dist, sd
         Sorted unique times (h) and distributions of shape (n_times, 3, 45), each time
-        normalised to sum 1 over the 44-metal clusters.
+        normalised to sum 1 over the 44-metal clusters; the sd of every entry on the
+        same scale (NaN where the table has no row) when the table has a column of
+        :data:`SD_COLUMNS`, else None.
     """
     import pandas as pd
 
@@ -161,11 +193,23 @@ def read_timecourse(table: Any, /) -> tuple[npt.NDArray[np.float64], npt.NDArray
     dist = np.zeros((times.size, 3, NX))
     ti = np.searchsorted(times, t.to_numpy(dtype=float))
     fi = np.array([FAMILIES.index(f) for f in fam])
-    np.add.at(dist, (ti, fi, au.to_numpy(dtype=int)), v.to_numpy(dtype=float))
+    at = (ti, fi, au.to_numpy(dtype=int))
+    np.add.at(dist, at, v.to_numpy(dtype=float))
     tot = dist.sum(axis=(1, 2))
     if np.any(tot <= 0):
         raise InputError("every time point needs some positive abundance")
-    return times, dist / tot[:, None, None]
+    scol = next((cols[c] for c in SD_COLUMNS if c in cols), None)
+    sd = None
+    if scol is not None:
+        sv = pd.to_numeric(df[scol], errors="coerce")
+        if sv.isna().any() or not np.all(np.isfinite(sv.to_numpy(dtype=float))) or (sv < 0).any():
+            raise InputError(f"time course column {scol!r} must hold finite sd's >= 0")
+        var = np.zeros_like(dist)
+        np.add.at(var, at, sv.to_numpy(dtype=float) ** 2)
+        seen = np.zeros(dist.shape, dtype=bool)
+        seen[at] = True
+        sd = np.where(seen, np.sqrt(var), np.nan) / tot[:, None, None]
+    return times, dist / tot[:, None, None], sd
 
 
 def _infer_ratio(dist0: npt.NDArray[np.float64]) -> float:
@@ -198,15 +242,17 @@ def _one_start(args: tuple[Any, ...]) -> dict[str, Any]:
     """Run one least-squares start (a top-level function, so Dask/processes can ship it)."""
     from scipy.optimize import least_squares
 
-    params, procs, x0, times, dist, ratio, max_nfev, bound = args
+    params, procs, x0, times, dist, ratio, max_nfev, bound, *rest = args
+    sigma = rest[0] if rest else None
     net = build_network(params)
     obs = dist.ravel()
+    scale = np.ones(obs.size) if sigma is None else 1.0 / np.asarray(sigma).ravel()
 
     def resid(logm: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         try:
-            return _model(_scaled(net, procs, logm), ratio, times, params).ravel() - obs
+            return (_model(_scaled(net, procs, logm), ratio, times, params).ravel() - obs) * scale
         except Exception:  # noqa: BLE001 - a failing solve is a bad point, not a crash
-            return np.full(obs.size, 1.0)
+            return np.full(obs.size, 1.0) * scale
 
     sol = least_squares(
         resid,
@@ -239,6 +285,8 @@ def fit_timecourse(
     seed: int = 0,
     max_nfev: int = 40,
     bound: float = 6.0,
+    weighted: bool = True,
+    sd_floor: float = 1e-3,
 ) -> FitResult:
     """Fit process rate multipliers to a measured time course.
 
@@ -267,6 +315,11 @@ def fit_timecourse(
         Function evaluations per start.
     bound
         Bound on each log multiplier (|log m| <= bound).
+    weighted
+        Weight the residuals by the table's sd column when it has one (see the module
+        docstring); False ignores it.
+    sd_floor
+        Smallest sd of a normalised abundance used as a weight.
 
     Returns
     -------
@@ -281,14 +334,15 @@ def fit_timecourse(
     unknown = [p for p in procs if p not in _RATE_KEYS]
     if unknown or not procs:
         raise InputError(f"cannot fit process {unknown[0] if unknown else '(none)'!r}")
-    times, dist = read_timecourse(table)
+    times, dist, sd = read_timecourse_sd(table)
+    sigma = _sigma(sd, sd_floor) if weighted and sd is not None else None
     r = _infer_ratio(dist[0]) if ratio is None else float(ratio)
     if not (math.isfinite(r) and r > 0):
         raise InputError(f"feed ratio must be > 0, got {r!r}")
     rng = np.random.default_rng(seed)
     x0s = [np.zeros(len(procs))]
     x0s += [np.clip(rng.normal(0, 1, len(procs)), -bound, bound) for _ in range(starts - 1)]
-    jobs = [(base, procs, x0, times, dist, r, max_nfev, bound) for x0 in x0s]
+    jobs = [(base, procs, x0, times, dist, r, max_nfev, bound, sigma) for x0 in x0s]
     if scheduler is not None:
         from dask.distributed import Client
 
@@ -305,8 +359,16 @@ def fit_timecourse(
     if not np.isfinite(best["cost"]):
         raise FitError("every start failed")
     jac, fun = best["jac"], best["fun"]
-    dof = max(fun.size - len(procs), 1)
-    s2 = 2 * best["cost"] / dof
+    chi2_red = math.nan
+    if sigma is None:
+        dof = max(fun.size - len(procs), 1)
+        s2 = 2 * best["cost"] / dof
+    else:
+        # entries that are zero in the data and (nearly) in the model carry no information
+        live = (dist.ravel() > 0) | (np.abs(fun) * sigma.ravel() > 1e-4)
+        dof = max(int(live.sum()) - len(procs), 1)
+        chi2_red = float(np.sum(fun[live] ** 2) / dof)
+        s2 = max(1.0, chi2_red)
     try:
         cov = np.linalg.pinv(jac.T @ jac) * s2
         sd = np.sqrt(np.clip(np.diag(cov), 0.0, None))
@@ -330,6 +392,8 @@ def fit_timecourse(
             "model": model.ravel(),
         }
     )
+    if sigma is not None:
+        rows["sd"] = sigma.ravel()
     rows = rows[(rows["observed"] > 0) | (rows["model"] > 1e-4)].reset_index(drop=True)
     start_info = tuple(
         {
@@ -349,7 +413,23 @@ def fit_timecourse(
         ratio=r,
         starts=start_info,
         table=rows,
+        weighted=sigma is not None,
+        chi2_red=chi2_red,
     )
+
+
+def _sigma(sd: npt.NDArray[np.float64], floor: float) -> npt.NDArray[np.float64]:
+    """Weights' sd of every entry: the table's, else the smallest reported at that time.
+
+    A species the assignment did not report is known absent only down to its detection
+    limit, which the smallest sd reported beside it stands for.
+    """
+    out = np.array(sd, dtype=float)
+    for t in range(out.shape[0]):
+        seen = np.isfinite(out[t])
+        low = float(np.min(out[t][seen])) if seen.any() else floor
+        out[t][~seen] = max(low, floor)
+    return np.maximum(out, floor)
 
 
 def _toml_value(v: Any) -> str:

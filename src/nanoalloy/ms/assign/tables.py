@@ -277,16 +277,16 @@ def _with_uncertainty(sp: pd.DataFrame, unc: Uncertainty, preset: Preset) -> pd.
     hyps = unc.hypotheses
     cluster = ~sp["family"].isin(["fragment", "complex"])
     if len(hyps) > 1:
-        known = set(sp["species"])
+        known = set(zip(sp["species"], sp["family"], strict=True))
         extra = []
         for h in hyps[1:]:
-            for label, (fam, au, ag, lig, q) in h.species_info.items():
-                if label in known:
+            for key, (fam, au, ag, lig, q) in h.species_info.items():
+                if key in known:
                     continue
-                known.add(label)
+                known.add(key)
                 extra.append(
                     {
-                        "species": label,
+                        "species": key[0],
                         "family": fam,
                         "au": au,
                         "ag": ag,
@@ -306,23 +306,23 @@ def _with_uncertainty(sp: pd.DataFrame, unc: Uncertainty, preset: Preset) -> pd.
         if extra:
             sp = pd.concat([sp, pd.DataFrame(extra)], ignore_index=True)
             cluster = ~sp["family"].isin(["fragment", "complex"])
-        mean = {
-            label: sum(h.share * h.abundance.get(label, 0.0) for h in hyps)
-            for label in sp.loc[cluster, "species"]
-        }
-        sp.loc[cluster, "abundance"] = sp.loc[cluster, "species"].map(mean).astype(float)
-        for gid, swap in enumerate(unc.groups, start=1):
-            involved = sp["family"].isin(swap)
-            share = {
-                fam: sum(h.share for h in hyps if fam in h.families and set(swap) & set(h.families))
-                for fam in swap
-            }
-            sp.loc[involved, "ambiguity_group"] = f"A{gid}: " + " | ".join(swap)
-            sp.loc[involved, "ambiguity_share"] = sp.loc[involved, "family"].map(share)
+        keys = list(zip(sp["species"], sp["family"], strict=True))
+        sp["abundance"] = [
+            sum(h.share * h.abundance.get(k, 0.0) for h in hyps) if c else a
+            for k, c, a in zip(keys, cluster, sp["abundance"], strict=True)
+        ]
+        involved = [k in unc.species for k in keys]
+        sp.loc[involved, "ambiguity_group"] = "A1"
+        sp.loc[involved, "ambiguity_share"] = [
+            sum(h.share for h in hyps if h.abundance.get(k, 0.0) > 0)
+            for k, inv in zip(keys, involved, strict=True)
+            if inv
+        ]
+    keys = list(zip(sp["species"], sp["family"], strict=True))
     sd = unc.abundance_sd
-    sp.loc[cluster, "abundance_sd"] = [
-        sd.get(label, old)
-        for label, old in zip(sp.loc[cluster, "species"], sp.loc[cluster, "abundance_sd"], strict=True)
+    sp["abundance_sd"] = [
+        sd.get(k, old) if c else old
+        for k, c, old in zip(keys, cluster, sp["abundance_sd"], strict=True)
     ]
     return sp
 
@@ -336,7 +336,7 @@ def _ambiguous_with(ions: pd.DataFrame, unc: Uncertainty | None, resolution: flo
     out = [""] * len(ions)
     if unc is None or len(unc.hypotheses) < 2 or ions.empty:
         return out
-    swapped = {f for swap in unc.groups for f in swap}
+    swapped = {k[1] for k in unc.species}
     partners: list[tuple[str, int, float]] = []
     for h in unc.hypotheses[1:]:
         for name, (z, mz, _) in h.ions.items():

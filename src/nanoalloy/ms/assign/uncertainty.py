@@ -58,27 +58,29 @@ class Hypothesis:
     """Cluster families of the hypothesis."""
     share: float
     """Its share (relative posterior weight) among the group's hypotheses."""
-    abundance: dict[str, float]
-    """Species label -> share of the cluster signal under this hypothesis."""
+    abundance: dict[tuple[str, str], float]
+    """(species label, family) -> share of the cluster signal under this hypothesis."""
     family_fraction: dict[str, float]
     """Family -> fraction under this hypothesis."""
     ions: dict[str, tuple[int, float, float]]
     """Ion (our notation) -> (charge, mean m/z, fitted intensity), fitted ions only."""
-    species_info: dict[str, tuple[str, int, int, int, int]] = field(default_factory=dict)
-    """Species label -> (family, au, ag, ligands, core_charge)."""
+    species_info: dict[tuple[str, str], tuple[str, int, int, int, int]] = field(
+        default_factory=dict
+    )
+    """(species label, family) -> (family, au, ag, ligands, core_charge)."""
 
 
 @dataclass(frozen=True, slots=True)
 class Uncertainty:
     """What :func:`assess` found."""
 
-    abundance_sd: dict[str, float]
-    """Species label -> sd of its abundance (noise, forms, calibration, ambiguity)."""
+    abundance_sd: dict[tuple[str, str], float]
+    """(species label, family) -> sd of its abundance (noise, forms, calibration, ambiguity)."""
     fraction_sd: dict[str, float]
     """Family -> sd of its fraction."""
     hypotheses: tuple[Hypothesis, ...] = ()
     """The best fit first, then every alternative within the ambiguity share."""
-    species: frozenset[str] = frozenset()
+    species: frozenset[tuple[str, str]] = frozenset()
     """Species whose abundance differs by >= 0.01 between the hypotheses kept."""
 
     @property
@@ -89,17 +91,22 @@ class Uncertainty:
 
 def _cluster_abundance(
     prob: _Problem, state: dict[str, Any], lib: CandidateLibrary
-) -> tuple[dict[str, float], dict[str, float], dict[str, tuple[str, int, int, int, int]]]:
+) -> tuple[
+    dict[tuple[str, str], float],
+    dict[str, float],
+    dict[tuple[str, str], tuple[str, int, int, int, int]],
+]:
     sig = _group_signal(prob, state)
-    ab: dict[str, float] = {}
-    info: dict[str, tuple[str, int, int, int, int]] = {}
+    ab: dict[tuple[str, str], float] = {}
+    info: dict[tuple[str, str], tuple[str, int, int, int, int]] = {}
     for k, lab in enumerate(prob.group_labels):
         if prob.free_group[k] or sig[k] <= 0:
             continue
-        ab[lab[0]] = ab.get(lab[0], 0.0) + float(sig[k])
-        if lab[0] not in info:
+        key = (lab[0], lab[1])
+        ab[key] = ab.get(key, 0.0) + float(sig[k])
+        if key not in info:
             c = lib.candidates[int(prob.idx[int(np.flatnonzero(prob.group == k)[0])])]
-            info[lab[0]] = (c.family, c.au, c.ag, c.ligands, c.core_charge)
+            info[key] = (c.family, c.au, c.ag, c.ligands, c.core_charge)
     total = sum(ab.values())
     ab = {k: v / total for k, v in ab.items()} if total > 0 else {}
     fr: dict[str, float] = {}
@@ -109,7 +116,7 @@ def _cluster_abundance(
 
 
 def _vectors(
-    prob: _Problem, ions: np.ndarray, names: list[str], fam_names: list[str]
+    prob: _Problem, ions: np.ndarray, names: list[tuple[str, str]], fam_names: list[tuple[str, str]]
 ) -> tuple[np.ndarray, np.ndarray]:
     """Species abundances (in ``names`` order) and family fractions from ion intensities."""
     sig = np.bincount(prob.group, weights=ions[: prob.idx.size], minlength=len(prob.group_labels))
@@ -118,9 +125,9 @@ def _vectors(
     ab = np.zeros(len(names))
     fr = np.zeros(len(fam_names))
     for k, lab in enumerate(prob.group_labels):
-        if prob.free_group[k] or lab[0] not in pos:
+        if prob.free_group[k] or (lab[0], lab[1]) not in pos:
             continue
-        ab[pos[lab[0]]] += sig[k]
+        ab[pos[(lab[0], lab[1])]] += sig[k]
         fr[fpos[lab[1]]] += sig[k]
     tot = ab.sum()
     return (ab / tot, fr / tot) if tot > 0 else (ab, fr)
@@ -242,14 +249,13 @@ def assess(
     # sits ~13-16 ppm off; the selected families refitted at the calibration moved
     # by one and two such steps (x shifted by one or two)
     if calibration is not None:
+        final_labels = set(prob.group_labels)
         step = _swap_ppm(prob, state, lib)
         wide = _subset(
             prob0,
             np.array(
                 [
-                    (lab[1] in kept and not prob0.free_group[k]) or lab[0] in set(
-                        l[0] for l in prob.group_labels
-                    )
+                    (lab[1] in kept and not prob0.free_group[k]) or lab in final_labels
                     for k, lab in enumerate(prob0.group_labels)
                 ]
             )[prob0.group],
@@ -300,7 +306,7 @@ def assess(
         calibration=calibration,
         calibration_sd_ppm=calibration_sd_ppm,
     )
-    sd_ab: dict[str, float] = {}
+    sd_ab: dict[tuple[str, str], float] = {}
     sd_fr: dict[str, float] = {}
     all_species = list(dict.fromkeys(sp for h in chosen for sp in h.abundance))
     for sp in all_species:
@@ -423,10 +429,10 @@ def _alternative(
     """
     from .calibration import _coarse_calibration, _refine_calibration
 
-    final = {lab[0] for k, lab in enumerate(prob.group_labels)}
+    final = set(prob.group_labels)
     keep_group = np.array(
         [
-            (lab[0] in final and lab[1] != remove) or (lab[1] == add and not prob0.free_group[k])
+            (lab in final and lab[1] != remove) or (lab[1] == add and not prob0.free_group[k])
             for k, lab in enumerate(prob0.group_labels)
         ]
     )
@@ -459,8 +465,8 @@ def _noise_variance(
     prob: _Problem,
     state: dict[str, Any],
     design: _Design,
-    names: list[str],
-    fam_names: list[str],
+    names: list[tuple[str, str]],
+    fam_names: list[tuple[str, str]],
     *,
     replicates: int,
     seed: int,
@@ -519,7 +525,7 @@ MISFIT_FACTOR = 2.0
 
 
 def _local_misfit(
-    prob: _Problem, state: dict[str, Any], names: list[str], fam_names: list[str]
+    prob: _Problem, state: dict[str, Any], names: list[tuple[str, str]], fam_names: list[tuple[str, str]]
 ) -> tuple[np.ndarray, np.ndarray]:
     """Relative misfit ``|residual| / |model|`` over the rows each species' (family's) ions cover.
 
@@ -539,7 +545,7 @@ def _local_misfit(
     rel_fam = np.zeros(len(fam_names))
     fam_rows: dict[int, np.ndarray] = {}
     for k, lab in enumerate(prob.group_labels):
-        if prob.free_group[k] or lab[0] not in pos:
+        if prob.free_group[k] or (lab[0], lab[1]) not in pos:
             continue
         cols = np.flatnonzero((prob.group == k) & (fit.ion[:n_ion] > 0))
         if not cols.size:
@@ -547,7 +553,7 @@ def _local_misfit(
         contrib = np.asarray(mat[:, cols] @ fit.ion[cols]).ravel()
         rows = contrib > 0.05 * contrib.max()
         den = float(m2[rows].sum())
-        rel_sp[pos[lab[0]]] = math.sqrt(float(r2[rows].sum()) / den) if den > 0 else 0.0
+        rel_sp[pos[(lab[0], lab[1])]] = math.sqrt(float(r2[rows].sum()) / den) if den > 0 else 0.0
         f = fpos[lab[1]]
         fam_rows[f] = rows | fam_rows.get(f, np.zeros(rows.size, dtype=bool))
     for f, rows in fam_rows.items():
