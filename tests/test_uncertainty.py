@@ -78,7 +78,7 @@ def _au25(preset: object, mz_range: tuple[float, float], resolution: float, seed
     ).spectrum
 
 
-def test_indistinguishable_pair_is_reported_as_ambiguous(pair: object) -> None:
+def test_indistinguishable_pair_is_reported_as_ambiguous(pair: object, tmp_path: Path) -> None:
     res = assign(_au25(pair, (1533.0, 1562.0), 5000.0, 2), preset=pair, resolution=5000.0)
     sp = res.species.set_index("family")
     assert set(sp.index) == {"Au25S18", "Au25S17"}
@@ -96,6 +96,23 @@ def test_indistinguishable_pair_is_reported_as_ambiguous(pair: object) -> None:
     partners = top["ambiguous_with"].split(";")
     other = "Au25(p-MBA)17" if "(p-MBA)18" in top["ion"] else "Au25(p-MBA)18"
     assert partners and all(other in p for p in partners)
+    # written and reported
+    from nanoalloy.results.report import write_report
+
+    res.write(tmp_path / "out", plot=False)
+    ions = pd.read_csv(tmp_path / "out" / "ions.csv", keep_default_na=False)
+    assert ions.loc[0, "ambiguous_with"] == top["ambiguous_with"]
+    html = write_report(tmp_path / "out").read_text()
+    assert "<h3>Ambiguities</h3>" in html and partners[0] in html
+
+
+def test_report_says_when_nothing_is_ambiguous(pair: object, tmp_path: Path) -> None:
+    from nanoalloy.results.report import write_report
+
+    res = assign(_au25(pair, (1270.0, 1960.0), 5000.0, 2), preset=pair, resolution=5000.0)
+    res.write(tmp_path / "out", plot=False)
+    html = write_report(tmp_path / "out").read_text()
+    assert "<h3>Ambiguities</h3><p>None" in html
 
 
 def test_distinguishable_pair_the_right_one_wins(pair: object) -> None:
