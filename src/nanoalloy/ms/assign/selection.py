@@ -26,6 +26,10 @@ if TYPE_CHECKING:
 __all__ = ["Trial", "select"]
 
 
+MAJOR_SHARE = 0.2
+"""A family's prior score fades linearly to 0 as its share of the cluster signal reaches this."""
+
+
 @dataclass(frozen=True, slots=True)
 class Trial:
     """One removal test of :func:`select`."""
@@ -152,7 +156,9 @@ def select(
     they need ``lib``) raise the bar for an implausible family: with a score
     ``s`` (0-1, :func:`~nanoalloy.ms.assign.priors.family_scores`) it must
     explain ``tolerance + (0.9 - tolerance) s`` of its own share uniquely, and
-    the residual cap rises from 4 to ``4 + 36 s`` times the residual. Without
+    the residual cap rises from 4 to ``4 + 36 s`` times the residual; the score
+    fades with the family's share ``f`` of the cluster signal, ``s (1 - f / 0.2)``
+    (priors decide between explanations of a minor signal). Without
     ``x_smooth`` detached species are not tested.
 
     Returns the selected problem and fit, and every removal test made.
@@ -187,6 +193,11 @@ def select(
         if fam not in set(fams):
             continue
         score = family_scores(prob, state, lib, use).get(fam, 0.0) if use and lib else 0.0
+        sig = _group_signal(prob, state)
+        share = float(sig[fams == fam].sum()) / max(float(sig[fams != ""].sum()), 1e-300)
+        # a prior tilts the choice between explanations of a minor signal; a family
+        # holding a fifth or more of the cluster signal is the data's to decide
+        score *= max(0.0, 1.0 - share / MAJOR_SHARE)
         mask = fams == fam
         trial_prob, trial, _, gain, own = _without(prob, state, design, mask)
         # ... and the fit without it stays close: the residual grows at most

@@ -223,7 +223,7 @@ def assess(
     # 5 % of that of the family it would replace when it was tested)
     last = {t.family: t for t in trials if not t.family.startswith("detached:")}
     own_kept = _family_own(prob, state)
-    swaps: list[tuple[str | None, str]] = []
+    swaps: list[tuple[str | None, str | None]] = []
     if len(kept) >= 2:
         swaps += [
             (None, f) for f in kept if f in last and last[f].gain < 0.5 * max(last[f].own, 1e-300)
@@ -243,7 +243,11 @@ def assess(
         fams_alt = {lab[1] for k, lab in enumerate(alt_prob.group_labels) if not alt_prob.free_group[k]}
         if (add is not None and add not in fams_alt) or not fams_alt:
             continue
-        label = f"{add} in place of {remove}" if add else f"without {remove}"
+        label = (
+            f"{add} in place of {remove}"
+            if add and remove
+            else (f"without {remove}" if remove else f"with {add}")
+        )
         hyps.append(scored(label, alt_prob, alt_state, alt_cal))
     # the Au/Ag swap against four Na+/H+ exchanges: the comb of x+1 with 4 Na fewer
     # sits ~13-16 ppm off; the selected families refitted at the calibration moved
@@ -416,12 +420,12 @@ def _alternative(
     state: dict[str, Any],
     design: _Design,
     add: str | None,
-    remove: str,
+    remove: str | None,
     g: Any,
     gy: np.ndarray,
     calibration: tuple[float, float] | None,
 ) -> tuple[_Problem, dict[str, Any], tuple[float, float] | None] | None:
-    """Refit with family ``remove`` replaced by the dropped family ``add`` (None: removed).
+    """Refit with family ``remove`` replaced by the dropped family ``add`` (either may be None).
 
     Returns None when the swap cannot explain the removed family's signal (the
     refit at the current calibration leaves more than half of its own sum of
@@ -440,12 +444,13 @@ def _alternative(
         return None
     trial_prob = _subset(prob0, keep_group[prob0.group], prob0.form_init)
     trial = _fit_round(trial_prob, design, state["y"], trial_prob.form_init, 6)
-    fams = np.array([lab[1] for lab in prob.group_labels])
-    mine = np.flatnonzero((fams[prob.group] == remove) & ~prob.free_group[prob.group])
-    contrib = state["design"][:, mine] @ state["fit"].ion[mine]
-    own = float(contrib @ contrib)
-    if trial["rss"] - state["rss"] > 0.5 * own:
-        return None
+    if remove is not None:
+        fams = np.array([lab[1] for lab in prob.group_labels])
+        mine = np.flatnonzero((fams[prob.group] == remove) & ~prob.free_group[prob.group])
+        contrib = state["design"][:, mine] @ state["fit"].ion[mine]
+        own = float(contrib @ contrib)
+        if trial["rss"] - state["rss"] > 0.5 * own:
+            return None
     if calibration is not None:
         # calibrated afresh: a near-isobar sits tens of ppm away
         a, b = _coarse_calibration(trial_prob, design, g, gy)
