@@ -191,7 +191,11 @@ def test_fit_kinetics_weighted_sd_covers_the_truth(tmp_path: Path) -> None:
     res = fit_timecourse(path, starts=1, processes=procs, ratio=3.0, max_nfev=12)
     assert res.weighted and np.isfinite(res.chi2_red)
     for p in procs:
-        assert abs(np.log(res.multipliers[p])) <= 2.0 * res.sd_log[p], (p, res.multipliers, res.sd_log)
+        assert abs(np.log(res.multipliers[p])) <= 2.0 * res.sd_log[p], (
+            p,
+            res.multipliers,
+            res.sd_log,
+        )
         assert res.sd_log[p] > 0
     assert "sd" in res.table.columns
     # unweighted the same data give the old behaviour (no sd column in the table)

@@ -7,11 +7,14 @@ optimum, starts optionally run on a Dask cluster.
 
 Weights: when the time course carries the assignment's uncertainty (a column
 ``abundance_sd``, ``fraction_sd`` or ``sd`` beside the values), every residual is divided
-by its sd (species the assignment did not report get the smallest sd reported at that
-time, at least ``sd_floor``), and the parameter covariance is ``(J' J)^-1`` times the
+by its sd (species the assignment did not report get the smallest abundance reported at
+that time, its detection limit, at least ``sd_floor``), and the parameter covariance is ``(J' J)^-1`` times the
 reduced chi-square when that exceeds 1 (the scatter then exceeds what the sd's claim, and
 the model or the sd's are incomplete). Without sd's the residuals are unweighted and the
-covariance is scaled by the residual variance, as before.
+covariance is scaled by the residual variance, as before. Either way, the spread of the
+other starts that end within the noise of the best one (sum of squared scaled residuals
+at most four residual variances higher) is added: on a flat or multi-modal cost surface
+the local curvature alone claims too much.
 
 Contents
 --------
@@ -335,7 +338,7 @@ def fit_timecourse(
     if unknown or not procs:
         raise InputError(f"cannot fit process {unknown[0] if unknown else '(none)'!r}")
     times, dist, sd = read_timecourse_sd(table)
-    sigma = _sigma(sd, sd_floor) if weighted and sd is not None else None
+    sigma = _sigma(sd, dist, sd_floor) if weighted and sd is not None else None
     r = _infer_ratio(dist[0]) if ratio is None else float(ratio)
     if not (math.isfinite(r) and r > 0):
         raise InputError(f"feed ratio must be > 0, got {r!r}")
@@ -374,6 +377,17 @@ def fit_timecourse(
         sd = np.sqrt(np.clip(np.diag(cov), 0.0, None))
     except np.linalg.LinAlgError:  # pragma: no cover
         sd = np.full(len(procs), np.nan)
+    # other starts that end within the noise of the best (a rise of the sum of squared
+    # (scaled) residuals by at most 4 residual variances) are equally good answers:
+    # their spread is part of the uncertainty the local curvature does not see
+    x_best = np.asarray(best["x"])
+    near = [
+        np.asarray(d["x"]) - x_best
+        for d in results
+        if d is not best and np.isfinite(d["cost"]) and 2.0 * (d["cost"] - best["cost"]) <= 4.0 * s2
+    ]
+    if near:
+        sd = np.sqrt(sd**2 + np.mean(np.square(near), axis=0))
     mult = {p: math.exp(v) for p, v in zip(procs, best["x"], strict=True)}
     fitted = copy.deepcopy(base)
     for p, m in mult.items():
@@ -418,16 +432,19 @@ def fit_timecourse(
     )
 
 
-def _sigma(sd: npt.NDArray[np.float64], floor: float) -> npt.NDArray[np.float64]:
-    """Weights' sd of every entry: the table's, else the smallest reported at that time.
+def _sigma(
+    sd: npt.NDArray[np.float64], dist: npt.NDArray[np.float64], floor: float
+) -> npt.NDArray[np.float64]:
+    """Weights' sd of every entry: the table's, else the detection limit at that time.
 
     A species the assignment did not report is known absent only down to its detection
-    limit, which the smallest sd reported beside it stands for.
+    limit, which the smallest abundance reported beside it stands for.
     """
     out = np.array(sd, dtype=float)
     for t in range(out.shape[0]):
         seen = np.isfinite(out[t])
-        low = float(np.min(out[t][seen])) if seen.any() else floor
+        reported = dist[t][seen & (dist[t] > 0)]
+        low = float(np.min(reported)) if reported.size else floor
         out[t][~seen] = max(low, floor)
     return np.maximum(out, floor)
 

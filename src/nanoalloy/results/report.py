@@ -558,7 +558,14 @@ def _ambiguity_html(species: pd.DataFrame, ions: pd.DataFrame, ids: _Ids) -> str
         )
     cols = [
         c
-        for c in ("ambiguity_group", "species", "family", "ambiguity_share", "abundance", "abundance_sd")
+        for c in (
+            "ambiguity_group",
+            "species",
+            "family",
+            "ambiguity_share",
+            "abundance",
+            "abundance_sd",
+        )
         if c in amb.columns
     ]
     out = [

@@ -82,8 +82,8 @@ from .calibration import _coarse_calibration, _refine_calibration, _window_shift
 from .candidates import _library, _problem, _prune
 from .design import _build_design, _calibrated, _fit_round
 from .instrument import _estimate_resolution
-from .result import Assignment
 from .priors import check_priors
+from .result import Assignment
 from .selection import select
 from .tables import _empty, _tables
 from .uncertainty import assess
@@ -263,9 +263,7 @@ def assign(
             "linear" if cal_b else "offset", cal_a, cal_b, _ro(before), _ro(after[:, 1])
         )
     prob0 = prob
-    prob, state, trials = select(
-        prob, state, design, family_tolerance, lib=lib, priors=use_priors
-    )
+    prob, state, trials = select(prob, state, design, family_tolerance, lib=lib, priors=use_priors)
     prob, state, cal_new, unc = assess(
         prob0,
         prob,

@@ -139,10 +139,10 @@ def family_scores(
     keys = _form_keys(prob, lib)
     out = dict.fromkeys(present, 0.0)
     ladders: dict[str, dict[int, dict[int, float]]] = {}
-    for f, (z, na) in keys.items():
-        fam = fams[int(prob.form_family[f])]
-        lad = ladders.setdefault(fam, {}).setdefault(z, {})
-        lad[na] = lad.get(na, 0.0) + float(w[f])
+    for form, (z, na) in keys.items():
+        fam = fams[int(prob.form_family[form])]
+        rung = ladders.setdefault(fam, {}).setdefault(z, {})
+        rung[na] = rung.get(na, 0.0) + float(w[form])
     for fam in present:
         lad = ladders.get(fam, {})
         tot = {z: sum(r.values()) for z, r in lad.items()}
@@ -167,16 +167,16 @@ def family_scores(
     if "h_bookkeeping" in priors:
         spec = {f.name: f for f in lib.preset.families}
         for fam in present:
-            f = spec[fam]
-            e = f.n_metals - f.ligands - f.core_charge
+            me = spec[fam]
+            e = me.n_metals - me.ligands - me.core_charge
             if e in MAGIC:
                 continue
             for other in present:
                 o = spec[other]
                 if (
                     other != fam
-                    and (o.n_metals, o.ligands, o.halide) == (f.n_metals, f.ligands, f.halide)
-                    and abs(o.core_charge - f.core_charge) == 1
+                    and (o.n_metals, o.ligands, o.halide) == (me.n_metals, me.ligands, me.halide)
+                    and abs(o.core_charge - me.core_charge) == 1
                     and o.n_metals - o.ligands - o.core_charge in MAGIC
                 ):
                     out[fam] += 1.0

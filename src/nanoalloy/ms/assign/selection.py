@@ -266,4 +266,3 @@ def select(
             tests = [(m[kept], th) for m, th in tests]  # renumbered like the subset
             prob, state = trial_prob, trial
     return prob, state, trials
-

@@ -342,9 +342,7 @@ def _ambiguous_with(ions: pd.DataFrame, unc: Uncertainty | None, resolution: flo
         for name, (z, mz, _) in h.ions.items():
             if name not in unc.hypotheses[0].ions:
                 partners.append((name, z, mz))
-    for r, (fam, z, mz) in enumerate(
-        zip(ions["family"], ions["charge"], ions["mz"], strict=True)
-    ):
+    for r, (fam, z, mz) in enumerate(zip(ions["family"], ions["charge"], ions["mz"], strict=True)):
         if fam not in swapped:
             continue
         tol = 2.0 * float(mz) / resolution

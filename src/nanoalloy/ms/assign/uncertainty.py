@@ -116,7 +116,7 @@ def _cluster_abundance(
 
 
 def _vectors(
-    prob: _Problem, ions: np.ndarray, names: list[tuple[str, str]], fam_names: list[tuple[str, str]]
+    prob: _Problem, ions: np.ndarray, names: list[tuple[str, str]], fam_names: list[str]
 ) -> tuple[np.ndarray, np.ndarray]:
     """Species abundances (in ``names`` order) and family fractions from ion intensities."""
     sig = np.bincount(prob.group, weights=ions[: prob.idx.size], minlength=len(prob.group_labels))
@@ -214,7 +214,13 @@ def assess(
         logw -= PRIOR_WEIGHT * sum(sc.get(f, 0.0) for f in fams)
         logw -= 0.5 * n_log * _n_params(pr, st)
         ab, fr, info = _cluster_abundance(pr, st, lib)
-        return (logw, Hypothesis(label, tuple(fams), 0.0, ab, fr, _ions(pr, st, lib), info), pr, st, cal)
+        return (
+            logw,
+            Hypothesis(label, tuple(fams), 0.0, ab, fr, _ions(pr, st, lib), info),
+            pr,
+            st,
+            cal,
+        )
 
     hyps = [scored("selected fit", prob, state, calibration)]
     # competing hypotheses: each kept family removed, each dropped family in place
@@ -240,7 +246,9 @@ def assess(
         if alt is None:
             continue
         alt_prob, alt_state, alt_cal = alt
-        fams_alt = {lab[1] for k, lab in enumerate(alt_prob.group_labels) if not alt_prob.free_group[k]}
+        fams_alt = {
+            lab[1] for k, lab in enumerate(alt_prob.group_labels) if not alt_prob.free_group[k]
+        }
         if (add is not None and add not in fams_alt) or not fams_alt:
             continue
         label = (
@@ -293,9 +301,7 @@ def assess(
         >= 0.02
     ]
     wk = w[keep] / w[keep].sum()
-    chosen = [
-        _with_share(hyps[i][1], float(s)) for i, s in zip(keep, wk.tolist(), strict=True)
-    ]
+    chosen = [_with_share(hyps[i][1], float(s)) for i, s in zip(keep, wk.tolist(), strict=True)]
     # bootstrap and calibration sensitivity of the best fit
     var_ab, var_fr = _noise_variance(
         prob,
@@ -335,7 +341,12 @@ def assess(
 def _family_own(prob: _Problem, state: dict[str, Any]) -> dict[str, float]:
     """Sum of squares of each cluster family's fitted signal (its own share of the model)."""
     out = {}
-    fams = np.array(["" if free else lab[1] for lab, free in zip(prob.group_labels, prob.free_group, strict=True)])
+    fams = np.array(
+        [
+            "" if free else lab[1]
+            for lab, free in zip(prob.group_labels, prob.free_group, strict=True)
+        ]
+    )
     ion = state["fit"].ion
     for f in set(fams) - {""}:
         mine = np.flatnonzero(fams[prob.group] == f)
@@ -349,7 +360,9 @@ def _n_params(prob: _Problem, state: dict[str, Any]) -> int:
     per cluster family (its charge and Na+ distributions)."""
     n_g = len(prob.group_labels)
     active = state["fit"].group[:n_g] > 0
-    fams = {lab[1] for k, lab in enumerate(prob.group_labels) if active[k] and not prob.free_group[k]}
+    fams = {
+        lab[1] for k, lab in enumerate(prob.group_labels) if active[k] and not prob.free_group[k]
+    }
     return int(active.sum()) + 2 * len(fams)
 
 
@@ -375,9 +388,7 @@ def _swap_ppm(prob: _Problem, state: dict[str, Any], lib: CandidateLibrary) -> f
     )
     d -= 1.00336
     ion = state["fit"].ion[: prob.idx.size]
-    mass = np.array(
-        [abs(lib.candidates[int(i)].charge) * lib.mz_average[int(i)] for i in prob.idx]
-    )
+    mass = np.array([abs(lib.candidates[int(i)].charge) * lib.mz_average[int(i)] for i in prob.idx])
     cl = ~prob.free_group[prob.group] & (ion > 0)
     if not cl.any():
         return 15.0
@@ -471,7 +482,7 @@ def _noise_variance(
     state: dict[str, Any],
     design: _Design,
     names: list[tuple[str, str]],
-    fam_names: list[tuple[str, str]],
+    fam_names: list[str],
     *,
     replicates: int,
     seed: int,
@@ -530,7 +541,7 @@ MISFIT_FACTOR = 2.0
 
 
 def _local_misfit(
-    prob: _Problem, state: dict[str, Any], names: list[tuple[str, str]], fam_names: list[tuple[str, str]]
+    prob: _Problem, state: dict[str, Any], names: list[tuple[str, str]], fam_names: list[str]
 ) -> tuple[np.ndarray, np.ndarray]:
     """Relative misfit ``|residual| / |model|`` over the rows each species' (family's) ions cover.
 
