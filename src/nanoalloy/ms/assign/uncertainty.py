@@ -225,14 +225,14 @@ def assess(
     hyps = [scored("selected fit", prob, state, calibration)]
     # competing hypotheses: each kept family removed, each dropped family in place
     # of a kept one (only plausible ones: a removal the selection's own test found
-    # re-explained by half or more; a dropped family whose own share was at least
+    # re-explained by three quarters or more; a dropped family whose own share was at least
     # 5 % of that of the family it would replace when it was tested)
     last = {t.family: t for t in trials if not t.family.startswith("detached:")}
     own_kept = _family_own(prob, state)
     swaps: list[tuple[str | None, str | None]] = []
     if len(kept) >= 2:
         swaps += [
-            (None, f) for f in kept if f in last and last[f].gain < 0.5 * max(last[f].own, 1e-300)
+            (None, f) for f in kept if f in last and last[f].gain < 0.25 * max(last[f].own, 1e-300)
         ]
     swaps += [
         (t.family, f)
@@ -275,11 +275,12 @@ def assess(
         )
         for sign in (-1.0, 1.0):
             for k in (1, 2):
-                alt = _shifted(wide, design, g, gy, calibration, sign * k * step)
-                h = scored(f"calibration {sign * k * step:+.1f} ppm (x {'-+'[sign > 0]}{k})", *alt)
-                hyps.append(h)
-                if h[0] < hyps[0][0] - 8.0:
-                    break  # one step already far out: two are further
+                ppm = sign * k * step
+                label = f"calibration {ppm:+.1f} ppm (x {'-+'[sign > 0]}{k})"
+                h = scored(label, *_shifted(wide, design, g, gy, calibration, ppm, refine=False))
+                if h[0] < hyps[0][0] - 50.0:
+                    break  # far out (2 ppm of refinement will not bring it back); two steps further
+                hyps.append(scored(label, *_shifted(wide, design, g, gy, calibration, ppm)))
     logs = np.array([h[0] for h in hyps])
     w = np.exp(logs - logs.max())
     w /= w.sum()
@@ -403,16 +404,24 @@ def _shifted(
     gy: np.ndarray,
     calibration: tuple[float, float],
     ppm: float,
+    *,
+    refine: bool = True,
 ) -> tuple[_Problem, dict[str, Any], tuple[float, float]]:
     """The problem refitted (forms from their start) at the calibration offset moved by ``ppm``.
 
-    The offset is refined by a parabola through +-2 ppm around the moved one.
+    With ``refine`` the offset is refined by a parabola through +-2 ppm around the
+    moved one.
     """
     a, b = calibration
+    y = _calibrated(g.mz, gy, a + ppm, b, design.mz)
+    centre = _fit_round(prob, design, y, prob.form_init, 4)
+    if not refine:
+        return prob, centre, (a + ppm, b)
     fits = []
-    for d in (-2.0, 0.0, 2.0):
+    for d in (-2.0, 2.0):
         y = _calibrated(g.mz, gy, a + ppm + d, b, design.mz)
-        fits.append(_fit_round(prob, design, y, prob.form_init, 6))
+        fits.append(_fit_round(prob, design, y, centre["fit"].form, 3))
+    fits.insert(1, centre)
     r = np.array([f["rss"] for f in fits])
     den = r[0] - 2 * r[1] + r[2]
     off = float(np.clip(0.5 * (r[0] - r[2]) / den, -1, 1)) * 2.0 if den > 0 else 0.0
