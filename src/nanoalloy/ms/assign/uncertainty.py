@@ -279,7 +279,7 @@ def assess(
                 label = f"calibration {ppm:+.1f} ppm (x {'-+'[sign > 0]}{k})"
                 h = scored(label, *_shifted(wide, design, g, gy, calibration, ppm, refine=False))
                 if h[0] < hyps[0][0] - 50.0:
-                    break  # far out (2 ppm of refinement will not bring it back); two steps further
+                    continue  # far out: 2 ppm of refinement will not bring it back
                 hyps.append(scored(label, *_shifted(wide, design, g, gy, calibration, ppm)))
     logs = np.array([h[0] for h in hyps])
     w = np.exp(logs - logs.max())
