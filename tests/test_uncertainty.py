@@ -96,6 +96,8 @@ def test_indistinguishable_pair_is_reported_as_ambiguous(pair: object, tmp_path:
     partners = top["ambiguous_with"].split(";")
     other = "Au25(p-MBA)17" if "(p-MBA)18" in top["ion"] else "Au25(p-MBA)18"
     assert partners and all(other in p for p in partners)
+    summary = res.summary()["ambiguities"]
+    assert {r["family"] for r in summary} == {"Au25S18", "Au25S17"}
     # written and reported
     from nanoalloy.results.report import write_report
 

@@ -14,7 +14,9 @@ the model or the sd's are incomplete). Without sd's the residuals are unweighted
 covariance is scaled by the residual variance, as before. Either way, the spread of the
 other starts that end within the noise of the best one (sum of squared scaled residuals
 at most four residual variances higher) is added: on a flat or multi-modal cost surface
-the local curvature alone claims too much.
+the local curvature alone claims too much. And since the errors of one time point are
+correlated (one spectrum, one assignment), the cluster-robust (sandwich) covariance with the
+time points as clusters is a floor of the sd.
 
 Contents
 --------
@@ -377,6 +379,10 @@ def fit_timecourse(
         sd = np.sqrt(np.clip(np.diag(cov), 0.0, None))
     except np.linalg.LinAlgError:  # pragma: no cover
         sd = np.full(len(procs), np.nan)
+    # errors of one time point are correlated (one spectrum, one assignment: a family
+    # misassigned moves many entries together): the cluster-robust (sandwich)
+    # covariance with the time points as clusters is the floor of the sd
+    sd = np.maximum(sd, _cluster_sd(jac, fun, times.size))
     # other starts that end within the noise of the best (a rise of the sum of squared
     # (scaled) residuals by at most 4 residual variances) are equally good answers:
     # their spread is part of the uncertainty the local curvature does not see
@@ -430,6 +436,29 @@ def fit_timecourse(
         weighted=sigma is not None,
         chi2_red=chi2_red,
     )
+
+
+def _cluster_sd(
+    jac: npt.NDArray[np.float64], fun: npt.NDArray[np.float64], n_times: int
+) -> npt.NDArray[np.float64]:
+    """Parameter sd's from the sandwich covariance with the time points as clusters.
+
+    ``(J'J)^-1 (sum_t J_t' r_t r_t' J_t) (J'J)^-1`` times ``n / (n - 1)`` (``n`` time
+    points); NaN-free (0 when it cannot be formed).
+    """
+    n_p = jac.shape[1]
+    if n_times < 2 or jac.shape[0] % n_times:
+        return np.zeros(n_p)
+    j = jac.reshape(n_times, -1, n_p)
+    r = fun.reshape(n_times, -1)
+    score = np.einsum("tkp,tk->tp", j, r)
+    meat = score.T @ score
+    try:
+        bread = np.linalg.pinv(jac.T @ jac)
+    except np.linalg.LinAlgError:  # pragma: no cover
+        return np.zeros(n_p)
+    cov = bread @ meat @ bread * n_times / (n_times - 1)
+    return np.sqrt(np.clip(np.diag(cov), 0.0, None))
 
 
 def _sigma(

@@ -151,6 +151,7 @@ class Assignment:
                 "rms_ppm_before": _jsonable(cal.rms_ppm_before),
                 "rms_ppm_after": _jsonable(cal.rms_ppm_after),
             },
+            "ambiguities": self._ambiguities(),
             "n_species": int(len(self.species)),
             "n_ions": int(len(self.ions)),
             "families": [{k: _jsonable(v) for k, v in r.items()} for r in fams],
@@ -161,6 +162,15 @@ class Assignment:
                 )
             ],
         }
+
+    def _ambiguities(self) -> list[dict[str, Any]]:
+        """Species in an ambiguity group: species, family, group, share (JSON-ready)."""
+        sp = self.species
+        if "ambiguity_group" not in sp.columns or sp.empty:
+            return []
+        rows = sp[sp["ambiguity_group"].astype(str) != ""]
+        cols = ["species", "family", "ambiguity_group", "ambiguity_share", "abundance"]
+        return [{k: _jsonable(v) for k, v in r.items()} for r in rows[cols].to_dict("records")]
 
     def plot(self, path: str | Path | None = None, /, *, n_labels: int = 12) -> Any:
         """Spectrum, fitted model, labelled strongest ions and the residual panel.
