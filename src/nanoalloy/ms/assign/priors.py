@@ -20,8 +20,9 @@ score)`` (a prior probability). Each is switchable: ``assign(..., priors=...)`` 
     A species' charge states follow a family-wide distribution (the fit shares one
     charge and Na+ distribution per family, so each species must show all of them),
     and ESI spreads a family over neighbouring charge states: a family holding more
-    than 80 % of its signal in one charge state while another of its charge states
-    is recorded (three or more Na+ rungs in the window) scores up to 1 at 100 %.
+    than 90 % of its signal in one charge state while another of its charge states
+    is recorded (the window holds every Na+ rung where the strongest charge state
+    carries >= 10 % of its ladder's top) scores up to 1 at 100 %.
 ``x_smooth``
     A family's x distribution is smooth and unimodal unless the data demand a second
     mode: species detached from the family's contiguous x range are tested for
@@ -152,10 +153,15 @@ def family_scores(
         if "na_ladder" in priors:
             out[fam] += sum(tot[z] / all_w * _ladder_score(r) for z, r in lad.items())
         if "charge" in priors:
-            visible = [z for z, r in lad.items() if len(r) >= 3]
+            # a charge state is recorded when the window holds every rung where the
+            # family's strongest charge state carries >= 10 % of its ladder's top
+            zm = max(tot, key=lambda z: tot[z])
+            top_rung = max(lad[zm].values())
+            core = {n for n, v in lad[zm].items() if v >= 0.1 * top_rung}
+            visible = [z for z, r in lad.items() if core <= set(r)]
             if len(visible) >= 2:
                 top = max(tot[z] for z in visible) / sum(tot[z] for z in visible)
-                out[fam] += float(np.clip((top - 0.8) / 0.2, 0.0, 1.0))
+                out[fam] += float(np.clip((top - 0.9) / 0.1, 0.0, 1.0))
     if "x_smooth" in priors:
         for fam in present:
             by_x = {
