@@ -20,7 +20,7 @@ score)`` (a prior probability). Each is switchable: ``assign(..., priors=...)`` 
     A species' charge states follow a family-wide distribution (the fit shares one
     charge and Na+ distribution per family, so each species must show all of them),
     and ESI spreads a family over neighbouring charge states: a family holding more
-    than 90 % of its signal in one charge state while another of its charge states
+    than 80 % of its signal in one charge state while another of its charge states
     is recorded (the window holds every Na+ rung where the strongest charge state
     carries >= 10 % of its ladder's top) scores up to 1 at 100 %.
 ``x_smooth``
@@ -161,7 +161,7 @@ def family_scores(
             visible = [z for z, r in lad.items() if core <= set(r)]
             if len(visible) >= 2:
                 top = max(tot[z] for z in visible) / sum(tot[z] for z in visible)
-                out[fam] += float(np.clip((top - 0.9) / 0.1, 0.0, 1.0))
+                out[fam] += float(np.clip((top - 0.8) / 0.2, 0.0, 1.0))
     if "x_smooth" in priors:
         for fam in present:
             by_x = {
