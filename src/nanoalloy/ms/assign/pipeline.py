@@ -36,10 +36,17 @@
    6-/7-/8- region is not recorded); species detached from their family's
    contiguous x range go when the rest re-explains >= 50 % of theirs, unless
    they hold >= 5 % of all cluster signal (a second mode: then the family
-   standard applies);
-6. tables: species (abundance = share of the integrated cluster ion signal,
-   sd from the residual variance and the fit's Gram matrix, score, near-isobar
-   partners), ions, families. Species whose fitted apex stays below
+   standard applies); the chemistry priors of :mod:`.priors` raise the bar
+   for implausible minor families (``priors=``);
+6. uncertainty (:mod:`.uncertainty`): competing hypotheses (near-isobaric
+   families swapped, the calibration moved by Au/Ag-against-4 Na+/H+ steps)
+   refitted and weighted; an ambiguity group where an alternative holds a
+   share; sd from a bootstrap of the final problem, the calibration, the local
+   misfit and the hypotheses' spread;
+7. tables: species (abundance = share of the integrated cluster ion signal,
+   averaged over ambiguity hypotheses, its sd, score, near-isobar partners,
+   ambiguity group and share), ions (``ambiguous_with``), families
+   (``fraction_sd``). Species whose fitted apex stays below
    ``min_snr`` x noise are not reported; a spectrum without any reported
    cluster gives empty tables and ``message == "no clusters found"``.
 
