@@ -229,7 +229,11 @@ def _scaled(net: Network, procs: Sequence[str], logm: npt.NDArray[np.float64]) -
 
 
 def _model(
-    net: Network, ratio: float, times: npt.NDArray[np.float64], params: Mapping[str, Any]
+    net: Network,
+    ratio: float,
+    times: npt.NDArray[np.float64],
+    params: Mapping[str, Any],
+    response: npt.NDArray[np.float64] | None = None,
 ) -> npt.NDArray[np.float64]:
     hours = float(times[-1]) if times[-1] > 0 else 1e-6
     res = simulate(
@@ -239,6 +243,8 @@ def _model(
     grid = res.times
     idx = np.searchsorted(grid, times)
     cl = cl[idx]
+    if response is not None:
+        cl = cl * response[None]
     tot = cl.sum(axis=(1, 2))
     return cl / np.where(tot > 0, tot, 1.0)[:, None, None]
 
@@ -249,13 +255,15 @@ def _one_start(args: tuple[Any, ...]) -> dict[str, Any]:
 
     params, procs, x0, times, dist, ratio, max_nfev, bound, *rest = args
     sigma = rest[0] if rest else None
+    response = rest[1] if len(rest) > 1 else None
     net = build_network(params)
     obs = dist.ravel()
     scale = np.ones(obs.size) if sigma is None else 1.0 / np.asarray(sigma).ravel()
 
     def resid(logm: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         try:
-            return (_model(_scaled(net, procs, logm), ratio, times, params).ravel() - obs) * scale
+            model = _model(_scaled(net, procs, logm), ratio, times, params, response)
+            return (model.ravel() - obs) * scale
         except Exception:  # noqa: BLE001 - a failing solve is a bad point, not a crash
             return np.full(obs.size, 1.0) * scale
 
@@ -292,6 +300,7 @@ def fit_timecourse(
     bound: float = 6.0,
     weighted: bool = True,
     sd_floor: float = 1e-3,
+    response: Mapping[str, float] | Mapping[tuple[str, int], float] | None = None,
 ) -> FitResult:
     """Fit process rate multipliers to a measured time course.
 
@@ -325,6 +334,13 @@ def fit_timecourse(
         docstring); False ignores it.
     sd_floor
         Smallest sd of a normalised abundance used as a weight.
+    response
+        Relative response of each family (``{"M44S26": 0.4, ...}``) or species
+        (``{("M44S26", 42): 0.4, ...}``; missing ones 1): what share of its population
+        the measurement sees. Assigned abundances are shares of the ion signal inside
+        the recorded m/z window, and a family whose charge states fall partly outside it
+        is under-counted; the model's populations are multiplied by the response and
+        renormalised before the comparison.
 
     Returns
     -------
@@ -347,7 +363,8 @@ def fit_timecourse(
     rng = np.random.default_rng(seed)
     x0s = [np.zeros(len(procs))]
     x0s += [np.clip(rng.normal(0, 1, len(procs)), -bound, bound) for _ in range(starts - 1)]
-    jobs = [(base, procs, x0, times, dist, r, max_nfev, bound, sigma) for x0 in x0s]
+    resp = _response(response)
+    jobs = [(base, procs, x0, times, dist, r, max_nfev, bound, sigma, resp) for x0 in x0s]
     if scheduler is not None:
         from dask.distributed import Client
 
@@ -399,7 +416,7 @@ def fit_timecourse(
     for p, m in mult.items():
         for key in _RATE_KEYS[p]:
             fitted[p][key] = float(fitted[p][key]) * m
-    model = _model(build_network(fitted), r, times, fitted)
+    model = _model(build_network(fitted), r, times, fitted, resp)
     fam = np.repeat(np.array(FAMILIES), NX)
     xs = np.tile(np.arange(NX), 3)
     rows = pd.DataFrame(
@@ -436,6 +453,29 @@ def fit_timecourse(
         weighted=sigma is not None,
         chi2_red=chi2_red,
     )
+
+
+def _response(
+    response: Mapping[str, float] | Mapping[tuple[str, int], float] | None,
+) -> npt.NDArray[np.float64] | None:
+    """Response array (3, 45) from a mapping by family or by (family, x)."""
+    if response is None:
+        return None
+    out = np.ones((3, NX))
+    for key, v in response.items():
+        val = float(v)
+        if not (math.isfinite(val) and val > 0):
+            raise InputError(f"response of {key!r} must be a finite number > 0, got {v!r}")
+        fam, x = (key, None) if isinstance(key, str) else key
+        if fam not in FAMILIES:
+            raise InputError(
+                f"unknown family {fam!r} in response; expected one of {', '.join(FAMILIES)}"
+            )
+        if x is None:
+            out[FAMILIES.index(fam)] = val
+        else:
+            out[FAMILIES.index(fam), int(x)] = val
+    return out
 
 
 def _cluster_sd(
