@@ -203,3 +203,24 @@ def test_fit_kinetics_weighted_sd_covers_the_truth(tmp_path: Path) -> None:
     # unweighted the same data give the old behaviour (no sd column in the table)
     plain = fit_timecourse(path, starts=1, processes=procs, ratio=3.0, max_nfev=12, weighted=False)
     assert not plain.weighted and "sd" not in plain.table.columns
+
+
+def test_fit_kinetics_response_undoes_the_window(tmp_path: Path) -> None:
+    """Abundances seen through a window (M44S26 at 35 %): with the response the truth comes back."""
+    params = load_params()
+    times = np.array([0.5, 1.0, 2.0, 3.0, 20.0])
+    sim = simulate({"Au44": 3.0, "Ag44": 1.0}, hours=20.0, times=times, params=params)
+    pops = sim.populations
+    pops = pops[pops["fraction"] > 1e-4].copy()
+    seen = pops["fraction"] * np.where(pops["family"] == "M44S26", 0.35, 1.0)
+    pops["abundance"] = seen / seen.groupby(pops["time_h"]).transform("sum")
+    pops["abundance_sd"] = 0.002 + 0.02 * pops["abundance"]
+    path = tmp_path / "seen.csv"
+    pops[["time_h", "family", "au", "ag", "abundance", "abundance_sd"]].to_csv(path, index=False)
+    kw = dict(starts=1, processes=("conversion",), ratio=3.0, max_nfev=10)
+    fixed = fit_timecourse(path, response={"M44S26": 0.35}, **kw)
+    naive = fit_timecourse(path, **kw)
+    assert abs(np.log(fixed.multipliers["conversion"])) < 0.05
+    assert abs(np.log(naive.multipliers["conversion"])) > 0.3  # the window biases the naive fit
+    with pytest.raises(InputError, match="response"):
+        fit_timecourse(path, response={"M44S26": 0.0}, **kw)

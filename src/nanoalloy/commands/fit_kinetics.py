@@ -30,6 +30,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-nfev", type=int, default=40, help="evaluations per start")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random starts")
     parser.add_argument(
+        "--response",
+        metavar="FAM=R,...",
+        help="share of each family's population the measurement sees, e.g. M44S26=0.35 "
+        "(ions outside the recorded m/z window; default 1)",
+    )
+    parser.add_argument(
         "--unweighted",
         action="store_true",
         help="ignore the sd column (abundance_sd, fraction_sd or sd) of the time course",
@@ -60,6 +66,20 @@ def plot_fit(table: Any, path: Path) -> None:
     plt.close(fig)
 
 
+def _parse_response(text: str) -> dict[str, float]:
+    """``M44S26=0.35,M44S27=0.4`` -> mapping (one clear error on bad input)."""
+    out: dict[str, float] = {}
+    for part in text.split(","):
+        name, sep, value = part.partition("=")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not name.strip():
+            raise InputError(f"--response expects FAMILY=VALUE,..., got {part!r}")
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the fit and write the outputs."""
     from ..kinetics import load_params
@@ -81,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
             raise InputError("--ratio needs both amounts > 0")
         ratio = feed["Au44"] / feed["Ag44"]
     params = load_params(args.params) if args.params else load_params()
+    response = _parse_response(args.response) if args.response else None
     res = fit_timecourse(
         path,
         starts=args.starts,
@@ -90,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         max_nfev=args.max_nfev,
         weighted=not args.unweighted,
+        response=response,
     )
     with atomic_dir(args.out) as stage:
         (stage / "params.toml").write_text(dump_params(res.params))
