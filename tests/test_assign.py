@@ -119,7 +119,7 @@ def test_tables_contract(runs: dict[str, tuple[SynthResult, Assignment]], name: 
     sp = res.species
     assert list(sp.columns) == list(SPECIES_COLUMNS)
     assert list(res.ions.columns) == list(ION_COLUMNS)
-    assert list(res.families.columns) == list(FAMILY_COLUMNS)
+    assert list(res.families.columns) == [*FAMILY_COLUMNS, "fraction_sd"]
     cluster = ~sp["family"].isin(["fragment", "complex"])
     assert sp.loc[cluster, "abundance"].sum() == pytest.approx(1.0)
     assert (sp["abundance_sd"] >= 0).all()

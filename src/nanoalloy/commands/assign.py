@@ -80,6 +80,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-report", action="store_true", help="skip fit.csv and the interactive report.html"
     )
+    parser.add_argument(
+        "--no-prior",
+        action="append",
+        default=[],
+        metavar="NAME",
+        choices=("na_ladder", "charge", "x_smooth", "h_bookkeeping", "all"),
+        help="switch off a chemistry prior of the model selection (na_ladder, charge, "
+        "x_smooth, h_bookkeeping, or all); repeatable",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -93,6 +102,10 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--resolution must be between 100 and 1e7, got {args.resolution}")
     if args.time is not None and not math.isfinite(args.time):
         raise InputError(f"--time must be a finite number of minutes, got {args.time}")
+    from ..ms.assign.priors import PRIORS
+
+    off = set(args.no_prior)
+    priors = () if "all" in off else tuple(p for p in PRIORS if p not in off)
     spectrum = read(args.spectrum, scan=args.scan, time=args.time, columns=args.columns)
     result = assign(
         spectrum,
@@ -101,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
         calibrate=not args.no_calibrate,
         cache=not args.no_cache,
         polarity=args.polarity,
+        priors=priors,
     )
     release_memory()  # the fit's freed heap goes back before the figure and tables are drawn
     from ..output import atomic_dir

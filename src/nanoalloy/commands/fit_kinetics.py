@@ -2,6 +2,8 @@
 
 Writes ``params.toml`` (the fitted parameter set), ``fit.json`` (multipliers, values, standard
 deviations, starts), ``fit.csv`` (observed against model) and ``fit.png`` into ``--out DIR``.
+A time course with an sd column (``abundance_sd``, ``fraction_sd`` or ``sd``: what ``assign``
+and ``series`` write) weights each point by it; ``--unweighted`` ignores it.
 """
 
 from __future__ import annotations
@@ -32,6 +34,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--params", metavar="FILE", help="starting parameter TOML")
     parser.add_argument("--max-nfev", type=int, default=40, help="evaluations per start")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random starts")
+    parser.add_argument(
+        "--response",
+        metavar="FAM=R,...",
+        help="share of each family's population the measurement sees, e.g. M44S26=0.35 "
+        "(ions outside the recorded m/z window; default 1)",
+    )
+    parser.add_argument(
+        "--unweighted",
+        action="store_true",
+        help="ignore the sd column (abundance_sd, fraction_sd or sd) of the time course",
+    )
 
 
 def plot_fit(table: Any, path: Path) -> None:
@@ -58,6 +71,20 @@ def plot_fit(table: Any, path: Path) -> None:
     plt.close(fig)
 
 
+def _parse_response(text: str) -> dict[str, float]:
+    """``M44S26=0.35,M44S27=0.4`` -> mapping (one clear error on bad input)."""
+    out: dict[str, float] = {}
+    for part in text.split(","):
+        name, sep, value = part.partition("=")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not name.strip():
+            raise InputError(f"--response expects FAMILY=VALUE,..., got {part!r}")
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the fit and write the outputs."""
     from ..kinetics import load_params
@@ -79,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
             raise InputError("--ratio needs both amounts > 0")
         ratio = feed["Au44"] / feed["Ag44"]
     params = load_params(args.params) if args.params else load_params()
+    response = _parse_response(args.response) if args.response else None
     res = fit_timecourse(
         path,
         starts=args.starts,
@@ -87,13 +115,16 @@ def run(args: argparse.Namespace) -> int:
         ratio=ratio,
         seed=args.seed,
         max_nfev=args.max_nfev,
+        weighted=not args.unweighted,
+        response=response,
     )
     with atomic_dir(args.out) as stage:
         (stage / "params.toml").write_text(dump_params(res.params))
         (stage / "fit.json").write_text(json.dumps(res.to_dict(), indent=2) + "\n")
         res.table.to_csv(stage / "fit.csv", index=False)
         plot_fit(res.table, stage / "fit.png")
-    print(f"rmse {res.rmse:.4g} over {len(res.starts)} starts; wrote {args.out}")
+    how = f"weighted by sd, reduced chi-square {res.chi2_red:.3g}" if res.weighted else "unweighted"
+    print(f"rmse {res.rmse:.4g} over {len(res.starts)} starts ({how}); wrote {args.out}")
     for k, v in res.values.items():
         print(f"  {k} = {v:.4g} +- {res.sd[k]:.2g}")
     return 0

@@ -5,6 +5,19 @@ The fitted quantities are log multipliers of the rate constants of each process 
 ``scipy.optimize.least_squares`` on log-parameters, uncertainties from the Jacobian at the
 optimum, starts optionally run on a Dask cluster.
 
+Weights: when the time course carries the assignment's uncertainty (a column
+``abundance_sd``, ``fraction_sd`` or ``sd`` beside the values), every residual is divided
+by its sd (species the assignment did not report get the smallest abundance reported at
+that time, its detection limit, at least ``sd_floor``), and the parameter covariance is ``(J' J)^-1`` times the
+reduced chi-square when that exceeds 1 (the scatter then exceeds what the sd's claim, and
+the model or the sd's are incomplete). Without sd's the residuals are unweighted and the
+covariance is scaled by the residual variance, as before. Either way, the spread of the
+other starts that end within the noise of the best one (sum of squared scaled residuals
+at most four residual variances higher) is added: on a flat or multi-modal cost surface
+the local curvature alone claims too much. And since the errors of one time point are
+correlated (one spectrum, one assignment), the cluster-robust (sandwich) covariance with the
+time points as clusters is a floor of the sd.
+
 Contents
 --------
 FIT_PROCESSES
@@ -43,6 +56,7 @@ __all__ = [
     "dump_params",
     "fit_timecourse",
     "read_timecourse",
+    "read_timecourse_sd",
 ]
 
 FIT_PROCESSES: tuple[str, ...] = (
@@ -84,7 +98,11 @@ class FitResult:
     starts: tuple[dict[str, Any], ...]
     """Every start: initial multipliers, final cost, success."""
     table: pd.DataFrame
-    """Long table time_h, family, au, ag, observed, model."""
+    """Long table time_h, family, au, ag, observed, model (and sd when weighted)."""
+    weighted: bool = False
+    """Whether the residuals were weighted by the time course's sd."""
+    chi2_red: float = math.nan
+    """Reduced chi-square of the weighted fit (NaN unweighted)."""
 
     @property
     def values(self) -> dict[str, float]:
@@ -114,12 +132,29 @@ class FitResult:
             "sd_log": self.sd_log,
             "values": self.values,
             "sd": self.sd,
+            "weighted": self.weighted,
+            "chi2_red": self.chi2_red if math.isfinite(self.chi2_red) else None,
             "starts": list(self.starts),
         }
 
 
 def read_timecourse(table: Any, /) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Observed normalised distributions from a long table.
+
+    See :func:`read_timecourse_sd` (this returns its first two values).
+    """
+    times, dist, _ = read_timecourse_sd(table)
+    return times, dist
+
+
+SD_COLUMNS = ("abundance_sd", "fraction_sd", "sd")
+"""Columns read as the sd of each value (first found), in this order."""
+
+
+def read_timecourse_sd(
+    table: Any, /
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64] | None]:
+    """Observed normalised distributions and their sd's from a long table.
 
     Parameters
     ----------
@@ -129,9 +164,11 @@ def read_timecourse(table: Any, /) -> tuple[npt.NDArray[np.float64], npt.NDArray
 
     Returns
     -------
-    times, dist
+    times, dist, sd
         Sorted unique times (h) and distributions of shape (n_times, 3, 45), each time
-        normalised to sum 1 over the 44-metal clusters.
+        normalised to sum 1 over the 44-metal clusters; the sd of every entry on the
+        same scale (NaN where the table has no row) when the table has a column of
+        :data:`SD_COLUMNS`, else None.
     """
     import pandas as pd
 
@@ -161,11 +198,23 @@ def read_timecourse(table: Any, /) -> tuple[npt.NDArray[np.float64], npt.NDArray
     dist = np.zeros((times.size, 3, NX))
     ti = np.searchsorted(times, t.to_numpy(dtype=float))
     fi = np.array([FAMILIES.index(f) for f in fam])
-    np.add.at(dist, (ti, fi, au.to_numpy(dtype=int)), v.to_numpy(dtype=float))
+    at = (ti, fi, au.to_numpy(dtype=int))
+    np.add.at(dist, at, v.to_numpy(dtype=float))
     tot = dist.sum(axis=(1, 2))
     if np.any(tot <= 0):
         raise InputError("every time point needs some positive abundance")
-    return times, dist / tot[:, None, None]
+    scol = next((cols[c] for c in SD_COLUMNS if c in cols), None)
+    sd = None
+    if scol is not None:
+        sv = pd.to_numeric(df[scol], errors="coerce")
+        if sv.isna().any() or not np.all(np.isfinite(sv.to_numpy(dtype=float))) or (sv < 0).any():
+            raise InputError(f"time course column {scol!r} must hold finite sd's >= 0")
+        var = np.zeros_like(dist)
+        np.add.at(var, at, sv.to_numpy(dtype=float) ** 2)
+        seen = np.zeros(dist.shape, dtype=bool)
+        seen[at] = True
+        sd = np.where(seen, np.sqrt(var), np.nan) / tot[:, None, None]
+    return times, dist / tot[:, None, None], sd
 
 
 def _infer_ratio(dist0: npt.NDArray[np.float64]) -> float:
@@ -180,7 +229,11 @@ def _scaled(net: Network, procs: Sequence[str], logm: npt.NDArray[np.float64]) -
 
 
 def _model(
-    net: Network, ratio: float, times: npt.NDArray[np.float64], params: Mapping[str, Any]
+    net: Network,
+    ratio: float,
+    times: npt.NDArray[np.float64],
+    params: Mapping[str, Any],
+    response: npt.NDArray[np.float64] | None = None,
 ) -> npt.NDArray[np.float64]:
     hours = float(times[-1]) if times[-1] > 0 else 1e-6
     res = simulate(
@@ -190,6 +243,8 @@ def _model(
     grid = res.times
     idx = np.searchsorted(grid, times)
     cl = cl[idx]
+    if response is not None:
+        cl = cl * response[None]
     tot = cl.sum(axis=(1, 2))
     return cl / np.where(tot > 0, tot, 1.0)[:, None, None]
 
@@ -198,15 +253,19 @@ def _one_start(args: tuple[Any, ...]) -> dict[str, Any]:
     """Run one least-squares start (a top-level function, so Dask/processes can ship it)."""
     from scipy.optimize import least_squares
 
-    params, procs, x0, times, dist, ratio, max_nfev, bound = args
+    params, procs, x0, times, dist, ratio, max_nfev, bound, *rest = args
+    sigma = rest[0] if rest else None
+    response = rest[1] if len(rest) > 1 else None
     net = build_network(params)
     obs = dist.ravel()
+    scale = np.ones(obs.size) if sigma is None else 1.0 / np.asarray(sigma).ravel()
 
     def resid(logm: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         try:
-            return _model(_scaled(net, procs, logm), ratio, times, params).ravel() - obs
+            model = _model(_scaled(net, procs, logm), ratio, times, params, response)
+            return (model.ravel() - obs) * scale
         except Exception:  # noqa: BLE001 - a failing solve is a bad point, not a crash
-            return np.full(obs.size, 1.0)
+            return np.full(obs.size, 1.0) * scale
 
     sol = least_squares(
         resid,
@@ -239,6 +298,9 @@ def fit_timecourse(
     seed: int = 0,
     max_nfev: int = 40,
     bound: float = 6.0,
+    weighted: bool = True,
+    sd_floor: float = 1e-3,
+    response: Mapping[str, float] | Mapping[tuple[str, int], float] | None = None,
 ) -> FitResult:
     """Fit process rate multipliers to a measured time course.
 
@@ -267,6 +329,18 @@ def fit_timecourse(
         Function evaluations per start.
     bound
         Bound on each log multiplier (|log m| <= bound).
+    weighted
+        Weight the residuals by the table's sd column when it has one (see the module
+        docstring); False ignores it.
+    sd_floor
+        Smallest sd of a normalised abundance used as a weight.
+    response
+        Relative response of each family (``{"M44S26": 0.4, ...}``) or species
+        (``{("M44S26", 42): 0.4, ...}``; missing ones 1): what share of its population
+        the measurement sees. Assigned abundances are shares of the ion signal inside
+        the recorded m/z window, and a family whose charge states fall partly outside it
+        is under-counted; the model's populations are multiplied by the response and
+        renormalised before the comparison.
 
     Returns
     -------
@@ -281,14 +355,16 @@ def fit_timecourse(
     unknown = [p for p in procs if p not in _RATE_KEYS]
     if unknown or not procs:
         raise InputError(f"cannot fit process {unknown[0] if unknown else '(none)'!r}")
-    times, dist = read_timecourse(table)
+    times, dist, sd = read_timecourse_sd(table)
+    sigma = _sigma(sd, dist, sd_floor) if weighted and sd is not None else None
     r = _infer_ratio(dist[0]) if ratio is None else float(ratio)
     if not (math.isfinite(r) and r > 0):
         raise InputError(f"feed ratio must be > 0, got {r!r}")
     rng = np.random.default_rng(seed)
     x0s = [np.zeros(len(procs))]
     x0s += [np.clip(rng.normal(0, 1, len(procs)), -bound, bound) for _ in range(starts - 1)]
-    jobs = [(base, procs, x0, times, dist, r, max_nfev, bound) for x0 in x0s]
+    resp = _response(response)
+    jobs = [(base, procs, x0, times, dist, r, max_nfev, bound, sigma, resp) for x0 in x0s]
     if scheduler is not None:
         from dask.distributed import Client
 
@@ -305,19 +381,42 @@ def fit_timecourse(
     if not np.isfinite(best["cost"]):
         raise FitError("every start failed")
     jac, fun = best["jac"], best["fun"]
-    dof = max(fun.size - len(procs), 1)
-    s2 = 2 * best["cost"] / dof
+    chi2_red = math.nan
+    if sigma is None:
+        dof = max(fun.size - len(procs), 1)
+        s2 = 2 * best["cost"] / dof
+    else:
+        # entries that are zero in the data and (nearly) in the model carry no information
+        live = (dist.ravel() > 0) | (np.abs(fun) * sigma.ravel() > 1e-4)
+        dof = max(int(live.sum()) - len(procs), 1)
+        chi2_red = float(np.sum(fun[live] ** 2) / dof)
+        s2 = max(1.0, chi2_red)
     try:
         cov = np.linalg.pinv(jac.T @ jac) * s2
         sd = np.sqrt(np.clip(np.diag(cov), 0.0, None))
     except np.linalg.LinAlgError:  # pragma: no cover
         sd = np.full(len(procs), np.nan)
+    # errors of one time point are correlated (one spectrum, one assignment: a family
+    # misassigned moves many entries together): the cluster-robust (sandwich)
+    # covariance with the time points as clusters is the floor of the sd
+    sd = np.maximum(sd, _cluster_sd(jac, fun, times.size))
+    # other starts that end within the noise of the best (a rise of the sum of squared
+    # (scaled) residuals by at most 4 residual variances) are equally good answers:
+    # their spread is part of the uncertainty the local curvature does not see
+    x_best = np.asarray(best["x"])
+    near = [
+        np.asarray(d["x"]) - x_best
+        for d in results
+        if d is not best and np.isfinite(d["cost"]) and 2.0 * (d["cost"] - best["cost"]) <= 4.0 * s2
+    ]
+    if near:
+        sd = np.sqrt(sd**2 + np.mean(np.square(near), axis=0))
     mult = {p: math.exp(v) for p, v in zip(procs, best["x"], strict=True)}
     fitted = copy.deepcopy(base)
     for p, m in mult.items():
         for key in _RATE_KEYS[p]:
             fitted[p][key] = float(fitted[p][key]) * m
-    model = _model(build_network(fitted), r, times, fitted)
+    model = _model(build_network(fitted), r, times, fitted, resp)
     fam = np.repeat(np.array(FAMILIES), NX)
     xs = np.tile(np.arange(NX), 3)
     rows = pd.DataFrame(
@@ -330,6 +429,8 @@ def fit_timecourse(
             "model": model.ravel(),
         }
     )
+    if sigma is not None:
+        rows["sd"] = sigma.ravel()
     rows = rows[(rows["observed"] > 0) | (rows["model"] > 1e-4)].reset_index(drop=True)
     start_info = tuple(
         {
@@ -349,7 +450,72 @@ def fit_timecourse(
         ratio=r,
         starts=start_info,
         table=rows,
+        weighted=sigma is not None,
+        chi2_red=chi2_red,
     )
+
+
+def _response(
+    response: Mapping[str, float] | Mapping[tuple[str, int], float] | None,
+) -> npt.NDArray[np.float64] | None:
+    """Response array (3, 45) from a mapping by family or by (family, x)."""
+    if response is None:
+        return None
+    out = np.ones((3, NX))
+    for key, v in response.items():
+        val = float(v)
+        if not (math.isfinite(val) and val > 0):
+            raise InputError(f"response of {key!r} must be a finite number > 0, got {v!r}")
+        fam, x = (key, None) if isinstance(key, str) else key
+        if fam not in FAMILIES:
+            raise InputError(
+                f"unknown family {fam!r} in response; expected one of {', '.join(FAMILIES)}"
+            )
+        if x is None:
+            out[FAMILIES.index(fam)] = val
+        else:
+            out[FAMILIES.index(fam), int(x)] = val
+    return out
+
+
+def _cluster_sd(
+    jac: npt.NDArray[np.float64], fun: npt.NDArray[np.float64], n_times: int
+) -> npt.NDArray[np.float64]:
+    """Parameter sd's from the sandwich covariance with the time points as clusters.
+
+    ``(J'J)^-1 (sum_t J_t' r_t r_t' J_t) (J'J)^-1`` times ``n / (n - 1)`` (``n`` time
+    points); NaN-free (0 when it cannot be formed).
+    """
+    n_p = jac.shape[1]
+    if n_times < 2 or jac.shape[0] % n_times:
+        return np.zeros(n_p)
+    j = jac.reshape(n_times, -1, n_p)
+    r = fun.reshape(n_times, -1)
+    score = np.einsum("tkp,tk->tp", j, r)
+    meat = score.T @ score
+    try:
+        bread = np.linalg.pinv(jac.T @ jac)
+    except np.linalg.LinAlgError:  # pragma: no cover
+        return np.zeros(n_p)
+    cov = bread @ meat @ bread * n_times / (n_times - 1)
+    return np.sqrt(np.clip(np.diag(cov), 0.0, None))
+
+
+def _sigma(
+    sd: npt.NDArray[np.float64], dist: npt.NDArray[np.float64], floor: float
+) -> npt.NDArray[np.float64]:
+    """Weights' sd of every entry: the table's, else the detection limit at that time.
+
+    A species the assignment did not report is known absent only down to its detection
+    limit, which the smallest abundance reported beside it stands for.
+    """
+    out = np.array(sd, dtype=float)
+    for t in range(out.shape[0]):
+        seen = np.isfinite(out[t])
+        reported = dist[t][seen & (dist[t] > 0)]
+        low = float(np.min(reported)) if reported.size else floor
+        out[t][~seen] = max(low, floor)
+    return np.maximum(out, floor)
 
 
 def _toml_value(v: Any) -> str:

@@ -551,6 +551,7 @@ def _assign_section(folder: Path, ids: _Ids) -> tuple[str, str]:
             "<h3>Families</h3>"
             + table_html(_read_csv(folder / "families.csv"), table_id=ids("families"))
         )
+    parts.append(_ambiguity_html(species, ions, ids))
     parts.append("<h3>Species</h3>" + table_html(species, table_id=ids("species")))
     if not ions.empty:
         parts.append("<h3>Ions</h3>" + table_html(ions, table_id=ids("ions")))
@@ -558,6 +559,58 @@ def _assign_section(folder: Path, ids: _Ids) -> tuple[str, str]:
         if (folder / name).exists():
             parts.append(_params(json.loads((folder / name).read_text())))
     return title, "".join(parts)
+
+
+def _text(v: Any) -> str:
+    """A CSV cell as text: empty for a missing value (read back as NaN)."""
+    return "" if v is None or (isinstance(v, float) and v != v) else str(v)
+
+
+def _ambiguity_html(species: pd.DataFrame, ions: pd.DataFrame, ids: _Ids) -> str:
+    """The "Ambiguities" block: hypotheses the data cannot tell apart, with their shares.
+
+    Reads ``species.csv`` (``ambiguity_group``, ``ambiguity_share``) and ``ions.csv``
+    (``ambiguous_with``); says so in one line when there is no ambiguity (or the
+    tables predate these columns).
+    """
+    head = "<h3>Ambiguities</h3>"
+    if "ambiguity_group" not in species.columns:
+        return head + "<p>(this assignment does not report ambiguities)</p>"
+    amb = species[[_text(v) != "" for v in species["ambiguity_group"]]]
+    if amb.empty:
+        return head + (
+            "<p>None: no alternative explanation of the data came within the noise "
+            "(near-isobaric families, Au/Ag swaps against four Na<sup>+</sup>/H<sup>+</sup>, "
+            "calibration shifts were tested).</p>"
+        )
+    cols = [
+        c
+        for c in (
+            "ambiguity_group",
+            "species",
+            "family",
+            "ambiguity_share",
+            "abundance",
+            "abundance_sd",
+        )
+        if c in amb.columns
+    ]
+    out = [
+        head,
+        "<p>These species take part in competing explanations of the same signal; "
+        "<code>ambiguity_share</code> is the weight of the hypotheses holding each, the "
+        "abundances are averaged over them and <code>abundance_sd</code> includes their "
+        "spread.</p>",
+        table_html(amb[cols], table_id=ids("ambiguity")),
+    ]
+    if "ambiguous_with" in ions.columns:
+        pairs = ions[[_text(v) != "" for v in ions["ambiguous_with"]]]
+        if not pairs.empty:
+            out.append(
+                "<p>Ions and the ions of the other hypotheses at their place:</p>"
+                + table_html(pairs[["ion", "intensity", "ambiguous_with"]], table_id=ids("ambions"))
+            )
+    return "".join(out)
 
 
 def timecourse_figure(pops: pd.DataFrame, /) -> Any:

@@ -12,8 +12,13 @@ design
     Rendered isotope columns and baseline on the decimated grid; one joint fit round.
 calibration
     ``ppm(m) = a + b m``: coarse screen, walks, joint refinement, per-window errors.
+priors
+    Chemistry priors of the model selection (Na+ ladder, charge states, x smoothness,
+    H bookkeeping), each switchable.
 selection
     Model selection: parentless fragments, redundant families, detached species.
+uncertainty
+    Competing hypotheses (ambiguity groups with shares) and the abundance sd.
 tables
     Species, ion and family tables of the final fit.
 result

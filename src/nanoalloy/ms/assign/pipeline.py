@@ -36,10 +36,17 @@
    6-/7-/8- region is not recorded); species detached from their family's
    contiguous x range go when the rest re-explains >= 50 % of theirs, unless
    they hold >= 5 % of all cluster signal (a second mode: then the family
-   standard applies);
-6. tables: species (abundance = share of the integrated cluster ion signal,
-   sd from the residual variance and the fit's Gram matrix, score, near-isobar
-   partners), ions, families. Species whose fitted apex stays below
+   standard applies); the chemistry priors of :mod:`.priors` raise the bar
+   for implausible minor families (``priors=``);
+6. uncertainty (:mod:`.uncertainty`): competing hypotheses (near-isobaric
+   families swapped, the calibration moved by Au/Ag-against-4 Na+/H+ steps)
+   refitted and weighted; an ambiguity group where an alternative holds a
+   share; sd from a bootstrap of the final problem, the calibration, the local
+   misfit and the hypotheses' spread;
+7. tables: species (abundance = share of the integrated cluster ion signal,
+   averaged over ambiguity hypotheses, its sd, score, near-isobar partners,
+   ambiguity group and share), ions (``ambiguous_with``), families
+   (``fraction_sd``). Species whose fitted apex stays below
    ``min_snr`` x noise are not reported; a spectrum without any reported
    cluster gives empty tables and ``message == "no clusters found"``.
 
@@ -82,9 +89,11 @@ from .calibration import _coarse_calibration, _refine_calibration, _window_shift
 from .candidates import _library, _problem, _prune
 from .design import _build_design, _calibrated, _fit_round
 from .instrument import _estimate_resolution
+from .priors import check_priors
 from .result import Assignment
-from .selection import _drop_redundant_families
+from .selection import select
 from .tables import _empty, _tables
+from .uncertainty import assess
 
 if TYPE_CHECKING:
     pass
@@ -112,6 +121,8 @@ def assign(
     family_tolerance: float = 0.1,
     cache: bool = True,
     polarity: str | None = None,
+    priors: tuple[str, ...] | frozenset[str] | None = None,
+    replicates: int = 8,
 ) -> Assignment:
     """Assign every cluster ion of a preset in one spectrum.
 
@@ -149,6 +160,12 @@ def assign(
         data, a near-isobaric decoy 0.2-1.1 fold. 0.3 passed more random synthetic
         spectra (``scripts/assign_sweep.py``: 36/40 and 34/40 against 32/40 and
         29/40) but dropped the true M44S30 from a sparsely sampled demo spectrum.
+    priors
+        Chemistry priors of the model selection (names of
+        :data:`~nanoalloy.ms.assign.priors.PRIORS`; default all, ``()`` none).
+    replicates
+        Bootstrap refits of the final problem for the abundance sd (0: noise,
+        calibration and ambiguity only; see :mod:`~nanoalloy.ms.assign.uncertainty`).
 
     cache
         Read and write the preset's candidate library and isotope patterns in the
@@ -182,6 +199,7 @@ def assign(
     from ..peaks import estimate_baseline, noise_level
 
     p = load_preset(preset) if isinstance(preset, str | Path) else preset
+    use_priors = check_priors(priors)
     if len(spectrum) < 16:
         raise FitError(f"the spectrum has only {len(spectrum)} points; nothing to fit")
     if spectrum.centroided:
@@ -266,7 +284,36 @@ def assign(
         calibration = Calibration(
             "linear" if cal_b else "offset", cal_a, cal_b, _ro(before), _ro(after[:, 1])
         )
-    prob, state = _drop_redundant_families(prob, state, design, family_tolerance)
+    prob0 = prob
+    prob, state, trials = select(prob, state, design, family_tolerance, lib=lib, priors=use_priors)
+    prob, state, cal_new, unc = assess(
+        prob0,
+        prob,
+        state,
+        design,
+        trials,
+        lib=lib,
+        priors=use_priors,
+        g=g,
+        gy=gy,
+        calibration=(cal_a, cal_b) if calibrate else None,
+        calibration_sd_ppm=max(0.5, float(np.sqrt(np.mean(after[:, 1] ** 2))))
+        if after.shape[0]
+        else 1.0,
+        noise=noise,
+        replicates=replicates,
+    )
+    if calibration is not None and cal_new is not None and cal_new != (cal_a, cal_b):
+        # an alternative hypothesis won with its own calibration (window errors re-read)
+        cal_a, cal_b = cal_new
+        centre_shift = cal_a + cal_b * after[:, 0]
+        calibration = Calibration(
+            "linear" if cal_b else "offset",
+            cal_a,
+            cal_b,
+            calibration.ppm_before,
+            _ro(calibration.ppm_before - centre_shift),
+        )
     state["g"] = g
     state["gy"] = _calibrated(g.mz, gy, cal_a, cal_b, g.mz)
     state["rows"] = design.rows
@@ -286,6 +333,7 @@ def assign(
         after,
         isobar_threshold,
         min_snr,
+        unc,
     )
 
 

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
     pass
 
-__all__ = ["Assignment", "ION_COLUMNS", "SPECIES_COLUMNS"]
+__all__ = ["Assignment", "FAMILY_EXTRA_COLUMNS", "ION_COLUMNS", "SPECIES_COLUMNS"]
 
 
 SPECIES_COLUMNS = (
@@ -35,7 +35,14 @@ SPECIES_COLUMNS = (
     "signal",
     "n_ions",
     "near_isobar",
+    "ambiguity_group",
+    "ambiguity_share",
 )
+"""Columns of ``species.csv``. ``ambiguity_group`` names the group of hypotheses
+(``A1: M44S26 | M44S27``: families that stand in for each other) a species takes part
+in, empty when none; ``ambiguity_share`` is the share of the hypothesis holding its
+family (1 when unambiguous). ``abundance`` is averaged over the hypotheses by share,
+``abundance_sd`` includes noise, form weights, calibration and that spread."""
 
 
 ION_COLUMNS = (
@@ -51,7 +58,14 @@ ION_COLUMNS = (
     "intensity",
     "sd",
     "near_isobar",
+    "ambiguous_with",
 )
+"""Columns of ``ions.csv``; ``ambiguous_with`` lists the ions of competing hypotheses
+(our notation, ``;``-separated) that explain the same signal."""
+
+FAMILY_EXTRA_COLUMNS = ("fraction_sd",)
+"""Columns the assigner adds to :data:`nanoalloy.ms.composition.FAMILY_COLUMNS`:
+``fraction_sd``, the sd of the family fraction (noise, forms, calibration, ambiguity)."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -138,6 +152,7 @@ class Assignment:
                 "rms_ppm_before": _jsonable(cal.rms_ppm_before),
                 "rms_ppm_after": _jsonable(cal.rms_ppm_after),
             },
+            "ambiguities": self._ambiguities(),
             "n_species": int(len(self.species)),
             "n_ions": int(len(self.ions)),
             "families": [{k: _jsonable(v) for k, v in r.items()} for r in fams],
@@ -148,6 +163,15 @@ class Assignment:
                 )
             ],
         }
+
+    def _ambiguities(self) -> list[dict[str, Any]]:
+        """Species in an ambiguity group: species, family, group, share (JSON-ready)."""
+        sp = self.species
+        if "ambiguity_group" not in sp.columns or sp.empty:
+            return []
+        rows = sp[sp["ambiguity_group"].astype(str) != ""]
+        cols = ["species", "family", "ambiguity_group", "ambiguity_share", "abundance"]
+        return [{k: _jsonable(v) for k, v in r.items()} for r in rows[cols].to_dict("records")]
 
     def plot(self, path: str | Path | None = None, /, *, n_labels: int = 12) -> Any:
         """Spectrum, fitted model, labelled strongest ions and the residual panel.

@@ -1,20 +1,53 @@
 """Model selection after the joint fit: fragments without parents, redundant families,
-detached species (step 5).
+detached species, under the chemistry priors of :mod:`~nanoalloy.ms.assign.priors` (step 5).
+
+Contents
+--------
+Trial
+    One removal test: what was tested, the residual rise, its own share, the prior score.
+select
+    Backward elimination of families and detached species; returns the trials too.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .candidates import _Problem
 from .design import _Design, _fit_round
+from .priors import family_scores, main_mode
 
 if TYPE_CHECKING:
-    pass
+    from ..library import CandidateLibrary
 
-__all__: list[str] = []
+__all__ = ["Trial", "select"]
+
+
+MAJOR_SHARE = 0.2
+"""A family's prior score fades linearly to 0 as its share of the cluster signal reaches this."""
+
+
+@dataclass(frozen=True, slots=True)
+class Trial:
+    """One removal test of :func:`select`."""
+
+    family: str
+    """Family tested (``detached:FAMILY`` for a detached set of species)."""
+    species: tuple[tuple[str, int], ...]
+    """(family, x) of the species tested."""
+    gain: float
+    """Rise of the residual sum of squares when they are removed."""
+    own: float
+    """Their own share of the model (sum of squares of their fitted signal)."""
+    rss: float
+    """Residual sum of squares with them."""
+    score: float
+    """Prior implausibility score (0-1) of the family when tested."""
+    dropped: bool
+    """Whether they were removed."""
 
 
 def _subset(prob: _Problem, keep: np.ndarray, form_weights: np.ndarray) -> _Problem:
@@ -94,6 +127,20 @@ def _drop_redundant_families(
     design: _Design,
     tolerance: float,
 ) -> tuple[_Problem, dict[str, Any]]:
+    """:func:`select` without priors (the selection before issue 11)."""
+    prob, state, _ = select(prob, state, design, tolerance)
+    return prob, state
+
+
+def select(
+    prob: _Problem,
+    state: dict[str, Any],
+    design: _Design,
+    tolerance: float,
+    *,
+    lib: CandidateLibrary | None = None,
+    priors: frozenset[str] = frozenset(),
+) -> tuple[_Problem, dict[str, Any], list[Trial]]:
     """Backward elimination of cluster families that the others already explain.
 
     A family (weakest first, the strongest too, never the last) or the set of
@@ -104,7 +151,20 @@ def _drop_redundant_families(
     itself: the others then re-explain almost all of it. Fragments go with
     their parents (:func:`_orphans`), first those whose parents the fit left
     empty.
+
+    The chemistry ``priors`` (names of :data:`~nanoalloy.ms.assign.priors.PRIORS`;
+    they need ``lib``) raise the bar for an implausible family: with a score
+    ``s`` (0-1, :func:`~nanoalloy.ms.assign.priors.family_scores`) it must
+    explain ``tolerance + (0.9 - tolerance) s`` of its own share uniquely, and
+    the residual cap rises from 4 to ``4 + 36 s`` times the residual; the score
+    fades with the family's share ``f`` of the cluster signal, ``s (1 - f / 0.2)``
+    (priors decide between explanations of a minor signal). Without
+    ``x_smooth`` detached species are not tested.
+
+    Returns the selected problem and fit, and every removal test made.
     """
+    trials: list[Trial] = []
+    use = priors if lib is not None else frozenset()
     sig = _group_signal(prob, state)
     orphan = _orphans(prob, sig)
     if (sig[orphan] > 0).any():  # (empty ones may stay: they go with the trials below)
@@ -120,6 +180,9 @@ def _drop_redundant_families(
             ]
         )
 
+    def species_of(pr: _Problem, mask: np.ndarray) -> tuple[tuple[str, int], ...]:
+        return tuple((pr.group_labels[k][1], pr.group_labels[k][2]) for k in np.flatnonzero(mask))
+
     fams = family_of_groups(prob)
     sig = _group_signal(prob, state)
     signal = {f: float(sig[fams == f].sum()) for f in set(fams) - {""}}
@@ -127,13 +190,27 @@ def _drop_redundant_families(
         fams = family_of_groups(prob)
         if len(set(fams) - {""}) < 2:
             break  # never the last family
-        trial_prob, trial, _, gain, own = _without(prob, state, design, fams == fam)
+        if fam not in set(fams):
+            continue
+        score = family_scores(prob, state, lib, use).get(fam, 0.0) if use and lib else 0.0
+        sig = _group_signal(prob, state)
+        share = float(sig[fams == fam].sum()) / max(float(sig[fams != ""].sum()), 1e-300)
+        # a prior tilts the choice between explanations of a minor signal; a family
+        # holding a fifth or more of the cluster signal is the data's to decide
+        score *= max(0.0, 1.0 - share / MAJOR_SHARE)
+        mask = fams == fam
+        trial_prob, trial, _, gain, own = _without(prob, state, design, mask)
         # ... and the fit without it stays close: the residual grows at most
         # fourfold (10 % of a dominant family's signal is far more than any
         # residual: a true family's removal multiplied it by 15-240 on synthetic
         # data, a near-isobaric decoy's by 0.2-1.1)
-        if gain < tolerance * own and gain < 4.0 * state["rss"]:
+        bar = tolerance + max(0.9 - tolerance, 0.0) * score
+        drop = gain < bar * own and gain < (4.0 + 36.0 * score) * state["rss"]
+        trials.append(Trial(fam, species_of(prob, mask), gain, own, state["rss"], score, drop))
+        if drop:
             prob, state = trial_prob, trial
+    if lib is not None and "x_smooth" not in use:
+        return prob, state, trials
     # species detached from their family's contiguous x distribution
     sig = _group_signal(prob, state)
     outlier = np.zeros(len(prob.group_labels), dtype=bool)
@@ -145,16 +222,11 @@ def _drop_redundant_families(
         ]
         by_x: dict[int, float] = {}  # summed over species sharing x (ternary alloys, shells)
         for k in ks:
-            by_x[prob.group_labels[k][2]] = by_x.get(prob.group_labels[k][2], 0.0) + sig[k]
+            by_x[prob.group_labels[k][2]] = by_x.get(prob.group_labels[k][2], 0.0) + float(sig[k])
         top = max(by_x.values(), default=0.0)
         if top <= 0:
             continue
-        x0 = max(by_x, key=lambda x: by_x[x])
-        lo = hi = x0
-        while by_x.get(lo - 1, 0.0) > 0.01 * top:
-            lo -= 1
-        while by_x.get(hi + 1, 0.0) > 0.01 * top:
-            hi += 1
+        lo, hi, _ = main_mode(by_x)
         # everything outside the core (one step of margin) goes, fitted or not, so
         # that nothing detached re-emerges in the refit
         for k in ks:
@@ -177,10 +249,23 @@ def _drop_redundant_families(
         mask, threshold = tests[t]
         if not mask.any():
             continue
+        names = sorted({prob.group_labels[k][1] for k in np.flatnonzero(mask)})
         trial_prob, trial, keep, gain, own = _without(prob, state, design, mask)
-        if gain < threshold * own:
+        drop = gain < threshold * own
+        trials.append(
+            Trial(
+                "detached:" + ",".join(names),
+                species_of(prob, mask),
+                gain,
+                own,
+                state["rss"],
+                0.0,
+                drop,
+            )
+        )
+        if drop:
             kept = np.zeros(mask.size, dtype=bool)
             kept[prob.group[keep]] = True
             tests = [(m[kept], th) for m, th in tests]  # renumbered like the subset
             prob, state = trial_prob, trial
-    return prob, state
+    return prob, state, trials

@@ -15,12 +15,13 @@ from ..library import CandidateLibrary, Preset
 from ..peaks import Calibration
 from ..spectrum import Spectrum
 from .candidates import _Problem
-from .result import ION_COLUMNS, SPECIES_COLUMNS, Assignment
+from .result import FAMILY_EXTRA_COLUMNS, ION_COLUMNS, SPECIES_COLUMNS, Assignment
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from ...chem.isotopes import Pattern
+    from .uncertainty import Uncertainty
 
 __all__: list[str] = []
 
@@ -36,7 +37,7 @@ def _empty(
     return Assignment(
         pd.DataFrame(columns=list(SPECIES_COLUMNS)),
         pd.DataFrame(columns=list(ION_COLUMNS)),
-        pd.DataFrame(columns=list(FAMILY_COLUMNS)),
+        pd.DataFrame(columns=[*FAMILY_COLUMNS, *FAMILY_EXTRA_COLUMNS]),
         spectrum,
         None,
         float(resolution),
@@ -62,6 +63,7 @@ def _tables(
     shifts: np.ndarray,
     isobar_threshold: float,
     min_snr: float,
+    uncertainty: Uncertainty | None = None,
 ) -> Assignment:
     import pandas as pd
 
@@ -181,6 +183,10 @@ def _tables(
         return _empty(spectrum, resolution, noise, state["base"], state["g"])
     sp["abundance"] = sp["signal"] / total
     sp["abundance_sd"] = sp["signal_sd"] / total
+    sp["ambiguity_group"] = ""
+    sp["ambiguity_share"] = 1.0
+    if uncertainty is not None:
+        sp = _with_uncertainty(sp, uncertainty, preset)
     fam_order = {f.name: i for i, f in enumerate(preset.families)}
     fam_order.update({"fragment": 98, "complex": 99})
     sp["_o"] = sp["family"].map(fam_order)
@@ -188,7 +194,9 @@ def _tables(
     sp = sp[list(SPECIES_COLUMNS)].reset_index(drop=True)
 
     ions = _ion_table(cands, prob, fitted, pats, design, mz_mean, sd_a, shifts, isobar_threshold)
+    ions["ambiguous_with"] = _ambiguous_with(ions, uncertainty, resolution)
     fams = family_table(sp, n_metals={f.name: f.n_metals for f in preset.families})
+    fams["fraction_sd"] = _fraction_sd(sp, fams, uncertainty)
     live = ion_i > 0
     render_pats = [pats[i] for i, keep in zip(prob.idx, live, strict=True) if keep]
     baseline = state["base"][state["g"].index]
@@ -257,5 +265,100 @@ def _ion_table(
                 "near_isobar": ";".join(sorted(set(partners.get(i, [])))),
             }
         )
-    df = pd.DataFrame(rows, columns=list(ION_COLUMNS))
+    df = pd.DataFrame(rows, columns=[c for c in ION_COLUMNS if c != "ambiguous_with"])
     return df.sort_values("intensity", ascending=False).reset_index(drop=True)
+
+
+def _with_uncertainty(sp: pd.DataFrame, unc: Uncertainty, preset: Preset) -> pd.DataFrame:
+    """Species abundances averaged over the ambiguity hypotheses, their sd and groups.
+
+    Species that only an alternative hypothesis holds get rows of their own.
+    """
+    import pandas as pd
+
+    hyps = unc.hypotheses
+    cluster = ~sp["family"].isin(["fragment", "complex"])
+    if len(hyps) > 1:
+        known = set(zip(sp["species"], sp["family"], strict=True))
+        extra = []
+        for h in hyps[1:]:
+            for key, (fam, au, ag, lig, q) in h.species_info.items():
+                if key in known:
+                    continue
+                known.add(key)
+                extra.append(
+                    {
+                        "species": key[0],
+                        "family": fam,
+                        "au": au,
+                        "ag": ag,
+                        "ligands": lig,
+                        "core_charge": q,
+                        "electrons": au + ag - lig - q,
+                        "abundance": 0.0,
+                        "abundance_sd": 0.0,
+                        "score": 0.0,
+                        "signal": 0.0,
+                        "n_ions": 0,
+                        "near_isobar": "",
+                        "ambiguity_group": "",
+                        "ambiguity_share": 1.0,
+                    }
+                )
+        if extra:
+            sp = pd.concat([sp, pd.DataFrame(extra)], ignore_index=True)
+            cluster = ~sp["family"].isin(["fragment", "complex"])
+        keys = list(zip(sp["species"], sp["family"], strict=True))
+        sp["abundance"] = [
+            sum(h.share * h.abundance.get(k, 0.0) for h in hyps) if c else a
+            for k, c, a in zip(keys, cluster, sp["abundance"], strict=True)
+        ]
+        involved = [k in unc.species for k in keys]
+        sp.loc[involved, "ambiguity_group"] = "A1"
+        sp.loc[involved, "ambiguity_share"] = [
+            sum(h.share for h in hyps if h.abundance.get(k, 0.0) > 0)
+            for k, inv in zip(keys, involved, strict=True)
+            if inv
+        ]
+    keys = list(zip(sp["species"], sp["family"], strict=True))
+    sd = unc.abundance_sd
+    sp["abundance_sd"] = [
+        sd.get(k, old) if c else old
+        for k, c, old in zip(keys, cluster, sp["abundance_sd"], strict=True)
+    ]
+    return sp
+
+
+def _ambiguous_with(ions: pd.DataFrame, unc: Uncertainty | None, resolution: float) -> list[str]:
+    """Per ion: the ions of the other hypotheses it stands in for (``;``-separated).
+
+    A partner is a fitted ion of a swapped family in another hypothesis with the
+    same charge whose mean m/z lies within two FWHM of the ion's.
+    """
+    out = [""] * len(ions)
+    if unc is None or len(unc.hypotheses) < 2 or ions.empty:
+        return out
+    swapped = {k[1] for k in unc.species}
+    partners: list[tuple[str, int, float]] = []
+    for h in unc.hypotheses[1:]:
+        for name, (z, mz, _) in h.ions.items():
+            if name not in unc.hypotheses[0].ions:
+                partners.append((name, z, mz))
+    for r, (fam, z, mz) in enumerate(zip(ions["family"], ions["charge"], ions["mz"], strict=True)):
+        if fam not in swapped:
+            continue
+        tol = 2.0 * float(mz) / resolution
+        near = sorted({n for n, zz, m in partners if zz == z and abs(m - float(mz)) <= tol})
+        out[r] = ";".join(near)
+    return out
+
+
+def _fraction_sd(sp: pd.DataFrame, fams: pd.DataFrame, unc: Uncertainty | None) -> list[float]:
+    """Sd of each family's fraction: from :class:`Uncertainty`, else from the species sd."""
+    if unc is not None:
+        return [float(unc.fraction_sd.get(f, 0.0)) for f in fams["family"]]
+    out = []
+    for f in fams["family"]:
+        s = sp.loc[sp["family"] == f, "abundance_sd"]
+        out.append(float(np.sqrt(np.sum(np.square(s)))))
+    return out

@@ -1,0 +1,587 @@
+"""Uncertainty and ambiguity of the final assignment (step 6, before the tables).
+
+Two sources the Gram matrix of one fit does not see are added to the noise:
+
+- **ambiguity**: a family the selection dropped may explain the data as well as a
+  family it kept (near-isobars: one SR against 7 Na - 8 H, an Au/Ag swap against
+  4 Na/H, another charge state's family). Each such alternative (the kept family
+  replaced by the dropped one, the calibration refined again for it, since a
+  near-isobar sits a few ppm off) is refitted; hypotheses get shares
+  ``exp(-(rss_h - rss_min) / (2 s^2) - PRIOR_WEIGHT * score_h)`` with ``s^2`` the
+  residual variance per point (at least the noise variance) and ``score_h`` the
+  prior implausibility of the hypothesis' families
+  (:func:`~nanoalloy.ms.assign.priors.family_scores`). Alternatives with a share
+  of at least ``min_share`` form an ambiguity group: abundances are averaged over
+  the hypotheses by share, and their spread enters the sd.
+- **noise, forms and calibration**: a block wild bootstrap of the final reduced
+  problem (the residual resampled with random signs per block of points, species
+  *and* form weights refitted, so the Au/Ag-against-Na+/H+ trade-off counts), and
+  refits at the calibration moved by its uncertainty.
+
+Contents
+--------
+Hypothesis
+    One explanation of the data: families, share, species abundances, ions.
+Uncertainty
+    Per-species sd, per-family fraction sd, the ambiguity groups.
+assess
+    The final fit -> :class:`Uncertainty`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .design import _calibrated, _fit_round
+from .priors import PRIOR_WEIGHT, family_scores
+from .selection import Trial, _group_signal, _subset
+
+if TYPE_CHECKING:
+    from ..library import CandidateLibrary
+    from .candidates import _Problem
+    from .design import _Design
+
+__all__ = ["Hypothesis", "Uncertainty", "assess"]
+
+
+@dataclass(frozen=True, slots=True)
+class Hypothesis:
+    """One explanation of the data."""
+
+    label: str
+    """What the hypothesis claims (``selected fit``, ``M44S27 in place of M44S26``, ...)."""
+    families: tuple[str, ...]
+    """Cluster families of the hypothesis."""
+    share: float
+    """Its share (relative posterior weight) among the group's hypotheses."""
+    abundance: dict[tuple[str, str], float]
+    """(species label, family) -> share of the cluster signal under this hypothesis."""
+    family_fraction: dict[str, float]
+    """Family -> fraction under this hypothesis."""
+    ions: dict[str, tuple[int, float, float]]
+    """Ion (our notation) -> (charge, mean m/z, fitted intensity), fitted ions only."""
+    species_info: dict[tuple[str, str], tuple[str, int, int, int, int]] = field(
+        default_factory=dict
+    )
+    """(species label, family) -> (family, au, ag, ligands, core_charge)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Uncertainty:
+    """What :func:`assess` found."""
+
+    abundance_sd: dict[tuple[str, str], float]
+    """(species label, family) -> sd of its abundance (noise, forms, calibration, ambiguity)."""
+    fraction_sd: dict[str, float]
+    """Family -> sd of its fraction."""
+    hypotheses: tuple[Hypothesis, ...] = ()
+    """The best fit first, then every alternative within the ambiguity share."""
+    species: frozenset[tuple[str, str]] = frozenset()
+    """Species whose abundance differs by >= 0.01 between the hypotheses kept."""
+
+    @property
+    def ambiguous(self) -> bool:
+        """True when more than one hypothesis is kept."""
+        return len(self.hypotheses) > 1
+
+
+def _cluster_abundance(
+    prob: _Problem, state: dict[str, Any], lib: CandidateLibrary
+) -> tuple[
+    dict[tuple[str, str], float],
+    dict[str, float],
+    dict[tuple[str, str], tuple[str, int, int, int, int]],
+]:
+    sig = _group_signal(prob, state)
+    ab: dict[tuple[str, str], float] = {}
+    info: dict[tuple[str, str], tuple[str, int, int, int, int]] = {}
+    for k, lab in enumerate(prob.group_labels):
+        if prob.free_group[k] or sig[k] <= 0:
+            continue
+        key = (lab[0], lab[1])
+        ab[key] = ab.get(key, 0.0) + float(sig[k])
+        if key not in info:
+            c = lib.candidates[int(prob.idx[int(np.flatnonzero(prob.group == k)[0])])]
+            info[key] = (c.family, c.au, c.ag, c.ligands, c.core_charge)
+    total = sum(ab.values())
+    ab = {k: v / total for k, v in ab.items()} if total > 0 else {}
+    fr: dict[str, float] = {}
+    for sp, v in ab.items():
+        fr[info[sp][0]] = fr.get(info[sp][0], 0.0) + v
+    return ab, fr, info
+
+
+def _vectors(
+    prob: _Problem, ions: np.ndarray, names: list[tuple[str, str]], fam_names: list[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Species abundances (in ``names`` order) and family fractions from ion intensities."""
+    sig = np.bincount(prob.group, weights=ions[: prob.idx.size], minlength=len(prob.group_labels))
+    pos = {n: i for i, n in enumerate(names)}
+    fpos = {n: i for i, n in enumerate(fam_names)}
+    ab = np.zeros(len(names))
+    fr = np.zeros(len(fam_names))
+    for k, lab in enumerate(prob.group_labels):
+        if prob.free_group[k] or (lab[0], lab[1]) not in pos:
+            continue
+        ab[pos[(lab[0], lab[1])]] += sig[k]
+        fr[fpos[lab[1]]] += sig[k]
+    tot = ab.sum()
+    return (ab / tot, fr / tot) if tot > 0 else (ab, fr)
+
+
+def _ions(prob: _Problem, state: dict[str, Any], lib: CandidateLibrary) -> dict[str, Any]:
+    ion = state["fit"].ion[: prob.idx.size]
+    out = {}
+    for i in np.flatnonzero(ion > 0).tolist():
+        c = lib.candidates[int(prob.idx[i])]
+        if c.kind == "cluster":
+            out[str(c.ion)] = (c.charge, float(lib.mz_average[int(prob.idx[i])]), float(ion[i]))
+    return out
+
+
+def assess(
+    prob0: _Problem,
+    prob: _Problem,
+    state: dict[str, Any],
+    design: _Design,
+    trials: list[Trial],
+    *,
+    lib: CandidateLibrary,
+    priors: frozenset[str],
+    g: Any,
+    gy: np.ndarray,
+    calibration: tuple[float, float] | None,
+    calibration_sd_ppm: float,
+    noise: float,
+    replicates: int = 8,
+    min_share: float = 0.05,
+    seed: int = 0,
+) -> tuple[_Problem, dict[str, Any], tuple[float, float] | None, Uncertainty]:
+    """Standard deviations and ambiguity groups of the final fit.
+
+    Returns the fit to report (the selected one, unless an alternative hypothesis
+    holds the larger share: then that one, with its calibration), its calibration
+    ``(a, b)`` and the :class:`Uncertainty`.
+
+    Parameters
+    ----------
+    prob0
+        The problem before model selection (holds the dropped families' species).
+    prob, state
+        The selected problem and its fit.
+    design
+        The rendered design.
+    trials
+        The removal tests of :func:`~nanoalloy.ms.assign.selection.select`.
+    lib, priors
+        Library and active priors (for the hypotheses' prior scores).
+    g, gy, calibration
+        Decimated grid, baseline-free data on it and the calibration applied
+        ``(a, b)`` (None: not calibrated; alternatives are then not recalibrated).
+    calibration_sd_ppm
+        Uncertainty of the calibration offset (ppm); the abundances' sensitivity to
+        it enters the sd.
+    noise
+        Noise sd of the data.
+    replicates
+        Bootstrap refits of the final problem.
+    min_share
+        Smallest share of an alternative hypothesis that is reported.
+    seed
+        Seed of the bootstrap signs.
+    """
+    fam_names = [f.name for f in lib.preset.families]
+    best_ab, best_fr, _ = _cluster_abundance(prob, state, lib)
+    names = list(best_ab)
+    y = state["y"]
+    n_rows = y.size
+    dof = max(n_rows - int((state["fit"].group > 0).sum()), 1)
+    s2 = max(state["rss"] / dof, noise**2, 1e-300)
+    kept = sorted({lab[1] for k, lab in enumerate(prob.group_labels) if not prob.free_group[k]})
+    n_log = math.log(max(n_rows, 2))
+
+    def scored(
+        label: str, pr: _Problem, st: dict[str, Any], cal: Any
+    ) -> tuple[float, Hypothesis, _Problem, dict[str, Any], Any]:
+        """Log weight (fit, priors, BIC-like size penalty) and record of one hypothesis."""
+        fams = sorted({lab[1] for k, lab in enumerate(pr.group_labels) if not pr.free_group[k]})
+        sc = family_scores(pr, st, lib, priors)
+        logw = -(st["rss"] - state["rss"]) / (2.0 * s2)
+        logw -= PRIOR_WEIGHT * sum(sc.get(f, 0.0) for f in fams)
+        logw -= 0.5 * n_log * _n_params(pr, st)
+        ab, fr, info = _cluster_abundance(pr, st, lib)
+        return (
+            logw,
+            Hypothesis(label, tuple(fams), 0.0, ab, fr, _ions(pr, st, lib), info),
+            pr,
+            st,
+            cal,
+        )
+
+    hyps = [scored("selected fit", prob, state, calibration)]
+    # competing hypotheses: each kept family removed, each dropped family in place
+    # of a kept one (only plausible ones: a removal the selection's own test found
+    # re-explained by three quarters or more; a dropped family whose own share was at least
+    # 5 % of that of the family it would replace when it was tested)
+    last = {t.family: t for t in trials if not t.family.startswith("detached:")}
+    own_kept = _family_own(prob, state)
+    swaps: list[tuple[str | None, str | None]] = []
+    if len(kept) >= 2:
+        swaps += [
+            (None, f) for f in kept if f in last and last[f].gain < 0.25 * max(last[f].own, 1e-300)
+        ]
+    swaps += [
+        (t.family, f)
+        for t in last.values()
+        if t.dropped
+        for f in kept
+        if f != t.family and t.own >= 0.05 * own_kept.get(f, 0.0)
+    ]
+    for add, remove in swaps:
+        alt = _alternative(prob0, prob, state, design, add, remove, g, gy, calibration)
+        if alt is None:
+            continue
+        alt_prob, alt_state, alt_cal = alt
+        fams_alt = {
+            lab[1] for k, lab in enumerate(alt_prob.group_labels) if not alt_prob.free_group[k]
+        }
+        if (add is not None and add not in fams_alt) or not fams_alt:
+            continue
+        label = (
+            f"{add} in place of {remove}"
+            if add and remove
+            else (f"without {remove}" if remove else f"with {add}")
+        )
+        hyps.append(scored(label, alt_prob, alt_state, alt_cal))
+    # the Au/Ag swap against four Na+/H+ exchanges: the comb of x+1 with 4 Na fewer
+    # sits ~13-16 ppm off; the selected families refitted at the calibration moved
+    # by one and two such steps (x shifted by one or two)
+    if calibration is not None:
+        final_labels = set(prob.group_labels)
+        step = _swap_ppm(prob, state, lib)
+        wide = _subset(
+            prob0,
+            np.array(
+                [
+                    (lab[1] in kept and not prob0.free_group[k]) or lab in final_labels
+                    for k, lab in enumerate(prob0.group_labels)
+                ]
+            )[prob0.group],
+            prob0.form_init,
+        )
+        for sign in (-1.0, 1.0):
+            for k in (1, 2):
+                ppm = sign * k * step
+                label = f"calibration {ppm:+.1f} ppm (x {'-+'[sign > 0]}{k})"
+                h = scored(label, *_shifted(wide, design, g, gy, calibration, ppm, refine=False))
+                if h[0] < hyps[0][0] - 50.0:
+                    continue  # far out: 2 ppm of refinement will not bring it back
+                hyps.append(scored(label, *_shifted(wide, design, g, gy, calibration, ppm)))
+    logs = np.array([h[0] for h in hyps])
+    w = np.exp(logs - logs.max())
+    w /= w.sum()
+    order = [int(i) for i in np.argsort(-w, kind="stable")]
+    top = order[0]
+    if top != 0:  # an alternative explains the data clearly better: it is the fit
+        prob, state, calibration = hyps[top][2], hyps[top][3], hyps[top][4]
+        best_ab, best_fr = hyps[top][1].abundance, hyps[top][1].family_fraction
+        names = list(best_ab)
+    # an alternative counts when it holds a share and tells another story (a family
+    # fraction differs by at least 0.02 from the best fit's)
+    keep = [top] + [
+        i
+        for i in order[1:]
+        if w[i] >= min_share
+        and max(
+            abs(hyps[i][1].family_fraction.get(f, 0.0) - best_fr.get(f, 0.0)) for f in fam_names
+        )
+        >= 0.02
+    ]
+    wk = w[keep] / w[keep].sum()
+    chosen = [_with_share(hyps[i][1], float(s)) for i, s in zip(keep, wk.tolist(), strict=True)]
+    # bootstrap and calibration sensitivity of the best fit
+    var_ab, var_fr = _noise_variance(
+        prob,
+        state,
+        design,
+        names,
+        fam_names,
+        replicates=replicates,
+        seed=seed,
+        g=g,
+        gy=gy,
+        calibration=calibration,
+        calibration_sd_ppm=calibration_sd_ppm,
+    )
+    sd_ab: dict[tuple[str, str], float] = {}
+    sd_fr: dict[str, float] = {}
+    all_species = list(dict.fromkeys(sp for h in chosen for sp in h.abundance))
+    for sp in all_species:
+        mean = sum(h.share * h.abundance.get(sp, 0.0) for h in chosen)
+        spread = sum(h.share * (h.abundance.get(sp, 0.0) - mean) ** 2 for h in chosen)
+        noise_var = var_ab[names.index(sp)] if sp in names else 0.0
+        sd_ab[sp] = math.sqrt(noise_var + spread)
+    for f in fam_names:
+        mean = sum(h.share * h.family_fraction.get(f, 0.0) for h in chosen)
+        spread = sum(h.share * (h.family_fraction.get(f, 0.0) - mean) ** 2 for h in chosen)
+        sd_fr[f] = math.sqrt(var_fr[fam_names.index(f)] + spread)
+    involved = frozenset(
+        sp
+        for sp in all_species
+        if max(h.abundance.get(sp, 0.0) for h in chosen)
+        - min(h.abundance.get(sp, 0.0) for h in chosen)
+        >= 0.01
+    )
+    return prob, state, calibration, Uncertainty(sd_ab, sd_fr, tuple(chosen), involved)
+
+
+def _family_own(prob: _Problem, state: dict[str, Any]) -> dict[str, float]:
+    """Sum of squares of each cluster family's fitted signal (its own share of the model)."""
+    out = {}
+    fams = np.array(
+        [
+            "" if free else lab[1]
+            for lab, free in zip(prob.group_labels, prob.free_group, strict=True)
+        ]
+    )
+    ion = state["fit"].ion
+    for f in set(fams) - {""}:
+        mine = np.flatnonzero(fams[prob.group] == f)
+        contrib = state["design"][:, mine] @ ion[mine]
+        out[str(f)] = float(contrib @ contrib)
+    return out
+
+
+def _n_params(prob: _Problem, state: dict[str, Any]) -> int:
+    """Parameters of a hypothesis: its species and free columns fitted > 0, and two
+    per cluster family (its charge and Na+ distributions)."""
+    n_g = len(prob.group_labels)
+    active = state["fit"].group[:n_g] > 0
+    fams = {
+        lab[1] for k, lab in enumerate(prob.group_labels) if active[k] and not prob.free_group[k]
+    }
+    return int(active.sum()) + 2 * len(fams)
+
+
+def _with_share(h: Hypothesis, share: float) -> Hypothesis:
+    return Hypothesis(
+        h.label, h.families, share, h.abundance, h.family_fraction, h.ions, h.species_info
+    )
+
+
+def _swap_ppm(prob: _Problem, state: dict[str, Any], lib: CandidateLibrary) -> float:
+    """ppm by which an Au/Ag swap against four Na+/H+ exchanges moves the isotope comb.
+
+    The neutral mass changes by ``m(Au) - m(Ag) - 4 (m(Na) - m(H))`` (~1.17 Da),
+    one isotope step (1.00336 Da) less: relative to the signal-weighted mean mass of
+    the fitted cluster ions.
+    """
+    from ...chem.isotopes import average_mass
+
+    d = (
+        average_mass({"Au": 1})
+        - average_mass({"Ag": 1})
+        - 4 * (average_mass({"Na": 1}) - average_mass({"H": 1}))
+    )
+    d -= 1.00336
+    ion = state["fit"].ion[: prob.idx.size]
+    mass = np.array([abs(lib.candidates[int(i)].charge) * lib.mz_average[int(i)] for i in prob.idx])
+    cl = ~prob.free_group[prob.group] & (ion > 0)
+    if not cl.any():
+        return 15.0
+    m = float(np.average(mass[cl], weights=ion[cl]))
+    return 1e6 * abs(d) / m
+
+
+def _shifted(
+    prob: _Problem,
+    design: _Design,
+    g: Any,
+    gy: np.ndarray,
+    calibration: tuple[float, float],
+    ppm: float,
+    *,
+    refine: bool = True,
+) -> tuple[_Problem, dict[str, Any], tuple[float, float]]:
+    """The problem refitted (forms from their start) at the calibration offset moved by ``ppm``.
+
+    With ``refine`` the offset is refined by a parabola through +-2 ppm around the
+    moved one.
+    """
+    a, b = calibration
+    y = _calibrated(g.mz, gy, a + ppm, b, design.mz)
+    centre = _fit_round(prob, design, y, prob.form_init, 4)
+    if not refine:
+        return prob, centre, (a + ppm, b)
+    fits = []
+    for d in (-2.0, 2.0):
+        y = _calibrated(g.mz, gy, a + ppm + d, b, design.mz)
+        fits.append(_fit_round(prob, design, y, centre["fit"].form, 3))
+    fits.insert(1, centre)
+    r = np.array([f["rss"] for f in fits])
+    den = r[0] - 2 * r[1] + r[2]
+    off = float(np.clip(0.5 * (r[0] - r[2]) / den, -1, 1)) * 2.0 if den > 0 else 0.0
+    if off:
+        y = _calibrated(g.mz, gy, a + ppm + off, b, design.mz)
+        fit = _fit_round(prob, design, y, fits[1]["fit"].form, 3)
+        if fit["rss"] < r[1]:
+            return prob, fit, (a + ppm + off, b)
+    k = int(np.argmin(r))
+    return prob, fits[k], (a + ppm + (-2.0, 0.0, 2.0)[k], b)
+
+
+def _alternative(
+    prob0: _Problem,
+    prob: _Problem,
+    state: dict[str, Any],
+    design: _Design,
+    add: str | None,
+    remove: str | None,
+    g: Any,
+    gy: np.ndarray,
+    calibration: tuple[float, float] | None,
+) -> tuple[_Problem, dict[str, Any], tuple[float, float] | None] | None:
+    """Refit with family ``remove`` replaced by the dropped family ``add`` (either may be None).
+
+    Returns None when the swap cannot explain the removed family's signal (the
+    refit at the current calibration leaves more than half of its own sum of
+    squares unexplained); else the refit after one more calibration refinement.
+    """
+    from .calibration import _coarse_calibration, _refine_calibration
+
+    final = set(prob.group_labels)
+    keep_group = np.array(
+        [
+            (lab in final and lab[1] != remove) or (lab[1] == add and not prob0.free_group[k])
+            for k, lab in enumerate(prob0.group_labels)
+        ]
+    )
+    if not keep_group.any():
+        return None
+    trial_prob = _subset(prob0, keep_group[prob0.group], prob0.form_init)
+    trial = _fit_round(trial_prob, design, state["y"], trial_prob.form_init, 6)
+    if remove is not None:
+        fams = np.array([lab[1] for lab in prob.group_labels])
+        mine = np.flatnonzero((fams[prob.group] == remove) & ~prob.free_group[prob.group])
+        contrib = state["design"][:, mine] @ state["fit"].ion[mine]
+        own = float(contrib @ contrib)
+        if trial["rss"] - state["rss"] > 0.5 * own:
+            return None
+    if calibration is not None:
+        # calibrated afresh: a near-isobar sits tens of ppm away
+        a, b = _coarse_calibration(trial_prob, design, g, gy)
+        y = _calibrated(g.mz, gy, a, b, design.mz)
+        trial = _fit_round(trial_prob, design, y, trial_prob.form_init, 6)
+        for step in ((2.0, 2.0), (1.0, 1.0)):
+            a, b = _refine_calibration(
+                trial_prob, design, g, gy, a, b, step=step, form_w=trial["fit"].form
+            )
+            y = _calibrated(g.mz, gy, a, b, design.mz)
+            trial = _fit_round(trial_prob, design, y, trial["fit"].form, 3)
+        return trial_prob, trial, (float(a), float(b))
+    return trial_prob, trial, None
+
+
+def _noise_variance(
+    prob: _Problem,
+    state: dict[str, Any],
+    design: _Design,
+    names: list[tuple[str, str]],
+    fam_names: list[str],
+    *,
+    replicates: int,
+    seed: int,
+    g: Any,
+    gy: np.ndarray,
+    calibration: tuple[float, float] | None,
+    calibration_sd_ppm: float,
+    block: int = 8,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Variance of abundances and family fractions under noise and calibration.
+
+    Block wild bootstrap: the residual of the final fit, multiplied by a random
+    sign per ``block`` consecutive points, is added back to the model and the
+    final problem (species and form weights) refitted ``replicates`` times.
+    The calibration offset is moved by +-``calibration_sd_ppm`` and refitted (form
+    weights from their start, so x and the Na+ ladder may trade); half the
+    difference of the two is its contribution.
+    """
+    fit = state["fit"]
+    y = state["y"]
+    model = np.asarray(state["design"] @ fit.ion)
+    resid = y - model
+    rng = np.random.default_rng(seed)
+    n_blocks = -(-y.size // block)
+    base_ab, base_fr = _vectors(prob, fit.ion, names, fam_names)
+    abs_, frs = [], []
+    for _ in range(max(replicates, 0)):
+        signs = np.repeat(rng.choice((-1.0, 1.0), size=n_blocks), block)[: y.size]
+        trial = _fit_round(prob, design, model + signs * resid, fit.form, 3, fit.group)
+        ab, fr = _vectors(prob, trial["fit"].ion, names, fam_names)
+        abs_.append(ab)
+        frs.append(fr)
+    if abs_:
+        a_arr, f_arr = np.array(abs_), np.array(frs)
+        var_ab = ((a_arr - base_ab) ** 2).mean(axis=0)
+        var_fr = ((f_arr - base_fr) ** 2).mean(axis=0)
+    else:
+        var_ab, var_fr = np.zeros(len(names)), np.zeros(len(fam_names))
+    if calibration is not None and calibration_sd_ppm > 0:
+        a, b = calibration
+        out = []
+        for d in (-calibration_sd_ppm, calibration_sd_ppm):
+            yd = _calibrated(g.mz, gy, a + d, b, design.mz)
+            trial = _fit_round(prob, design, yd, prob.form_init, 6)
+            out.append(_vectors(prob, trial["fit"].ion, names, fam_names))
+        var_ab = var_ab + (0.5 * (out[1][0] - out[0][0])) ** 2
+        var_fr = var_fr + (0.5 * (out[1][1] - out[0][1])) ** 2
+    rel_sp, rel_fam = _local_misfit(prob, state, names, fam_names)
+    var_ab = var_ab + (MISFIT_FACTOR * rel_sp * base_ab) ** 2
+    var_fr = var_fr + (MISFIT_FACTOR * rel_fam * base_fr * (1.0 - base_fr)) ** 2
+    return var_ab, var_fr
+
+
+MISFIT_FACTOR = 2.0
+"""Relative sd of an abundance per unit of relative misfit where its ions sit."""
+
+
+def _local_misfit(
+    prob: _Problem, state: dict[str, Any], names: list[tuple[str, str]], fam_names: list[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Relative misfit ``|residual| / |model|`` over the rows each species' (family's) ions cover.
+
+    A model that does not reproduce the data where a species sits (peak shape,
+    calibration, a missing candidate) biases its abundance in proportion, which
+    noise refits cannot show.
+    """
+    fit = state["fit"]
+    mat = state["design"]
+    model = np.asarray(mat @ fit.ion)
+    r2 = (state["y"] - model) ** 2
+    m2 = model**2
+    n_ion = prob.idx.size
+    pos = {n: i for i, n in enumerate(names)}
+    fpos = {n: i for i, n in enumerate(fam_names)}
+    rel_sp = np.zeros(len(names))
+    rel_fam = np.zeros(len(fam_names))
+    fam_rows: dict[int, np.ndarray] = {}
+    for k, lab in enumerate(prob.group_labels):
+        if prob.free_group[k] or (lab[0], lab[1]) not in pos:
+            continue
+        cols = np.flatnonzero((prob.group == k) & (fit.ion[:n_ion] > 0))
+        if not cols.size:
+            continue
+        contrib = np.asarray(mat[:, cols] @ fit.ion[cols]).ravel()
+        rows = contrib > 0.05 * contrib.max()
+        den = float(m2[rows].sum())
+        rel_sp[pos[(lab[0], lab[1])]] = math.sqrt(float(r2[rows].sum()) / den) if den > 0 else 0.0
+        f = fpos[lab[1]]
+        fam_rows[f] = rows | fam_rows.get(f, np.zeros(rows.size, dtype=bool))
+    for f, rows in fam_rows.items():
+        den = float(m2[rows].sum())
+        rel_fam[f] = math.sqrt(float(r2[rows].sum()) / den) if den > 0 else 0.0
+    return rel_sp, rel_fam

@@ -1,0 +1,245 @@
+"""Chemistry priors of the model selection: each one scored by hand and shown removing its decoy.
+
+Decoys on synthetic spectra (:func:`nanoalloy.ms.synth.synthesize`, blind preset
+``auag44-pmba``): an M44S27-only sample where a near-isobaric M44S26 family takes a few
+per cent of the signal when the priors are off (M44S26 3- with a deep Na+ ladder sits
+~0.1 Da from M44S27 3- with a shallower one). The Au25 cases use small presets written
+here: ``[Au25(SR)17+7Na-13H]6-`` against ``[Au25(SR)18-5H]6-`` (one SR = 153.0 Da
+against 7 Na - 8 H = 152.9 Da) and Au25(SR)18 with core charge -1 (8 electrons)
+against 0 (7 electrons), one H apart.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nanoalloy import cli
+from nanoalloy.errors import InputError
+from nanoalloy.ms.assign import assign
+from nanoalloy.ms.assign.candidates import _Problem
+from nanoalloy.ms.assign.priors import PRIORS, _ladder_score, check_priors, family_scores
+from nanoalloy.ms.library import enumerate_candidates, load_preset
+from nanoalloy.ms.synth import synthesize
+
+AU25 = """
+name = "au25-test"
+description = "Au25(SR)18 (core -1), its SR-less near-isobar (core 0) and its 7-electron state"
+ligand = "p-MBA"
+metals = ["Au", "Ag"]
+n_metals = 25
+
+[[family]]
+name = "Au25S18"
+ligands = 18
+core_charge = -1
+x = [25, 25]
+ion_charges = [-4, -5, -6]
+max_na = 10
+
+[[family]]
+name = "Au25S17"
+ligands = 17
+core_charge = 0
+x = [25, 25]
+ion_charges = [-4, -5, -6]
+max_na = 10
+
+[[family]]
+name = "Au25S18ox"
+ligands = 18
+core_charge = 0
+x = [25, 25]
+ion_charges = [-4, -5, -6]
+max_na = 10
+"""
+
+
+@pytest.fixture(scope="module")
+def au25(tmp_path_factory: pytest.TempPathFactory) -> object:
+    path = tmp_path_factory.mktemp("preset") / "au25.toml"
+    path.write_text(AU25)
+    return load_preset(path)
+
+
+def _hand_fit(preset: object, forms: dict[tuple[str, int, int], float]) -> tuple[_Problem, dict]:
+    """A problem with one Au25 species per family and the given form weights.
+
+    ``forms`` maps (family, charge, na) to the fitted weight; every form listed is
+    'visible' (an ion of it is in the problem), the others are not.
+    """
+    lib = enumerate_candidates(preset)
+    fams = [f.name for f in lib.preset.families]
+    idx, group, form, labels, form_family, weights = [], [], [], [], [], []
+    groups: dict[str, int] = {}
+    for f, ((fam, z, na), w) in enumerate(forms.items()):
+        i = next(
+            k
+            for k, c in enumerate(lib.candidates)
+            if c.family == fam and c.charge == z and c.na == na and c.kind == "cluster"
+        )
+        if fam not in groups:
+            groups[fam] = len(groups)
+            labels.append((lib.candidates[i].species, fam, 25))
+        idx.append(i)
+        group.append(groups[fam])
+        form.append(f)
+        form_family.append(fams.index(fam))
+        weights.append(w)
+    n = len(idx)
+    prob = _Problem(
+        np.array(idx),
+        np.array(group),
+        np.array(form),
+        np.array(form_family),
+        np.array(weights),
+        labels,
+        np.zeros(len(labels), dtype=bool),
+        np.arange(n),
+        [()] * len(labels),
+        frozenset(),
+    )
+    state = {"fit": SimpleNamespace(form=np.array(weights), ion=np.array(weights))}
+    return prob, state
+
+
+def test_check_priors() -> None:
+    assert check_priors(None) == frozenset(PRIORS)
+    assert check_priors(()) == frozenset()
+    assert check_priors(["charge"]) == {"charge"}
+    with pytest.raises(InputError, match="unknown prior 'smooth'"):
+        check_priors(["smooth"])
+
+
+@pytest.mark.parametrize(
+    ("rungs", "score"),
+    [
+        # a Poisson ladder (mean 2): contiguous and smooth
+        ({n: 2.0**n / float(np.prod(range(1, n + 1))) for n in range(11)}, 0.0),
+        # a deep Poisson ladder (mean 12, Au44 6- style): its low rungs are tiny but not holes
+        ({n: 12.0**n / float(np.prod(range(1, n + 1))) for n in range(21)}, 0.0),
+        # 8-10 Na with 0-7 visible and empty: the whole ladder floats
+        ({**dict.fromkeys(range(8), 0.0), 8: 0.3, 9: 0.4, 10: 0.3}, 1.0),
+        # the same with the low rungs outside the window (not in the dict): no evidence
+        ({8: 0.3, 9: 0.4, 10: 0.3}, 0.0),
+        # a true ladder 0-3 and a detached blob at 8-9 carrying a fifth
+        ({0: 0.3, 1: 0.3, 2: 0.1, 3: 0.1, 4: 0.0, 5: 0.0, 6: 0.0, 7: 0.0, 8: 0.1, 9: 0.1}, 0.2),
+    ],
+)
+def test_ladder_score(rungs: dict[int, float], score: float) -> None:
+    assert _ladder_score(rungs) == pytest.approx(score, abs=1e-9)
+
+
+def test_na_ladder_scores_the_sr_decoy(au25: object) -> None:
+    """[Au25(SR)17+7Na-13H]6- needs 0-6 Na beside it: with them visible and empty it scores 1."""
+    decoy = {("Au25S17", -6, n): 0.0 for n in range(7)}
+    decoy.update({("Au25S17", -6, 7): 0.5, ("Au25S17", -6, 8): 0.3, ("Au25S17", -6, 9): 0.2})
+    true = {("Au25S18", -6, n): w for n, w in enumerate([0.4, 0.3, 0.2, 0.1])}
+    prob, state = _hand_fit(au25, {**true, **decoy})
+    scores = family_scores(prob, state, enumerate_candidates(au25), frozenset({"na_ladder"}))
+    assert scores == pytest.approx({"Au25S18": 0.0, "Au25S17": 1.0})
+    assert family_scores(prob, state, enumerate_candidates(au25), frozenset()) == {}
+
+
+def test_charge_scores_a_single_charge_state(au25: object) -> None:
+    """A family in one of two recorded charge states (>= 3 rungs each) is implausible."""
+    forms = {("Au25S18", z, n): 0.0 for z in (-5, -6) for n in range(4)}
+    forms.update({("Au25S18", -6, n): w for n, w in enumerate([0.4, 0.3, 0.2, 0.1])})
+    prob, state = _hand_fit(au25, forms)
+    lib = enumerate_candidates(au25)
+    assert family_scores(prob, state, lib, frozenset({"charge"}))["Au25S18"] == pytest.approx(1.0)
+    spread = dict(forms)
+    spread.update({("Au25S18", -5, n): w for n, w in enumerate([0.2, 0.15, 0.1, 0.05])})
+    prob, state = _hand_fit(au25, spread)
+    assert family_scores(prob, state, lib, frozenset({"charge"}))["Au25S18"] == 0.0
+
+
+def test_h_bookkeeping_prefers_the_closed_shell(au25: object) -> None:
+    """Au25(SR)18 0 (7 e) beside Au25(SR)18 1- (8 e): one H apart on every ion; the 7 e one scores."""
+    lib = enumerate_candidates(au25)
+    both = {("Au25S18", -5, n): w for n, w in enumerate([0.4, 0.3, 0.2, 0.1])}
+    both.update({("Au25S18ox", -5, n): w for n, w in enumerate([0.4, 0.3, 0.2, 0.1])})
+    prob, state = _hand_fit(au25, both)
+    scores = family_scores(prob, state, lib, frozenset({"h_bookkeeping"}))
+    assert scores == {"Au25S18": 0.0, "Au25S18ox": 1.0}
+    alone = {("Au25S18ox", -5, n): w for n, w in enumerate([0.4, 0.3, 0.2, 0.1])}
+    prob, state = _hand_fit(au25, alone)
+    # alone, a 7-electron cluster is believed (Au25(SR)18 0 is a known radical)
+    assert family_scores(prob, state, lib, frozenset({"h_bookkeeping"})) == {"Au25S18ox": 0.0}
+
+
+def _gauss(centre: float, width: float, lo: int, hi: int) -> dict[int, float]:
+    xs = np.arange(lo, hi + 1)
+    w = np.exp(-0.5 * ((xs - centre) / width) ** 2)
+    w /= w.sum()
+    return {int(x): float(v) for x, v in zip(xs, w, strict=True) if v > 0.01}
+
+
+def _m44s27(centre: float, resolution: float, cal: float, mz_range: tuple[float, float], seed: int):
+    pops = pd.DataFrame(
+        [("M44S27", x, w) for x, w in _gauss(centre, 1.5, 14, 28).items()],
+        columns=["family", "au", "fraction"],
+    )
+    return synthesize(
+        pops,
+        mz_range=mz_range,
+        resolution=resolution,
+        calibration_ppm=cal,
+        calibration_slope_ppm=-3.0,
+        seed=seed,
+    ).spectrum
+
+
+def _families(spectrum: object, priors: tuple[str, ...]) -> dict[str, float]:
+    res = assign(spectrum, priors=priors, replicates=0)
+    return dict(zip(res.families["family"], res.families["fraction"], strict=True))
+
+
+@pytest.mark.parametrize(
+    ("prior", "case"),
+    [
+        # whole range: M44S26 shows up at 3- with a deep ladder whose low rungs are recorded and empty
+        ("na_ladder", (23.5, 20_000.0, -9.0, (400.0, 4500.0), 6)),
+        # whole range: M44S26 at 3- only, while its 6-/7-/8- ladders are recorded and empty
+        ("charge", (19.5, 15_000.0, 10.0, (2500.0, 3900.0), 8)),
+        # M44S26 spread over scattered x far from any mode
+        ("x_smooth", (20.5, 15_000.0, -2.0, (2500.0, 3900.0), 5)),
+    ],
+)
+def test_prior_removes_its_decoy(prior: str, case: tuple) -> None:
+    spectrum = _m44s27(*case)
+    without = _families(spectrum, ())
+    assert without.get("M44S26", 0.0) > 0.005, without  # the decoy, without priors
+    with_prior = _families(spectrum, (prior,))
+    assert set(with_prior) == {"M44S27"}, with_prior
+    assert with_prior["M44S27"] == pytest.approx(1.0)
+
+
+def test_cli_no_prior(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spectrum = _m44s27(20.5, 15_000.0, -2.0, (2500.0, 3900.0), 5)
+    path = tmp_path / "s.csv"
+    pd.DataFrame({"mz": spectrum.mz, "intensity": spectrum.intensity}).to_csv(path, index=False)
+    code = cli.main(
+        [
+            "assign",
+            str(path),
+            "--out",
+            str(tmp_path / "out"),
+            "--no-report",
+            "--no-plot",
+            "--no-prior",
+            "all",
+        ]
+    )
+    assert code == 0
+    fams = pd.read_csv(tmp_path / "out" / "families.csv")
+    assert "M44S26" in set(fams["family"])  # the decoy stays with every prior off
+    assert "fraction_sd" in fams.columns
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["assign", str(path), "--no-prior", "smooth"])
+    assert exc.value.code == 2
+    assert "smooth" in capsys.readouterr().err
