@@ -65,23 +65,27 @@ SPECIES_COLUMNS, ION_COLUMNS
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..._parallel import serial_blas
 from ...errors import FitError
-from ..fit import (
-    decimate,
-)
+from ..fit import PEAK_SHAPES, Instrument, decimate
 from ..library import Preset, load_preset
 from ..peaks import Calibration
 from ..spectrum import Spectrum
 from .calibration import _coarse_calibration, _refine_calibration, _window_shifts
 from .candidates import _library, _problem, _prune
-from .design import _build_design, _calibrated, _fit_round
-from .instrument import _estimate_resolution
+from .design import _build_design, _calibrated, _Design, _fit_round
+from .instrument import (
+    _decimation_resolution,
+    _fit_instrument,
+    _resolution_candidates,
+    _start_grid,
+)
 from .result import Assignment
 from .selection import _drop_redundant_families
 from .tables import _empty, _tables
@@ -110,6 +114,8 @@ def assign(
     baseline_knot_mz: float = 50.0,
     isobar_threshold: float = 0.95,
     family_tolerance: float = 0.1,
+    peak_shape: str = "auto",
+    calibration_range_ppm: float = 100.0,
 ) -> Assignment:
     """Assign every cluster ion of a preset in one spectrum.
 
@@ -179,11 +185,25 @@ def assign(
         raise FitError("assign needs profile data; this spectrum is centroided")
     if float(spectrum.intensity.max()) <= 0:
         raise FitError("the spectrum holds no signal (all intensities are zero)")
-    if resolution is None:
-        resolution = _estimate_resolution(spectrum)
-    if not (math.isfinite(resolution) and 100 <= resolution <= 1e7):
+    if resolution is not None and not (math.isfinite(resolution) and 100 <= resolution <= 1e7):
         raise FitError(f"resolution must be between 100 and 1e7, got {resolution}")
+    if peak_shape not in PEAK_SHAPES:
+        raise FitError(f"peak_shape must be one of {', '.join(PEAK_SHAPES)}, got {peak_shape!r}")
 
+    # 1. instrument: starting resolving powers (the residual decides later), decimation
+    candidates = [float(resolution)] if resolution is not None else _resolution_candidates(spectrum)
+    r_dec, r_max = _decimation_resolution(spectrum, candidates, points_per_fwhm)
+    starts = _start_grid(candidates, r_max)
+    g = decimate(spectrum.mz, spectrum.intensity, resolution=r_dec, points_per_fwhm=points_per_fwhm)
+    gspec = Spectrum(g.mz, g.intensity)
+    base = estimate_baseline(gspec, window_mz=baseline_window_mz)
+    gy = g.intensity - base
+    noise = noise_level(gspec)
+    if noise <= 0:
+        noise = 1e-3 * float(max(gy.max(), 1e-300))
+
+    # 2. candidates: the preset's library pruned against the data (wide enough for
+    # the calibration range)
     lib, pats, owner, main_mz = _library(p)
     fam_ok = np.ones(len(lib), dtype=bool)
     for i, c in enumerate(lib.candidates):
@@ -195,14 +215,6 @@ def assign(
             fam_ok[i] = False
     mz0 = spectrum.mz
     in_range = fam_ok & (lib.mz_average >= mz0[0]) & (lib.mz_average <= mz0[-1])
-
-    g = decimate(mz0, spectrum.intensity, resolution=resolution, points_per_fwhm=points_per_fwhm)
-    gspec = Spectrum(g.mz, g.intensity)
-    base = estimate_baseline(gspec, window_mz=baseline_window_mz)
-    gy = g.intensity - base
-    noise = noise_level(gspec)
-    if noise <= 0:
-        noise = 1e-3 * float(max(gy.max(), 1e-300))
     survive = _prune(
         lib,
         owner,
@@ -211,19 +223,47 @@ def assign(
         gy,
         in_range=in_range,
         threshold=min_snr * noise,
-        tolerance_ppm=tolerance_ppm,
-        resolution=resolution,
+        tolerance_ppm=tolerance_ppm + (calibration_range_ppm if calibrate else 0.0),
+        resolution=r_dec,
         points_per_fwhm=points_per_fwhm,
     )
     prob = _problem(lib, survive, in_range)
     if not (~prob.free_group).any():
-        return _empty(spectrum, resolution, noise, base, g)
-    design = _build_design(prob, pats, g, resolution, baseline_knot_mz)
-    cal_a, cal_b = 0.0, 0.0
-    if calibrate:
-        cal_a, cal_b = _coarse_calibration(prob, design, g, gy)
+        return _empty(spectrum, starts[0], noise, base, g)
+
+    # 3. + 4. joint fit, calibration and instrument: the start the residual prefers
+    def start(r: float) -> tuple[float, Instrument, _Design, tuple[float, float], dict[str, Any]]:
+        ins = Instrument(r)
+        d = _build_design(prob, pats, g, ins, baseline_knot_mz)
+        c = (0.0, 0.0)
+        if calibrate:
+            step = float(np.clip(0.4e6 / r, 6.0, 25.0))  # ~0.4 FWHM
+            c = _coarse_calibration(
+                prob, d, g, gy, span_ppm=calibration_range_ppm, step_ppm=step
+            )
+        st = _fit_round(prob, d, _calibrated(g.mz, gy, *c, d.mz), prob.form_init, 60, tol=1e-4)
+        return st["rss"] / max(float(d.mz.size), 1.0), ins, d, c, st
+
+    tried = [start(r) for r in starts]
+    _, instrument, design, (cal_a, cal_b), state = min(tried, key=lambda t: t[0])
+    if shape_free := (peak_shape != "gaussian" or resolution is None):
+        instrument, cal_a = _fit_instrument(
+            prob,
+            pats,
+            g,
+            gy,
+            design,
+            state,
+            instrument,
+            (cal_a, cal_b),
+            free_resolution=resolution is None,
+            shape=peak_shape,
+            r_max=r_max,
+            knot_mz=baseline_knot_mz,
+        )
+        design = _build_design(prob, pats, g, instrument, baseline_knot_mz)
     y = _calibrated(g.mz, gy, cal_a, cal_b, design.mz)
-    state = _fit_round(prob, design, y, prob.form_init, 6)
+    state = _fit_round(prob, design, y, state["fit"].form, 60, tol=1e-4)
     # offset and slope together, in shrinking steps; forms carried between rounds
     for step in ((4.0, 4.0), (2.0, 2.0), (1.0, 1.0)) if calibrate else ():
         cal_a, cal_b = _refine_calibration(
@@ -251,20 +291,25 @@ def assign(
         calibration = Calibration(
             "linear" if cal_b else "offset", cal_a, cal_b, _ro(before), _ro(after[:, 1])
         )
+
+    # 5. model selection
     prob, state = _drop_redundant_families(prob, state, design, family_tolerance)
+
+    # 6. tables
     state["g"] = g
     state["gy"] = _calibrated(g.mz, gy, cal_a, cal_b, g.mz)
     state["rows"] = design.rows
     state["base"] = base + np.asarray(design.hats @ state["hat_coef"])
     mz = mz0 / (1.0 + (cal_a + cal_b * mz0) * 1e-6)
-    return _tables(
+    r_centre = float(instrument.resolution_at(float(np.median(design.mz))))
+    out = _tables(
         spectrum,
         p,
         lib,
         pats,
         prob,
         state,
-        resolution,
+        r_centre,
         noise,
         calibration,
         mz,
@@ -272,6 +317,7 @@ def assign(
         isobar_threshold,
         min_snr,
     )
+    return replace(out, instrument=instrument)
 
 
 def _ro(a: np.ndarray) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..fit import Instrument, peak_profile
 from ..peaks import Calibration
 from ..spectrum import Spectrum
 
@@ -82,6 +84,8 @@ class Assignment:
     message: str = ""
     """Human-readable note (e.g. ``no clusters found``)."""
     _render: tuple[Any, ...] = field(default=(), repr=False)
+    instrument: Instrument | None = None
+    """Fitted peak shape and resolving power R(m/z) (None: Gaussian at :attr:`resolution`)."""
 
     # ------------------------------------------------------------------ derived
     @property
@@ -105,7 +109,9 @@ class Assignment:
 
         pats, weights, mz_cal, baseline = self._render
         y = np.asarray(baseline, dtype=float).copy()
-        if pats:
+        if pats and self.instrument is not None:
+            y += peak_profile(list(pats), np.asarray(mz_cal), self.instrument, weights=weights)
+        elif pats:
             _, ions = profile(pats, self.resolution, mz=mz_cal, weights=weights)
             y += ions
         return y
@@ -125,6 +131,7 @@ class Assignment:
             "message": self.message,
             "points": len(self.spectrum),
             "resolution": round(self.resolution, 1),
+            "instrument": None if self.instrument is None else self.instrument.describe(),
             "noise": self.noise,
             "r2": self.r2,
             "rmse": self.rmse,
@@ -146,6 +153,21 @@ class Assignment:
                     orient="records"
                 )
             ],
+        }
+
+    def instrument_summary(self) -> dict[str, Any]:
+        """Fitted instrument and calibration (what ``instrument.json`` holds)."""
+        cal = self.calibration
+        ins = self.instrument.describe() if self.instrument is not None else {
+            "peak_shape": "gaussian",
+            "resolution": round(self.resolution, 1),
+        }
+        return {
+            **ins,
+            "resolution_at_median_mz": round(self.resolution, 1),
+            "calibration_ppm_intercept": None if cal is None else cal.ppm_intercept,
+            "calibration_ppm_slope": None if cal is None else cal.ppm_slope,
+            "calibration_ppm_at_median_mz": self.ppm_shift,
         }
 
     def plot(self, path: str | Path | None = None, /, *, n_labels: int = 12) -> Any:
@@ -173,6 +195,9 @@ class Assignment:
             self.species.to_csv(stage / "species.csv", index=False)
             self.ions.to_csv(stage / "ions.csv", index=False)
             self.families.to_csv(stage / "families.csv", index=False)
+            (stage / "instrument.json").write_text(
+                json.dumps(self.instrument_summary(), indent=2) + "\n"
+            )
             if plot:
                 self.plot(stage / "spectrum.png")
             if fit and len(self.spectrum):
