@@ -244,7 +244,7 @@ def synthesize(
         Lorentzian fraction of a pseudo-Voigt peak shape (0: Gaussian peaks).
     tail_fwhm
         Mean length of an exponential tail to high m/z, in FWHM (TOF tailing;
-        the peak's position is its Gaussian core's centre).
+        the peak's position, which the calibration moves, is its centroid).
     resolution_exponent
         ``k`` of ``R(m) = resolution (m / 2000)^k`` (0: the same resolving
         power everywhere).

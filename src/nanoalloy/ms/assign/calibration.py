@@ -38,6 +38,9 @@ def _coarse_calibration(
     span_ppm: float = 100.0,
     step_ppm: float = 10.0,
     walk_ppm: float = 4.0,
+    n_basins: int = 3,
+    noise: float = 1.0,
+    prior_ppm: float = 40.0,
 ) -> tuple[float, float]:
     """Calibration offset (ppm, slope 0) minimising converged whole-spectrum fits.
 
@@ -50,12 +53,16 @@ def _coarse_calibration(
     calibration, and the residual over offsets has a minimum about every 75
     ppm (one Au/Ag swap against four Na+/H+ exchanges moves an Au44 cluster
     by 0.97 Da, ~1 isotope step, ~75 ppm), which only the whole model over
-    every charge state and family tells apart. From the best trial the
-    offset is walked in ``walk_ppm`` steps until it has fitted neighbours on
-    both sides; a parabola through the three gives the sub-step minimum. The
-    slope is left to :func:`_refine_calibration`.
+    every charge state and family tells apart. From each of the
+    ``n_basins`` best local minima of the grid the offset is walked in
+    ``walk_ppm`` steps until it has fitted neighbours on both sides; a
+    parabola through the three gives the sub-step minimum, and the lowest
+    chi-square (residual / ``noise``^2) plus a prior ``(offset / prior_ppm)^2``
+    wins: where the data cannot tell two basins apart (one envelope in a
+    narrow window, whose composition and calibration trade one for the
+    other), the smaller correction does. The slope is left to the
+    refinement.
     """
-    centre = float(np.median(design.mz))
     trials = np.arange(-span_ppm, span_ppm + 1e-9, step_ppm)
 
     def rss(p: float) -> float:
@@ -63,11 +70,18 @@ def _coarse_calibration(
         return float(_fit_round(prob, design, y, prob.form_init, 20, tol=1e-3)["rss"])
 
     screen = np.array(pmap(rss, [float(t) for t in trials]))
-    k = int(np.argmin(screen))
-    walk = np.arange(trials[k] - step_ppm, trials[k] + step_ppm + 1e-9, walk_ppm)
-    _, p, _ = _walk_offset(rss, walk, int(np.argmin(np.abs(walk - trials[k]))))
-    del centre
-    return p, 0.0
+    # the deepest local minima of the grid, each walked to its own minimum (a
+    # basin can be narrower than the grid step: the best grid point need not lie
+    # in the deepest basin)
+    pad = np.r_[np.inf, screen, np.inf]
+    local = np.flatnonzero((pad[1:-1] <= pad[:-2]) & (pad[1:-1] <= pad[2:]))
+    best = (np.inf, 0.0)
+    for k in local[np.argsort(screen[local])][:n_basins].tolist():
+        walk = np.arange(trials[k] - step_ppm, trials[k] + step_ppm + 1e-9, walk_ppm)
+        val, p, _ = _walk_offset(rss, walk, int(np.argmin(np.abs(walk - trials[k]))))
+        # chi-square plus a Gaussian prior on the offset
+        best = min(best, (val / noise**2 + (p / prior_ppm) ** 2, p))
+    return best[1], 0.0
 
 
 def _walk_offset(

@@ -35,7 +35,8 @@ from ..._parallel import pmap
 from ..fit import Instrument
 from ..spectrum import Spectrum
 from .candidates import _Problem
-from .design import _build_design, _calibrated, _Design, _fit_round
+from ..fit import render
+from .design import _calibrated, _Design, _fit_round, _gram, _hats
 from .selection import _subset
 
 if TYPE_CHECKING:
@@ -44,6 +45,8 @@ if TYPE_CHECKING:
 __all__: list[str] = []
 
 R_MIN, R_MAX = 3_000.0, 100_000.0  # the grid searched when nothing else is known
+R_SUSPECT = 5_000.0  # estimates all below this: the grid is searched too
+R_TRUSTED = 10_000.0  # the spectrum is never decimated more coarsely than for this
 
 
 def _resolution_candidates(spectrum: Spectrum) -> list[float]:
@@ -123,19 +126,26 @@ def _decimation_resolution(
     merged.
     """
     native = _native_resolution(spectrum, points_per_fwhm)
-    top = max(candidates) * 1.3 if candidates else math.inf
+    # never coarser than for R = 10,000: a low estimate may be a blurred misreading
+    top = max(max(candidates), R_TRUSTED) * 1.3 if candidates else math.inf
     if top < native:
         return float(top), float(1.1 * top)
     return float(native), 1.3 * R_MAX
 
 
 def _start_grid(candidates: list[float], r_max: float) -> list[float]:
-    """Resolving powers to try as starts: the candidates, or a log grid when there are none."""
+    """Resolving powers to try as starts.
+
+    The candidates; when there are none, or all lie below 5,000 (isolated-peak
+    and width estimates read a blurred envelope at 3 points per FWHM as R ~
+    1,800), a log grid over 3,000-100,000 (factor 2) as well.
+    """
     hi = min(R_MAX, r_max)
-    if candidates:
-        return [min(r, hi) for r in candidates]
-    n = max(2, round(math.log(hi / R_MIN) / math.log(1.6)) + 1)
-    return [float(v) for v in np.geomspace(R_MIN, hi, n)] if hi > R_MIN else [hi]
+    out = [min(r, hi) for r in candidates]
+    if not candidates or max(candidates) < R_SUSPECT:
+        n = max(2, round(math.log(hi / R_MIN) / math.log(2.0)) + 1)
+        out += [float(v) for v in np.geomspace(R_MIN, hi, n)] if hi > R_MIN else [hi]
+    return sorted(set(out))
 
 
 def _line(
@@ -199,6 +209,47 @@ def _line(
     return min(pts, key=pts.__getitem__)
 
 
+def _mode(ins: Instrument) -> float:
+    """Apex of the peak relative to its centroid (FWHM units)."""
+    if ins.tail < 0.02:
+        return 0.0
+    u = np.linspace(-3.0 - ins.tail, 3.0, 3001)
+    return float(u[int(np.argmax(ins.density(u)))])
+
+
+def _trial_design(
+    prob: _Problem,
+    pats: list[Pattern],
+    g: Any,
+    ins: Instrument,
+    cal: tuple[float, float],
+    knot_mz: float,
+    rows: np.ndarray,
+) -> _Design:
+    """The design of ``prob`` rendered with ``ins`` where the calibration ``cal`` puts it.
+
+    Only the grid rows ``rows`` are rendered, at the m/z where the
+    miscalibrated instrument shows each peak (offset ppm, ppm per m/z), so the
+    data are compared as measured: reading them on a shifted axis instead
+    would interpolate between samples, which smooths the noise by an amount
+    that depends on the shift and biases the calibration by a few ppm at 3
+    points per FWHM. Columns keep their analytic scale (unit area over the
+    whole peak).
+    """
+    from scipy import sparse
+
+    ion = render(
+        [pats[i] for i in prob.idx],
+        g.mz[rows],
+        ins,
+        normalize=False,
+        shift_ppm=cal[0],
+        shift_slope=cal[1],
+    )
+    matrix = sparse.hstack([ion, _hats(g.mz, knot_mz)[rows]], format="csc")
+    return _Design(matrix, _gram(matrix), rows, prob.idx.size, None, g.mz[rows])
+
+
 def _fit_instrument(
     prob: _Problem,
     pats: list[Pattern],
@@ -211,78 +262,114 @@ def _fit_instrument(
     *,
     free_resolution: bool,
     shape: str,
+    calibrate: bool,
     r_max: float,
     knot_mz: float,
-) -> tuple[Instrument, float]:
-    """Refine the instrument by the residual of refits of the species fitted so far.
+) -> tuple[Instrument, tuple[float, float]]:
+    """Refine the instrument and the calibration together by the residual of refits.
 
-    The fitted species (and every ion form of theirs) are re-rendered for each
-    trial instrument on the rows of ``design`` and refitted (species and form
-    weights) to the data read at the calibration ``cal``; a coordinate search
-    then walks log R0, eta, tail (as ``shape`` allows) and the exponent k of
-    R(m) (when the fitted signal spans more than a 1.25 m/z ratio), each by
-    :func:`_line`. A tail moves a peak's centroid by ``tail`` FWHM to high m/z,
-    so each trial's calibration offset is moved by the change of that shift
-    (else a tail would have to fight the calibration found without it).
-    Shape parameters stay 0 unless they lower the residual by 0.5 %.
+    The fitted species (their ions in forms that carry weight, and the fitted
+    free ions) are rendered for each trial (instrument, calibration) on the
+    rows where the fitted model stands out, at the m/z where the trial
+    calibration puts them (:func:`_trial_design`), and refitted (species and
+    form weights) to the data as measured. A coordinate search then walks,
+    twice with shrinking steps, log R0, the calibration offset at the centre
+    of the signal, eta and tail (as ``shape`` allows), the calibration slope
+    (when the signal spans more than a 1.1 m/z ratio) and, in the second
+    round, the exponent k of R(m) (more than 1.25), each by :func:`_line`.
+    A peak's position is its centroid, and a tail moves its apex below it:
+    each trial tail moves the calibration offset so that the apex stays where
+    the fit without the tail put it (the residual's valley runs along that
+    line; a search across it would never leave a Gaussian start). Shape
+    parameters stay 0 unless they lower the residual by 0.5 %.
 
-    Returns the instrument and the calibration offset (ppm) that goes with it.
+    Returns the instrument and the calibration (offset ppm, ppm per m/z).
     """
     fitted = state["fit"]
-    sig = np.bincount(prob.group, weights=fitted.ion[: prob.idx.size], minlength=len(prob.group_labels))
+    n_ion = prob.idx.size
+    sig = np.bincount(prob.group, weights=fitted.ion[:n_ion], minlength=len(prob.group_labels))
     on = sig > 1e-4 * max(float(sig.max(initial=0.0)), 1e-300)
-    keep = on[prob.group]
+    # the fitted species' ions in forms that carry weight (and the fitted free ions)
+    weighty = np.where(prob.form >= 0, fitted.form[np.maximum(prob.form, 0)] > 1e-3, True)
+    keep = on[prob.group] & weighty
     if not keep.any():
-        return instrument, cal[0]
+        return instrument, cal
     sub = _subset(prob, keep, fitted.form)
     sub = dataclasses.replace(sub, col=np.arange(sub.idx.size, dtype=np.intp))
-    rows, mz_rows = design.rows, design.mz
     model = fitted.model
-    strong = model > 0.05 * max(float(model.max(initial=0.0)), 1e-300)
-    centre = float(np.average(mz_rows, weights=np.maximum(model, 0.0) + 1e-300))
-    span = float(mz_rows[strong].max() / mz_rows[strong].min()) if strong.any() else 1.0
-    a0, b0 = cal
-    tail0 = instrument.tail
-    ins = dataclasses.replace(instrument, reference_mz=centre) if instrument.exponent == 0 else instrument
+    top = max(float(model.max(initial=0.0)), 1e-300)
+    # the rows where the fitted model stands above 0.5 % of its maximum (peaks,
+    # valleys, wings and tails within envelopes; not the empty stretches between)
+    near = model > 5e-3 * top
+    rows = design.rows[near]
+    y = gy[rows]
+    strong = model > 0.05 * top
+    centre = float(np.average(design.mz, weights=np.maximum(model, 0.0) + 1e-300))
+    span = float(design.mz[strong].max() / design.mz[strong].min()) if strong.any() else 1.0
+    ins = (
+        dataclasses.replace(instrument, reference_mz=centre)
+        if instrument.exponent == 0
+        else instrument
+    )
+    # the calibration as (ppm at the centre, ppm per 1000 m/z)
+    par = {"pc": cal[0] + cal[1] * centre, "pb": cal[1] * 1000.0}
     cache: dict[tuple[float, ...], float] = {}
 
-    def rss(cand: Instrument) -> float:
-        key = (round(cand.resolution, 3), round(cand.eta, 5), round(cand.tail, 5), round(cand.exponent, 5))
+    def rss(cand: Instrument, pc: float, pb: float) -> float:
+        key = (cand.resolution, cand.eta, cand.tail, cand.exponent, pc, pb)
         hit = cache.get(key)
         if hit is None:
-            r_c = float(cand.resolution_at(centre))
-            a = a0 - (cand.tail - tail0) * 1e6 / r_c
-            y = _calibrated(g.mz, gy, a, b0, mz_rows)
-            d = _build_design(sub, pats, g, cand, knot_mz, rows=rows)
+            b = pb / 1000.0
+            d = _trial_design(sub, pats, g, cand, (pc - b * centre, b), knot_mz, rows)
             hit = cache[key] = float(_fit_round(sub, d, y, sub.form_init, 4)["rss"])
         return hit
 
-    def along(name: str, x0: float, step: float, lo: float, hi: float, tr: Callable[[float], Any]) -> None:
+    def now() -> float:
+        return rss(ins, par["pc"], par["pb"])
+
+    def along(name: str, x0: float, step: float, lo: float, hi: float) -> None:
         nonlocal ins
-        base = ins
-        best = _line(lambda v: rss(dataclasses.replace(base, **{name: tr(v)})), x0, step, lo, hi)
-        cand = dataclasses.replace(base, **{name: tr(best)})
-        if name in ("eta", "tail") and getattr(base, name) == 0.0 and getattr(cand, name) > 0.0:
-            if rss(cand) > (1.0 - 5e-3) * rss(base):
+        base, pc, pb = ins, par["pc"], par["pb"]
+
+        def trial(v: float) -> tuple[Instrument, float, float]:
+            if name == "resolution":
+                return dataclasses.replace(base, resolution=math.exp(v)), pc, pb
+            if name in ("pc", "pb"):
+                return base, (v if name == "pc" else pc), (v if name == "pb" else pb)
+            cand = dataclasses.replace(base, **{name: v})
+            move = 0.0
+            if name == "tail":  # keep the apex where it was (the valley runs that way)
+                move = (_mode(base) - _mode(cand)) * 1e6 / float(base.resolution_at(centre))
+            return cand, pc + move, pb
+
+        best = trial(_line(lambda v: rss(*trial(v)), x0, step, lo, hi))
+        if name in ("eta", "tail") and getattr(base, name) == 0.0 and getattr(best[0], name) > 0:
+            if rss(*best) > (1.0 - 5e-3) * rss(base, pc, pb):
                 return
-        ins = cand
+        ins, par["pc"], par["pb"] = best
 
     log_lo, log_hi = math.log(2_000.0), math.log(r_max)
+    fwhm_ppm = 1e6 / float(ins.resolution_at(centre))
     for rnd in range(2):
+        fine = 0.5 if rnd else 1.0
         if free_resolution:
-            along("resolution", math.log(ins.resolution), 0.06 if rnd else 0.12, log_lo, log_hi, math.exp)
+            along("resolution", math.log(ins.resolution), 0.12 * fine, log_lo, log_hi)
+        if calibrate:
+            along("pc", par["pc"], max(0.5, 0.06 * fwhm_ppm) * fine, par["pc"] - 30, par["pc"] + 30)
         if shape in ("auto", "pseudo-voigt"):
-            along("eta", ins.eta, 0.15, 0.0, 0.9, float)
+            along("eta", ins.eta, 0.15 * fine, 0.0, 0.9)
         if shape in ("auto", "tailed"):
-            along("tail", ins.tail, 0.3, 0.0, 3.0, float)
+            along("tail", ins.tail, 0.3 * fine, 0.0, 3.0)
+        if calibrate and span > 1.1:
+            along("pb", par["pb"], 3.0 * fine, -10.0, 10.0)
         if free_resolution and span > 1.25 and rnd == 1:
-            along("exponent", ins.exponent, 0.3, -1.5, 1.5, float)
-    # shape parameters that no longer pay for themselves go back to 0
+            along("exponent", ins.exponent, 0.3, -1.5, 1.5)
+    # shape parameters that hardly pay for themselves go back to 0
     for name in ("eta", "tail"):
         v = getattr(ins, name)
-        if v > 0.0:
+        if 0.0 < v < 0.05:
             zero = dataclasses.replace(ins, **{name: 0.0})
-            if rss(zero) <= (1.0 + 5e-3) * rss(ins) and v < 0.05:
+            if rss(zero, par["pc"], par["pb"]) <= (1.0 + 5e-3) * now():
                 ins = zero
-    r_c = float(ins.resolution_at(centre))
-    return ins, a0 - (ins.tail - tail0) * 1e6 / r_c
+    b = par["pb"] / 1000.0
+    return ins, (par["pc"] - b * centre, b)

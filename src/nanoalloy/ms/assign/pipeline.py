@@ -95,6 +95,8 @@ if TYPE_CHECKING:
 
 __all__ = ["assign"]
 
+TAIL_START = 0.6  # tail (FWHM) of the tailed start of the instrument search
+
 
 @serial_blas
 def assign(
@@ -206,7 +208,9 @@ def assign(
     # the calibration range)
     lib, pats, owner, main_mz = _library(p)
     fam_ok = np.ones(len(lib), dtype=bool)
+    charge = np.empty(len(lib))
     for i, c in enumerate(lib.candidates):
+        charge[i] = abs(c.charge) or 1
         if c.kind == "fragment" and not fragments:
             fam_ok[i] = False
         elif c.kind == "complex" and not complexes:
@@ -214,7 +218,10 @@ def assign(
         elif c.kind == "cluster" and families is not None and c.family not in families:
             fam_ok[i] = False
     mz0 = spectrum.mz
-    in_range = fam_ok & (lib.mz_average >= mz0[0]) & (lib.mz_average <= mz0[-1])
+    # ions whose envelope (+-8 Da) reaches into the window: the edges of a window
+    # (or a zoom) cut through envelopes, which must be modelled, not fought
+    margin = 8.0 / charge
+    in_range = fam_ok & (lib.mz_average >= mz0[0] - margin) & (lib.mz_average <= mz0[-1] + margin)
     survive = _prune(
         lib,
         owner,
@@ -232,22 +239,27 @@ def assign(
         return _empty(spectrum, starts[0], noise, base, g)
 
     # 3. + 4. joint fit, calibration and instrument: the start the residual prefers
-    def start(r: float) -> tuple[float, Instrument, _Design, tuple[float, float], dict[str, Any]]:
-        ins = Instrument(r)
+    def start(
+        r: float, tail: float = 0.0
+    ) -> tuple[float, Instrument, _Design, tuple[float, float], dict[str, Any]]:
+        ins = Instrument(r, tail=tail)
         d = _build_design(prob, pats, g, ins, baseline_knot_mz)
         c = (0.0, 0.0)
         if calibrate:
-            step = float(np.clip(0.4e6 / r, 6.0, 25.0))  # ~0.4 FWHM
-            c = _coarse_calibration(
-                prob, d, g, gy, span_ppm=calibration_range_ppm, step_ppm=step
-            )
+            c = _coarse_calibration(prob, d, g, gy, span_ppm=calibration_range_ppm, noise=noise)
         st = _fit_round(prob, d, _calibrated(g.mz, gy, *c, d.mz), prob.form_init, 60, tol=1e-4)
         return st["rss"] / max(float(d.mz.size), 1.0), ins, d, c, st
 
     tried = [start(r) for r in starts]
-    _, instrument, design, (cal_a, cal_b), state = min(tried, key=lambda t: t[0])
+    best = min(tried, key=lambda t: t[0])
+    if peak_shape in ("auto", "tailed"):
+        # a tail moves the apex off the centroid by most of a FWHM: a Gaussian
+        # start calibrates onto the apex and settles there (its composition
+        # adapted), so a tailed start competes
+        best = min(best, start(best[1].resolution, TAIL_START), key=lambda t: t[0])
+    _, instrument, design, (cal_a, cal_b), state = best
     if shape_free := (peak_shape != "gaussian" or resolution is None):
-        instrument, cal_a = _fit_instrument(
+        instrument, (cal_a, cal_b) = _fit_instrument(
             prob,
             pats,
             g,
@@ -258,6 +270,7 @@ def assign(
             (cal_a, cal_b),
             free_resolution=resolution is None,
             shape=peak_shape,
+            calibrate=calibrate,
             r_max=r_max,
             knot_mz=baseline_knot_mz,
         )
@@ -265,7 +278,8 @@ def assign(
     y = _calibrated(g.mz, gy, cal_a, cal_b, design.mz)
     state = _fit_round(prob, design, y, state["fit"].form, 60, tol=1e-4)
     # offset and slope together, in shrinking steps; forms carried between rounds
-    for step in ((4.0, 4.0), (2.0, 2.0), (1.0, 1.0)) if calibrate else ():
+    # (when the instrument search did not refine them with the instrument)
+    for step in ((4.0, 4.0), (2.0, 2.0), (1.0, 1.0)) if calibrate and not shape_free else ():
         cal_a, cal_b = _refine_calibration(
             prob, design, g, gy, cal_a, cal_b, step=step, form_w=state["fit"].form
         )
