@@ -47,7 +47,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="assign_out", metavar="DIR", help="output folder")
     parser.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     parser.add_argument(
-        "--resolution", type=float, metavar="R", help="resolving power (default: estimated)"
+        "--resolution",
+        type=float,
+        metavar="R",
+        help="resolving power, held fixed (default: fitted to the data)",
+    )
+    parser.add_argument(
+        "--peak-shape",
+        choices=("gaussian", "pseudo-voigt", "tailed", "auto"),
+        default="auto",
+        help="peak shape fitted with the calibration (default: auto, the residual decides)",
     )
     parser.add_argument("--no-calibrate", action="store_true", help="keep the m/z axis as recorded")
     parser.add_argument("--no-plot", action="store_true", help="skip spectrum.png")
@@ -73,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
         preset=args.preset,
         resolution=args.resolution,
         calibrate=not args.no_calibrate,
+        peak_shape=args.peak_shape,
     )
     result.write(args.out, plot=not args.no_plot, fit=not args.no_report)
     if not args.no_report:

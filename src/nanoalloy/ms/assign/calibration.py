@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..._parallel import pmap
-from ..fit import _mixer, scan_shift
+from ..fit import BlockSolver, _mixer, scan_shift
 from .candidates import _Problem
 from .design import _calibrated, _Design, _extended, _fit_round, _form_factor
 
@@ -104,6 +104,100 @@ def _walk_offset(
     curve = np.array([full.get(j, np.inf) for j in range(trials.size)])
     step = float(trials[1] - trials[0]) if trials.size > 1 else 1.0
     return full[k], float(trials[k]) + _parabola(curve, k, step), 0.0
+
+
+def _screen_calibration(
+    prob: _Problem,
+    design: _Design,
+    g: Any,
+    gy: np.ndarray,
+    *,
+    span_ppm: float = 32.0,
+    step_ppm: float = 4.0,
+    slopes: tuple[float, ...] = (-8.0, -4.0, 0.0, 4.0, 8.0),
+) -> tuple[float, float]:
+    """Calibration (offset ppm, slope ppm per m/z) minimising whole-spectrum fits.
+
+    Envelope centroids and isotope combs both count, so a miscalibration
+    cannot be absorbed by near-isobaric reassignments (one Au/Ag swap against
+    four Na+/H+ exchanges shifts the comb by ~18 ppm) as a local shift
+    estimate can.
+
+    Two stages: every trial (ppm at the spectrum's centre, within
+    ``span_ppm``, times ppm per 1000 m/z in ``slopes``) first gets a
+    species-only fit at the starting form weights (one Gram matrix, factorised
+    once: a cheap screen); the slope matters here, since over a wide m/z range
+    the ends pull an offset-only screen away from the middle. Then full
+    structured refits (species *and* form weights, from the starting weights
+    each time, so no trial inherits another's basin) walk along the offset at
+    the screen's best slope (and at no slope) until the best full fit has a
+    fitted neighbour on both sides; a parabola through the three gives the
+    sub-step minimum, and the lower of the two walks wins.
+    """
+    centre = float(np.median(design.mz))
+    trials = np.arange(-span_ppm, span_ppm + 1e-9, step_ppm)
+    mat, _ = design.restricted(prob.col)
+    group_ext, form_ext = _extended(prob, design)
+    mix = _mixer(group_ext, _form_factor(form_ext, prob.form_init), int(group_ext.max()) + 1)
+    cols = (mat @ mix).tocsc()
+    gram = (cols.T @ cols).toarray()
+    solver = BlockSolver(gram)
+
+    def axis(p: float, slope: float) -> np.ndarray:
+        b = slope / 1000.0
+        return _calibrated(g.mz, gy, p - b * centre, b, design.mz)
+
+    screen = np.empty((len(slopes), trials.size))
+    for i, slope in enumerate(slopes):
+        ys = np.stack([axis(float(p), slope) for p in trials], axis=1)
+        rhs = np.asarray(cols.T @ ys)
+        x = solver.solve_many(rhs)
+        screen[i] = (
+            (ys * ys).sum(axis=0) - 2.0 * (x * rhs).sum(axis=0) + (x * (gram @ x)).sum(axis=0)
+        )
+    # the screen's best slope, and no slope: its fixed (starting) form weights
+    # can blunt the screen (deep Na+ ladders), so full refits decide
+    best_slope = int(np.argmin(screen.min(axis=1)))
+    starts = {best_slope}
+    if 0.0 in slopes:
+        starts.add(slopes.index(0.0))
+    results = [
+        _screen_walk(prob, design, axis, trials, slopes[i], int(np.argmin(screen[i])))
+        for i in sorted(starts)
+    ]
+    _, p, slope = min(results)
+    return p - slope / 1000.0 * centre, slope / 1000.0
+
+
+def _screen_walk(
+    prob: _Problem,
+    design: _Design,
+    axis: Any,
+    trials: np.ndarray,
+    slope: float,
+    k: int,
+) -> tuple[float, float, float]:
+    """Full refits along the offset from trial ``k`` to a minimum with fitted neighbours.
+
+    Returns (residual sum of squares, offset ppm at the centre, slope).
+    """
+    full: dict[int, float] = {}
+
+    def refit(j: int) -> float:
+        return float(
+            _fit_round(prob, design, axis(float(trials[j]), slope), prob.form_init, 3)["rss"]
+        )
+
+    for _ in range(trials.size):
+        todo = [j for j in (k - 1, k, k + 1) if 0 <= j < trials.size and j not in full]
+        full.update(zip(todo, pmap(refit, todo), strict=True))
+        best = min(full, key=full.__getitem__)
+        if best == k:
+            break
+        k = best
+    curve = np.array([full.get(j, np.inf) for j in range(trials.size)])
+    step = float(trials[1] - trials[0]) if trials.size > 1 else 1.0
+    return full[k], float(trials[k]) + _parabola(curve, k, step), slope
 
 
 def _refine_calibration(

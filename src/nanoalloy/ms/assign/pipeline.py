@@ -77,7 +77,12 @@ from ..fit import PEAK_SHAPES, Instrument, decimate
 from ..library import Preset, load_preset
 from ..peaks import Calibration
 from ..spectrum import Spectrum
-from .calibration import _coarse_calibration, _refine_calibration, _window_shifts
+from .calibration import (
+    _coarse_calibration,
+    _refine_calibration,
+    _screen_calibration,
+    _window_shifts,
+)
 from .candidates import _library, _problem, _prune
 from .design import _build_design, _calibrated, _Design, _fit_round
 from .instrument import (
@@ -96,6 +101,7 @@ if TYPE_CHECKING:
 __all__ = ["assign"]
 
 TAIL_START = 0.6  # tail (FWHM) of the tailed start of the instrument search
+SCREEN_PPM = 32.0  # calibration ranges up to this: the species screen and walks
 
 
 @serial_blas
@@ -117,7 +123,7 @@ def assign(
     isobar_threshold: float = 0.95,
     family_tolerance: float = 0.1,
     peak_shape: str = "auto",
-    calibration_range_ppm: float = 100.0,
+    calibration_range_ppm: float = 32.0,
 ) -> Assignment:
     """Assign every cluster ion of a preset in one spectrum.
 
@@ -246,7 +252,13 @@ def assign(
         d = _build_design(prob, pats, g, ins, baseline_knot_mz)
         c = (0.0, 0.0)
         if calibrate:
-            c = _coarse_calibration(prob, d, g, gy, span_ppm=calibration_range_ppm, noise=noise)
+            c = (
+                _screen_calibration(prob, d, g, gy, span_ppm=calibration_range_ppm)
+                if calibration_range_ppm <= SCREEN_PPM
+                else _coarse_calibration(
+                    prob, d, g, gy, span_ppm=calibration_range_ppm, noise=noise
+                )
+            )
         st = _fit_round(prob, d, _calibrated(g.mz, gy, *c, d.mz), prob.form_init, 60, tol=1e-4)
         return st["rss"] / max(float(d.mz.size), 1.0), ins, d, c, st
 
