@@ -247,10 +247,15 @@ def test_cli_contract(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
         "species.csv",
         "ions.csv",
         "families.csv",
+        "instrument.json",
         "spectrum.png",
         "fit.csv",
         "report.html",
     }
+    assert summary["instrument"]["peak_shape"] == "gaussian"
+    assert summary["instrument"]["resolution"] == pytest.approx(20_000, rel=0.1)
+    assert json.loads((out / "instrument.json").read_text())["peak_shape"] == "gaussian"
+    assert "peak_shape" in (out / "report.html").read_text()
     fit = pd.read_csv(out / "fit.csv")
     assert list(fit.columns) == ["mz", "intensity", "model"] and 1000 < len(fit) <= 20_000
     assert "Assignment result" in (out / "report.html").read_text()

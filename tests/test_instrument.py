@@ -92,9 +92,7 @@ def test_synth_renders_the_shapes_it_is_given() -> None:
 
 
 def test_pseudo_voigt_spectrum() -> None:
-    syn = synthesize(
-        _pops(POPS), mz_range=(2000.0, 2800.0), resolution=15_000.0, eta=0.3, seed=11
-    )
+    syn = synthesize(_pops(POPS), mz_range=(2000.0, 2800.0), resolution=15_000.0, eta=0.3, seed=11)
     res = assign(_blind(syn.spectrum))
     _check_composition(res, syn.truth)
     assert res.instrument is not None and res.instrument.shape == "pseudo-voigt"

@@ -833,7 +833,9 @@ def fit_structured(
         # Au/Ag swap against four Na+/H+): extrapolate the forms' last move
         # (Bro 1998), kept only while it lowers the residual
         w = (
-            _per_family(np.clip(new_w + beta * (new_w - w_prev), 0.0, None), form_family, n_fam, new_w)
+            _per_family(
+                np.clip(new_w + beta * (new_w - w_prev), 0.0, None), form_family, n_fam, new_w
+            )
             if extrapolated
             else new_w
         )

@@ -32,11 +32,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..._parallel import pmap
-from ..fit import Instrument
+from ..fit import Instrument, render
 from ..spectrum import Spectrum
 from .candidates import _Problem
-from ..fit import render
-from .design import _calibrated, _Design, _fit_round, _gram, _hats
+from .design import _Design, _fit_round, _gram, _hats
 from .selection import _subset
 
 if TYPE_CHECKING:
@@ -268,14 +267,14 @@ def _fit_instrument(
 ) -> tuple[Instrument, tuple[float, float]]:
     """Refine the instrument and the calibration together by the residual of refits.
 
-    The fitted species (their ions in forms that carry weight, and the fitted
-    free ions) are rendered for each trial (instrument, calibration) on the
+    The fitted species (all their ions, and the fitted free ions) are rendered for each trial (instrument, calibration) on the
     rows where the fitted model stands out, at the m/z where the trial
     calibration puts them (:func:`_trial_design`), and refitted (species and
     form weights) to the data as measured. A coordinate search then walks,
-    twice with shrinking steps, log R0, the calibration offset at the centre
-    of the signal, eta and tail (as ``shape`` allows), the calibration slope
-    (when the signal spans more than a 1.1 m/z ratio) and, in the second
+    twice with shrinking steps, the calibration offset at the centre of the
+    signal and its slope (when the signal spans more than a 1.1 m/z ratio;
+    first, so that a miscalibration is not blurred away by broader peaks),
+    log R0, eta (<= 0.7) and tail (<= 2 FWHM) as ``shape`` allows and, in the second
     round, the exponent k of R(m) (more than 1.25), each by :func:`_line`.
     A peak's position is its centroid, and a tail moves its apex below it:
     each trial tail moves the calibration offset so that the apex stays where
@@ -289,9 +288,7 @@ def _fit_instrument(
     n_ion = prob.idx.size
     sig = np.bincount(prob.group, weights=fitted.ion[:n_ion], minlength=len(prob.group_labels))
     on = sig > 1e-4 * max(float(sig.max(initial=0.0)), 1e-300)
-    # the fitted species' ions in forms that carry weight (and the fitted free ions)
-    weighty = np.where(prob.form >= 0, fitted.form[np.maximum(prob.form, 0)] > 1e-3, True)
-    keep = on[prob.group] & weighty
+    keep = on[prob.group]  # every ion of the fitted species (and the fitted free ions)
     if not keep.any():
         return instrument, cal
     sub = _subset(prob, keep, fitted.form)
@@ -352,16 +349,16 @@ def _fit_instrument(
     fwhm_ppm = 1e6 / float(ins.resolution_at(centre))
     for rnd in range(2):
         fine = 0.5 if rnd else 1.0
-        if free_resolution:
-            along("resolution", math.log(ins.resolution), 0.12 * fine, log_lo, log_hi)
         if calibrate:
             along("pc", par["pc"], max(0.5, 0.06 * fwhm_ppm) * fine, par["pc"] - 30, par["pc"] + 30)
+            if span > 1.1:
+                along("pb", par["pb"], 3.0 * fine, -10.0, 10.0)
+        if free_resolution:
+            along("resolution", math.log(ins.resolution), 0.12 * fine, log_lo, log_hi)
         if shape in ("auto", "pseudo-voigt"):
-            along("eta", ins.eta, 0.15 * fine, 0.0, 0.9)
+            along("eta", ins.eta, 0.15 * fine, 0.0, 0.7)
         if shape in ("auto", "tailed"):
-            along("tail", ins.tail, 0.3 * fine, 0.0, 3.0)
-        if calibrate and span > 1.1:
-            along("pb", par["pb"], 3.0 * fine, -10.0, 10.0)
+            along("tail", ins.tail, 0.3 * fine, 0.0, 2.0)
         if free_resolution and span > 1.25 and rnd == 1:
             along("exponent", ins.exponent, 0.3, -1.5, 1.5)
     # shape parameters that hardly pay for themselves go back to 0

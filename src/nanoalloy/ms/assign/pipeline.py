@@ -2,15 +2,13 @@
 
 :func:`assign` runs the whole pipeline on one :class:`~nanoalloy.ms.spectrum.Spectrum`:
 
-1. resolving power: given; else measured on isolated peaks (standing above a
-   50 m/z baseline, with a noise floor of 0.2 % of the tallest peak, so that
-   the beats of dense interleaved isotope combs do not pass); else the file's
-   claim; else the larger of two estimates that overlaps can only lower (the
-   valley depth between overlapping isotope peaks,
-   :func:`~nanoalloy.ms.peaks.resolution_from_valleys`, and the upper quantile of
-   peak widths); then decimation to a few points per FWHM,
-   baseline removal (wide morphological opening; the remainder is fitted as a
-   piecewise-linear baseline with the ions), noise estimate;
+1. instrument: starting resolving powers from isolated peaks, the file's
+   claim, valley depths and peak widths (all that give a number; a grid over
+   3,000-100,000 when none is plausible), the spectrum decimated finely enough
+   for the largest; baseline removal (wide morphological opening; the
+   remainder is fitted as a piecewise-linear baseline with the ions), noise
+   estimate. The peak shape and R(m/z) are fitted in step 4 (see
+   :mod:`~nanoalloy.ms.assign.instrument`); nothing is refused;
 2. library pruning: every candidate ion of the preset whose main isotope peaks
    (within ``tolerance_ppm``) do not all stand above ``min_snr`` x noise is
    dropped, without rendering anything; a cluster species survives with any
@@ -20,15 +18,21 @@
    Na+ and Cl-shell variant, fragments and complexes at once); the design is
    rendered once and calibrations are applied by reading the data on the
    corrected axis;
-4. calibration ``ppm(m) = a + b m``: a screen of offset (+-32 ppm) x slope
-   (+-8 ppm per 1000 m/z) by species-only fits, full-refit walks along the
-   offset at the best screened slope and at none, then offset and slope
-   refined together in shrinking 3 x 3 grids of full refits with a quadratic
-   step (form weights refitted each time, because weights fitted at one
-   calibration absorb part of its error: one Au/Ag swap against four Na+/H+
-   exchanges moves the isotope comb by ~18 ppm, and the residual is a narrow
-   tilted valley in offset and slope); ppm errors per m/z window
-   before/after are reported in the :class:`~nanoalloy.ms.peaks.Calibration`;
+4. calibration ``ppm(m) = a + b m`` and instrument: each starting resolving
+   power (and, for ``peak_shape`` auto or tailed, a tailed start) gets a
+   design, a calibration (a species screen of offset x slope with full-refit
+   walks within +-32 ppm; with a wider ``calibration_range_ppm`` converged
+   structured fits over the whole range, see
+   :func:`~nanoalloy.ms.assign.calibration._coarse_calibration`) and a fit
+   run to convergence; the lowest residual per row wins. Then R0, the
+   calibration offset and slope, eta, tail and the exponent of R(m) are
+   refined together on refits of the fitted species, with the model rendered
+   where the calibration puts each peak; the design is rebuilt with the
+   fitted instrument and refitted. With a fixed Gaussian instrument
+   (``resolution`` and ``peak_shape="gaussian"``) offset and slope are
+   refined instead in shrinking 3 x 3 grids of full refits. ppm errors per m/z
+   window before/after are reported in the
+   :class:`~nanoalloy.ms.peaks.Calibration`;
 5. model selection: fragments whose parent species carry no signal go (an
    M43(SR)28 fragment + 2 Na is isobaric to M44(SR)27); a family is dropped
    when the others re-explain >= 90 % of its share of the model and the
@@ -134,7 +138,7 @@ def assign(
     preset
         Candidate preset name, path or :class:`~nanoalloy.ms.library.Preset`.
     resolution
-        Resolving power; estimated from the data when omitted.
+        Resolving power, held fixed; fitted to the data when omitted.
     calibrate
         Correct the m/z axis (linear ppm model) on the fitted ions.
     families, fragments, complexes
@@ -151,6 +155,10 @@ def assign(
         Knot spacing of the piecewise-linear baseline correction fitted with the ions.
     isobar_threshold
         Cosine similarity above which two fitted columns are flagged near-isobaric.
+    peak_shape
+        ``auto`` (the residual decides), ``gaussian``, ``pseudo-voigt`` or ``tailed``.
+    calibration_range_ppm
+        Calibration offsets searched (+-); above 32 ppm by converged fits.
     family_tolerance
         A family is dropped (and the rest refitted) when removing it raises the
         residual sum of squares by less than this fraction of the family's own
@@ -170,8 +178,7 @@ def assign(
     Raises
     ------
     FitError
-        When the spectrum is empty, centroided, or its resolving power cannot
-        be determined.
+        When the spectrum is empty or centroided, or an option is out of range.
 
     Examples
     --------
@@ -260,7 +267,10 @@ def assign(
                 )
             )
         st = _fit_round(prob, d, _calibrated(g.mz, gy, *c, d.mz), prob.form_init, 60, tol=1e-4)
-        return st["rss"] / max(float(d.mz.size), 1.0), ins, d, c, st
+        # the residual over the whole grid (rows no ion reaches count with their data),
+        # so that starts whose designs cover different rows compare
+        outside = float(gy @ gy) - float(gy[d.rows] @ gy[d.rows])
+        return st["rss"] + outside, ins, d, c, st
 
     tried = [start(r) for r in starts]
     best = min(tried, key=lambda t: t[0])
@@ -270,7 +280,18 @@ def assign(
         # adapted), so a tailed start competes
         best = min(best, start(best[1].resolution, TAIL_START), key=lambda t: t[0])
     _, instrument, design, (cal_a, cal_b), state = best
-    if shape_free := (peak_shape != "gaussian" or resolution is None):
+    # offset and slope together, in shrinking 3 x 3 grids of full refits (every
+    # species free to change: a miscalibration is mended before the instrument is
+    # refined on the species it fitted); forms carried between rounds
+    for step in ((4.0, 4.0), (2.0, 2.0), (1.0, 1.0)) if calibrate else ():
+        cal_a, cal_b = _refine_calibration(
+            prob, design, g, gy, cal_a, cal_b, step=step, form_w=state["fit"].form
+        )
+        y = _calibrated(g.mz, gy, cal_a, cal_b, design.mz)
+        state = _fit_round(prob, design, y, state["fit"].form, 3)
+    if peak_shape != "gaussian" or resolution is None:
+        if calibrate:
+            state = _fit_round(prob, design, y, state["fit"].form, 60, tol=1e-4)
         instrument, (cal_a, cal_b) = _fit_instrument(
             prob,
             pats,
@@ -289,14 +310,6 @@ def assign(
         design = _build_design(prob, pats, g, instrument, baseline_knot_mz)
     y = _calibrated(g.mz, gy, cal_a, cal_b, design.mz)
     state = _fit_round(prob, design, y, state["fit"].form, 60, tol=1e-4)
-    # offset and slope together, in shrinking steps; forms carried between rounds
-    # (when the instrument search did not refine them with the instrument)
-    for step in ((4.0, 4.0), (2.0, 2.0), (1.0, 1.0)) if calibrate and not shape_free else ():
-        cal_a, cal_b = _refine_calibration(
-            prob, design, g, gy, cal_a, cal_b, step=step, form_w=state["fit"].form
-        )
-        y = _calibrated(g.mz, gy, cal_a, cal_b, design.mz)
-        state = _fit_round(prob, design, y, state["fit"].form, 3)
     calibration = None
     after = np.zeros((0, 3))  # (centre m/z, ppm error, weight) per window, after calibration
     if calibrate:

@@ -158,10 +158,14 @@ class Assignment:
     def instrument_summary(self) -> dict[str, Any]:
         """Fitted instrument and calibration (what ``instrument.json`` holds)."""
         cal = self.calibration
-        ins = self.instrument.describe() if self.instrument is not None else {
-            "peak_shape": "gaussian",
-            "resolution": round(self.resolution, 1),
-        }
+        ins = (
+            self.instrument.describe()
+            if self.instrument is not None
+            else {
+                "peak_shape": "gaussian",
+                "resolution": round(self.resolution, 1),
+            }
+        )
         return {
             **ins,
             "resolution_at_median_mz": round(self.resolution, 1),
@@ -180,7 +184,8 @@ class Assignment:
     def write(self, folder: str | Path, /, *, plot: bool = True, fit: bool = True) -> Path:
         """Write the tables (and figure, fitted profile) into ``folder`` atomically.
 
-        ``species.csv``, ``ions.csv``, ``families.csv``; with ``plot``
+        ``species.csv``, ``ions.csv``, ``families.csv``, ``instrument.json``
+        (:meth:`instrument_summary`); with ``plot``
         ``spectrum.png``; with ``fit`` ``fit.csv``: ``mz,intensity,model`` on
         the measured axis, min-max decimated to at most 20,000 points (every
         apex kept), which the interactive report draws.
