@@ -106,6 +106,8 @@ __all__ = ["assign"]
 
 TAIL_START = 0.6  # tail (FWHM) of the tailed start of the instrument search
 SCREEN_PPM = 32.0  # calibration ranges up to this: the species screen and walks
+WING_ETA = 0.05  # fitted eta above this: no baseline opening (the hats fit the baseline)
+TAIL_RAW = 0.3  # the same for tails longer than this (FWHM)
 
 
 @serial_blas
@@ -278,7 +280,9 @@ def assign(
         # a tail moves the apex off the centroid by most of a FWHM: a Gaussian
         # start calibrates onto the apex and settles there (its composition
         # adapted), so a tailed start competes
-        best = min(best, start(best[1].resolution, TAIL_START), key=lambda t: t[0])
+        # (its core narrower than the Gaussian that a tailed peak's width suggests)
+        r_tail = min(best[1].resolution * 1.3, r_max)
+        best = min(best, start(r_tail, TAIL_START), key=lambda t: t[0])
     _, instrument, design, (cal_a, cal_b), state = best
     # offset and slope together, in shrinking 3 x 3 grids of full refits (every
     # species free to change: a miscalibration is mended before the instrument is
@@ -308,6 +312,11 @@ def assign(
             knot_mz=baseline_knot_mz,
         )
         design = _build_design(prob, pats, g, instrument, baseline_knot_mz)
+        if instrument.eta > WING_ETA or instrument.tail > TAIL_RAW:
+            # Lorentzian wings pile up into a pedestal that the opening would take
+            # for baseline: the hats alone fit the baseline
+            base = np.zeros_like(base)
+            gy = np.asarray(g.intensity, dtype=float)
     y = _calibrated(g.mz, gy, cal_a, cal_b, design.mz)
     state = _fit_round(prob, design, y, state["fit"].form, 60, tol=1e-4)
     calibration = None
