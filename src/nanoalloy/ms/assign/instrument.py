@@ -264,6 +264,7 @@ def _fit_instrument(
     calibrate: bool,
     r_max: float,
     knot_mz: float,
+    raw: bool = False,
 ) -> tuple[Instrument, tuple[float, float]]:
     """Refine the instrument and the calibration together by the residual of refits.
 
@@ -282,6 +283,10 @@ def _fit_instrument(
     line; a search across it would never leave a Gaussian start). Shape
     parameters stay 0 unless they lower the residual by 0.5 %.
 
+    The data compared are baseline-free (the morphological opening), or with
+    ``raw`` as recorded, the piecewise-linear hats fitting the baseline (used
+    once wings were found: the opening eats part of them).
+
     Returns the instrument and the calibration (offset ppm, ppm per m/z).
     """
     fitted = state["fit"]
@@ -299,9 +304,9 @@ def _fit_instrument(
     # valleys, wings and tails within envelopes; not the empty stretches between)
     near = model > 5e-3 * top
     rows = design.rows[near]
-    # the data before the baseline opening (the hats fit the baseline here): the
-    # opening takes Lorentzian wings, which pile up between envelopes, for baseline
-    y = np.asarray(g.intensity)[rows]
+    # with ``raw``, the data before the baseline opening (the hats fit the baseline):
+    # the opening takes Lorentzian wings, which pile up between envelopes, for baseline
+    y = np.asarray(g.intensity if raw else gy)[rows]
     strong = model > 0.05 * top
     centre = float(np.average(design.mz, weights=np.maximum(model, 0.0) + 1e-300))
     span = float(design.mz[strong].max() / design.mz[strong].min()) if strong.any() else 1.0

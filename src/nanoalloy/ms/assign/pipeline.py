@@ -107,7 +107,6 @@ __all__ = ["assign"]
 TAIL_START = 0.6  # tail (FWHM) of the tailed start of the instrument search
 SCREEN_PPM = 32.0  # calibration ranges up to this: the species screen and walks
 WING_ETA = 0.05  # fitted eta above this: no baseline opening (the hats fit the baseline)
-TAIL_RAW = 0.3  # the same for tails longer than this (FWHM)
 
 
 @serial_blas
@@ -261,12 +260,14 @@ def assign(
         d = _build_design(prob, pats, g, ins, baseline_knot_mz)
         c = (0.0, 0.0)
         if calibrate:
-            c = (
-                _screen_calibration(prob, d, g, gy, span_ppm=calibration_range_ppm)
-                if calibration_range_ppm <= SCREEN_PPM
-                else _coarse_calibration(
-                    prob, d, g, gy, span_ppm=calibration_range_ppm, noise=noise
-                )
+            c = _coarse_calibration(
+                prob,
+                d,
+                g,
+                gy,
+                span_ppm=calibration_range_ppm,
+                step_ppm=min(10.0, calibration_range_ppm / 5.0),
+                noise=noise,
             )
         st = _fit_round(prob, d, _calibrated(g.mz, gy, *c, d.mz), prob.form_init, 60, tol=1e-4)
         # the residual over the whole grid (rows no ion reaches count with their data),
@@ -296,23 +297,27 @@ def assign(
     if peak_shape != "gaussian" or resolution is None:
         if calibrate:
             state = _fit_round(prob, design, y, state["fit"].form, 60, tol=1e-4)
-        instrument, (cal_a, cal_b) = _fit_instrument(
-            prob,
-            pats,
-            g,
-            gy,
-            design,
-            state,
-            instrument,
-            (cal_a, cal_b),
-            free_resolution=resolution is None,
-            shape=peak_shape,
-            calibrate=calibrate,
-            r_max=r_max,
-            knot_mz=baseline_knot_mz,
-        )
+        for raw in (False, True):
+            if raw and not instrument.eta > WING_ETA:
+                break
+            instrument, (cal_a, cal_b) = _fit_instrument(
+                prob,
+                pats,
+                g,
+                gy,
+                design,
+                state,
+                instrument,
+                (cal_a, cal_b),
+                free_resolution=resolution is None,
+                shape=peak_shape,
+                calibrate=calibrate,
+                r_max=r_max,
+                knot_mz=baseline_knot_mz,
+                raw=raw,
+            )
         design = _build_design(prob, pats, g, instrument, baseline_knot_mz)
-        if instrument.eta > WING_ETA or instrument.tail > TAIL_RAW:
+        if instrument.eta > WING_ETA:
             # Lorentzian wings pile up into a pedestal that the opening would take
             # for baseline: the hats alone fit the baseline
             base = np.zeros_like(base)
