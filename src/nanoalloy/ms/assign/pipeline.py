@@ -260,16 +260,31 @@ def assign(
         d = _build_design(prob, pats, g, ins, baseline_knot_mz)
         c = (0.0, 0.0)
         if calibrate:
-            c = _coarse_calibration(
-                prob,
-                d,
-                g,
-                gy,
-                span_ppm=calibration_range_ppm,
-                step_ppm=min(10.0, calibration_range_ppm / 5.0),
-                noise=noise,
-            )
-        st = _fit_round(prob, d, _calibrated(g.mz, gy, *c, d.mz), prob.form_init, 60, tol=1e-4)
+            # two coarse searches (a species screen with walks; converged fits on a
+            # grid): each fails where the other holds, so the converged fit decides
+            found = {_screen_calibration(prob, d, g, gy, span_ppm=min(calibration_range_ppm, 32.0))}
+            if calibration_range_ppm > 0:
+                found.add(
+                    _coarse_calibration(
+                        prob,
+                        d,
+                        g,
+                        gy,
+                        span_ppm=calibration_range_ppm,
+                        step_ppm=min(10.0, calibration_range_ppm / 5.0),
+                        noise=noise,
+                    )
+                )
+            fits = {
+                cc: _fit_round(
+                    prob, d, _calibrated(g.mz, gy, *cc, d.mz), prob.form_init, 60, tol=1e-4
+                )
+                for cc in found
+            }
+            c = min(fits, key=lambda cc: fits[cc]["rss"])
+            st = fits[c]
+        else:
+            st = _fit_round(prob, d, _calibrated(g.mz, gy, *c, d.mz), prob.form_init, 60, tol=1e-4)
         # the residual over the whole grid (rows no ion reaches count with their data),
         # so that starts whose designs cover different rows compare
         outside = float(gy @ gy) - float(gy[d.rows] @ gy[d.rows])
@@ -297,25 +312,22 @@ def assign(
     if peak_shape != "gaussian" or resolution is None:
         if calibrate:
             state = _fit_round(prob, design, y, state["fit"].form, 60, tol=1e-4)
-        for raw in (False, True):
-            if raw and not instrument.eta > WING_ETA:
-                break
-            instrument, (cal_a, cal_b) = _fit_instrument(
-                prob,
-                pats,
-                g,
-                gy,
-                design,
-                state,
-                instrument,
-                (cal_a, cal_b),
-                free_resolution=resolution is None,
-                shape=peak_shape,
-                calibrate=calibrate,
-                r_max=r_max,
-                knot_mz=baseline_knot_mz,
-                raw=raw,
-            )
+        instrument, (cal_a, cal_b) = _fit_instrument(
+            prob,
+            pats,
+            g,
+            gy,
+            design,
+            state,
+            instrument,
+            (cal_a, cal_b),
+            free_resolution=resolution is None,
+            shape=peak_shape,
+            calibrate=calibrate,
+            r_max=r_max,
+            knot_mz=baseline_knot_mz,
+            raw=True,
+        )
         design = _build_design(prob, pats, g, instrument, baseline_knot_mz)
         if instrument.eta > WING_ETA:
             # Lorentzian wings pile up into a pedestal that the opening would take
