@@ -105,7 +105,7 @@ if TYPE_CHECKING:
 __all__ = ["assign"]
 
 TAIL_START = 0.6  # tail (FWHM) of the tailed start of the instrument search
-SCREEN_PPM = 32.0  # calibration ranges up to this: the species screen and walks
+SCREEN_PPM = 32.0  # span of the species screen of the calibration (ppm)
 WING_ETA = 0.05  # fitted eta above this: no baseline opening (the hats fit the baseline)
 
 
@@ -203,6 +203,8 @@ def assign(
         raise FitError("the spectrum holds no signal (all intensities are zero)")
     if resolution is not None and not (math.isfinite(resolution) and 100 <= resolution <= 1e7):
         raise FitError(f"resolution must be between 100 and 1e7, got {resolution}")
+    if not (math.isfinite(calibration_range_ppm) and 0 < calibration_range_ppm <= 1000):
+        raise FitError(f"calibration_range_ppm must be in (0, 1000], got {calibration_range_ppm}")
     if peak_shape not in PEAK_SHAPES:
         raise FitError(f"peak_shape must be one of {', '.join(PEAK_SHAPES)}, got {peak_shape!r}")
 
@@ -262,19 +264,19 @@ def assign(
         if calibrate:
             # two coarse searches (a species screen with walks; converged fits on a
             # grid): each fails where the other holds, so the converged fit decides
-            found = {_screen_calibration(prob, d, g, gy, span_ppm=min(calibration_range_ppm, 32.0))}
-            if calibration_range_ppm > 0:
-                found.add(
-                    _coarse_calibration(
-                        prob,
-                        d,
-                        g,
-                        gy,
-                        span_ppm=calibration_range_ppm,
-                        step_ppm=min(10.0, calibration_range_ppm / 5.0),
-                        noise=noise,
-                    )
-                )
+            span = min(calibration_range_ppm, SCREEN_PPM)
+            found = {
+                _screen_calibration(prob, d, g, gy, span_ppm=span),
+                _coarse_calibration(
+                    prob,
+                    d,
+                    g,
+                    gy,
+                    span_ppm=calibration_range_ppm,
+                    step_ppm=min(10.0, calibration_range_ppm / 5.0),
+                    noise=noise,
+                ),
+            }
             fits = {
                 cc: _fit_round(
                     prob, d, _calibrated(g.mz, gy, *cc, d.mz), prob.form_init, 60, tol=1e-4
