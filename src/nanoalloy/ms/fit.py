@@ -71,10 +71,10 @@ if TYPE_CHECKING:
     from ..chem.isotopes import Pattern
 
 __all__ = [
-    "PEAK_SHAPES",
     "BlockSolver",
     "Grid",
     "Instrument",
+    "PEAK_SHAPES",
     "StructuredFit",
     "SymmetricPairs",
     "cosine_pairs",
