@@ -210,12 +210,12 @@ def test_resolving_power_from_dense_or_noise_free_envelopes(
     envelope), and in noise-free spectra every ripple of an envelope's tail
     taken for a peak.
     """
-    from nanoalloy.ms.assign.instrument import _estimate_resolution
+    from nanoalloy.ms.assign.instrument import _resolution_candidates
 
     pops = {"M44S27": {17: 0.05, 18: 0.1, 19: 0.25, 20: 0.3, 21: 0.2, 22: 0.1}}
     syn = synthesize(_pops(pops), mz_range=(2500.0, 3900.0), resolution=resolution, seed=seed)
     spec = Spectrum(syn.spectrum.mz, syn.spectrum.intensity)  # no resolution in metadata
-    assert _estimate_resolution(spec) == pytest.approx(resolution, rel=0.1)
+    assert any(r == pytest.approx(resolution, rel=0.1) for r in _resolution_candidates(spec))
 
 
 def test_no_cluster_spectrum_is_a_clean_empty_result(tmp_path: Path) -> None:
@@ -247,10 +247,15 @@ def test_cli_contract(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
         "species.csv",
         "ions.csv",
         "families.csv",
+        "instrument.json",
         "spectrum.png",
         "fit.csv",
         "report.html",
     }
+    assert summary["instrument"]["peak_shape"] == "gaussian"
+    assert summary["instrument"]["resolution"] == pytest.approx(20_000, rel=0.1)
+    assert json.loads((out / "instrument.json").read_text())["peak_shape"] == "gaussian"
+    assert "peak_shape" in (out / "report.html").read_text()
     fit = pd.read_csv(out / "fit.csv")
     assert list(fit.columns) == ["mz", "intensity", "model"] and 1000 < len(fit) <= 20_000
     assert "Assignment result" in (out / "report.html").read_text()

@@ -62,7 +62,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "default: inferred from the header names and the content",
     )
     parser.add_argument(
-        "--resolution", type=float, metavar="R", help="resolving power (default: estimated)"
+        "--resolution",
+        type=float,
+        metavar="R",
+        help="resolving power, held fixed (default: fitted to the data)",
+    )
+    parser.add_argument(
+        "--peak-shape",
+        choices=("gaussian", "pseudo-voigt", "tailed", "auto"),
+        default="auto",
+        help="peak shape fitted with the calibration (default: auto, the residual decides)",
     )
     parser.add_argument("--no-calibrate", action="store_true", help="keep the m/z axis as recorded")
     parser.add_argument(
@@ -115,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
         cache=not args.no_cache,
         polarity=args.polarity,
         priors=priors,
+        peak_shape=args.peak_shape,
     )
     release_memory()  # the fit's freed heap goes back before the figure and tables are drawn
     from ..output import atomic_dir

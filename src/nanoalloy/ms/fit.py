@@ -1,9 +1,11 @@
 """Joint envelope fitting: sparse design matrices, block NNLS, the structured ion model.
 
 Every candidate ion is one column of a sparse design matrix: its aggregated
-isotope pattern rendered as Gaussians of FWHM ``m/z / R`` on the (decimated)
-m/z grid of the spectrum, scaled so that the column integrates to 1 (trapezoid
-rule). A non-negative coefficient is then the integrated ion signal.
+isotope pattern rendered with the instrument's peak shape (:class:`Instrument`:
+Gaussian, pseudo-Voigt, exponential tail to high m/z; FWHM ``m/z / R(m/z)``)
+on the (decimated) m/z grid of the spectrum, scaled so that the column
+integrates to 1 (trapezoid rule). A non-negative coefficient is then the
+integrated ion signal.
 
 The fit is *structured*: the intensity of an ion of a cluster species is
 ``a[species] * w[form]``, where a *form* is one (charge, Na+, halide) state of a
@@ -23,12 +25,18 @@ coefficients (what alternating fits and calibration trials produce) it costs
 
 Contents
 --------
+Instrument
+    Peak shape and resolving power ``R(m) = R0 (m / m0)^k`` of a spectrum.
+PEAK_SHAPES
+    Names of the peak shapes (``gaussian``, ``pseudo-voigt``, ``tailed``, ``auto``).
 Grid
     A decimated, baseline-free spectrum: m/z, intensity and trapezoid weights.
 decimate
     Bin a profile spectrum onto a log-uniform grid of a few points per FWHM.
 render
     Patterns -> sparse design matrix (one column per pattern, unit integral).
+peak_profile
+    Patterns with weights -> a dense profile on a grid (any :class:`Instrument`).
 BlockSolver, nnls_blocks
     Non-negative least squares on normal equations, block by block.
 StructuredFit
@@ -65,12 +73,15 @@ if TYPE_CHECKING:
 __all__ = [
     "BlockSolver",
     "Grid",
+    "Instrument",
+    "PEAK_SHAPES",
     "StructuredFit",
     "SymmetricPairs",
     "cosine_pairs",
     "decimate",
     "fit_structured",
     "nnls_blocks",
+    "peak_profile",
     "render",
     "scan_shift",
 ]
@@ -82,6 +93,133 @@ _FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
 _SIGMAS = 4.0  # Gaussians are evaluated within +-4 sigma
 _RENDER_CHUNK = 16_384  # peaks per block of render()
 _SPLIT_MIN = 400  # BlockSolver looks for independent blocks above this many columns
+
+
+PEAK_SHAPES = ("gaussian", "pseudo-voigt", "tailed", "auto")
+
+_SIGMA_FWHM = 1.0 / _FWHM_PER_SIGMA  # Gaussian sigma in FWHM units
+_G_NORM = 1.0 / (_SIGMA_FWHM * math.sqrt(2.0 * math.pi))
+_MIN_TAIL = 0.02  # tails shorter than this (FWHM) are Gaussian
+
+
+@dataclass(frozen=True, slots=True)
+class Instrument:
+    """Peak shape and resolving power of a mass spectrum.
+
+    One isotope peak at ``c`` is a density in ``u = (m/z - c) / FWHM(c)``,
+    ``FWHM(c) = c / R(c)`` with ``R(m) = resolution * (m / reference_mz) ** exponent``:
+
+    * Gaussian core of FWHM 1;
+    * ``tail`` > 0: the core convolved with an exponential to high m/z of mean
+      ``tail`` FWHM (an exponentially modified Gaussian: TOF tailing);
+    * ``eta`` > 0: a pseudo-Voigt, ``(1 - eta) core + eta Lorentzian`` (FWHM 1
+      both; Lorentzian wings).
+
+    The peak's position is its centroid (first moment: the core's centre
+    plus ``tail`` FWHM), where instruments calibrate, so a tail does not move
+    the calibration. The resolving power is that of the Gaussian core (for
+    ``tail`` = 0 the FWHM of the whole peak).
+
+    Examples
+    --------
+    >>> ins = Instrument(10_000.0, eta=0.3)
+    >>> ins.shape, round(float(ins.fwhm(np.array([2000.0]))[0]), 3)
+    ('pseudo-voigt', 0.2)
+    >>> u = np.linspace(-200, 200, 400_001)
+    >>> d = Instrument(1e4, tail=0.5).density(u)  # unit area, centroid at 0
+    >>> round(float(np.trapezoid(d, u)), 4), abs(round(float(np.trapezoid(u * d, u)), 4))
+    (1.0, 0.0)
+    """
+
+    resolution: float
+    """Resolving power at ``reference_mz``."""
+    eta: float = 0.0
+    """Lorentzian fraction of the pseudo-Voigt (0: none)."""
+    tail: float = 0.0
+    """Mean length of the exponential tail to high m/z, in FWHM (0: none)."""
+    exponent: float = 0.0
+    """``k`` of ``R(m) = R0 (m / m0)^k`` (0: constant resolving power)."""
+    reference_mz: float = 2000.0
+    """``m0``: the m/z at which ``resolution`` holds."""
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.resolution) and self.resolution > 0):
+            raise FitError(f"resolution must be positive, got {self.resolution}")
+        if not (0.0 <= self.eta <= 1.0) or not (0.0 <= self.tail <= 20.0):
+            raise FitError(f"peak shape out of range: eta={self.eta}, tail={self.tail}")
+        if not (math.isfinite(self.exponent) and self.reference_mz > 0):
+            raise FitError("resolution exponent and reference m/z must be finite and positive")
+
+    @property
+    def shape(self) -> str:
+        """``gaussian``, ``pseudo-voigt``, ``tailed`` or ``pseudo-voigt+tail``."""
+        pv, tl = self.eta > 0.0, self.tail >= _MIN_TAIL
+        if pv and tl:
+            return "pseudo-voigt+tail"
+        return "pseudo-voigt" if pv else "tailed" if tl else "gaussian"
+
+    def resolution_at(self, mz: FloatArray | float) -> FloatArray:
+        """Resolving power at ``mz``."""
+        m = np.asarray(mz, dtype=float)
+        if self.exponent == 0.0:
+            return np.full(m.shape, float(self.resolution))
+        return np.asarray(self.resolution * (m / self.reference_mz) ** self.exponent)
+
+    def fwhm(self, mz: FloatArray | float) -> FloatArray:
+        """FWHM (m/z) of the Gaussian core at ``mz``."""
+        m = np.asarray(mz, dtype=float)
+        return np.asarray(m / self.resolution_at(m))
+
+    def reach(self, *, full: bool = False) -> tuple[float, float]:
+        """Window (FWHM below, FWHM above the centre) within which a peak is evaluated.
+
+        The fit evaluates Gaussians within +-4 sigma (1.7 FWHM), tails over 5
+        mean lengths and Lorentzian wings over +-6 FWHM (the columns are then
+        renormalised on the grid); ``full`` is for rendering spectra (+-6
+        sigma, tails over 12 mean lengths, wings over +-40 FWHM).
+        """
+        left = (6.0 if full else 4.0) * _SIGMA_FWHM
+        right = left
+        if self.tail >= _MIN_TAIL:  # about the centroid, which sits ``tail`` above the core
+            left += self.tail
+            right += (12.0 if full else 5.0) * self.tail - self.tail
+        if self.eta > 0.0:
+            wing = 40.0 if full else 6.0
+            left, right = max(left, wing), max(right, wing)
+        return left, right
+
+    def density(self, u: FloatArray) -> FloatArray:
+        """Peak density in FWHM units from the centroid (integrates to 1 over ``u``)."""
+        u = np.asarray(u, dtype=float)
+        z = (u + self.tail if self.tail >= _MIN_TAIL else u) / _SIGMA_FWHM
+        if self.tail >= _MIN_TAIL:
+            from scipy.special import erfcx
+
+            s = _SIGMA_FWHM / self.tail
+            t = (s - z) / math.sqrt(2.0)
+            far = t < -20.0  # erfcx(t) ~ 2 exp(t^2) there: the pure exponential tail
+            core = np.where(
+                far,
+                np.exp(np.minimum(0.5 * s * s - s * z, 0.0)) / self.tail,
+                (0.5 / self.tail) * np.exp(-0.5 * z * z) * erfcx(np.maximum(t, -20.0)),
+            )
+        else:
+            core = _G_NORM * np.exp(-0.5 * z * z)
+        if self.eta > 0.0:
+            lorentz = (2.0 / math.pi) / (1.0 + 4.0 * u * u)
+            return np.asarray((1.0 - self.eta) * core + self.eta * lorentz)
+        return np.asarray(core)
+
+    def describe(self) -> dict[str, object]:
+        """JSON-ready description (shape, R0, exponent, reference m/z, eta, tail)."""
+        return {
+            "peak_shape": self.shape,
+            "resolution": round(float(self.resolution), 1),
+            "resolution_exponent": round(float(self.exponent), 4),
+            "reference_mz": round(float(self.reference_mz), 2),
+            "eta": round(float(self.eta), 4),
+            "tail_fwhm": round(float(self.tail), 4),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,14 +284,23 @@ def decimate(
 
 
 def render(
-    patterns: list[Pattern], mz: FloatArray, /, resolution: float, *, shift_ppm: float = 0.0
+    patterns: list[Pattern],
+    mz: FloatArray,
+    /,
+    resolution: float | Instrument,
+    *,
+    shift_ppm: float = 0.0,
+    normalize: bool = True,
+    full: bool = False,
+    shift_slope: float = 0.0,
 ) -> sparse.csc_matrix:
     """Render each pattern as one sparse column on the grid ``mz``.
 
-    Each column is a sum of Gaussians (FWHM ``m/z / resolution``) weighted by
-    the pattern's probabilities and scaled to integrate to 1 on the grid
-    (trapezoid rule), so a fitted coefficient is the ion's integrated signal.
-    A pattern that falls outside the grid gives an empty column.
+    Each column is a sum of peaks of the instrument's shape (a number:
+    Gaussians of FWHM ``m/z / resolution``) weighted by the pattern's
+    probabilities and scaled to integrate to 1 on the grid (trapezoid rule),
+    so a fitted coefficient is the ion's integrated signal. A pattern that
+    falls outside the grid gives an empty column.
 
     Parameters
     ----------
@@ -162,26 +309,35 @@ def render(
     mz
         Ascending grid.
     resolution
-        Resolving power.
-    shift_ppm
-        Shift every peak by this many ppm before rendering.
+        Resolving power, or the whole :class:`Instrument`.
+    shift_ppm, shift_slope
+        Shift every peak at m/z ``m`` by ``shift_ppm + shift_slope * m`` ppm
+        before rendering (where a miscalibrated instrument shows it).
+    normalize
+        Scale each column to a unit integral on the grid (else: the analytic
+        density times the probabilities).
+    full
+        Evaluate Lorentzian wings far out (:meth:`Instrument.reach`).
     """
     from scipy import sparse
 
     from .._parallel import pmap
 
+    ins = resolution if isinstance(resolution, Instrument) else Instrument(float(resolution))
     n_col = len(patterns)
     sizes = np.fromiter((len(p) for p in patterns), dtype=np.intp, count=n_col)
     if n_col == 0 or sizes.sum() == 0 or mz.size == 0:
         return sparse.csc_matrix((mz.size, n_col))
-    centers = np.concatenate([p.mz for p in patterns]) * (1.0 + 1e-6 * shift_ppm)
+    centers = np.concatenate([p.mz for p in patterns])
+    centers = centers * (1.0 + 1e-6 * (shift_ppm + shift_slope * centers))
     prob = np.concatenate([p.probability for p in patterns])
     col = np.repeat(np.arange(n_col), sizes)
-    sigma = centers / resolution / _FWHM_PER_SIGMA
-    first = np.searchsorted(mz, centers - _SIGMAS * sigma, side="left")
-    last = np.searchsorted(mz, centers + _SIGMAS * sigma, side="right")
+    width = ins.fwhm(centers)
+    left, right = ins.reach(full=full)
+    first = np.searchsorted(mz, centers - left * width, side="left")
+    last = np.searchsorted(mz, centers + right * width, side="right")
     live = last > first  # peaks that reach the grid
-    centers, prob, sigma = centers[live], prob[live], sigma[live]
+    centers, prob, width = centers[live], prob[live], width[live]
     col, first, last = col[live], first[live], last[live]
     # a column is stored densely over the rows [lo, hi) its peaks reach, so the
     # peaks' overlapping tails are summed in place (no sort of duplicate entries)
@@ -196,32 +352,68 @@ def render(
     np.cumsum(span, out=indptr[1:])
     total = int(indptr[-1])
     base = indptr[:-1] - lo  # storage position of row r of column c: base[c] + r
-    step = np.arange(int((last - first).max()) if col.size else 0)
-    inv = 1.0 / sigma
+    reach = (last - first) if col.size else np.zeros(0, dtype=np.intp)
+    inv = 1.0 / width
     amp = prob * inv
+    gaussian = ins.shape == "gaussian"
+    # about 0.5 M values per block stay in cache
+    chunk_peaks = max(64, min(_RENDER_CHUNK, (1 << 19) // max(1, int(reach.max(initial=1)))))
 
     def chunk(start: int) -> tuple[int, FloatArray]:
-        # one Gaussian per row of a (peaks x window) block; ~0.5 M values stay in cache
-        sl = slice(start, start + _RENDER_CHUNK)
+        # one peak per row of a (peaks x window) block
+        sl = slice(start, start + chunk_peaks)
+        step = np.arange(int(reach[sl].max()))
         r = first[sl, None] + step
         inside = r < last[sl, None]
-        z = (mz[np.minimum(r, mz.size - 1)] - centers[sl, None]) * inv[sl, None]
-        v = np.exp(-0.5 * z * z) * amp[sl, None] * inside
+        u = (mz[np.minimum(r, mz.size - 1)] - centers[sl, None]) * inv[sl, None]
+        if gaussian:
+            z = u * _FWHM_PER_SIGMA
+            v = np.exp(-0.5 * z * z) * (_G_NORM * amp[sl, None]) * inside
+        else:
+            v = ins.density(u) * amp[sl, None] * inside
         pos = np.minimum(base[col[sl], None] + r, total - 1)
         p0 = int(pos[:, 0].min())
         return p0, np.bincount((pos - p0).ravel(), weights=v.ravel(), minlength=1).astype(float)
 
     data = np.zeros(total)
-    for p0, acc in pmap(chunk, range(0, col.size, _RENDER_CHUNK)):
+    for p0, acc in pmap(chunk, range(0, col.size, chunk_peaks)):
         data[p0 : p0 + acc.size] += acc
     rows = np.arange(total) - np.repeat(base, span)
     which = np.repeat(np.arange(n_col), span)
-    integral = np.bincount(which, weights=data * _trapezoid_weights(mz)[rows], minlength=n_col)
-    scale = np.divide(1.0, integral, out=np.zeros(n_col), where=integral > 0)
-    data *= scale[which]
+    if normalize:
+        integral = np.bincount(which, weights=data * _trapezoid_weights(mz)[rows], minlength=n_col)
+        scale = np.divide(1.0, integral, out=np.zeros(n_col), where=integral > 0)
+        data *= scale[which]
     mat = sparse.csc_matrix((data, rows, indptr), shape=(mz.size, n_col))
-    mat.eliminate_zeros()  # rows between a column's peaks that no Gaussian reaches
+    mat.eliminate_zeros()  # rows between a column's peaks that no peak reaches
     return mat
+
+
+def peak_profile(
+    patterns: list[Pattern],
+    mz: FloatArray,
+    /,
+    instrument: Instrument,
+    *,
+    weights: FloatArray | None = None,
+) -> FloatArray:
+    """The profile of weighted patterns on the grid ``mz`` (a density in m/z).
+
+    A pattern of total probability ``P`` and weight ``w`` integrates to ``P w``
+    (Lorentzian wings are evaluated over +-40 FWHM).
+
+    Examples
+    --------
+    >>> from nanoalloy.chem.isotopes import Pattern
+    >>> pat = Pattern([1000.0, 1001.0], [0.6, 0.4], charge=-1)
+    >>> x = np.linspace(990, 1010, 20_001)
+    >>> y = peak_profile([pat], x, Instrument(10_000.0, tail=0.5), weights=np.array([2.0]))
+    >>> round(float(np.trapezoid(y, x)), 4)
+    2.0
+    """
+    mat = render(patterns, mz, instrument, normalize=False, full=True)
+    w = np.ones(len(patterns)) if weights is None else np.asarray(weights, dtype=float)
+    return np.asarray(mat @ w)
 
 
 def _blocks(link: NDArray[np.bool_]) -> list[IntArray]:
@@ -525,6 +717,13 @@ def _mixer(group: IntArray, factor: FloatArray, n_group: int) -> sparse.csc_matr
     return sparse.csc_matrix((factor, (np.arange(n_ion), group)), shape=(n_ion, n_group))
 
 
+def _per_family(w: FloatArray, family: IntArray, n_fam: int, fallback: FloatArray) -> FloatArray:
+    """Form weights normalised to 1 per family (``fallback`` where a family sums to 0)."""
+    total = np.bincount(family, weights=w, minlength=n_fam)[family]
+    ok = total > 0
+    return np.where(ok, w / np.where(ok, total, 1.0), fallback)
+
+
 def fit_structured(
     design: sparse.csc_matrix,
     y: FloatArray,
@@ -537,6 +736,7 @@ def fit_structured(
     iterations: int = 6,
     cross: tuple[sparse.spmatrix | SymmetricPairs, FloatArray] | None = None,
     group_init: FloatArray | None = None,
+    tol: float = 0.0,
 ) -> StructuredFit:
     """Fit ``y ~ design @ c`` with ``c[i] = a[group[i]] * w[form[i]]`` (``w = 1`` where ``form < 0``).
 
@@ -566,6 +766,11 @@ def fit_structured(
     group_init
         Group coefficients of a similar earlier fit: their support warm-starts
         the first species step.
+    tol
+        With ``tol > 0``, ``iterations`` is a maximum: the alternation stops
+        when a species step lowers the residual by less than ``tol`` times it
+        (alternating steps converge slowly when the starting form weights are
+        far from the data's, e.g. a Na+ ladder centred at 8 started at 2).
     """
     n_group = int(group.max()) + 1 if group.size else 0
     n_form = form_family.size
@@ -586,23 +791,54 @@ def fit_structured(
     form_gram = pairs.reducer(col_form, n_form + free_groups.size) if n_form else None
     a = np.zeros(n_group) if group_init is None else np.asarray(group_init, dtype=float)
     gram = np.zeros((n_group, n_group))
-    for it in range(iterations):
+    yy = float(y @ y)
+    last = math.inf
+    first = group_init is None
+
+    def species(w: FloatArray, a: FloatArray) -> tuple[FloatArray, FloatArray, float]:
         # species step: a group's column is the sum of its ions with the current form weights
         f = np.where(has_form, w[fidx], 1.0)
-        gram = species_gram(f)
+        g = species_gram(f)
         rhs = _sum_by(group, f * dty, n_group)
-        a = nnls_blocks(gram, rhs, x0=a if (it or group_init is not None) else None)
+        a = nnls_blocks(g, rhs, x0=None if first else a)
+        # |y - D c|^2 of this species step: a^T G a - 2 a^T rhs + y^T y
+        return a, g, yy - 2.0 * float(a @ rhs) + float(a @ (g @ a))
+
+    w_plain = w_prev = w
+    beta, extrapolated = 1.0, False
+    for it in range(iterations):
+        a, gram, now = species(w, a)
+        first = False
+        if extrapolated:  # the extrapolated forms did worse: back to the plain step
+            if now > last:
+                w, beta = w_plain, 1.0
+                a, gram, now = species(w, a)
+            else:
+                beta = min(2.0 * beta, 8.0)
         if it == iterations - 1 or form_gram is None:
             break
+        if tol > 0:
+            if now > last * (1.0 - tol):
+                break
+            last = now
         # form step: a form's column is the sum of its ions weighted by the species abundances
         f = np.where(has_form, a[group], 1.0)
         rhs = _sum_by(col_form, f * dty, n_form + free_groups.size)
         sol = nnls_blocks(form_gram(f), rhs, x0=np.concatenate([w, a[free_groups]]))
-        new_w = sol[:n_form]
-        fam_sum = np.bincount(form_family, weights=new_w, minlength=n_fam)
-        ok = fam_sum[form_family] > 0
-        w = np.where(ok, new_w / np.where(ok, fam_sum[form_family], 1.0), w)
+        new_w = _per_family(sol[:n_form], form_family, n_fam, w)
         a[free_groups] = sol[n_form:]
+        w_prev, w_plain = w_plain, new_w
+        extrapolated = tol > 0 and it >= 1
+        # alternating steps crawl along the valley of near-isobaric trades (one
+        # Au/Ag swap against four Na+/H+): extrapolate the forms' last move
+        # (Bro 1998), kept only while it lowers the residual
+        w = (
+            _per_family(
+                np.clip(new_w + beta * (new_w - w_prev), 0.0, None), form_family, n_fam, new_w
+            )
+            if extrapolated
+            else new_w
+        )
     ion = a[group] * np.where(has_form, w[fidx], 1.0)
     # |y - D c|^2 from the cross products (cancellation leaves ~1e-15 |y|^2)
     rss = float(y @ y - 2.0 * (ion @ dty) + ion @ (pairs.matrix @ ion))

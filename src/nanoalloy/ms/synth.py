@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import InputError
+from .fit import Instrument, peak_profile
 from .library import (
     Candidate,
     Preset,
@@ -281,6 +282,9 @@ def synthesize(
     model: ESIModel | None = None,
     time_min: float | None = None,
     polarity: str | None = None,
+    eta: float = 0.0,
+    tail_fwhm: float = 0.0,
+    resolution_exponent: float = 0.0,
 ) -> SynthResult:
     """Render one population table as an ESI spectrum.
 
@@ -307,9 +311,26 @@ def synthesize(
         Electronic noise sigma relative to the tallest peak.
     seed
         Random seed (None: no noise at all, an exact rendering).
+    model
+        How populations appear as ions (default :class:`ESIModel`).
+    time_min
+        Scan time written to the metadata (``rt_min``).
+    eta
+        Lorentzian fraction of a pseudo-Voigt peak shape (0: Gaussian peaks).
+    tail_fwhm
+        Mean length of an exponential tail to high m/z, in FWHM (TOF tailing;
+        the peak's position, which the calibration moves, is its centroid).
+    resolution_exponent
+        ``k`` of ``R(m) = resolution (m / 2000)^k`` (0: the same resolving
+        power everywhere).
     polarity
         ``"negative"`` or ``"positive"``: only ions of that sign are made; by
         default negative when any family of the preset forms anions.
+
+    Peak shapes other than Gaussian (and a resolving power varying with m/z)
+    are rendered by :func:`nanoalloy.ms.fit.peak_profile` with an
+    :class:`nanoalloy.ms.fit.Instrument`; the default Gaussian rendering is
+    :func:`nanoalloy.chem.isotopes.profile`, unchanged.
 
     Returns
     -------
@@ -334,6 +355,8 @@ def synthesize(
     m = model or ESIModel()
     if not (resolution > 0 and mz_range[0] < mz_range[1] and points_per_fwhm > 0):
         raise InputError("resolution, mz_range and points_per_fwhm must be positive and ordered")
+    if not (0.0 <= eta <= 1.0 and 0.0 <= tail_fwhm <= 20.0 and abs(resolution_exponent) <= 3):
+        raise InputError("eta must be in [0, 1], tail_fwhm in [0, 20], |resolution_exponent| <= 3")
     sign = _polarity(p, polarity)
     cands, w = _weights_from_populations(df, p, m, sign)
     if not cands:
@@ -343,16 +366,23 @@ def synthesize(
         )
     patterns = _patterns(cands)
     lo, hi = mz_range
-    step = lo / resolution / points_per_fwhm
+    instrument = Instrument(
+        resolution, eta=eta, tail=tail_fwhm, exponent=resolution_exponent, reference_mz=2000.0
+    )
+    step = float(instrument.fwhm(lo)) / points_per_fwhm
     grid = np.arange(lo, hi, step)
     scale = 1e-6 * (calibration_ppm + calibration_slope_ppm * (grid - 2000.0) / 1000.0)
-    # render on the true axis, then relabel the axis as the miscalibrated instrument reports it
-    _, y = profile(patterns, resolution, mz=grid, weights=w)
-    mz_obs = grid * (1.0 + scale)
-    # scale to the tallest *cluster* apex: single-peak complexes may stand above it, as in real spectra
     is_cluster = np.array([c.kind == "cluster" for c in cands])
     w_cluster = np.where(is_cluster, w, 0.0)
-    _, y_cluster = profile(patterns, resolution, mz=grid, weights=w_cluster)
+    # render on the true axis, then relabel the axis as the miscalibrated instrument reports it
+    if instrument.shape == "gaussian" and resolution_exponent == 0.0:
+        _, y = profile(patterns, resolution, mz=grid, weights=w)
+        _, y_cluster = profile(patterns, resolution, mz=grid, weights=w_cluster)
+    else:
+        y = peak_profile(patterns, grid, instrument, weights=w)
+        y_cluster = peak_profile(patterns, grid, instrument, weights=w_cluster)
+    mz_obs = grid * (1.0 + scale)
+    # scale to the tallest *cluster* apex: single-peak complexes may stand above it, as in real spectra
     ymax = (
         float(y_cluster.max()) if y_cluster.size and y_cluster.max() > 0 else float(y.max() or 1.0)
     )
@@ -364,9 +394,9 @@ def synthesize(
         y = rng.poisson(np.clip(y, 0, None) * counts).astype(float) / counts
         y = y + rng.normal(0.0, gaussian_noise, size=y.size)
     y = np.clip(y, 0.0, None)
-    meta = {
+    meta: dict[str, object] = {
         "source": "nanoalloy.ms.synth (simulated)",
-        "resolution": resolution,
+        "resolution": float(instrument.resolution_at((lo + hi) / 2.0)),
         "ms_level": 1,
         "polarity": "negative" if sign < 0 else "positive",
         "centroided": False,

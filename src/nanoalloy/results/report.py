@@ -443,10 +443,17 @@ def _truth_table(folder: Path, tab: pd.DataFrame) -> str:
         )
     if not rows:
         return ""
+    extra = ""
+    if (folder / "truth_instrument.csv").exists():  # simulated against fitted instrument
+        extra = table_html(
+            _read_csv(folder / "truth_instrument.csv"),
+            table_id=f"truth-instrument-{abs(hash(str(folder))) % 10**6}",
+        )
     return (
         "<h3>Simulated truth against assignment</h3><p>The spectra were simulated from known "
         "populations; this table closes the loop.</p>"
         + table_html(pd.DataFrame(rows), table_id=f"truth-{abs(hash(str(folder))) % 10**6}")
+        + extra
     )
 
 
@@ -555,7 +562,7 @@ def _assign_section(folder: Path, ids: _Ids) -> tuple[str, str]:
     parts.append("<h3>Species</h3>" + table_html(species, table_id=ids("species")))
     if not ions.empty:
         parts.append("<h3>Ions</h3>" + table_html(ions, table_id=ids("ions")))
-    for name in ("run.json", "parameters.json", "summary.json"):
+    for name in ("run.json", "parameters.json", "summary.json", "instrument.json"):
         if (folder / name).exists():
             parts.append(_params(json.loads((folder / name).read_text())))
     return title, "".join(parts)

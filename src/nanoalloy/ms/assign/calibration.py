@@ -1,5 +1,6 @@
-"""Calibration of the m/z axis, ``ppm(m) = a + b m``: coarse screen, walks, joint refinement,
-and the per-window shifts reported before/after (step 4).
+"""Calibration of the m/z axis, ``ppm(m) = a + b m``: a coarse search over +-100 ppm by
+converged whole-model fits, walks, joint refinement of offset and slope, and the per-window
+shifts reported before/after (step 4).
 """
 
 from __future__ import annotations
@@ -9,11 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..._parallel import pmap
-from ..fit import (
-    BlockSolver,
-    _mixer,
-    scan_shift,
-)
+from ..fit import BlockSolver, _mixer, scan_shift
 from .candidates import _Problem
 from .design import _calibrated, _Design, _extended, _fit_round, _form_factor
 
@@ -33,6 +30,83 @@ def _parabola(values: np.ndarray, k: int, step: float) -> float:
 
 
 def _coarse_calibration(
+    prob: _Problem,
+    design: _Design,
+    g: Any,
+    gy: np.ndarray,
+    *,
+    span_ppm: float = 100.0,
+    step_ppm: float = 10.0,
+    walk_ppm: float = 4.0,
+    n_basins: int = 3,
+    noise: float = 1.0,
+    prior_ppm: float = 40.0,
+) -> tuple[float, float]:
+    """Calibration offset (ppm, slope 0) minimising converged whole-spectrum fits.
+
+    Every trial offset (within ``span_ppm`` at the spectrum's centre, every
+    ``step_ppm``) gets the full structured fit (species *and* form weights,
+    from the starting weights each time, so no trial inherits another's
+    basin), run to convergence (:func:`~nanoalloy.ms.fit.fit_structured`
+    with a tolerance): a screen at fixed form weights is no guide, since a Na+
+    ladder centred at 8 screened with one centred at 2 prefers a decoy
+    calibration, and the residual over offsets has a minimum about every 75
+    ppm (one Au/Ag swap against four Na+/H+ exchanges moves an Au44 cluster
+    by 0.97 Da, ~1 isotope step, ~75 ppm), which only the whole model over
+    every charge state and family tells apart. From each of the
+    ``n_basins`` best local minima of the grid the offset is walked in
+    ``walk_ppm`` steps until it has fitted neighbours on both sides; a
+    parabola through the three gives the sub-step minimum, and the lowest
+    chi-square (residual / ``noise``^2) plus a prior ``(offset / prior_ppm)^2``
+    wins: where the data cannot tell two basins apart (one envelope in a
+    narrow window, whose composition and calibration trade one for the
+    other), the smaller correction does. The slope is left to the
+    refinement.
+    """
+    trials = np.arange(-span_ppm, span_ppm + 1e-9, step_ppm)
+
+    def rss(p: float) -> float:
+        y = _calibrated(g.mz, gy, p, 0.0, design.mz)
+        return float(_fit_round(prob, design, y, prob.form_init, 20, tol=1e-3)["rss"])
+
+    screen = np.array(pmap(rss, [float(t) for t in trials]))
+    # the deepest local minima of the grid, each walked to its own minimum (a
+    # basin can be narrower than the grid step: the best grid point need not lie
+    # in the deepest basin)
+    pad = np.r_[np.inf, screen, np.inf]
+    local = np.flatnonzero((pad[1:-1] <= pad[:-2]) & (pad[1:-1] <= pad[2:]))
+    best = (np.inf, 0.0)
+    for k in local[np.argsort(screen[local])][:n_basins].tolist():
+        walk = np.arange(trials[k] - step_ppm, trials[k] + step_ppm + 1e-9, walk_ppm)
+        val, p, _ = _walk_offset(rss, walk, int(np.argmin(np.abs(walk - trials[k]))))
+        # chi-square plus a Gaussian prior on the offset
+        best = min(best, (val / noise**2 + (p / prior_ppm) ** 2, p))
+    return best[1], 0.0
+
+
+def _walk_offset(
+    rss: Any,
+    trials: np.ndarray,
+    k: int,
+) -> tuple[float, float, float]:
+    """Refits along the offset from trial ``k`` to a minimum with fitted neighbours.
+
+    Returns (residual sum of squares, offset ppm, 0).
+    """
+    full: dict[int, float] = {}
+    for _ in range(trials.size):
+        todo = [j for j in (k - 1, k, k + 1) if 0 <= j < trials.size and j not in full]
+        full.update(zip(todo, pmap(lambda j: rss(float(trials[j])), todo), strict=True))
+        best = min(full, key=full.__getitem__)
+        if best == k:
+            break
+        k = best
+    curve = np.array([full.get(j, np.inf) for j in range(trials.size)])
+    step = float(trials[1] - trials[0]) if trials.size > 1 else 1.0
+    return full[k], float(trials[k]) + _parabola(curve, k, step), 0.0
+
+
+def _screen_calibration(
     prob: _Problem,
     design: _Design,
     g: Any,
@@ -88,14 +162,14 @@ def _coarse_calibration(
     if 0.0 in slopes:
         starts.add(slopes.index(0.0))
     results = [
-        _walk_offset(prob, design, axis, trials, slopes[i], int(np.argmin(screen[i])))
+        _screen_walk(prob, design, axis, trials, slopes[i], int(np.argmin(screen[i])))
         for i in sorted(starts)
     ]
     _, p, slope = min(results)
     return p - slope / 1000.0 * centre, slope / 1000.0
 
 
-def _walk_offset(
+def _screen_walk(
     prob: _Problem,
     design: _Design,
     axis: Any,

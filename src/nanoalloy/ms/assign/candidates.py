@@ -105,10 +105,13 @@ def _prune(
     ymax = maximum_filter1d(gy, 2 * half + 1, mode="nearest")
     pos = np.clip(np.searchsorted(gx, main_mz), 0, gx.size - 1)
     inside = (main_mz >= gx[0]) & (main_mz <= gx[-1])
-    ok = (ymax[pos] >= threshold) & inside
+    ok = ymax[pos] >= threshold
     n = len(lib)
-    bad = np.bincount(owner, weights=~ok, minlength=n)
-    return (bad == 0) & in_range
+    # main peaks outside the recorded window cannot be judged (a zoom, or an
+    # envelope cut by the window's edge): every peak inside must stand, and one must be
+    bad = np.bincount(owner, weights=inside & ~ok, minlength=n)
+    seen = np.bincount(owner, weights=inside, minlength=n)
+    return (bad == 0) & (seen > 0) & in_range
 
 
 NA_MEAN = 2.0  # starting Na+ mean of every family

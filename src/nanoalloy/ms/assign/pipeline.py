@@ -2,15 +2,13 @@
 
 :func:`assign` runs the whole pipeline on one :class:`~nanoalloy.ms.spectrum.Spectrum`:
 
-1. resolving power: given; else measured on isolated peaks (standing above a
-   50 m/z baseline, with a noise floor of 0.2 % of the tallest peak, so that
-   the beats of dense interleaved isotope combs do not pass); else the file's
-   claim; else the larger of two estimates that overlaps can only lower (the
-   valley depth between overlapping isotope peaks,
-   :func:`~nanoalloy.ms.peaks.resolution_from_valleys`, and the upper quantile of
-   peak widths); then decimation to a few points per FWHM,
-   baseline removal (wide morphological opening; the remainder is fitted as a
-   piecewise-linear baseline with the ions), noise estimate;
+1. instrument: starting resolving powers from isolated peaks, the file's
+   claim, valley depths and peak widths (all that give a number; a grid over
+   3,000-100,000 when none is plausible), the spectrum decimated finely enough
+   for the largest; baseline removal (wide morphological opening; the
+   remainder is fitted as a piecewise-linear baseline with the ions), noise
+   estimate. The peak shape and R(m/z) are fitted in step 4 (see
+   :mod:`~nanoalloy.ms.assign.instrument`); nothing is refused;
 2. library pruning: every candidate ion of the preset whose main isotope peaks
    (within ``tolerance_ppm``) do not all stand above ``min_snr`` x noise is
    dropped, without rendering anything; a cluster species survives with any
@@ -20,15 +18,21 @@
    Na+ and Cl-shell variant, fragments and complexes at once); the design is
    rendered once and calibrations are applied by reading the data on the
    corrected axis;
-4. calibration ``ppm(m) = a + b m``: a screen of offset (+-32 ppm) x slope
-   (+-8 ppm per 1000 m/z) by species-only fits, full-refit walks along the
-   offset at the best screened slope and at none, then offset and slope
-   refined together in shrinking 3 x 3 grids of full refits with a quadratic
-   step (form weights refitted each time, because weights fitted at one
-   calibration absorb part of its error: one Au/Ag swap against four Na+/H+
-   exchanges moves the isotope comb by ~18 ppm, and the residual is a narrow
-   tilted valley in offset and slope); ppm errors per m/z window
-   before/after are reported in the :class:`~nanoalloy.ms.peaks.Calibration`;
+4. calibration ``ppm(m) = a + b m`` and instrument: each starting resolving
+   power (and, for ``peak_shape`` auto or tailed, a tailed start) gets a
+   design, a calibration (a species screen of offset x slope with full-refit
+   walks within +-32 ppm; with a wider ``calibration_range_ppm`` converged
+   structured fits over the whole range, see
+   :func:`~nanoalloy.ms.assign.calibration._coarse_calibration`) and a fit
+   run to convergence; the lowest residual per row wins. Then R0, the
+   calibration offset and slope, eta, tail and the exponent of R(m) are
+   refined together on refits of the fitted species, with the model rendered
+   where the calibration puts each peak; the design is rebuilt with the
+   fitted instrument and refitted. With a fixed Gaussian instrument
+   (``resolution`` and ``peak_shape="gaussian"``) offset and slope are
+   refined instead in shrinking 3 x 3 grids of full refits. ppm errors per m/z
+   window before/after are reported in the
+   :class:`~nanoalloy.ms.peaks.Calibration`;
 5. model selection: fragments whose parent species carry no signal go (an
    M43(SR)28 fragment + 2 Na is isobaric to M44(SR)27); a family is dropped
    when the others re-explain >= 90 % of its share of the model and the
@@ -72,23 +76,32 @@ SPECIES_COLUMNS, ION_COLUMNS
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..._parallel import serial_blas
 from ...errors import FitError
-from ..fit import (
-    decimate,
-)
+from ..fit import PEAK_SHAPES, Instrument, decimate
 from ..library import Preset, load_preset
 from ..peaks import Calibration
 from ..spectrum import Spectrum
-from .calibration import _coarse_calibration, _refine_calibration, _window_shifts
+from .calibration import (
+    _coarse_calibration,
+    _refine_calibration,
+    _screen_calibration,
+    _window_shifts,
+)
 from .candidates import _library, _problem, _prune
-from .design import _build_design, _calibrated, _fit_round
-from .instrument import _estimate_resolution
+from .design import _build_design, _calibrated, _Design, _fit_round
+from .instrument import (
+    _decimation_resolution,
+    _fit_instrument,
+    _resolution_candidates,
+    _start_grid,
+)
 from .priors import check_priors
 from .result import Assignment
 from .selection import select
@@ -99,6 +112,10 @@ if TYPE_CHECKING:
     pass
 
 __all__ = ["assign"]
+
+TAIL_START = 0.6  # tail (FWHM) of the tailed start of the instrument search
+SCREEN_PPM = 32.0  # span of the species screen of the calibration (ppm)
+WING_ETA = 0.05  # fitted eta above this: no baseline opening (the hats fit the baseline)
 
 
 @serial_blas
@@ -123,6 +140,8 @@ def assign(
     polarity: str | None = None,
     priors: tuple[str, ...] | frozenset[str] | None = None,
     replicates: int = 8,
+    peak_shape: str = "auto",
+    calibration_range_ppm: float = 32.0,
 ) -> Assignment:
     """Assign every cluster ion of a preset in one spectrum.
 
@@ -133,7 +152,7 @@ def assign(
     preset
         Candidate preset name, path or :class:`~nanoalloy.ms.library.Preset`.
     resolution
-        Resolving power; estimated from the data when omitted.
+        Resolving power, held fixed; fitted to the data when omitted.
     calibrate
         Correct the m/z axis (linear ppm model) on the fitted ions.
     families, fragments, complexes
@@ -150,6 +169,10 @@ def assign(
         Knot spacing of the piecewise-linear baseline correction fitted with the ions.
     isobar_threshold
         Cosine similarity above which two fitted columns are flagged near-isobaric.
+    peak_shape
+        ``auto`` (the residual decides), ``gaussian``, ``pseudo-voigt`` or ``tailed``.
+    calibration_range_ppm
+        Calibration offsets searched (+-); above 32 ppm by converged fits.
     family_tolerance
         A family is dropped (and the rest refitted) when removing it raises the
         residual sum of squares by less than this fraction of the family's own
@@ -182,8 +205,7 @@ def assign(
     Raises
     ------
     FitError
-        When the spectrum is empty, centroided, or its resolving power cannot
-        be determined.
+        When the spectrum is empty or centroided, or an option is out of range.
 
     Examples
     --------
@@ -206,14 +228,32 @@ def assign(
         raise FitError("assign needs profile data; this spectrum is centroided")
     if float(spectrum.intensity.max()) <= 0:
         raise FitError("the spectrum holds no signal (all intensities are zero)")
-    if resolution is None:
-        resolution = _estimate_resolution(spectrum)
-    if not (math.isfinite(resolution) and 100 <= resolution <= 1e7):
+    if resolution is not None and not (math.isfinite(resolution) and 100 <= resolution <= 1e7):
         raise FitError(f"resolution must be between 100 and 1e7, got {resolution}")
+    if not (math.isfinite(calibration_range_ppm) and 0 < calibration_range_ppm <= 1000):
+        raise FitError(f"calibration_range_ppm must be in (0, 1000], got {calibration_range_ppm}")
+    if peak_shape not in PEAK_SHAPES:
+        raise FitError(f"peak_shape must be one of {', '.join(PEAK_SHAPES)}, got {peak_shape!r}")
 
+    # 1. instrument: starting resolving powers (the residual decides later), decimation
+    candidates = [float(resolution)] if resolution is not None else _resolution_candidates(spectrum)
+    r_dec, r_max = _decimation_resolution(spectrum, candidates, points_per_fwhm)
+    starts = _start_grid(candidates, r_max)
+    g = decimate(spectrum.mz, spectrum.intensity, resolution=r_dec, points_per_fwhm=points_per_fwhm)
+    gspec = Spectrum(g.mz, g.intensity)
+    base = estimate_baseline(gspec, window_mz=baseline_window_mz)
+    gy = g.intensity - base
+    noise = noise_level(gspec)
+    if noise <= 0:
+        noise = 1e-3 * float(max(gy.max(), 1e-300))
+
+    # 2. candidates: the preset's library pruned against the data (wide enough for
+    # the calibration range)
     lib, pats, owner, main_mz = _library(p, cache=cache)
     fam_ok = np.ones(len(lib), dtype=bool)
+    charge = np.empty(len(lib))
     for i, c in enumerate(lib.candidates):
+        charge[i] = abs(c.charge) or 1
         if c.kind == "fragment" and not fragments:
             fam_ok[i] = False
         elif c.kind == "complex" and not complexes:
@@ -227,15 +267,10 @@ def assign(
         sign = -1 if pol == "negative" else 1
         fam_ok &= np.array([c.charge * sign > 0 for c in lib.candidates], dtype=bool)
     mz0 = spectrum.mz
-    in_range = fam_ok & (lib.mz_average >= mz0[0]) & (lib.mz_average <= mz0[-1])
-
-    g = decimate(mz0, spectrum.intensity, resolution=resolution, points_per_fwhm=points_per_fwhm)
-    gspec = Spectrum(g.mz, g.intensity)
-    base = estimate_baseline(gspec, window_mz=baseline_window_mz)
-    gy = g.intensity - base
-    noise = noise_level(gspec)
-    if noise <= 0:
-        noise = 1e-3 * float(max(gy.max(), 1e-300))
+    # ions whose envelope (+-8 Da) reaches into the window: the edges of a window
+    # (or a zoom) cut through envelopes, which must be modelled, not fought
+    margin = 8.0 / charge
+    in_range = fam_ok & (lib.mz_average >= mz0[0] - margin) & (lib.mz_average <= mz0[-1] + margin)
     survive = _prune(
         lib,
         owner,
@@ -244,26 +279,98 @@ def assign(
         gy,
         in_range=in_range,
         threshold=min_snr * noise,
-        tolerance_ppm=tolerance_ppm,
-        resolution=resolution,
+        tolerance_ppm=tolerance_ppm + (calibration_range_ppm if calibrate else 0.0),
+        resolution=r_dec,
         points_per_fwhm=points_per_fwhm,
     )
     prob = _problem(lib, survive, in_range)
     if not (~prob.free_group).any():
-        return _empty(spectrum, resolution, noise, base, g)
-    design = _build_design(prob, pats, g, resolution, baseline_knot_mz)
-    cal_a, cal_b = 0.0, 0.0
-    if calibrate:
-        cal_a, cal_b = _coarse_calibration(prob, design, g, gy)
-    y = _calibrated(g.mz, gy, cal_a, cal_b, design.mz)
-    state = _fit_round(prob, design, y, prob.form_init, 6)
-    # offset and slope together, in shrinking steps; forms carried between rounds
+        return _empty(spectrum, starts[0], noise, base, g)
+
+    # 3. + 4. joint fit, calibration and instrument: the start the residual prefers
+    def start(
+        r: float, tail: float = 0.0
+    ) -> tuple[float, Instrument, _Design, tuple[float, float], dict[str, Any]]:
+        ins = Instrument(r, tail=tail)
+        d = _build_design(prob, pats, g, ins, baseline_knot_mz)
+        c = (0.0, 0.0)
+        if calibrate:
+            # two coarse searches (a species screen with walks; converged fits on a
+            # grid): each fails where the other holds, so the converged fit decides
+            span = min(calibration_range_ppm, SCREEN_PPM)
+            found = {
+                _screen_calibration(prob, d, g, gy, span_ppm=span),
+                _coarse_calibration(
+                    prob,
+                    d,
+                    g,
+                    gy,
+                    span_ppm=calibration_range_ppm,
+                    step_ppm=min(10.0, calibration_range_ppm / 5.0),
+                    noise=noise,
+                ),
+            }
+            fits = {
+                cc: _fit_round(
+                    prob, d, _calibrated(g.mz, gy, *cc, d.mz), prob.form_init, 60, tol=1e-4
+                )
+                for cc in found
+            }
+            c = min(fits, key=lambda cc: fits[cc]["rss"])
+            st = fits[c]
+        else:
+            st = _fit_round(prob, d, _calibrated(g.mz, gy, *c, d.mz), prob.form_init, 60, tol=1e-4)
+        # the residual over the whole grid (rows no ion reaches count with their data),
+        # so that starts whose designs cover different rows compare
+        outside = float(gy @ gy) - float(gy[d.rows] @ gy[d.rows])
+        return st["rss"] + outside, ins, d, c, st
+
+    tried = [start(r) for r in starts]
+    best = min(tried, key=lambda t: t[0])
+    if peak_shape in ("auto", "tailed"):
+        # a tail moves the apex off the centroid by most of a FWHM: a Gaussian
+        # start calibrates onto the apex and settles there (its composition
+        # adapted), so a tailed start competes
+        # (its core narrower than the Gaussian that a tailed peak's width suggests)
+        r_tail = min(best[1].resolution * 1.3, r_max)
+        best = min(best, start(r_tail, TAIL_START), key=lambda t: t[0])
+    _, instrument, design, (cal_a, cal_b), state = best
+    # offset and slope together, in shrinking 3 x 3 grids of full refits (every
+    # species free to change: a miscalibration is mended before the instrument is
+    # refined on the species it fitted); forms carried between rounds
     for step in ((4.0, 4.0), (2.0, 2.0), (1.0, 1.0)) if calibrate else ():
         cal_a, cal_b = _refine_calibration(
             prob, design, g, gy, cal_a, cal_b, step=step, form_w=state["fit"].form
         )
         y = _calibrated(g.mz, gy, cal_a, cal_b, design.mz)
         state = _fit_round(prob, design, y, state["fit"].form, 3)
+    if peak_shape != "gaussian" or resolution is None:
+        if calibrate:
+            state = _fit_round(prob, design, y, state["fit"].form, 60, tol=1e-4)
+        instrument, (cal_a, cal_b) = _fit_instrument(
+            prob,
+            pats,
+            g,
+            gy,
+            design,
+            state,
+            instrument,
+            (cal_a, cal_b),
+            free_resolution=resolution is None,
+            shape=peak_shape,
+            calibrate=calibrate,
+            r_max=r_max,
+            knot_mz=baseline_knot_mz,
+            raw=True,
+        )
+        design = _build_design(prob, pats, g, instrument, baseline_knot_mz)
+        if instrument.eta > WING_ETA:
+            # Lorentzian wings pile up into a pedestal that the opening would take
+            # for baseline: the hats alone fit the baseline
+            base = np.zeros_like(base)
+            gy = np.asarray(g.intensity, dtype=float)
+    y = _calibrated(g.mz, gy, cal_a, cal_b, design.mz)
+    state = _fit_round(prob, design, y, state["fit"].form, 60, tol=1e-4)
     calibration = None
     after = np.zeros((0, 3))  # (centre m/z, ppm error, weight) per window, after calibration
     if calibrate:
@@ -284,6 +391,8 @@ def assign(
         calibration = Calibration(
             "linear" if cal_b else "offset", cal_a, cal_b, _ro(before), _ro(after[:, 1])
         )
+
+    # 5. model selection (chemistry priors), then competing hypotheses and the sd
     prob0 = prob
     prob, state, trials = select(prob, state, design, family_tolerance, lib=lib, priors=use_priors)
     prob, state, cal_new, unc = assess(
@@ -314,19 +423,22 @@ def assign(
             calibration.ppm_before,
             _ro(calibration.ppm_before - centre_shift),
         )
+
+    # 6. tables
     state["g"] = g
     state["gy"] = _calibrated(g.mz, gy, cal_a, cal_b, g.mz)
     state["rows"] = design.rows
     state["base"] = base + np.asarray(design.hats @ state["hat_coef"])
     mz = mz0 / (1.0 + (cal_a + cal_b * mz0) * 1e-6)
-    return _tables(
+    r_centre = float(instrument.resolution_at(float(np.median(design.mz))))
+    out = _tables(
         spectrum,
         p,
         lib,
         pats,
         prob,
         state,
-        resolution,
+        r_centre,
         noise,
         calibration,
         mz,
@@ -335,6 +447,7 @@ def assign(
         min_snr,
         unc,
     )
+    return replace(out, instrument=instrument)
 
 
 def _ro(a: np.ndarray) -> np.ndarray:

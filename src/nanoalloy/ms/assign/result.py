@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..fit import Instrument, peak_profile
 from ..peaks import Calibration
 from ..spectrum import Spectrum
 
@@ -97,6 +99,8 @@ class Assignment:
     message: str = ""
     """Human-readable note (e.g. ``no clusters found``)."""
     _render: tuple[Any, ...] = field(default=(), repr=False)
+    instrument: Instrument | None = None
+    """Fitted peak shape and resolving power R(m/z) (None: Gaussian at :attr:`resolution`)."""
 
     # ------------------------------------------------------------------ derived
     @property
@@ -120,7 +124,9 @@ class Assignment:
 
         pats, weights, mz_cal, baseline = self._render
         y = np.asarray(baseline, dtype=float).copy()
-        if pats:
+        if pats and self.instrument is not None:
+            y += peak_profile(list(pats), np.asarray(mz_cal), self.instrument, weights=weights)
+        elif pats:
             _, ions = profile(pats, self.resolution, mz=mz_cal, weights=weights)
             y += ions
         return y
@@ -140,6 +146,7 @@ class Assignment:
             "message": self.message,
             "points": len(self.spectrum),
             "resolution": round(self.resolution, 1),
+            "instrument": None if self.instrument is None else self.instrument.describe(),
             "noise": self.noise,
             "r2": self.r2,
             "rmse": self.rmse,
@@ -173,6 +180,25 @@ class Assignment:
         cols = ["species", "family", "ambiguity_group", "ambiguity_share", "abundance"]
         return [{k: _jsonable(v) for k, v in r.items()} for r in rows[cols].to_dict("records")]
 
+    def instrument_summary(self) -> dict[str, Any]:
+        """Fitted instrument and calibration (what ``instrument.json`` holds)."""
+        cal = self.calibration
+        ins = (
+            self.instrument.describe()
+            if self.instrument is not None
+            else {
+                "peak_shape": "gaussian",
+                "resolution": round(self.resolution, 1),
+            }
+        )
+        return {
+            **ins,
+            "resolution_at_median_mz": round(self.resolution, 1),
+            "calibration_ppm_intercept": None if cal is None else cal.ppm_intercept,
+            "calibration_ppm_slope": None if cal is None else cal.ppm_slope,
+            "calibration_ppm_at_median_mz": self.ppm_shift,
+        }
+
     def plot(self, path: str | Path | None = None, /, *, n_labels: int = 12) -> Any:
         """Spectrum, fitted model, labelled strongest ions and the residual panel.
 
@@ -183,7 +209,8 @@ class Assignment:
     def write(self, folder: str | Path, /, *, plot: bool = True, fit: bool = True) -> Path:
         """Write the tables (and figure, fitted profile) into ``folder`` atomically.
 
-        ``species.csv``, ``ions.csv``, ``families.csv``; with ``plot``
+        ``species.csv``, ``ions.csv``, ``families.csv``, ``instrument.json``
+        (:meth:`instrument_summary`); with ``plot``
         ``spectrum.png``; with ``fit`` ``fit.csv``: ``mz,intensity,model`` on
         the measured axis, min-max decimated to at most 20,000 points (every
         apex kept), which the interactive report draws.
@@ -198,6 +225,9 @@ class Assignment:
             self.species.to_csv(stage / "species.csv", index=False)
             self.ions.to_csv(stage / "ions.csv", index=False)
             self.families.to_csv(stage / "families.csv", index=False)
+            (stage / "instrument.json").write_text(
+                json.dumps(self.instrument_summary(), indent=2) + "\n"
+            )
             full = self.model if (plot or fit) else None  # rendered once for both
             if plot:
                 _plot(self, stage / "spectrum.png", n_labels=12, model=full)

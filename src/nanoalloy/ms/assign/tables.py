@@ -101,7 +101,8 @@ def _tables(
     # ion intensities: only ions whose mean m/z lies in the spectrum count (as the truth does)
     ion_i = fitted.ion
     factor = np.where(ion_i > 0, ion_i / np.where(a[prob.group] > 0, a[prob.group], 1.0), 0.0)
-    signal = np.bincount(prob.group, weights=ion_i, minlength=n_group)
+    inside = (mz_mean >= mz_cal[0]) & (mz_mean <= mz_cal[-1])  # (edge envelopes are fitted too)
+    signal = np.bincount(prob.group, weights=ion_i * inside, minlength=n_group)
     sd_signal = sd_a * np.bincount(prob.group, weights=factor, minlength=n_group)
     # score: envelope correlation with the data it explains x log SNR
     from scipy import sparse

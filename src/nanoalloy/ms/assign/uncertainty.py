@@ -451,7 +451,7 @@ def _alternative(
     refit at the current calibration leaves more than half of its own sum of
     squares unexplained); else the refit after one more calibration refinement.
     """
-    from .calibration import _coarse_calibration, _refine_calibration
+    from .calibration import _refine_calibration, _screen_calibration
 
     final = set(prob.group_labels)
     keep_group = np.array(
@@ -473,7 +473,7 @@ def _alternative(
             return None
     if calibration is not None:
         # calibrated afresh: a near-isobar sits tens of ppm away
-        a, b = _coarse_calibration(trial_prob, design, g, gy)
+        a, b = _screen_calibration(trial_prob, design, g, gy)
         y = _calibrated(g.mz, gy, a, b, design.mz)
         trial = _fit_round(trial_prob, design, y, trial_prob.form_init, 6)
         for step in ((2.0, 2.0), (1.0, 1.0)):

