@@ -163,7 +163,12 @@ def test_assign_into_a_used_folder_refused_or_replaced_as_a_whole(
     # with --overwrite the folder is replaced as a whole: no figure, fit or report of the old run
     argv = ["assign", str(second), "--out", str(out), "--no-plot", "--no-report", "--overwrite"]
     assert cli.main(argv) == 0
-    assert {p.name for p in out.iterdir()} == {"species.csv", "ions.csv", "families.csv"}
+    assert {p.name for p in out.iterdir()} == {
+        "species.csv",
+        "ions.csv",
+        "families.csv",
+        "instrument.json",
+    }
     assert (out / "species.csv").read_bytes() != before["species.csv"]
     assert not list(tmp_path.glob(".*.part"))
 
