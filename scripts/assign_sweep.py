@@ -37,6 +37,7 @@ import time
 
 import numpy as np
 import pandas as pd
+from assign_coverage import _cases  # scripts/ is sys.path[0] when run as a script
 
 
 def _gauss(rng: np.random.Generator, lo: int, hi: int) -> dict[int, float]:
@@ -71,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
 
     rng = np.random.default_rng(args.seed)
     passed = total = 0
+    covered_sp: list[bool] = []
+    covered_fam: list[bool] = []
     for _ in range(args.reps):
         for kind, (windows, own_range) in KINDS.items():
             pops = {}
@@ -107,9 +110,11 @@ def main(argv: list[str] | None = None) -> int:
             spec = syn.spectrum
             meta = {k: v for k, v in spec.metadata.items() if k != "resolution"}
             res = assign(Spectrum(spec.mz, spec.intensity, metadata=meta))
-            # ---- hook (issue 11, other half): coverage of abundance_sd on repeated noise
-            # draws is measured by scripts/assign_coverage.py; call it here per case when
-            # it exists, e.g. coverage.record(syn, res). Nothing is measured here. ----
+            # coverage of abundance_sd / fraction_sd at +-2 sd: every random spectrum is
+            # one noise draw (scripts/assign_coverage.py repeats draws of fixed scenarios)
+            sp_ok, fam_ok = _cases(res, syn.truth)
+            covered_sp += sp_ok
+            covered_fam += fam_ok
             truth, got = family_fractions(syn.truth), family_fractions(res.species)
             tv = {
                 f: total_variation(x_distribution(res.species, f), x_distribution(syn.truth, f))
@@ -137,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
                 shown = {f: {x: round(w, 3) for x, w in d.items()} for f, d in pops.items()}
                 print(f"     populations {shown}", flush=True)
     print(f"passed {passed} of {total}")
+    for what, flags in (("species", covered_sp), ("families", covered_fam)):
+        share = sum(flags) / len(flags) if flags else float("nan")
+        print(f"coverage of the {what}' sd at +-2 sd: {share:.2f} ({sum(flags)} of {len(flags)})")
     return 0
 
 
