@@ -273,14 +273,19 @@ def assess(
             )[prob0.group],
             prob0.form_init,
         )
+        # the shifted fits hold every x of the kept families: they are weighed against
+        # that same wide problem at the calibration applied, so that a shift wins by
+        # what the shift explains, not by the species the selection pruned
+        base = scored("", *_shifted(wide, design, g, gy, calibration, 0.0))[0]
         for sign in (-1.0, 1.0):
             for k in (1, 2):
                 ppm = sign * k * step
                 label = f"calibration {ppm:+.1f} ppm (x {'-+'[sign > 0]}{k})"
                 h = scored(label, *_shifted(wide, design, g, gy, calibration, ppm, refine=False))
-                if h[0] < hyps[0][0] - 50.0:
+                if h[0] - base < -50.0:
                     continue  # far out: 2 ppm of refinement will not bring it back
-                hyps.append(scored(label, *_shifted(wide, design, g, gy, calibration, ppm)))
+                h = scored(label, *_shifted(wide, design, g, gy, calibration, ppm))
+                hyps.append((h[0] - base + hyps[0][0], *h[1:]))
     logs = np.array([h[0] for h in hyps])
     w = np.exp(logs - logs.max())
     w /= w.sum()
