@@ -5,7 +5,9 @@ The near-isobaric pair: Au25(SR)18 (core 1-) and Au25(SR)17 (core 0), whose ions
 against 7 Na - 8 H (0.3 Da on average masses: 0.06 m/z at 5-). Recorded in a narrow
 window at the 5- ions only, at low resolving power with noise, a calibration offset
 absorbs the difference and the data cannot tell them apart; recorded over all three
-charge states with the decoy's lower Na+ rungs in the window, they can.
+charge states with the decoy's lower Na+ rungs in the window, they can. The decoy may
+carry up to 20 Na+ (its ions need n + 7): capped at 10 like the true family it could
+not host the true ladder's rungs n >= 4, and the data would tell them apart by those.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ ligands = 17
 core_charge = 0
 x = [25, 25]
 ion_charges = [-4, -5, -6]
-max_na = 10
+max_na = 20
 """
 
 
