@@ -1078,45 +1078,7 @@ def _read(
     ms_level: int = 1,
     columns: Columns = None,
 ) -> Spectrum:
-    """Read one spectrum from a file.
-
-    Parameters
-    ----------
-    path
-        mzML, mzXML or text file (format sniffed from the content).
-    scan
-        0-based scan index (int) or native id (str). Default: the first scan.
-    time
-        Retention time in minutes: the ``ms_level`` scan nearest to it.
-    scans
-        Inclusive range ``(first, last)`` of scan indices; its ``ms_level``
-        scans are combined.
-    combine
-        ``"sum"`` or ``"mean"`` for ``scans``. Centroid scans are pooled and
-        sticks closer than 1 ppm merged (intensity-weighted m/z). Profile scans
-        are resampled by linear interpolation onto the sorted union of their
-        m/z grids, a scan counting as zero outside its range and inside its
-        gaps (steps > 4x the neighbouring sampling step, as left by
-        zero-suppressing instruments), then added point by point.
-    ms_level
-        MS level used by ``time`` and ``scans``.
-    columns
-        Text files: m/z and intensity columns (see :func:`iter_scans`).
-
-    Raises
-    ------
-    SpectrumFormatError
-        Bad content, a scan out of range, no scan of that level, or mixed
-        profile and centroid scans in a combination.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> p = pathlib.Path(tempfile.mkdtemp()) / "t.mzML"
-    >>> write_mzml([Spectrum([1.0, 2.0], [1.0, k], {"rt_min": k}) for k in (1.0, 2.0)], p)
-    >>> read(p, time=1.9).rt_min, read(p, scans=(0, 1)).intensity.tolist()
-    (2.0, [2.0, 3.0])
-    """
+    """:func:`read` without the memory release (same parameters)."""
     p = Path(path)
     given = sum(x is not None for x in (scan, time, scans))
     if given > 1:
