@@ -32,8 +32,10 @@ import IsoSpecPy
 import numpy as np
 from IsoSpecPy import PeriodicTbl
 
-from nanoalloy import isotopes
-from nanoalloy.chem.isotopes import ELECTRON_MASS, Pattern, batch_patterns
+from nanoalloy.chem import isotopes
+from nanoalloy.chem.isotopes import ELECTRON_MASS, Pattern, batch_patterns, isospec
+
+isospec()  # cffi functions bound before use (see nanoalloy.chem.isotopes.isospec)
 
 SHELLS = {30: 4, 27: 3, 26: 2}  # ligands -> |core charge|
 PEER_BUDGET_S = 60.0

@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from nanoalloy.chem.isotopes import isospec
+
 sys.path.insert(0, str(Path(__file__).parent))
+
+# IsoSpecPy's cffi functions bound before any test (or finalizer) looks one up: the
+# lazy lookup under cffi's lock deadlocked a full run once (see isotopes.isospec)
+isospec()
 
 
 def _shared() -> Path | None:

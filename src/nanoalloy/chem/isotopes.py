@@ -75,7 +75,7 @@ import functools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple, overload
+from typing import Any, NamedTuple, overload
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -90,6 +90,7 @@ __all__ = [
     "average_mz",
     "batch_patterns",
     "fine_pattern",
+    "isospec",
     "monoisotopic_mass",
     "most_abundant_mz",
     "profile",
@@ -100,6 +101,32 @@ ELECTRON_MASS: float = 0.000548579909
 """Electron mass in Da."""
 
 _PSEUDO = frozenset({"E", "Me", "Pn"})  # IsoSpecPy's electron, anti-electron, proton entries
+
+
+@functools.cache
+def isospec() -> object:
+    """Import IsoSpecPy with every C function of its cffi library bound up front.
+
+    cffi resolves a dlopen'ed library's functions lazily, under a lock. IsoSpecPy frees
+    its envelopes in ``ffi.gc`` finalizers that look such a function up; when the
+    garbage collector runs one of them while another lookup holds the lock, the
+    process deadlocks (seen in a full test run: every thread waiting on a futex inside
+    ``cffi/api.py make_accessor``). Binding every name once, at import, leaves no lazy
+    lookup for a finalizer to collide with. Any code importing IsoSpecPy should call
+    this first (the tests do, in ``conftest.py``).
+    """
+    import IsoSpecPy
+    from IsoSpecPy.isoFFI import isoFFI
+
+    lib = isoFFI.clib
+    for name in dir(lib):
+        try:
+            getattr(lib, name)
+        except (AttributeError, NotImplementedError):  # declared but not exported
+            pass
+    return IsoSpecPy
+
+
 _FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
 _SIGMAS = 5.0  # Gaussians are evaluated within +-5 sigma and renormalised
 _TRUNC_AREA = math.erf(_SIGMAS / math.sqrt(2.0))
@@ -233,6 +260,7 @@ class _Element(NamedTuple):
 
 @functools.cache
 def _element(symbol: str) -> _Element:
+    isospec()
     from IsoSpecPy import PeriodicTbl
 
     masses_t = PeriodicTbl.symbol_to_masses.get(symbol) if symbol not in _PSEUDO else None
@@ -370,7 +398,7 @@ def fine_pattern(
     >>> len(pat) > 3, pat.coverage >= 0.999
     (True, True)
     """
-    import IsoSpecPy
+    IsoSpecPy: Any = isospec()
 
     charge = _check_charge(charge)
     items = _items(composition)
