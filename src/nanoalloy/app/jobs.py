@@ -172,15 +172,32 @@ def _clean(v: Any) -> Any:
     return v
 
 
+_STOPPING = False
+"""Set in a worker once Ctrl-C or exit reached it: the server is stopping."""
+
+
 def run_job(root: str, jid: str) -> str:
     """Run job ``jid`` of the workspace ``root``; returns its final state.
 
     Never raises for a bad input: the state becomes ``failed`` with a readable message.
+    A worker that has seen Ctrl-C runs nothing more: the jobs it still receives are
+    marked interrupted (an interrupted import, e.g. of NumPy, cannot be repeated in the
+    same process, so running them would only fail them).
     """
+    global _STOPPING
     store = Store(root)
     job = store.job(None, jid)
     if job is None or job["state"] != "queued":
         return "skipped"
+    if _STOPPING:
+        store.update_job(
+            jid,
+            state="interrupted",
+            stage="",
+            message="interrupted: the server stopped before this job started",
+            finished=time.time(),
+        )
+        return "interrupted"
     params = job["params"]
     store.update_job(jid, state="running", started=time.time(), progress=0.01, stage="starting")
 
@@ -205,6 +222,7 @@ def run_job(root: str, jid: str) -> str:
         log = target.with_name(f"{jid}.log")
         log.write_text("".join(traceback.format_exception(exc)))
         if not isinstance(exc, Exception):  # Ctrl-C or exit: the server is stopping
+            _STOPPING = True
             store.update_job(
                 jid,
                 state="interrupted",
