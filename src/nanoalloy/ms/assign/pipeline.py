@@ -115,6 +115,7 @@ __all__ = ["assign"]
 
 TAIL_START = 0.6  # tail (FWHM) of the tailed start of the instrument search
 SCREEN_PPM = 32.0  # span of the species screen of the calibration (ppm)
+PRUNE_CAP = 0.02  # pruning threshold at most this share of the strongest signal
 WING_ETA = 0.05  # fitted eta above this: no baseline opening (the hats fit the baseline)
 
 
@@ -141,7 +142,7 @@ def assign(
     priors: tuple[str, ...] | frozenset[str] | None = None,
     replicates: int = 8,
     peak_shape: str = "auto",
-    calibration_range_ppm: float = 32.0,
+    calibration_range_ppm: float = 100.0,
 ) -> Assignment:
     """Assign every cluster ion of a preset in one spectrum.
 
@@ -246,6 +247,12 @@ def assign(
     noise = noise_level(gspec)
     if noise <= 0:
         noise = 1e-3 * float(max(gy.max(), 1e-300))
+    # a window filled with signal (a zoomed export of one envelope) has no flat
+    # stretch: the point-to-point estimate then measures peak flanks, not noise,
+    # and would prune every candidate. The pruning threshold is capped at a small
+    # share of the strongest signal, and the noise re-read from the fit's residual
+    # once there is one (the smaller of two overestimates)
+    prune_at = min(min_snr * noise, PRUNE_CAP * float(max(gy.max(), 1e-300)))
 
     # 2. candidates: the preset's library pruned against the data (wide enough for
     # the calibration range)
@@ -278,7 +285,7 @@ def assign(
         g.mz,
         gy,
         in_range=in_range,
-        threshold=min_snr * noise,
+        threshold=prune_at,
         tolerance_ppm=tolerance_ppm + (calibration_range_ppm if calibrate else 0.0),
         resolution=r_dec,
         points_per_fwhm=points_per_fwhm,
@@ -296,30 +303,36 @@ def assign(
         c = (0.0, 0.0)
         if calibrate:
             # two coarse searches (a species screen with walks; converged fits on a
-            # grid): each fails where the other holds, so the converged fit decides
+            # grid): each fails where the other holds, so the converged fit decides.
+            # The screen needs no noise level; its fit re-reads the noise for the
+            # grid's prior (see above)
+            nonlocal noise
             span = min(calibration_range_ppm, SCREEN_PPM)
-            found = {
-                _screen_calibration(prob, d, g, gy, span_ppm=span),
-                _coarse_calibration(
-                    prob,
-                    d,
-                    g,
-                    gy,
-                    span_ppm=calibration_range_ppm,
-                    step_ppm=min(10.0, calibration_range_ppm / 5.0),
-                    noise=noise,
-                ),
-            }
+            c1 = _screen_calibration(prob, d, g, gy, span_ppm=span)
             fits = {
-                cc: _fit_round(
-                    prob, d, _calibrated(g.mz, gy, *cc, d.mz), prob.form_init, 60, tol=1e-4
+                c1: _fit_round(
+                    prob, d, _calibrated(g.mz, gy, *c1, d.mz), prob.form_init, 60, tol=1e-4
                 )
-                for cc in found
             }
+            noise = min(noise, _residual_noise(fits[c1]))
+            c2 = _coarse_calibration(
+                prob,
+                d,
+                g,
+                gy,
+                span_ppm=calibration_range_ppm,
+                step_ppm=min(10.0, calibration_range_ppm / 5.0),
+                noise=noise,
+            )
+            if c2 not in fits:
+                fits[c2] = _fit_round(
+                    prob, d, _calibrated(g.mz, gy, *c2, d.mz), prob.form_init, 60, tol=1e-4
+                )
             c = min(fits, key=lambda cc: fits[cc]["rss"])
             st = fits[c]
         else:
             st = _fit_round(prob, d, _calibrated(g.mz, gy, *c, d.mz), prob.form_init, 60, tol=1e-4)
+            noise = min(noise, _residual_noise(st))
         # the residual over the whole grid (rows no ion reaches count with their data),
         # so that starts whose designs cover different rows compare
         outside = float(gy @ gy) - float(gy[d.rows] @ gy[d.rows])
@@ -411,6 +424,7 @@ def assign(
         else 1.0,
         noise=noise,
         replicates=replicates,
+        pats=pats,
     )
     if calibration is not None and cal_new is not None and cal_new != (cal_a, cal_b):
         # an alternative hypothesis won with its own calibration (window errors re-read)
@@ -448,6 +462,19 @@ def assign(
         unc,
     )
     return replace(out, instrument=instrument)
+
+
+def _residual_noise(state: dict[str, Any]) -> float:
+    """Robust sd of a fit's residual (MAD), or inf when it has too few points.
+
+    An overestimate where the model misfits, as the point-to-point estimate is
+    where no flat stretch exists: :func:`assign` keeps the smaller of the two.
+    """
+    r = np.asarray(state["y"]) - np.asarray(state["fit"].model)
+    if r.size < 20:
+        return math.inf
+    mad = 1.4826 * float(np.median(np.abs(r - np.median(r))))
+    return mad if mad > 0 else math.inf
 
 
 def _ro(a: np.ndarray) -> np.ndarray:
