@@ -216,6 +216,16 @@ def _mode(ins: Instrument) -> float:
     return float(u[int(np.argmax(ins.density(u)))])
 
 
+def _width(ins: Instrument) -> float:
+    """Full width at half maximum of the whole peak (core, wings, tail) in core FWHM."""
+    if ins.tail < 0.02:
+        return 1.0
+    u = np.linspace(-3.0 - ins.tail, 3.0 + 6.0 * ins.tail, 6001)
+    d = ins.density(u)
+    above = u[d >= 0.5 * float(d.max())]
+    return float(above[-1] - above[0])
+
+
 def _trial_design(
     prob: _Problem,
     pats: list[Pattern],
@@ -342,8 +352,17 @@ def _fit_instrument(
                 return base, (v if name == "pc" else pc), (v if name == "pb" else pb)
             cand = dataclasses.replace(base, **{name: v})
             move = 0.0
-            if name == "tail":  # keep the apex where it was (the valley runs that way)
-                move = (_mode(base) - _mode(cand)) * 1e6 / float(base.resolution_at(centre))
+            if name == "tail":
+                # keep the apex where it was and the peak's width (the valley runs
+                # that way: a tail at a fixed core only widens the peak, so a tailed
+                # start could never walk back to a Gaussian of the same width)
+                cand = dataclasses.replace(
+                    cand, resolution=base.resolution * _width(cand) / _width(base)
+                )
+                move = 1e6 * (
+                    _mode(base) / float(base.resolution_at(centre))
+                    - _mode(cand) / float(cand.resolution_at(centre))
+                )
             return cand, pc + move, pb
 
         best = trial(_line(lambda v: rss(*trial(v)), x0, step, lo, hi))

@@ -115,6 +115,7 @@ __all__ = ["assign"]
 
 TAIL_START = 0.6  # tail (FWHM) of the tailed start of the instrument search
 SCREEN_PPM = 32.0  # span of the species screen of the calibration (ppm)
+PRUNE_BASELINE_MZ = 100.0  # opening of the pruning's baseline (m/z)
 PRUNE_CAP = 0.02  # pruning threshold at most this share of the strongest signal
 WING_ETA = 0.05  # fitted eta above this: no baseline opening (the hats fit the baseline)
 
@@ -133,7 +134,7 @@ def assign(
     min_snr: float = 3.0,
     tolerance_ppm: float = 25.0,
     points_per_fwhm: float = 4.0,
-    baseline_window_mz: float = 100.0,
+    baseline_window_mz: float = 1000.0,
     baseline_knot_mz: float = 50.0,
     isobar_threshold: float = 0.95,
     family_tolerance: float = 0.1,
@@ -165,7 +166,10 @@ def assign(
     points_per_fwhm
         Decimation of the spectrum for the fit.
     baseline_window_mz
-        Width of the baseline's morphological window (wider than an envelope).
+        Width of the morphological window of the baseline removed before the fit
+        (the rest is fitted with the ions); wider than any run of overlapping
+        envelopes, else the floor between them is taken for baseline. The
+        pruning uses at most 100 m/z.
     baseline_knot_mz
         Knot spacing of the piecewise-linear baseline correction fitted with the ions.
     isobar_threshold
@@ -242,8 +246,18 @@ def assign(
     starts = _start_grid(candidates, r_max)
     g = decimate(spectrum.mz, spectrum.intensity, resolution=r_dec, points_per_fwhm=points_per_fwhm)
     gspec = Spectrum(g.mz, g.intensity)
+    # two openings: a narrow one (PRUNE_BASELINE_MZ) that lifts envelopes off any
+    # baseline for the pruning, and the fit's, wide enough never to cut into signal:
+    # an opening narrower than a run of overlapping envelopes (unresolved Ag-rich
+    # combs, three families in one region) takes the floor between them for
+    # baseline, which the non-negative baseline hats cannot give back (the fit
+    # then shifts x and Na+ to fill the valleys). What is left of the baseline is
+    # fitted by the hats with the ions
     base = estimate_baseline(gspec, window_mz=baseline_window_mz)
     gy = g.intensity - base
+    gy_prune = g.intensity - estimate_baseline(
+        gspec, window_mz=min(PRUNE_BASELINE_MZ, baseline_window_mz)
+    )
     noise = noise_level(gspec)
     if noise <= 0:
         noise = 1e-3 * float(max(gy.max(), 1e-300))
@@ -252,7 +266,7 @@ def assign(
     # and would prune every candidate. The pruning threshold is capped at a small
     # share of the strongest signal, and the noise re-read from the fit's residual
     # once there is one (the smaller of two overestimates)
-    prune_at = min(min_snr * noise, PRUNE_CAP * float(max(gy.max(), 1e-300)))
+    prune_at = min(min_snr * noise, PRUNE_CAP * float(max(gy_prune.max(), 1e-300)))
 
     # 2. candidates: the preset's library pruned against the data (wide enough for
     # the calibration range)
@@ -283,7 +297,7 @@ def assign(
         owner,
         main_mz,
         g.mz,
-        gy,
+        gy_prune,
         in_range=in_range,
         threshold=prune_at,
         tolerance_ppm=tolerance_ppm + (calibration_range_ppm if calibrate else 0.0),
@@ -334,8 +348,10 @@ def assign(
             st = _fit_round(prob, d, _calibrated(g.mz, gy, *c, d.mz), prob.form_init, 60, tol=1e-4)
             noise = min(noise, _residual_noise(st))
         # the residual over the whole grid (rows no ion reaches count with their data),
-        # so that starts whose designs cover different rows compare
-        outside = float(gy @ gy) - float(gy[d.rows] @ gy[d.rows])
+        # so that starts whose designs cover different rows compare; there the data
+        # above the narrow opening (the hats fit the baseline only where ions reach:
+        # the fit's wide opening would leave baseline that favours broad peaks)
+        outside = float(gy_prune @ gy_prune) - float(gy_prune[d.rows] @ gy_prune[d.rows])
         return st["rss"] + outside, ins, d, c, st
 
     tried = [start(r) for r in starts]
