@@ -441,6 +441,7 @@ def assign(
         noise=noise,
         replicates=replicates,
         pats=pats,
+        calibration_range_ppm=calibration_range_ppm,
     )
     if calibration is not None and cal_new is not None and cal_new != (cal_a, cal_b):
         # an alternative hypothesis won with its own calibration (window errors re-read)

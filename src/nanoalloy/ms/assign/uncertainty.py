@@ -47,6 +47,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Hypothesis", "Uncertainty", "assess"]
 
+CALIBRATION_PRIOR_PPM = 40.0  # sd of the calibration offset's prior (ppm at the centre)
+
 
 @dataclass(frozen=True, slots=True)
 class Hypothesis:
@@ -161,6 +163,7 @@ def assess(
     min_share: float = 0.05,
     seed: int = 0,
     pats: list[Any] | None = None,
+    calibration_range_ppm: float = 100.0,
 ) -> tuple[_Problem, dict[str, Any], tuple[float, float] | None, Uncertainty]:
     """Standard deviations and ambiguity groups of the final fit.
 
@@ -196,6 +199,8 @@ def assess(
         Seed of the bootstrap signs.
     pats
         Isotope patterns of the library (where the swapped combs sit).
+    calibration_range_ppm
+        Calibrations searched (+-): shifted hypotheses beyond are not tried.
     """
     fam_names = [f.name for f in lib.preset.families]
     best_ab, best_fr, _ = _cluster_abundance(prob, state, lib)
@@ -265,12 +270,14 @@ def assess(
     # by one and two such steps (x shifted by one or two)
     if calibration is not None:
         final_labels = set(prob.group_labels)
-        step = _swap_ppm(prob, state, lib, pats)
+        step, iso = _swap_ppm(prob, state, lib, pats)
         wide = _subset(
             prob0,
             np.array(
                 [
-                    (lab[1] in kept and not prob0.free_group[k]) or lab in final_labels
+                    (lab[1] in kept and not prob0.free_group[k])
+                    or lab in final_labels
+                    or prob0.free_group[k]  # fragments, complexes: every calibration's own
                     for k, lab in enumerate(prob0.group_labels)
                 ]
             )[prob0.group],
@@ -280,15 +287,28 @@ def assess(
         # that same wide problem at the calibration applied, so that a shift wins by
         # what the shift explains, not by the species the selection pruned
         base = scored("", *_shifted(wide, design, g, gy, calibration, 0.0))[0]
-        for sign in (-1.0, 1.0):
-            for k in (1, 2):
-                ppm = sign * k * step
-                label = f"calibration {ppm:+.1f} ppm (x {'-+'[sign > 0]}{k})"
-                h = scored(label, *_shifted(wide, design, g, gy, calibration, ppm, refine=False))
-                if h[0] - base < -50.0:
-                    continue  # far out: 2 ppm of refinement will not bring it back
-                h = scored(label, *_shifted(wide, design, g, gy, calibration, ppm))
-                hyps.append((h[0] - base + hyps[0][0], *h[1:]))
+        centre = float(np.median(design.mz))
+        now_ppm = calibration[0] + calibration[1] * centre
+        # x moved by one or two Au/Ag swaps (comb ~13 ppm away), the whole comb by
+        # one isotope step (same x, H bookkeeping), and both: one swap against four
+        # Na+/H+ moves the envelope by ~1.17 Da, one isotope step, so "one isotope
+        # step and x - 1" is the closest alias of all (comb and envelope). The
+        # calibration's prior (CALIBRATION_PRIOR_PPM) and the Na+ ladder prior
+        # (a ladder starting at 4 Na+) weigh in where the residual cannot decide
+        shifts = [(0, kx) for kx in (-2, -1, 1, 2)] + [
+            (ki, kx) for ki in (-1, 1) for kx in (-1, 0, 1)
+        ]
+        for ki, kx in shifts:
+            ppm = ki * iso + kx * step
+            if abs(now_ppm + ppm) > calibration_range_ppm:
+                continue
+            label = f"calibration {ppm:+.1f} ppm (x {kx:+d}{f', {ki:+d} isotope' if ki else ''})"
+            prior = -0.5 * ((now_ppm + ppm) ** 2 - now_ppm**2) / CALIBRATION_PRIOR_PPM**2
+            h = scored(label, *_shifted(wide, design, g, gy, calibration, ppm, refine=False))
+            if h[0] + prior - base < -50.0:
+                continue  # far out: 2 ppm of refinement will not bring it back
+            h = scored(label, *_shifted(wide, design, g, gy, calibration, ppm))
+            hyps.append((h[0] + prior - base + hyps[0][0], *h[1:]))
     logs = np.array([h[0] for h in hyps])
     w = np.exp(logs - logs.max())
     w /= w.sum()
@@ -383,8 +403,9 @@ def _with_share(h: Hypothesis, share: float) -> Hypothesis:
 
 def _swap_ppm(
     prob: _Problem, state: dict[str, Any], lib: CandidateLibrary, pats: list[Any] | None
-) -> float:
-    """ppm by which an Au/Ag swap against four Na+/H+ exchanges moves the isotope comb.
+) -> tuple[float, float]:
+    """ppm by which an Au/Ag swap against four Na+/H+ exchanges moves the isotope comb,
+    and the ppm of one isotope step.
 
     The monoisotopic mass changes by ``m(Au) - m(Ag) - 4 (m(Na) - m(H))``
     (2.134 Da), about two isotope peaks: what is left is where the swapped comb
@@ -404,21 +425,26 @@ def _swap_ppm(
     ion = state["fit"].ion[: prob.idx.size]
     cl = np.flatnonzero(~prob.free_group[prob.group] & (ion > 0))
     if not cl.size:
-        return 13.0
+        return 13.0, 100.0
     ppm = np.empty(cl.size)
+    iso = np.empty(cl.size)
     for n, k in enumerate(cl.tolist()):
         i = int(prob.idx[k])
         z = abs(lib.candidates[i].charge) or 1
-        if pats is None:
-            mass = z * float(lib.mz_average[i])
+        mass = z * float(lib.mz_average[i])
+        iso[n] = 1e6 * 1.001 / mass
+        if pats is None or len(pats[i]) < 2:
             ppm[n] = 1e6 * abs(d - 2 * 1.001) / mass
             continue
         pat = pats[i]
-        apex = float(pat.mz[int(np.argmax(pat.probability))])
+        top = int(np.argmax(pat.probability))
+        apex = float(pat.mz[top])
         moved = pat.mz - d / z
         j = int(np.argmin(np.abs(moved - apex)))
         ppm[n] = 1e6 * abs(apex - float(moved[j])) / apex
-    return float(np.average(ppm, weights=ion[cl]))
+        nb = top + 1 if top + 1 < len(pat) else top - 1
+        iso[n] = 1e6 * abs(float(pat.mz[nb]) - apex) / apex
+    return float(np.average(ppm, weights=ion[cl])), float(np.average(iso, weights=ion[cl]))
 
 
 def _shifted(
