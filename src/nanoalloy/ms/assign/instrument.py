@@ -275,6 +275,7 @@ def _fit_instrument(
     r_max: float,
     knot_mz: float,
     raw: bool = False,
+    calibration_range_ppm: float = 100.0,
 ) -> tuple[Instrument, tuple[float, float]]:
     """Refine the instrument and the calibration together by the residual of refits.
 
@@ -295,7 +296,9 @@ def _fit_instrument(
 
     The data compared are baseline-free (the morphological opening), or with
     ``raw`` as recorded, the piecewise-linear hats fitting the baseline (used
-    once wings were found: the opening eats part of them).
+    once wings were found: the opening eats part of them). The calibration offset
+    stays within ``calibration_range_ppm`` (it does not walk out of the range
+    searched, where an isotope step's alias waits).
 
     Returns the instrument and the calibration (offset ppm, ppm per m/z).
     """
@@ -376,7 +379,10 @@ def _fit_instrument(
     for rnd in range(2):
         fine = 0.5 if rnd else 1.0
         if calibrate:
-            along("pc", par["pc"], max(0.5, 0.06 * fwhm_ppm) * fine, par["pc"] - 30, par["pc"] + 30)
+            lo_pc = max(par["pc"] - 30.0, -calibration_range_ppm)
+            hi_pc = min(par["pc"] + 30.0, calibration_range_ppm)
+            step_pc = max(0.5, 0.06 * fwhm_ppm) * fine
+            along("pc", par["pc"], step_pc, min(lo_pc, par["pc"]), max(hi_pc, par["pc"]))
             if span > 1.1:
                 along("pb", par["pb"], 3.0 * fine, -10.0, 10.0)
         if free_resolution:

@@ -309,6 +309,11 @@ def assign(
         return _empty(spectrum, starts[0], noise, base, g)
 
     # 3. + 4. joint fit, calibration and instrument: the start the residual prefers
+    # the starts (resolving power, tail, calibration) are compared on the data above
+    # the narrow opening: left to the hats, a baseline lets broad or tailed peaks
+    # win on its foot; the composition is then fitted above the wide one
+    gs = gy_prune
+
     def start(
         r: float, tail: float = 0.0
     ) -> tuple[float, Instrument, _Design, tuple[float, float], dict[str, Any]]:
@@ -322,10 +327,10 @@ def assign(
             # grid's prior (see above)
             nonlocal noise
             span = min(calibration_range_ppm, SCREEN_PPM)
-            c1 = _screen_calibration(prob, d, g, gy, span_ppm=span)
+            c1 = _screen_calibration(prob, d, g, gs, span_ppm=span)
             fits = {
                 c1: _fit_round(
-                    prob, d, _calibrated(g.mz, gy, *c1, d.mz), prob.form_init, 60, tol=1e-4
+                    prob, d, _calibrated(g.mz, gs, *c1, d.mz), prob.form_init, 60, tol=1e-4
                 )
             }
             noise = min(noise, _residual_noise(fits[c1]))
@@ -333,19 +338,19 @@ def assign(
                 prob,
                 d,
                 g,
-                gy,
+                gs,
                 span_ppm=calibration_range_ppm,
                 step_ppm=min(10.0, calibration_range_ppm / 5.0),
                 noise=noise,
             )
             if c2 not in fits:
                 fits[c2] = _fit_round(
-                    prob, d, _calibrated(g.mz, gy, *c2, d.mz), prob.form_init, 60, tol=1e-4
+                    prob, d, _calibrated(g.mz, gs, *c2, d.mz), prob.form_init, 60, tol=1e-4
                 )
             c = min(fits, key=lambda cc: fits[cc]["rss"])
             st = fits[c]
         else:
-            st = _fit_round(prob, d, _calibrated(g.mz, gy, *c, d.mz), prob.form_init, 60, tol=1e-4)
+            st = _fit_round(prob, d, _calibrated(g.mz, gs, *c, d.mz), prob.form_init, 60, tol=1e-4)
             noise = min(noise, _residual_noise(st))
         # the residual over the whole grid (rows no ion reaches count with their data),
         # so that starts whose designs cover different rows compare; there the data
@@ -364,6 +369,14 @@ def assign(
         r_tail = min(best[1].resolution * 1.3, r_max)
         best = min(best, start(r_tail, TAIL_START), key=lambda t: t[0])
     _, instrument, design, (cal_a, cal_b), state = best
+    state = _fit_round(
+        prob,
+        design,
+        _calibrated(g.mz, gy, cal_a, cal_b, design.mz),
+        state["fit"].form,
+        60,
+        tol=1e-4,
+    )
     # offset and slope together, in shrinking 3 x 3 grids of full refits (every
     # species free to change: a miscalibration is mended before the instrument is
     # refined on the species it fitted); forms carried between rounds
@@ -391,6 +404,7 @@ def assign(
             r_max=r_max,
             knot_mz=baseline_knot_mz,
             raw=True,
+            calibration_range_ppm=calibration_range_ppm,
         )
         design = _build_design(prob, pats, g, instrument, baseline_knot_mz)
         if instrument.eta > WING_ETA:

@@ -276,8 +276,11 @@ def assess(
             np.array(
                 [
                     (lab[1] in kept and not prob0.free_group[k])
-                    or lab in final_labels
-                    or prob0.free_group[k]  # fragments, complexes: every calibration's own
+                    or (
+                        lab in final_labels
+                        # a fragment only with a parent family kept
+                        and (not prob0.parents[k] or any(f in kept for f, _ in prob0.parents[k]))
+                    )
                     for k, lab in enumerate(prob0.group_labels)
                 ]
             )[prob0.group],
