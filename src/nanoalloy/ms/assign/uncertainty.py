@@ -509,9 +509,18 @@ def _alternative(
     from .calibration import _refine_calibration, _screen_calibration
 
     final = set(prob.group_labels)
+    fams = {lab[1] for k, lab in enumerate(prob.group_labels) if not prob.free_group[k]} - {
+        remove
+    } | ({add} if add else set())
     keep_group = np.array(
         [
-            (lab in final and lab[1] != remove) or (lab[1] == add and not prob0.free_group[k])
+            (
+                lab in final
+                and lab[1] != remove
+                # a fragment only with a parent family in the hypothesis
+                and (not prob0.parents[k] or any(f in fams for f, _ in prob0.parents[k]))
+            )
+            or (lab[1] == add and not prob0.free_group[k])
             for k, lab in enumerate(prob0.group_labels)
         ]
     )
