@@ -249,6 +249,12 @@ def assess(
         for f in kept
         if f != t.family and t.own >= 0.05 * own_kept.get(f, 0.0)
     ]
+    if swaps and calibration is not None:
+        # the selected fit weighed as its alternatives will be: calibrated afresh by
+        # the same procedure (else an alternative wins by a better-searched
+        # calibration, not by the data); reported is still the converged fit
+        st0, cal0 = _recalibrated(prob, design, g, gy)
+        hyps[0] = (scored("selected fit", prob, st0, cal0)[0], *hyps[0][1:])
     for add, remove in swaps:
         alt = _alternative(prob0, prob, state, design, add, remove, g, gy, calibration)
         if alt is None:
@@ -298,9 +304,14 @@ def assess(
         # step and x - 1" is the closest alias of all (comb and envelope). The
         # calibration's prior (CALIBRATION_PRIOR_PPM) and the Na+ ladder prior
         # (a ladder starting at 4 Na+) weigh in where the residual cannot decide
-        shifts = [(0, kx) for kx in (-2, -1, 1, 2)] + [
-            (ki, kx) for ki in (-1, 1) for kx in (-1, 0, 1)
-        ]
+        # (x shifts only where the preset has a second metal to swap)
+        alloy = any(
+            len({lab[2] for k, lab in enumerate(prob0.group_labels) if lab[1] == f}) > 1
+            for f in kept
+        )
+        xs = (-1, 0, 1) if alloy else (0,)
+        shifts = [(0, kx) for kx in (-2, -1, 1, 2) if kx in xs or abs(kx) == 2 and xs != (0,)]
+        shifts += [(ki, kx) for ki in (-1, 1) for kx in xs]
         for ki, kx in shifts:
             ppm = ki * iso + kx * step
             if abs(now_ppm + ppm) > calibration_range_ppm:
@@ -506,8 +517,6 @@ def _alternative(
     refit at the current calibration leaves more than half of its own sum of
     squares unexplained); else the refit after one more calibration refinement.
     """
-    from .calibration import _refine_calibration, _screen_calibration
-
     final = set(prob.group_labels)
     fams = {lab[1] for k, lab in enumerate(prob.group_labels) if not prob.free_group[k]} - {
         remove
@@ -537,17 +546,29 @@ def _alternative(
             return None
     if calibration is not None:
         # calibrated afresh: a near-isobar sits tens of ppm away
-        a, b = _screen_calibration(trial_prob, design, g, gy)
-        y = _calibrated(g.mz, gy, a, b, design.mz)
-        trial = _fit_round(trial_prob, design, y, trial_prob.form_init, 6)
-        for step in ((2.0, 2.0), (1.0, 1.0)):
-            a, b = _refine_calibration(
-                trial_prob, design, g, gy, a, b, step=step, form_w=trial["fit"].form
-            )
-            y = _calibrated(g.mz, gy, a, b, design.mz)
-            trial = _fit_round(trial_prob, design, y, trial["fit"].form, 3)
-        return trial_prob, trial, (float(a), float(b))
+        trial, cal = _recalibrated(trial_prob, design, g, gy)
+        return trial_prob, trial, cal
     return trial_prob, trial, None
+
+
+def _recalibrated(
+    prob: _Problem, design: _Design, g: Any, gy: np.ndarray
+) -> tuple[dict[str, Any], tuple[float, float]]:
+    """``prob`` calibrated afresh (species screen, two refinements) and refitted.
+
+    Every hypothesis of an ambiguity comparison, the selected one included, goes
+    through this same procedure, so that none wins by a better-searched calibration.
+    """
+    from .calibration import _refine_calibration, _screen_calibration
+
+    a, b = _screen_calibration(prob, design, g, gy)
+    y = _calibrated(g.mz, gy, a, b, design.mz)
+    trial = _fit_round(prob, design, y, prob.form_init, 6)
+    for step in ((2.0, 2.0), (1.0, 1.0)):
+        a, b = _refine_calibration(prob, design, g, gy, a, b, step=step, form_w=trial["fit"].form)
+        y = _calibrated(g.mz, gy, a, b, design.mz)
+        trial = _fit_round(prob, design, y, trial["fit"].form, 3)
+    return trial, (float(a), float(b))
 
 
 def _noise_variance(
