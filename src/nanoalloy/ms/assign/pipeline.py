@@ -99,6 +99,7 @@ from .design import _build_design, _calibrated, _Design, _fit_round
 from .instrument import (
     _decimation_resolution,
     _fit_instrument,
+    _mode,
     _resolution_candidates,
     _start_grid,
 )
@@ -114,6 +115,7 @@ if TYPE_CHECKING:
 __all__ = ["assign"]
 
 TAIL_START = 0.6  # tail (FWHM) of the tailed start of the instrument search
+TAIL_SPAN_PPM = 20.0  # converged calibration grid of the tailed start: +- this about its centre
 SCREEN_PPM = 32.0  # span of the species screen of the calibration (ppm)
 PRUNE_CAP = 0.02  # pruning threshold at most this share of the strongest signal
 WING_ETA = 0.05  # fitted eta above this: no baseline opening (the hats fit the baseline)
@@ -295,48 +297,56 @@ def assign(
         return _empty(spectrum, starts[0], noise, base, g)
 
     # 3. + 4. joint fit, calibration and instrument: the start the residual prefers
-    def start(
-        r: float, tail: float = 0.0
-    ) -> tuple[float, Instrument, _Design, tuple[float, float], dict[str, Any]]:
-        ins = Instrument(r, tail=tail)
-        d = _build_design(prob, pats, g, ins, baseline_knot_mz)
-        c = (0.0, 0.0)
-        if calibrate:
-            # two coarse searches (a species screen with walks; converged fits on a
-            # grid): each fails where the other holds, so the converged fit decides.
-            # The screen needs no noise level; its fit re-reads the noise for the
-            # grid's prior (see above)
-            nonlocal noise
-            span = min(calibration_range_ppm, SCREEN_PPM)
-            c1 = _screen_calibration(prob, d, g, gy, span_ppm=span)
-            fits = {
-                c1: _fit_round(
-                    prob, d, _calibrated(g.mz, gy, *c1, d.mz), prob.form_init, 60, tol=1e-4
-                )
-            }
-            noise = min(noise, _residual_noise(fits[c1]))
-            c2 = _coarse_calibration(
-                prob,
-                d,
-                g,
-                gy,
-                span_ppm=calibration_range_ppm,
-                step_ppm=min(10.0, calibration_range_ppm / 5.0),
-                noise=noise,
-            )
-            if c2 not in fits:
-                fits[c2] = _fit_round(
-                    prob, d, _calibrated(g.mz, gy, *c2, d.mz), prob.form_init, 60, tol=1e-4
-                )
-            c = min(fits, key=lambda cc: fits[cc]["rss"])
-            st = fits[c]
-        else:
-            st = _fit_round(prob, d, _calibrated(g.mz, gy, *c, d.mz), prob.form_init, 60, tol=1e-4)
-            noise = min(noise, _residual_noise(st))
+    Start = tuple[float, Instrument, _Design, tuple[float, float], dict[str, Any]]
+    Fits = dict[tuple[float, float], dict[str, Any]]
+
+    def converged(d: _Design, c: tuple[float, float]) -> dict[str, Any]:
+        return _fit_round(prob, d, _calibrated(g.mz, gy, *c, d.mz), prob.form_init, 60, tol=1e-4)
+
+    def chosen(ins: Instrument, d: _Design, fits: Fits) -> Start:
+        c = min(fits, key=lambda cc: fits[cc]["rss"])
         # the residual over the whole grid (rows no ion reaches count with their data),
         # so that starts whose designs cover different rows compare
         outside = float(gy @ gy) - float(gy[d.rows] @ gy[d.rows])
-        return st["rss"] + outside, ins, d, c, st
+        return fits[c]["rss"] + outside, ins, d, c, fits[c]
+
+    def screened(r: float, tail: float = 0.0, centre_ppm: float = 0.0) -> tuple[_Design, Fits]:
+        """A start's design and its fit at the species screen's calibration."""
+        nonlocal noise
+        d = _build_design(prob, pats, g, Instrument(r, tail=tail), baseline_knot_mz)
+        c = (0.0, 0.0)
+        if calibrate:
+            span = min(calibration_range_ppm, SCREEN_PPM)
+            c = _screen_calibration(prob, d, g, gy, span_ppm=span, centre_ppm=centre_ppm)
+        fits = {c: converged(d, c)}
+        # the screen needs no noise level; its fit re-reads the noise for the grid's
+        # prior (see above)
+        noise = min(noise, _residual_noise(fits[c]))
+        return d, fits
+
+    def completed(
+        d: _Design, fits: Fits, span_ppm: float = calibration_range_ppm, centre_ppm: float = 0.0
+    ) -> Fits:
+        """The converged grid's calibration added to a screened start's fits."""
+        # two coarse searches (a species screen with walks; converged fits on a
+        # grid): each fails where the other holds, so the converged fit decides
+        c2 = _coarse_calibration(
+            prob,
+            d,
+            g,
+            gy,
+            span_ppm=span_ppm,
+            step_ppm=min(10.0, span_ppm / 2.0, calibration_range_ppm / 5.0),
+            noise=noise,
+            centre_ppm=centre_ppm,
+        )
+        if c2 not in fits:
+            fits[c2] = converged(d, c2)
+        return fits
+
+    def start(r: float) -> Start:
+        d, fits = screened(r)
+        return chosen(Instrument(r), d, completed(d, fits) if calibrate else fits)
 
     tried = [start(r) for r in starts]
     best = min(tried, key=lambda t: t[0])
@@ -344,9 +354,21 @@ def assign(
         # a tail moves the apex off the centroid by most of a FWHM: a Gaussian
         # start calibrates onto the apex and settles there (its composition
         # adapted), so a tailed start competes
-        # (its core narrower than the Gaussian that a tailed peak's width suggests)
+        # (its core narrower than the Gaussian that a tailed peak's width suggests).
+        # Its converged calibration grid is centred where the Gaussian start's
+        # calibration puts a tailed peak's centroid (the apex kept, :func:`_mode`)
+        # and spans +-TAIL_SPAN_PPM (a composition trade or two each way), not the
+        # whole range again; its screen is the Gaussian start's (a screen centred
+        # there, reaching a slope the Gaussian start's grid does not, let a
+        # tailed start win on Gaussian peaks at +80 ppm)
         r_tail = min(best[1].resolution * 1.3, r_max)
-        best = min(best, start(r_tail, TAIL_START), key=lambda t: t[0])
+        ins = Instrument(r_tail, tail=TAIL_START)
+        mid = float(np.median(best[2].mz))
+        centre = best[3][0] + best[3][1] * mid - _mode(ins) * 1e6 / r_tail
+        d, fits = screened(r_tail, TAIL_START)
+        if calibrate:
+            fits = completed(d, fits, min(TAIL_SPAN_PPM, calibration_range_ppm), centre)
+        best = min(best, chosen(ins, d, fits), key=lambda t: t[0])
     _, instrument, design, (cal_a, cal_b), state = best
     # offset and slope together, in shrinking 3 x 3 grids of full refits (every
     # species free to change: a miscalibration is mended before the instrument is
