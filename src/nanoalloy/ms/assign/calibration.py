@@ -127,7 +127,6 @@ def _screen_calibration(
     span_ppm: float = 32.0,
     step_ppm: float = 4.0,
     slopes: tuple[float, ...] = (-8.0, -4.0, 0.0, 4.0, 8.0),
-    centre_ppm: float = 0.0,
 ) -> tuple[float, float]:
     """Calibration (offset ppm, slope ppm per m/z) minimising whole-spectrum fits.
 
@@ -137,7 +136,7 @@ def _screen_calibration(
     estimate can.
 
     Two stages: every trial (ppm at the spectrum's centre, within
-    ``span_ppm`` of ``centre_ppm``, times ppm per 1000 m/z in ``slopes``) first gets a
+    ``span_ppm``, times ppm per 1000 m/z in ``slopes``) first gets a
     species-only fit at the starting form weights (one Gram matrix, factorised
     once: a cheap screen); the slope matters here, since over a wide m/z range
     the ends pull an offset-only screen away from the middle. Then full
@@ -148,7 +147,7 @@ def _screen_calibration(
     sub-step minimum, and the lower of the two walks wins.
     """
     centre = float(np.median(design.mz))
-    trials = centre_ppm + np.arange(-span_ppm, span_ppm + 1e-9, step_ppm)
+    trials = np.arange(-span_ppm, span_ppm + 1e-9, step_ppm)
     mat, _ = design.restricted(prob.col)
     group_ext, form_ext = _extended(prob, design)
     mix = _mixer(group_ext, _form_factor(form_ext, prob.form_init), int(group_ext.max()) + 1)

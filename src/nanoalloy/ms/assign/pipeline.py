@@ -23,7 +23,9 @@
    design, a calibration (a species screen of offset x slope with full-refit
    walks within +-32 ppm; with a wider ``calibration_range_ppm`` converged
    structured fits over the whole range, see
-   :func:`~nanoalloy.ms.assign.calibration._coarse_calibration`) and a fit
+   :func:`~nanoalloy.ms.assign.calibration._coarse_calibration`; the tailed
+   start's converged grid only +-20 ppm about the best Gaussian start's
+   calibration moved by the tail's apex shift) and a fit
    run to convergence; the lowest residual per row wins. Then R0, the
    calibration offset and slope, eta, tail and the exponent of R(m) are
    refined together on refits of the fitted species, with the model rendered
@@ -310,14 +312,14 @@ def assign(
         outside = float(gy @ gy) - float(gy[d.rows] @ gy[d.rows])
         return fits[c]["rss"] + outside, ins, d, c, fits[c]
 
-    def screened(r: float, tail: float = 0.0, centre_ppm: float = 0.0) -> tuple[_Design, Fits]:
+    def screened(r: float, tail: float = 0.0) -> tuple[_Design, Fits]:
         """A start's design and its fit at the species screen's calibration."""
         nonlocal noise
         d = _build_design(prob, pats, g, Instrument(r, tail=tail), baseline_knot_mz)
         c = (0.0, 0.0)
         if calibrate:
             span = min(calibration_range_ppm, SCREEN_PPM)
-            c = _screen_calibration(prob, d, g, gy, span_ppm=span, centre_ppm=centre_ppm)
+            c = _screen_calibration(prob, d, g, gy, span_ppm=span)
         fits = {c: converged(d, c)}
         # the screen needs no noise level; its fit re-reads the noise for the grid's
         # prior (see above)
