@@ -421,6 +421,24 @@ def _blocks(link: NDArray[np.bool_]) -> list[IntArray]:
     from scipy.sparse import csr_matrix
     from scipy.sparse.csgraph import connected_components
 
+    # one component is the common case (a family's forms all overlap): a breadth-first
+    # sweep from the first node over the dense matrix tells in a few row reductions,
+    # where building the sparse graph costs milliseconds
+    n_node = link.shape[0]
+    if n_node:
+        member = np.zeros(n_node, dtype=bool)
+        member[0] = True
+        frontier = member.copy()
+        while True:
+            new = link[frontier].any(axis=0)
+            new &= ~member
+            if not new.any():
+                break
+            member |= new
+            frontier = new
+        if member.all():
+            return [np.arange(n_node, dtype=np.intp)]
+
     rows, cols = np.nonzero(link)
     adj = csr_matrix((np.ones(rows.size, dtype=bool), (rows, cols)), shape=link.shape)
     n, labels = connected_components(adj, directed=False)
@@ -459,7 +477,7 @@ class BlockSolver:
             return
         d = 1.0 / np.sqrt(diag[live])
         self._scale[live] = d
-        sub = gram if live.size == self.n else gram[np.ix_(live, live)]
+        sub = gram if live.size == self.n else gram[live][:, live]
         sub = sub * d[:, None] * d[None, :]
         mag = np.abs(sub)
         sub[mag < 1e-14] = 0.0
@@ -525,7 +543,7 @@ class BlockSolver:
             on = np.flatnonzero(support)
             try:
                 if on.size:
-                    x[on] = _spd_solve(g[np.ix_(on, on)], rest[on])
+                    x[on] = _spd_solve(g[on][:, on], rest[on])
                 grad = g @ x - rest
                 tol = 1e-12 * np.maximum(np.abs(rest).max(axis=0), 1e-300)
                 wrong = (support[:, None] & (x < -tol)) | (~support[:, None] & (grad < -tol))
@@ -581,7 +599,8 @@ def _bpp(g: FloatArray, b: FloatArray, passive: NDArray[np.bool_]) -> FloatArray
         idx = np.flatnonzero(f)
         if idx.size:
             try:
-                x[idx] = _spd_solve(g[np.ix_(idx, idx)] if idx.size < n else g, b[idx])
+                # (row then column selection: a third of the time of np.ix_)
+                x[idx] = _spd_solve(g[idx][:, idx] if idx.size < n else g, b[idx])
             except np.linalg.LinAlgError:
                 return None
         grad = g @ x - b

@@ -41,10 +41,11 @@ def _coarse_calibration(
     n_basins: int = 3,
     noise: float = 1.0,
     prior_ppm: float = 40.0,
+    centre_ppm: float = 0.0,
 ) -> tuple[float, float]:
     """Calibration offset (ppm, slope 0) minimising converged whole-spectrum fits.
 
-    Every trial offset (within ``span_ppm`` at the spectrum's centre, every
+    Every trial offset (within ``span_ppm`` of ``centre_ppm`` at the spectrum's centre, every
     ``step_ppm``) gets the full structured fit (species *and* form weights,
     from the starting weights each time, so no trial inherits another's
     basin), run to convergence (:func:`~nanoalloy.ms.fit.fit_structured`
@@ -55,7 +56,9 @@ def _coarse_calibration(
     by 0.97 Da, ~1 isotope step, ~75 ppm), which only the whole model over
     every charge state and family tells apart. From each of the
     ``n_basins`` best local minima of the grid the offset is walked in
-    ``walk_ppm`` steps until it has fitted neighbours on both sides; a
+    ``walk_ppm`` steps (rounded to divide ``step_ppm``: the walk starts on
+    the grid point and reuses the neighbouring grid fits; 5 ppm for the
+    defaults) until it has fitted neighbours on both sides; a
     parabola through the three gives the sub-step minimum, and the lowest
     chi-square (residual / ``noise``^2) plus a prior ``(offset / prior_ppm)^2``
     wins: where the data cannot tell two basins apart (one envelope in a
@@ -63,11 +66,17 @@ def _coarse_calibration(
     other), the smaller correction does. The slope is left to the
     refinement.
     """
-    trials = np.arange(-span_ppm, span_ppm + 1e-9, step_ppm)
+    trials = centre_ppm + np.arange(-span_ppm, span_ppm + 1e-9, step_ppm)
+    done: dict[float, float] = {}  # offset (rounded) -> residual: walks reuse grid fits
 
     def rss(p: float) -> float:
-        y = _calibrated(g.mz, gy, p, 0.0, design.mz)
-        return float(_fit_round(prob, design, y, prob.form_init, 20, tol=1e-3)["rss"])
+        key = round(p, 6)
+        hit = done.get(key)
+        if hit is None:
+            y = _calibrated(g.mz, gy, p, 0.0, design.mz)
+            hit = float(_fit_round(prob, design, y, prob.form_init, 20, tol=1e-3)["rss"])
+            done[key] = hit
+        return hit
 
     screen = np.array(pmap(rss, [float(t) for t in trials]))
     # the deepest local minima of the grid, each walked to its own minimum (a
@@ -76,6 +85,9 @@ def _coarse_calibration(
     pad = np.r_[np.inf, screen, np.inf]
     local = np.flatnonzero((pad[1:-1] <= pad[:-2]) & (pad[1:-1] <= pad[2:]))
     best = (np.inf, 0.0)
+    # the walks' steps divide the grid step, so that a walk starts at its grid
+    # point and reaches the neighbouring ones without refitting them
+    walk_ppm = step_ppm / max(1, round(step_ppm / walk_ppm))
     for k in local[np.argsort(screen[local])][:n_basins].tolist():
         walk = np.arange(trials[k] - step_ppm, trials[k] + step_ppm + 1e-9, walk_ppm)
         val, p, _ = _walk_offset(rss, walk, int(np.argmin(np.abs(walk - trials[k]))))

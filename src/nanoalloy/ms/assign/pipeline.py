@@ -23,7 +23,9 @@
    design, a calibration (a species screen of offset x slope with full-refit
    walks within +-32 ppm; with a wider ``calibration_range_ppm`` converged
    structured fits over the whole range, see
-   :func:`~nanoalloy.ms.assign.calibration._coarse_calibration`) and a fit
+   :func:`~nanoalloy.ms.assign.calibration._coarse_calibration`; the tailed
+   start's converged grid only +-20 ppm about the best Gaussian start's
+   calibration moved by the tail's apex shift) and a fit
    run to convergence; the lowest residual per row wins. Then R0, the
    calibration offset and slope, eta, tail and the exponent of R(m) are
    refined together on refits of the fitted species, with the model rendered
@@ -99,6 +101,7 @@ from .design import _build_design, _calibrated, _Design, _fit_round
 from .instrument import (
     _decimation_resolution,
     _fit_instrument,
+    _mode,
     _resolution_candidates,
     _start_grid,
 )
@@ -114,6 +117,7 @@ if TYPE_CHECKING:
 __all__ = ["assign"]
 
 TAIL_START = 0.6  # tail (FWHM) of the tailed start of the instrument search
+TAIL_SPAN_PPM = 20.0  # converged calibration grid of the tailed start: +- this about its centre
 SCREEN_PPM = 32.0  # span of the species screen of the calibration (ppm)
 PRUNE_BASELINE_MZ = 100.0  # opening of the pruning's baseline (m/z)
 PRUNE_CAP = 0.02  # pruning threshold at most this share of the strongest signal
@@ -314,50 +318,66 @@ def assign(
     # win on its foot; the composition is then fitted above the wide one
     gs = gy_prune
 
-    def start(
-        r: float, tail: float = 0.0
-    ) -> tuple[float, Instrument, _Design, tuple[float, float], dict[str, Any]]:
-        ins = Instrument(r, tail=tail)
-        d = _build_design(prob, pats, g, ins, baseline_knot_mz)
+    Start = tuple[float, Instrument, _Design, tuple[float, float], dict[str, Any]]
+    Fits = dict[tuple[float, float], dict[str, Any]]
+
+    def converged(d: _Design, c: tuple[float, float]) -> dict[str, Any]:
+        return _fit_round(prob, d, _calibrated(g.mz, gs, *c, d.mz), prob.form_init, 60, tol=1e-4)
+
+    def chosen(ins: Instrument, d: _Design, fits: Fits) -> Start:
+        c = min(fits, key=lambda cc: fits[cc]["rss"])
+        # the residual over the whole grid (rows no ion reaches count with their data),
+        # so that starts whose designs cover different rows compare
+        outside = float(gs @ gs) - float(gs[d.rows] @ gs[d.rows])
+        return fits[c]["rss"] + outside, ins, d, c, fits[c]
+
+    def screened(r: float, tail: float = 0.0) -> tuple[_Design, Fits]:
+        """A start's design and its fit at the species screen's calibration."""
+        nonlocal noise
+        d = _build_design(prob, pats, g, Instrument(r, tail=tail), baseline_knot_mz)
         c = (0.0, 0.0)
         if calibrate:
-            # two coarse searches (a species screen with walks; converged fits on a
-            # grid): each fails where the other holds, so the converged fit decides.
-            # The screen needs no noise level; its fit re-reads the noise for the
-            # grid's prior (see above)
-            nonlocal noise
             span = min(calibration_range_ppm, SCREEN_PPM)
-            c1 = _screen_calibration(prob, d, g, gs, span_ppm=span)
-            fits = {
-                c1: _fit_round(
-                    prob, d, _calibrated(g.mz, gs, *c1, d.mz), prob.form_init, 60, tol=1e-4
-                )
-            }
-            noise = min(noise, _residual_noise(fits[c1]))
-            c2 = _coarse_calibration(
-                prob,
-                d,
-                g,
-                gs,
-                span_ppm=calibration_range_ppm,
-                step_ppm=min(10.0, calibration_range_ppm / 5.0),
-                noise=noise,
-            )
-            if c2 not in fits:
-                fits[c2] = _fit_round(
-                    prob, d, _calibrated(g.mz, gs, *c2, d.mz), prob.form_init, 60, tol=1e-4
-                )
-            c = min(fits, key=lambda cc: fits[cc]["rss"])
-            st = fits[c]
-        else:
-            st = _fit_round(prob, d, _calibrated(g.mz, gs, *c, d.mz), prob.form_init, 60, tol=1e-4)
-            noise = min(noise, _residual_noise(st))
-        # the residual over the whole grid (rows no ion reaches count with their data),
-        # so that starts whose designs cover different rows compare; there the data
-        # above the narrow opening (the hats fit the baseline only where ions reach:
-        # the fit's wide opening would leave baseline that favours broad peaks)
-        outside = float(gy_prune @ gy_prune) - float(gy_prune[d.rows] @ gy_prune[d.rows])
-        return st["rss"] + outside, ins, d, c, st
+            c = _screen_calibration(prob, d, g, gs, span_ppm=span)
+        fits = {c: converged(d, c)}
+        # the screen needs no noise level; its fit re-reads the noise for the grid's
+        # prior (see above)
+        noise = min(noise, _residual_noise(fits[c]))
+        return d, fits
+
+    def completed(
+        d: _Design, fits: Fits, span_ppm: float = calibration_range_ppm, centre_ppm: float = 0.0
+    ) -> Fits:
+        """The converged grid's calibration added to a screened start's fits."""
+        # two coarse searches (a species screen with walks; converged fits on a
+        # grid): each fails where the other holds, so the converged fit decides
+        c2 = _coarse_calibration(
+            prob,
+            d,
+            g,
+            gs,
+            span_ppm=span_ppm,
+            step_ppm=min(10.0, span_ppm / 2.0, calibration_range_ppm / 5.0),
+            noise=noise,
+            centre_ppm=centre_ppm,
+        )
+        if c2 not in fits:
+            fits[c2] = converged(d, c2)
+        return fits
+
+    def start(r: float) -> Start:
+        d, fits = screened(r)
+        return chosen(Instrument(r), d, completed(d, fits) if calibrate else fits)
+
+    def tailed_start(best: Start) -> Start:
+        r_tail = min(best[1].resolution * 1.3, r_max)
+        ins = Instrument(r_tail, tail=TAIL_START)
+        mid = float(np.median(best[2].mz))
+        centre = best[3][0] + best[3][1] * mid - _mode(ins) * 1e6 / r_tail
+        d, fits = screened(r_tail, TAIL_START)
+        if calibrate:
+            fits = completed(d, fits, min(TAIL_SPAN_PPM, calibration_range_ppm), centre)
+        return chosen(ins, d, fits)
 
     tried = [start(r) for r in starts]
     best = min(tried, key=lambda t: t[0])
@@ -365,9 +385,15 @@ def assign(
         # a tail moves the apex off the centroid by most of a FWHM: a Gaussian
         # start calibrates onto the apex and settles there (its composition
         # adapted), so a tailed start competes
-        # (its core narrower than the Gaussian that a tailed peak's width suggests)
-        r_tail = min(best[1].resolution * 1.3, r_max)
-        best = min(best, start(r_tail, TAIL_START), key=lambda t: t[0])
+        # (its core narrower than the Gaussian that a tailed peak's width suggests).
+        # Its converged calibration grid is centred where the Gaussian start's
+        # calibration puts a tailed peak's centroid (the apex kept, :func:`_mode`)
+        # and spans +-TAIL_SPAN_PPM (a composition trade or two each way), not the
+        # whole range again; its screen spans +-SCREEN_PPM about 0 like the Gaussian
+        # start's (a screen centred there, reaching a slope the Gaussian start's grid
+        # does not, let a tailed start win on Gaussian peaks at +80 ppm). A function:
+        # a losing start's design and fits are freed (100 MB on the benchmark)
+        best = min(best, tailed_start(best), key=lambda t: t[0])
     _, instrument, design, (cal_a, cal_b), state = best
     state = _fit_round(
         prob,

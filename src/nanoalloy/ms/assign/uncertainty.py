@@ -518,7 +518,7 @@ def _alternative(
     squares unexplained); else the refit after one more calibration refinement.
     """
     final = set(prob.group_labels)
-    fams = {lab[1] for k, lab in enumerate(prob.group_labels) if not prob.free_group[k]} - {
+    hyp_fams = {lab[1] for k, lab in enumerate(prob.group_labels) if not prob.free_group[k]} - {
         remove
     } | ({add} if add else set())
     keep_group = np.array(
@@ -527,7 +527,7 @@ def _alternative(
                 lab in final
                 and lab[1] != remove
                 # a fragment only with a parent family in the hypothesis
-                and (not prob0.parents[k] or any(f in fams for f, _ in prob0.parents[k]))
+                and (not prob0.parents[k] or any(f in hyp_fams for f, _ in prob0.parents[k]))
             )
             or (lab[1] == add and not prob0.free_group[k])
             for k, lab in enumerate(prob0.group_labels)
