@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
                 for f in truth
             }
             frac = {f: abs(got.get(f, 0.0) - truth.get(f, 0.0)) for f in set(truth) | set(got)}
-            ok = max(tv.values()) <= 0.05 and max(frac.values()) <= 0.03
+            ok = max(tv.values(), default=0.0) <= 0.05 and max(frac.values(), default=0.0) <= 0.03
             total += 1
             passed += ok
             m = float(np.median(spec.mz))
@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"cal={true_ppm:+.1f}->{res.ppm_shift:+.1f} ppm (slope {slope:+.1f}/1000) "
                 f"fit {got_shape} m/z={mz_range[0]:.0f}-{mz_range[1]:.0f} seed={seed} "
                 f"({time.perf_counter() - t0:.1f} s) R2={res.r2:.4f} "
-                f"max TV {max(tv.values()):.3f} max dfrac {max(frac.values()):.3f}",
+                f"max TV {max(tv.values(), default=0.0):.3f} max dfrac {max(frac.values(), default=0.0):.3f}",
                 flush=True,
             )
             if not ok:
