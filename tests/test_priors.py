@@ -219,26 +219,38 @@ def _families(spectrum: object, priors: tuple[str, ...]) -> dict[str, float]:
                 ),
             ),
         ),
-        # M44S26 at one charge state only, while its other ladders are recorded and
-        # empty (at 12,000 the fitted instrument leaves this decoy; x_smooth alone
-        # does not remove it here: 0.18 stays)
-        ("charge", (20.5, 12_000.0, 8.0, (2500.0, 3900.0), 7)),
-        # M44S26 spread over scattered x far from any mode (the charge prior alone
-        # leaves it here at 0.05)
-        ("x_smooth", (21.5, 12_000.0, 5.0, (2500.0, 3900.0), 3)),
+        # the whole range at 20,000: a decoy family (M44S30, 0.03) at one charge
+        # state only, while its other ladders are recorded and empty (found by a
+        # search over R, windows and seeds after the fit's window-edge and baseline
+        # fixes removed the decoys of the spectra used before)
+        ("charge", (20.5, 20_000.0, -1.8, (400.0, 4500.0), 27)),
+        # M44S26 spread over scattered x far from any mode
+        pytest.param(
+            "x_smooth",
+            (21.5, 12_000.0, 5.0, (2500.0, 3900.0), 3),
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason=(
+                    "no decoy left to remove: after the fit's window-edge scale and "
+                    "baseline fixes this spectrum (and 11 others searched) comes back "
+                    "M44S27 only without any prior"
+                ),
+            ),
+        ),
     ],
 )
 def test_prior_removes_its_decoy(prior: str, case: tuple) -> None:
     spectrum = _m44s27(*case)
     without = _families(spectrum, ())
-    assert without.get("M44S26", 0.0) > 0.005, without  # the decoy, without priors
+    decoy = {f: v for f, v in without.items() if f != "M44S27"}
+    assert max(decoy.values(), default=0.0) > 0.005, without  # a decoy, without priors
     with_prior = _families(spectrum, (prior,))
     assert set(with_prior) == {"M44S27"}, with_prior
     assert with_prior["M44S27"] == pytest.approx(1.0)
 
 
 def test_cli_no_prior(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    spectrum = _m44s27(20.5, 15_000.0, -2.0, (2500.0, 3900.0), 5)
+    spectrum = _m44s27(20.5, 20_000.0, -1.8, (400.0, 4500.0), 27)
     path = tmp_path / "s.csv"
     pd.DataFrame({"mz": spectrum.mz, "intensity": spectrum.intensity}).to_csv(path, index=False)
     code = cli.main(
@@ -255,7 +267,7 @@ def test_cli_no_prior(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     )
     assert code == 0
     fams = pd.read_csv(tmp_path / "out" / "families.csv")
-    assert "M44S26" in set(fams["family"])  # the decoy stays with every prior off
+    assert set(fams["family"]) - {"M44S27"}  # a decoy stays with every prior off
     assert "fraction_sd" in fams.columns
     with pytest.raises(SystemExit) as exc:
         cli.main(["assign", str(path), "--no-prior", "smooth"])
