@@ -80,15 +80,6 @@ def _au25(preset: object, mz_range: tuple[float, float], resolution: float, seed
     ).spectrum
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "regression of 2026-12-02 (issue 11, open): after the fit's window-edge scale, "
-        "baseline and +-100 ppm calibration changes this spectrum is assigned to one of "
-        "the pair outright (Au25S17 at +34 ppm; other seeds pick Au25S18): the selection "
-        "leaves the other family too small a share for assess to propose the swap"
-    ),
-)
 def test_indistinguishable_pair_is_reported_as_ambiguous(pair: object, tmp_path: Path) -> None:
     res = assign(_au25(pair, (1533.0, 1562.0), 5000.0, 2), preset=pair, resolution=5000.0)
     sp = res.species.set_index("family")
@@ -101,6 +92,9 @@ def test_indistinguishable_pair_is_reported_as_ambiguous(pair: object, tmp_path:
     assert sp["abundance"].sum() == pytest.approx(1.0)
     fam = res.families.set_index("family")
     assert fam.loc["Au25S18", "fraction_sd"] > 0.2
+    # the partner only an alternative holds has its composition too (x, electrons)
+    assert (sp["x"] == 25).all() and (sp["electrons"] == 8).all()
+    assert (fam["mean_x"] == 25).all()
     assert abs(fam.loc["Au25S18", "fraction"] - 1.0) <= 2 * fam.loc["Au25S18", "fraction_sd"]
     # every ion of the reported fit names the other hypothesis' ion at its place
     top = res.ions.iloc[0]

@@ -121,12 +121,18 @@ def _cubic_coefficients(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.nd
         if cx is x and cy is y:
             return c, ar
     n = x.size
-    i = np.arange(1, n - 2)
-    x1, x2 = x[i], x[i + 1]
-    h = x2 - x1
-    # tangents from the neighbours, scaled to the [x1, x2] interval (non-uniform grid)
-    m1 = (y[i + 1] - y[i - 1]) / (x2 - x[i - 1]) * h
-    m2 = (y[i + 2] - y[i]) / (x[i + 2] - x1) * h
+    # tangents (dy/dx) at every sample: central differences, one-sided at the ends,
+    # so the first and last intervals are interpolated too (clamped to their inner
+    # neighbour, a window's edge that cuts a peak read one sample off: a jump the
+    # size of the peak's slope at any calibration that moves the edge inwards)
+    tan = np.empty(n)
+    tan[1:-1] = (y[2:] - y[:-2]) / (x[2:] - x[:-2])
+    tan[0] = (y[1] - y[0]) / (x[1] - x[0])
+    tan[-1] = (y[-1] - y[-2]) / (x[-1] - x[-2])
+    i = np.arange(n - 1)
+    h = x[i + 1] - x[i]
+    m1 = tan[i] * h
+    m2 = tan[i + 1] * h
     d = y[i + 1] - y[i]
     c = np.zeros((n, 5))
     c[i, 0] = y[i]
@@ -142,13 +148,13 @@ def _cubic_coefficients(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.nd
 def _cubic(x: np.ndarray, y: np.ndarray, at: np.ndarray) -> np.ndarray:
     """Catmull-Rom interpolation of ``y(x)`` at ``at`` (``x`` ascending; clamped at the ends)."""
     n = x.size
-    if n < 4:
+    if n < 3:
         return np.interp(at, x, y)
     c, ar = _cubic_coefficients(x, y)
     # the interval of each point: the integer part of its fractional index (np.interp
     # searches sorted queries faster than np.searchsorted)
     i = np.interp(at, x, ar).astype(np.intp)
-    np.clip(i, 1, n - 3, out=i)
+    np.clip(i, 0, n - 2, out=i)
     ci = c[i]
     t = (at - x[i]) * ci[:, 4]
     np.clip(t, 0.0, 1.0, out=t)

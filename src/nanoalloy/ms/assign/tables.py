@@ -283,7 +283,7 @@ def _with_uncertainty(sp: pd.DataFrame, unc: Uncertainty, preset: Preset) -> pd.
         known = set(zip(sp["species"], sp["family"], strict=True))
         extra = []
         for h in hyps[1:]:
-            for key, (fam, au, ag, lig, q) in h.species_info.items():
+            for key, (fam, au, ag, lig, q, x, e) in h.species_info.items():
                 if key in known:
                     continue
                 known.add(key)
@@ -293,9 +293,10 @@ def _with_uncertainty(sp: pd.DataFrame, unc: Uncertainty, preset: Preset) -> pd.
                         "family": fam,
                         "au": au,
                         "ag": ag,
+                        "x": x,
                         "ligands": lig,
                         "core_charge": q,
-                        "electrons": au + ag - lig - q,
+                        "electrons": e,
                         "abundance": 0.0,
                         "abundance_sd": 0.0,
                         "score": 0.0,

@@ -66,10 +66,10 @@ class Hypothesis:
     """Family -> fraction under this hypothesis."""
     ions: dict[str, tuple[int, float, float]]
     """Ion (our notation) -> (charge, mean m/z, fitted intensity), fitted ions only."""
-    species_info: dict[tuple[str, str], tuple[str, int, int, int, int]] = field(
+    species_info: dict[tuple[str, str], tuple[str, int, int, int, int, int, int]] = field(
         default_factory=dict
     )
-    """(species label, family) -> (family, au, ag, ligands, core_charge)."""
+    """(species label, family) -> (family, au, ag, ligands, core_charge, x, electrons)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,11 +96,11 @@ def _cluster_abundance(
 ) -> tuple[
     dict[tuple[str, str], float],
     dict[str, float],
-    dict[tuple[str, str], tuple[str, int, int, int, int]],
+    dict[tuple[str, str], tuple[str, int, int, int, int, int, int]],
 ]:
     sig = _group_signal(prob, state)
     ab: dict[tuple[str, str], float] = {}
-    info: dict[tuple[str, str], tuple[str, int, int, int, int]] = {}
+    info: dict[tuple[str, str], tuple[str, int, int, int, int, int, int]] = {}
     for k, lab in enumerate(prob.group_labels):
         if prob.free_group[k] or sig[k] <= 0:
             continue
@@ -108,7 +108,8 @@ def _cluster_abundance(
         ab[key] = ab.get(key, 0.0) + float(sig[k])
         if key not in info:
             c = lib.candidates[int(prob.idx[int(np.flatnonzero(prob.group == k)[0])])]
-            info[key] = (c.family, c.au, c.ag, c.ligands, c.core_charge)
+            e = c.electrons if c.electrons is not None else c.au + c.ag - c.ligands - c.core_charge
+            info[key] = (c.family, c.au, c.ag, c.ligands, c.core_charge, c.x, e)
     total = sum(ab.values())
     ab = {k: v / total for k, v in ab.items()} if total > 0 else {}
     fr: dict[str, float] = {}
@@ -234,7 +235,8 @@ def assess(
     # competing hypotheses: each kept family removed, each dropped family in place
     # of a kept one (only plausible ones: a removal the selection's own test found
     # re-explained by three quarters or more; a dropped family whose own share was at least
-    # 5 % of that of the family it would replace when it was tested)
+    # 5 % of that of the family it would replace when it was tested, or that the others
+    # re-explained by three quarters or more)
     last = {t.family: t for t in trials if not t.family.startswith("detached:")}
     own_kept = _family_own(prob, state)
     swaps: list[tuple[str | None, str | None]] = []
@@ -247,7 +249,11 @@ def assess(
         for t in last.values()
         if t.dropped
         for f in kept
-        if f != t.family and t.own >= 0.05 * own_kept.get(f, 0.0)
+        if f != t.family
+        # a share of its own, or collinear with what was kept: its removal cost
+        # less than a quarter of its own signal (a near-isobar the joint fit
+        # split arbitrarily; the refit's own check below drops swaps that do not fit)
+        and (t.own >= 0.05 * own_kept.get(f, 0.0) or 0 < t.gain < 0.25 * t.own)
     ]
     if swaps and calibration is not None:
         # the selected fit weighed as its alternatives will be: calibrated afresh by
@@ -332,17 +338,16 @@ def assess(
         prob, state, calibration = hyps[top][2], hyps[top][3], hyps[top][4]
         best_ab, best_fr = hyps[top][1].abundance, hyps[top][1].family_fraction
         names = list(best_ab)
-    # an alternative counts when it holds a share and tells another story (a family
-    # fraction differs by at least 0.02 from the best fit's)
-    keep = [top] + [
-        i
-        for i in order[1:]
-        if w[i] >= min_share
-        and max(
-            abs(hyps[i][1].family_fraction.get(f, 0.0) - best_fr.get(f, 0.0)) for f in fam_names
-        )
-        >= 0.02
-    ]
+    # an alternative counts when it holds a share and tells another story: a family
+    # fraction differs by at least 0.02 from the best fit's, or the species do (total
+    # variation >= 0.02: an x-shifted hypothesis of a single family changes no fraction)
+    def story(h: Hypothesis) -> float:
+        fr = max(abs(h.family_fraction.get(f, 0.0) - best_fr.get(f, 0.0)) for f in fam_names)
+        keys = set(h.abundance) | set(best_ab)
+        tv = 0.5 * sum(abs(h.abundance.get(k, 0.0) - best_ab.get(k, 0.0)) for k in keys)
+        return max(fr, tv)
+
+    keep = [top] + [i for i in order[1:] if w[i] >= min_share and story(hyps[i][1]) >= 0.02]
     wk = w[keep] / w[keep].sum()
     chosen = [_with_share(hyps[i][1], float(s)) for i, s in zip(keep, wk.tolist(), strict=True)]
     # bootstrap and calibration sensitivity of the best fit
