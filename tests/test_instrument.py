@@ -104,6 +104,7 @@ def test_pseudo_voigt_spectrum() -> None:
     _check_composition(res, syn.truth)
     assert res.instrument is not None and res.instrument.shape == "pseudo-voigt"
     assert res.instrument.eta == pytest.approx(0.3, abs=0.1)
+    assert res.message == ""  # 300 m/z: ladders and charge states pin the composition
     assert res.resolution == pytest.approx(15_000.0, rel=0.15)
     assert abs(res.ppm_shift) <= 3.0
 
@@ -167,6 +168,8 @@ def test_single_envelope_zoom_of_4_mz() -> None:
     assert fam.loc["M44S30", "fraction"] >= 0.97
     top_species = res.species.sort_values("abundance").iloc[-1]
     assert (top_species["family"], int(top_species["au"])) == ("M44S30", 12)
+    # and it says that one envelope cannot pin x against the calibration
+    assert "not identifiable" in res.message and "one envelope" in res.message
 
 
 def test_calibrated_reads_are_smooth_up_to_the_window_edges() -> None:

@@ -518,7 +518,41 @@ def assign(
         min_snr,
         unc,
     )
-    return replace(out, instrument=instrument)
+    note = _single_envelope_note(out, calibrate) if out.found else ""
+    return replace(out, instrument=instrument, message=note or out.message)
+
+
+NA_H = 21.98194  # m(Na) - m(H), Da: one rung of the Na+ ladder
+
+
+def _single_envelope_note(out: Assignment, calibrate: bool) -> str:
+    """A warning when the cluster signal is one envelope: the composition is not identifiable.
+
+    One Au/Ag swap against four Na+/H+ exchanges moves an ion by ~1.17 Da (about one
+    isotope step: the combs sit ~15 ppm apart), one SR against 7 Na+ - 8 H+ by 0.1
+    Da. With neighbouring Na+ rungs and other charge states in the window the
+    ladders and charge states pin x and the calibration; with one envelope only (a
+    zoomed export), x, the Na+ count and a free calibration trade, and the reported
+    composition is one of several that fit (the ambiguity group lists those the fit
+    tested). Returns "" when the window holds a second rung or charge state.
+    """
+    ions = out.ions
+    cl = ions[~ions["family"].isin(["fragment", "complex"])]
+    if cl.empty or not calibrate:
+        return ""
+    strong = cl[cl["intensity"] >= 0.05 * float(cl["intensity"].max())]
+    charges = {abs(int(z)) for z in strong["charge"]}
+    mz = out.spectrum.mz
+    span = float(mz[-1] - mz[0]) if mz.size else 0.0
+    if len(charges) > 1 or span >= 1.5 * NA_H / max(charges):
+        return ""
+    return (
+        f"one envelope in {span:.1f} m/z: x, the Na+ count and the calibration trade "
+        "(an Au/Ag swap against four Na+/H+ exchanges sits ~15 ppm off), so the composition "
+        "is not identifiable from this window alone; record a window holding the Na+ "
+        "ladder or other charge states, or correct the m/z axis on a known ion and use "
+        "--no-calibrate"
+    )
 
 
 def _residual_noise(state: dict[str, Any]) -> float:
