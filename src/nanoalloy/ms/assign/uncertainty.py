@@ -338,6 +338,7 @@ def assess(
         prob, state, calibration = hyps[top][2], hyps[top][3], hyps[top][4]
         best_ab, best_fr = hyps[top][1].abundance, hyps[top][1].family_fraction
         names = list(best_ab)
+
     # an alternative counts when it holds a share and tells another story: a family
     # fraction differs by at least 0.02 from the best fit's, or the species do (total
     # variation >= 0.02: an x-shifted hypothesis of a single family changes no fraction)
