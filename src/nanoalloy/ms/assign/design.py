@@ -57,11 +57,16 @@ def _build_design(
     instrument: Instrument,
     knot_mz: float,
     rows: np.ndarray | None = None,
+    margin_ppm: float = 0.0,
 ) -> _Design:
     """Render the problem's ions with ``instrument`` (and the baseline hats) on ``g``.
 
-    The design keeps the grid rows some ion reaches, or the given ``rows`` (the
-    instrument search compares trial shapes on one fixed set of rows).
+    The design keeps the grid rows some ion reaches, widened by ``margin_ppm`` on
+    each side (the calibrations searched: data read on a shifted axis must stay on
+    rows, else a sharp peak moved off its column leaves the residual it should
+    raise, and a calibration 100 ppm off looked better than the right one on a
+    spectrum led by single-peak complexes), or the given ``rows`` (the instrument
+    search compares trial shapes on one fixed set of rows).
     """
     from scipy import sparse
 
@@ -72,7 +77,15 @@ def _build_design(
     # off, and the fit moved x to make up for it: TV 0.19 on noise-free data)
     ion_design = render([pats[i] for i in prob.idx], g.mz, instrument, normalize=False)
     if rows is None:
-        rows = np.flatnonzero(np.bincount(ion_design.indices, minlength=g.mz.size))
+        hit = np.bincount(ion_design.indices, minlength=g.mz.size) > 0
+        if margin_ppm > 0 and g.mz.size > 1:
+            from scipy.ndimage import binary_dilation
+
+            step = float(np.median(np.diff(np.log(g.mz))))  # the grid is log-uniform
+            k = int(np.ceil(margin_ppm * 1e-6 / step)) if step > 0 else 0
+            if k:
+                hit = binary_dilation(hit, np.ones(2 * k + 1, dtype=bool))
+        rows = np.flatnonzero(hit)
     hats = _hats(g.mz, knot_mz)
     matrix = sparse.hstack([ion_design, hats], format="csc")[rows]
     return _Design(matrix, _gram(matrix), rows, prob.idx.size, hats, g.mz[rows])

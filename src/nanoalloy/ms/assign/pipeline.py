@@ -317,6 +317,7 @@ def assign(
     # the narrow opening: left to the hats, a baseline lets broad or tailed peaks
     # win on its foot; the composition is then fitted above the wide one
     gs = gy_prune
+    margin = calibration_range_ppm if calibrate else 0.0
 
     Start = tuple[float, Instrument, _Design, tuple[float, float], dict[str, Any]]
     Fits = dict[tuple[float, float], dict[str, Any]]
@@ -334,7 +335,9 @@ def assign(
     def screened(r: float, tail: float = 0.0) -> tuple[_Design, Fits]:
         """A start's design and its fit at the species screen's calibration."""
         nonlocal noise
-        d = _build_design(prob, pats, g, Instrument(r, tail=tail), baseline_knot_mz)
+        d = _build_design(
+            prob, pats, g, Instrument(r, tail=tail), baseline_knot_mz, margin_ppm=margin
+        )
         c = (0.0, 0.0)
         if calibrate:
             span = min(calibration_range_ppm, SCREEN_PPM)
@@ -432,7 +435,7 @@ def assign(
             raw=True,
             calibration_range_ppm=calibration_range_ppm,
         )
-        design = _build_design(prob, pats, g, instrument, baseline_knot_mz)
+        design = _build_design(prob, pats, g, instrument, baseline_knot_mz, margin_ppm=margin)
         if instrument.eta > WING_ETA:
             # Lorentzian wings pile up into a pedestal that the opening would take
             # for baseline: the hats alone fit the baseline
