@@ -294,9 +294,18 @@ class JobQueue:
         """Jobs submitted and not finished."""
         return len(self._futures)
 
-    def shutdown(self) -> None:
-        """Stop taking jobs; queued ones are cancelled and marked interrupted."""
+    def shutdown(self, grace: float = 10.0) -> None:
+        """Stop taking jobs; queued ones are cancelled and marked interrupted.
+
+        Workers get ``grace`` seconds to stop (a Ctrl-C reaches them too and they mark
+        their job interrupted); one still busy after that (its interrupt landed in a
+        long computation or a library that swallows it) is terminated and its job
+        marked interrupted, so the server never waits on a whole assignment to exit.
+        """
         self._closing = True
+        # the pool's worker processes (a private attribute of concurrent.futures,
+        # stable since 3.8; without it the workers are left to stop by themselves)
+        workers = list((getattr(self._pool, "_processes", None) or {}).values())
         self._pool.shutdown(wait=False, cancel_futures=True)
         with self.store.connect() as con:
             con.execute(
@@ -304,3 +313,19 @@ class JobQueue:
                 " message = 'interrupted: the server stopped before this job started'"
                 " WHERE state = 'queued'"
             )
+        deadline = time.monotonic() + grace
+        for w in workers:
+            w.join(max(0.0, deadline - time.monotonic()))
+        stuck = [w for w in workers if w.is_alive()]
+        for w in stuck:
+            w.terminate()
+        for w in stuck:
+            w.join(5.0)
+        if stuck:
+            with self.store.connect() as con:
+                con.execute(
+                    "UPDATE jobs SET state = 'interrupted', stage = '',"
+                    " message = 'interrupted: the server stopped while this job ran',"
+                    " finished = ? WHERE state = 'running'",
+                    (time.time(),),
+                )

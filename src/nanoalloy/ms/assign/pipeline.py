@@ -121,6 +121,12 @@ TAIL_SPAN_PPM = 20.0  # converged calibration grid of the tailed start: +- this 
 SCREEN_PPM = 32.0  # span of the species screen of the calibration (ppm)
 PRUNE_BASELINE_MZ = 100.0  # opening of the pruning's baseline (m/z)
 PRUNE_CAP = 0.02  # pruning threshold at most this share of the strongest signal
+COARSE_STEP_PPM = 5.0
+"""Step of the converged calibration grid. The residual over the offset has a basin
+every ~13 ppm (an Au/Ag swap against four Na+/H+ exchanges; two families' combs
+interleave), each a few ppm wide: a 10 ppm grid stepped over the right one
+(M44S30 + M44S27 at R 26,600: -44 ppm, rss 1.5, between grid points at 7.5 and
+4.1) and an isotope-step alias 108 ppm away won."""
 WING_ETA = 0.05  # fitted eta above this: no baseline opening (the hats fit the baseline)
 
 
@@ -317,7 +323,7 @@ def assign(
     # the narrow opening: left to the hats, a baseline lets broad or tailed peaks
     # win on its foot; the composition is then fitted above the wide one
     gs = gy_prune
-    margin = calibration_range_ppm if calibrate else 0.0
+    row_margin = calibration_range_ppm if calibrate else 0.0
 
     Start = tuple[float, Instrument, _Design, tuple[float, float], dict[str, Any]]
     Fits = dict[tuple[float, float], dict[str, Any]]
@@ -336,7 +342,7 @@ def assign(
         """A start's design and its fit at the species screen's calibration."""
         nonlocal noise
         d = _build_design(
-            prob, pats, g, Instrument(r, tail=tail), baseline_knot_mz, margin_ppm=margin
+            prob, pats, g, Instrument(r, tail=tail), baseline_knot_mz, margin_ppm=row_margin
         )
         c = (0.0, 0.0)
         if calibrate:
@@ -360,7 +366,7 @@ def assign(
             g,
             gs,
             span_ppm=span_ppm,
-            step_ppm=min(10.0, span_ppm / 2.0, calibration_range_ppm / 5.0),
+            step_ppm=min(COARSE_STEP_PPM, span_ppm / 2.0, calibration_range_ppm / 5.0),
             noise=noise,
             centre_ppm=centre_ppm,
         )
@@ -435,7 +441,7 @@ def assign(
             raw=True,
             calibration_range_ppm=calibration_range_ppm,
         )
-        design = _build_design(prob, pats, g, instrument, baseline_knot_mz, margin_ppm=margin)
+        design = _build_design(prob, pats, g, instrument, baseline_knot_mz, margin_ppm=row_margin)
         if instrument.eta > WING_ETA:
             # Lorentzian wings pile up into a pedestal that the opening would take
             # for baseline: the hats alone fit the baseline
