@@ -193,6 +193,53 @@ def test_calibrated_reads_are_smooth_up_to_the_window_edges() -> None:
             assert np.abs(read - truth).max() < 0.02, (centre, ppm)
 
 
+def test_sharp_complexes_pin_the_calibration_over_the_full_range() -> None:
+    """400-4500 m/z at R 35,000: the tall single-peak complexes decide the calibration.
+
+    Before the design's rows covered the calibration range, a complex peak read 108 ppm
+    off (one isotope step of the 4- clusters) left the rows and its signal went
+    uncounted: the alias won with R^2 0.33 and every x one too low (a random case of
+    ``scripts/assign_sweep.py --seed 1``).
+    """
+    syn = synthesize(
+        _pops({"M44S30": {8: 0.019, 9: 0.061, 10: 0.14, 11: 0.235, 12: 0.288, 13: 0.257}}),
+        mz_range=(400.0, 4500.0),
+        resolution=35_394.0,
+        points_per_fwhm=7.7,
+        calibration_ppm=-34.2,
+        calibration_slope_ppm=-0.6,
+        seed=439432,
+    )
+    res = assign(_blind(syn.spectrum))
+    _check_composition(res, syn.truth)
+    m = float(np.median(syn.spectrum.mz))
+    assert res.ppm_shift == pytest.approx(-34.2 - 0.6 * (m - 2000.0) / 1000.0, abs=3.0)
+    assert res.r2 > 0.99
+
+
+def test_two_families_calibrated_between_close_aliases() -> None:
+    """M44S30 + M44S27 at R 26,600, 3.2 points per FWHM, -45 ppm: the right basin is a few
+    ppm wide between aliases ~13 ppm apart; a 10 ppm calibration grid stepped over it and
+    an isotope-step alias 108 ppm away won (TV 0.41; ``assign_sweep.py --seed 2``)."""
+    pops = {
+        "M44S30": {10: 0.012, 11: 0.058, 12: 0.179, 13: 0.351, 14: 0.436},
+        "M44S27": {14: 0.225, 15: 0.265, 16: 0.155, 17: 0.045},
+    }
+    syn = synthesize(
+        _pops(pops),
+        mz_range=(1800.0, 3800.0),
+        resolution=26_562.0,
+        points_per_fwhm=3.2,
+        calibration_ppm=-45.18,
+        calibration_slope_ppm=1.6,
+        seed=881867,
+    )
+    res = assign(_blind(syn.spectrum))
+    _check_composition(res, syn.truth)
+    m = float(np.median(syn.spectrum.mz))
+    assert res.ppm_shift == pytest.approx(-45.18 + 1.6 * (m - 2000.0) / 1000.0, abs=3.0)
+
+
 def test_low_resolution_at_3_points_per_fwhm() -> None:
     syn = synthesize(
         _pops(ONE),
