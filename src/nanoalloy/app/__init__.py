@@ -61,6 +61,10 @@ def serve(
     # SIGTERM stops the server like Ctrl-C (installed first: a client may stop us as soon as the
     # URL is printed)
     previous = signal.signal(signal.SIGTERM, stop)
+    # Ctrl-C stops the server even when it was started with SIGINT ignored (a background
+    # job of a non-interactive shell inherits SIG_IGN, and Python then installs no
+    # KeyboardInterrupt handler): the three CI runs started that way never stopped
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         loopback = host == "localhost" or ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
@@ -69,11 +73,13 @@ def serve(
         app = create_app(workspace, workers=workers, max_upload_mb=max_upload_mb, loopback=loopback)
     except BaseException:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
         raise
     try:
         server = create_server(app, host=host, port=port, threads=threads, ident="nanoalloy")
     except BaseException:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
         app.extensions["nanoalloy"]["queue"].shutdown()
         raise
     try:
@@ -96,6 +102,7 @@ def serve(
         server.run()
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
         # a stop must end the process: jobs are marked below, and whatever still holds
         # the interpreter open after that (a worker pool's join, a stuck thread) is cut
         # off by a watchdog rather than left waiting (a Ctrl-C'd server once outlived
