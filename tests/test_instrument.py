@@ -52,6 +52,17 @@ def _check_composition(res, truth: pd.DataFrame) -> None:  # type: ignore[no-unt
         assert tv <= 0.05, (fam, tv)
 
 
+def _recovered(pops: dict[str, dict[int, float]], ppm: float, slope: float, **kw):  # type: ignore[no-untyped-def]
+    """Synthesise with ``ppm`` + ``slope`` per 1000 m/z (from 2000), assign blind, check the
+    composition and the calibration at the median m/z (within 3 ppm); returns the result."""
+    syn = synthesize(_pops(pops), calibration_ppm=ppm, calibration_slope_ppm=slope, **kw)
+    res = assign(_blind(syn.spectrum))
+    _check_composition(res, syn.truth)
+    m = float(np.median(syn.spectrum.mz))
+    assert res.ppm_shift == pytest.approx(ppm + slope * (m - 2000.0) / 1000.0, abs=3.0)
+    return res
+
+
 def test_instrument_density_is_a_unit_peak_at_its_centroid() -> None:
     u = np.linspace(-300.0, 300.0, 600_001)
     for ins in (Instrument(1e4), Instrument(1e4, eta=0.4), Instrument(1e4, tail=1.0)):
@@ -201,19 +212,15 @@ def test_sharp_complexes_pin_the_calibration_over_the_full_range() -> None:
     uncounted: the alias won with R^2 0.33 and every x one too low (a random case of
     ``scripts/assign_sweep.py --seed 1``).
     """
-    syn = synthesize(
-        _pops({"M44S30": {8: 0.019, 9: 0.061, 10: 0.14, 11: 0.235, 12: 0.288, 13: 0.257}}),
+    res = _recovered(
+        {"M44S30": {8: 0.019, 9: 0.061, 10: 0.14, 11: 0.235, 12: 0.288, 13: 0.257}},
+        -34.2,
+        -0.6,
         mz_range=(400.0, 4500.0),
         resolution=35_394.0,
         points_per_fwhm=7.7,
-        calibration_ppm=-34.2,
-        calibration_slope_ppm=-0.6,
         seed=439432,
     )
-    res = assign(_blind(syn.spectrum))
-    _check_composition(res, syn.truth)
-    m = float(np.median(syn.spectrum.mz))
-    assert res.ppm_shift == pytest.approx(-34.2 - 0.6 * (m - 2000.0) / 1000.0, abs=3.0)
     assert res.r2 > 0.99
 
 
@@ -225,19 +232,15 @@ def test_two_families_calibrated_between_close_aliases() -> None:
         "M44S30": {10: 0.012, 11: 0.058, 12: 0.179, 13: 0.351, 14: 0.436},
         "M44S27": {14: 0.225, 15: 0.265, 16: 0.155, 17: 0.045},
     }
-    syn = synthesize(
-        _pops(pops),
+    _recovered(
+        pops,
+        -45.18,
+        1.6,
         mz_range=(1800.0, 3800.0),
         resolution=26_562.0,
         points_per_fwhm=3.2,
-        calibration_ppm=-45.18,
-        calibration_slope_ppm=1.6,
         seed=881867,
     )
-    res = assign(_blind(syn.spectrum))
-    _check_composition(res, syn.truth)
-    m = float(np.median(syn.spectrum.mz))
-    assert res.ppm_shift == pytest.approx(-45.18 + 1.6 * (m - 2000.0) / 1000.0, abs=3.0)
 
 
 def test_low_resolution_at_3_points_per_fwhm() -> None:

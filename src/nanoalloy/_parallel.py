@@ -54,13 +54,10 @@ def pmap(fn: Callable[[_T], _R], items: Iterable[_T]) -> list[_R]:
     pool = ThreadPoolExecutor(n)
     try:
         return list(pool.map(fn, todo))
-    except BaseException:
-        # Ctrl-C (or an error) in one task: the tasks not started are dropped, so the
+    finally:
+        # on Ctrl-C (or an error in one task) the tasks not started are dropped, so the
         # process stops after the running ones, not after the whole list
         pool.shutdown(wait=True, cancel_futures=True)
-        raise
-    finally:
-        pool.shutdown(wait=True)
 
 
 def serial_blas(fn: _F) -> _F:

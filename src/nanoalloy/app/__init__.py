@@ -103,29 +103,5 @@ def serve(
     finally:
         signal.signal(signal.SIGTERM, previous)
         signal.signal(signal.SIGINT, previous_int)
-        # a stop must end the process: jobs are marked below, and whatever still holds
-        # the interpreter open after that (a worker pool's join, a stuck thread) is cut
-        # off by a watchdog rather than left waiting (a Ctrl-C'd server once outlived
-        # 120 s under a full test run)
-        _exit_watchdog(STOP_GRACE_S)
         server.close()
         app.extensions["nanoalloy"]["queue"].shutdown()
-
-
-STOP_GRACE_S = 30.0
-"""Seconds a stopping server may take (jobs marked, workers stopped) before it exits anyway."""
-
-
-def _exit_watchdog(seconds: float) -> None:
-    """End the process with status 130 after ``seconds`` unless it has ended by then."""
-    import os
-    import threading
-
-    def cut() -> None:
-        sys.stderr.write("nanoalloy serve: stopping took too long; exiting\n")
-        sys.stderr.flush()
-        os._exit(130)
-
-    t = threading.Timer(seconds, cut)
-    t.daemon = True
-    t.start()

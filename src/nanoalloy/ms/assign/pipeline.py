@@ -531,9 +531,6 @@ def assign(
     return replace(out, instrument=instrument, message=note or out.message)
 
 
-NA_H = 21.98194  # m(Na) - m(H), Da: one rung of the Na+ ladder
-
-
 def _single_envelope_note(out: Assignment, calibrate: bool) -> str:
     """A warning when the cluster signal is one envelope: the composition is not identifiable.
 
@@ -545,6 +542,9 @@ def _single_envelope_note(out: Assignment, calibrate: bool) -> str:
     composition is one of several that fit (the ambiguity group lists those the fit
     tested). Returns "" when the window holds a second rung or charge state.
     """
+    from ...chem.isotopes import monoisotopic_mass
+
+    na_h = monoisotopic_mass({"Na": 1}) - monoisotopic_mass({"H": 1})  # one Na+ rung, Da
     ions = out.ions
     cl = ions[~ions["family"].isin(["fragment", "complex"])]
     if cl.empty or not calibrate:
@@ -553,7 +553,7 @@ def _single_envelope_note(out: Assignment, calibrate: bool) -> str:
     charges = {abs(int(z)) for z in strong["charge"]}
     mz = out.spectrum.mz
     span = float(mz[-1] - mz[0]) if mz.size else 0.0
-    if len(charges) > 1 or span >= 1.5 * NA_H / max(charges):
+    if len(charges) > 1 or span >= 1.5 * na_h / max(charges):
         return ""
     return (
         f"one envelope in {span:.1f} m/z: x, the Na+ count and the calibration trade "

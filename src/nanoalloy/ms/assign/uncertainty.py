@@ -66,7 +66,7 @@ class Hypothesis:
     """Family -> fraction under this hypothesis."""
     ions: dict[str, tuple[int, float, float]]
     """Ion (our notation) -> (charge, mean m/z, fitted intensity), fitted ions only."""
-    species_info: dict[tuple[str, str], tuple[str, int, int, int, int, int, int]] = field(
+    species_info: dict[tuple[str, str], tuple[str, int, int, int, int, int, int | None]] = field(
         default_factory=dict
     )
     """(species label, family) -> (family, au, ag, ligands, core_charge, x, electrons)."""
@@ -96,11 +96,11 @@ def _cluster_abundance(
 ) -> tuple[
     dict[tuple[str, str], float],
     dict[str, float],
-    dict[tuple[str, str], tuple[str, int, int, int, int, int, int]],
+    dict[tuple[str, str], tuple[str, int, int, int, int, int, int | None]],
 ]:
     sig = _group_signal(prob, state)
     ab: dict[tuple[str, str], float] = {}
-    info: dict[tuple[str, str], tuple[str, int, int, int, int, int, int]] = {}
+    info: dict[tuple[str, str], tuple[str, int, int, int, int, int, int | None]] = {}
     for k, lab in enumerate(prob.group_labels):
         if prob.free_group[k] or sig[k] <= 0:
             continue
@@ -108,8 +108,7 @@ def _cluster_abundance(
         ab[key] = ab.get(key, 0.0) + float(sig[k])
         if key not in info:
             c = lib.candidates[int(prob.idx[int(np.flatnonzero(prob.group == k)[0])])]
-            e = c.electrons if c.electrons is not None else c.au + c.ag - c.ligands - c.core_charge
-            info[key] = (c.family, c.au, c.ag, c.ligands, c.core_charge, c.x, e)
+            info[key] = (c.family, c.au, c.ag, c.ligands, c.core_charge, c.x, c.electrons)
     total = sum(ab.values())
     ab = {k: v / total for k, v in ab.items()} if total > 0 else {}
     fr: dict[str, float] = {}
