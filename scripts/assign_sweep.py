@@ -63,6 +63,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--reps", type=int, default=8)
+    parser.add_argument(
+        "--only",
+        choices=["full", "1800-3800", "2000-2800", "zoom"],
+        help="assign only the cases of this window (the same draws as the whole sweep)",
+    )
+    parser.add_argument("--verbose", action="store_true", help="print every case's species")
     args = parser.parse_args(argv)
 
     from nanoalloy.ms.assign import assign
@@ -88,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
             cal, slope = float(rng.uniform(-50, 50)), float(rng.uniform(-5, 5))
             window = str(rng.choice(["full", "1800-3800", "2000-2800", "zoom"]))
             seed = int(rng.integers(1_000_000))
+            if args.only and window != args.only:
+                continue
             rows = [(f, x, w) for f, d in pops.items() for x, w in d.items()]
             table = pd.DataFrame(rows, columns=["family", "au", "fraction"])
             mz_range = WINDOWS.get(window, own_range)
@@ -140,6 +148,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"max TV {max(tv.values(), default=0.0):.3f} max dfrac {max(frac.values(), default=0.0):.3f}",
                 flush=True,
             )
+            if args.verbose or not ok:
+                print(res.species.head(8).to_string(), flush=True)
+                print(syn.truth.head(8).to_string(), flush=True)
             if not ok:
                 shown = {f: {x: round(w, 3) for x, w in d.items()} for f, d in pops.items()}
                 print(f"     populations {shown}", flush=True)
