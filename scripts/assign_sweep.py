@@ -68,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         choices=["full", "1800-3800", "2000-2800", "zoom"],
         help="assign only the cases of this window (the same draws as the whole sweep)",
     )
+    parser.add_argument("--case", type=int, help="assign only the case of this synthesis seed")
     parser.add_argument("--verbose", action="store_true", help="print every case's species")
     args = parser.parse_args(argv)
 
@@ -94,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
             cal, slope = float(rng.uniform(-50, 50)), float(rng.uniform(-5, 5))
             window = str(rng.choice(["full", "1800-3800", "2000-2800", "zoom"]))
             seed = int(rng.integers(1_000_000))
-            if args.only and window != args.only:
+            if (args.only and window != args.only) or (args.case and seed != args.case):
                 continue
             rows = [(f, x, w) for f, d in pops.items() for x, w in d.items()]
             table = pd.DataFrame(rows, columns=["family", "au", "fraction"])
