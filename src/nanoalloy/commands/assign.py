@@ -75,6 +75,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-calibrate", action="store_true", help="keep the m/z axis as recorded")
     parser.add_argument(
+        "--calibration-range",
+        type=float,
+        default=100.0,
+        metavar="PPM",
+        help="calibration offsets searched, +-PPM at the spectrum's centre (default: 100; "
+        "narrow it when the axis is known to be better: isotope-step aliases wait ~100 ppm "
+        "away for ions of charge 5 and more)",
+    )
+    parser.add_argument(
         "--polarity",
         choices=("negative", "positive"),
         help="ion mode (default: as recorded in the file, else every candidate)",
@@ -109,6 +118,10 @@ def run(args: argparse.Namespace) -> int:
         math.isfinite(args.resolution) and 100 <= args.resolution <= 1e7
     ):
         raise InputError(f"--resolution must be between 100 and 1e7, got {args.resolution}")
+    if not (math.isfinite(args.calibration_range) and 0 < args.calibration_range <= 1000):
+        raise InputError(
+            f"--calibration-range must be in (0, 1000] ppm, got {args.calibration_range}"
+        )
     if args.time is not None and not math.isfinite(args.time):
         raise InputError(f"--time must be a finite number of minutes, got {args.time}")
     from ..ms.assign.priors import PRIORS
@@ -125,6 +138,7 @@ def run(args: argparse.Namespace) -> int:
         polarity=args.polarity,
         priors=priors,
         peak_shape=args.peak_shape,
+        calibration_range_ppm=args.calibration_range,
     )
     release_memory()  # the fit's freed heap goes back before the figure and tables are drawn
     from ..output import atomic_dir

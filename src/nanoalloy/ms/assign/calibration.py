@@ -5,6 +5,7 @@ shifts reported before/after (step 4).
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -223,6 +224,7 @@ def _refine_calibration(
     step: tuple[float, float],
     form_w: np.ndarray,
     iterations: int = 2,
+    limit_ppm: float = math.inf,
 ) -> tuple[float, float]:
     """Better (offset ppm, slope ppm per m/z) around ``(a0, b0)`` by full refits.
 
@@ -235,11 +237,14 @@ def _refine_calibration(
     m/z) spaced by ``step``; the result is the minimum of the quadratic through
     the nine (at most 1.5 steps away) when a refit there confirms it, else the
     best grid point. Trials run on threads. :func:`assign` calls this in
-    shrinking steps, refitting the forms in between.
+    shrinking steps, refitting the forms in between. The offset at the centre
+    stays within ``limit_ppm`` (the range the calibration was searched over: an
+    isotope-step alias waits beyond it).
     """
     centre = float(np.median(design.mz))
     pc, pb = a0 + b0 * centre, b0 * 1000.0  # ppm at the centre, ppm per 1000 m/z
     sa, sb = step
+    pc = float(np.clip(pc, -limit_ppm + sa, limit_ppm - sa)) if limit_ppm > sa else pc
 
     def rss(point: tuple[float, float]) -> float:
         b = point[1] / 1000.0
@@ -257,7 +262,7 @@ def _refine_calibration(
     hess = np.array([[2.0 * c[3], c[4]], [c[4], 2.0 * c[5]]])
     if np.all(np.linalg.eigvalsh(hess) > 0):
         du, dw = np.clip(np.linalg.solve(hess, -c[1:3]), -1.5, 1.5)
-        cand = (pc + float(du) * sa, pb + float(dw) * sb)
+        cand = (float(np.clip(pc + float(du) * sa, -limit_ppm, limit_ppm)), pb + float(dw) * sb)
         if rss(cand) < best_val:
             best = cand
     b = best[1] / 1000.0

@@ -369,7 +369,7 @@ def _fit_instrument(
                     _mode(base) / float(base.resolution_at(centre))
                     - _mode(cand) / float(cand.resolution_at(centre))
                 )
-            return cand, pc + move, pb
+            return cand, float(np.clip(pc + move, -lim, lim)), pb
 
         best = trial(_line(lambda v: rss(*trial(v)), x0, step, lo, hi))
         if name in ("eta", "tail") and getattr(base, name) == 0.0 and getattr(best[0], name) > 0:
@@ -379,13 +379,14 @@ def _fit_instrument(
 
     log_lo, log_hi = math.log(2_000.0), math.log(r_max)
     fwhm_ppm = 1e6 / float(ins.resolution_at(centre))
+    lim = calibration_range_ppm
+    par["pc"] = float(np.clip(par["pc"], -lim, lim))  # never searched beyond the range
     for rnd in range(2):
         fine = 0.5 if rnd else 1.0
         if calibrate:
-            lo_pc = max(par["pc"] - 30.0, -calibration_range_ppm)
-            hi_pc = min(par["pc"] + 30.0, calibration_range_ppm)
+            lo_pc, hi_pc = max(par["pc"] - 30.0, -lim), min(par["pc"] + 30.0, lim)
             step_pc = max(0.5, 0.06 * fwhm_ppm) * fine
-            along("pc", par["pc"], step_pc, min(lo_pc, par["pc"]), max(hi_pc, par["pc"]))
+            along("pc", par["pc"], step_pc, lo_pc, hi_pc)
             if span > 1.1:
                 along("pb", par["pb"], 3.0 * fine, -10.0, 10.0)
         if free_resolution:
@@ -403,11 +404,18 @@ def _fit_instrument(
         # walked again, fits as well (the demo's Gaussian peaks took eta 0.13 and a
         # 0.23 FWHM tail, and the tail's apex shift moved the calibration by 3 ppm)
         shaped, shaped_par, shaped_rss = ins, dict(par), now()
-        par["pc"] += 1e6 * _mode(ins) / float(ins.resolution_at(centre))  # apex kept
+        apex = par["pc"] + 1e6 * _mode(ins) / float(ins.resolution_at(centre))
+        par["pc"] = float(np.clip(apex, -lim, lim))  # the apex kept
         ins = dataclasses.replace(ins, eta=0.0, tail=0.0, resolution=ins.resolution / _width(ins))
         for _ in range(2):
             if calibrate:
-                along("pc", par["pc"], step_pc, min(lo_pc, par["pc"]), max(hi_pc, par["pc"]))
+                along(
+                    "pc",
+                    par["pc"],
+                    step_pc,
+                    max(par["pc"] - 30.0, -lim),
+                    min(par["pc"] + 30.0, lim),
+                )
                 if span > 1.1:
                     along("pb", par["pb"], 1.5, -10.0, 10.0)
             if free_resolution:

@@ -417,7 +417,15 @@ def assign(
     # refined on the species it fitted); forms carried between rounds
     for step in ((4.0, 4.0), (2.0, 2.0), (1.0, 1.0)) if calibrate else ():
         cal_a, cal_b = _refine_calibration(
-            prob, design, g, gy, cal_a, cal_b, step=step, form_w=state["fit"].form
+            prob,
+            design,
+            g,
+            gy,
+            cal_a,
+            cal_b,
+            step=step,
+            form_w=state["fit"].form,
+            limit_ppm=calibration_range_ppm,
         )
         y = _calibrated(g.mz, gy, cal_a, cal_b, design.mz)
         state = _fit_round(prob, design, y, state["fit"].form, 3)
@@ -556,11 +564,12 @@ def _single_envelope_note(out: Assignment, calibrate: bool) -> str:
     if len(charges) > 1 or span >= 1.5 * na_h / max(charges):
         return ""
     return (
-        f"one envelope in {span:.1f} m/z: x, the Na+ count and the calibration trade "
-        "(an Au/Ag swap against four Na+/H+ exchanges sits ~15 ppm off), so the composition "
-        "is not identifiable from this window alone; record a window holding the Na+ "
-        "ladder or other charge states, or correct the m/z axis on a known ion and use "
-        "--no-calibrate"
+        f"one envelope in {span:.1f} m/z: the metal composition, the adduct and H counts "
+        "and the calibration trade (an Au/Ag swap against four Na+/H+ exchanges, or one H "
+        "at charge 5 or more, sits about one isotope step away), so the composition is not "
+        "identifiable from this window alone; record a window holding the adduct ladder or "
+        "other charge states, or correct the m/z axis on a known ion and narrow "
+        "--calibration-range (or use --no-calibrate)"
     )
 
 

@@ -98,10 +98,12 @@ def _tables(
     mz_mean = lib.mz_average[prob.idx]
     a = fitted.group
     active = a > 0
-    # ion intensities: only ions whose mean m/z lies in the spectrum count (as the truth does)
+    # ion intensities: ions whose mean m/z lies in the spectrum count whole (as the
+    # synthesizer's truth does); an envelope the window cuts off before its mean (an
+    # edge, or a zoom on the top of one envelope) by the share of it inside
     ion_i = fitted.ion
     factor = np.where(ion_i > 0, ion_i / np.where(a[prob.group] > 0, a[prob.group], 1.0), 0.0)
-    inside = (mz_mean >= mz_cal[0]) & (mz_mean <= mz_cal[-1])  # (edge envelopes are fitted too)
+    inside = _inside_share(pats, prob.idx, mz_mean, mz_cal[0], mz_cal[-1])
     signal = np.bincount(prob.group, weights=ion_i * inside, minlength=n_group)
     sd_signal = sd_a * np.bincount(prob.group, weights=factor, minlength=n_group)
     # score: envelope correlation with the data it explains x log SNR
@@ -194,7 +196,9 @@ def _tables(
     sp = sp.sort_values(["_o", "x", "au", "ligands"]).drop(columns=["_o", "signal_sd"])
     sp = sp[list(SPECIES_COLUMNS)].reset_index(drop=True)
 
-    ions = _ion_table(cands, prob, fitted, pats, design, mz_mean, sd_a, shifts, isobar_threshold)
+    ions = _ion_table(
+        cands, prob, fitted, pats, design, mz_mean, sd_a, shifts, isobar_threshold, inside
+    )
     ions["ambiguous_with"] = _ambiguous_with(ions, uncertainty, resolution)
     fams = family_table(sp, n_metals={f.name: f.n_metals for f in preset.families})
     fams["fraction_sd"] = _fraction_sd(sp, fams, uncertainty)
@@ -216,6 +220,23 @@ def _tables(
     )
 
 
+MIN_INSIDE = 0.02
+"""An ion cut off by the window before its mean is listed when this share of it is inside."""
+
+
+def _inside_share(
+    pats: list[Pattern], idx: np.ndarray, mz_mean: np.ndarray, lo: float, hi: float
+) -> np.ndarray:
+    """Per ion: 1 when its mean m/z lies in ``[lo, hi]``, else its isotope pattern's share there."""
+    out = ((mz_mean >= lo) & (mz_mean <= hi)).astype(float)
+    for i in np.flatnonzero(out == 0.0).tolist():
+        p = pats[int(idx[i])]
+        tot = float(p.probability.sum())
+        if tot > 0 and p.mz[0] <= hi and p.mz[-1] >= lo:
+            out[i] = float(p.probability[(p.mz >= lo) & (p.mz <= hi)].sum()) / tot
+    return out
+
+
 def _ion_table(
     cands: list[Any],
     prob: _Problem,
@@ -226,12 +247,22 @@ def _ion_table(
     sd_a: np.ndarray,
     shifts: np.ndarray,
     isobar_threshold: float,
+    inside: np.ndarray,
 ) -> pd.DataFrame:
+    """One row per fitted ion with signal in the window (``inside``: its share there).
+
+    An ion the window cuts off before its mean is listed with the signal inside
+    the window only (its whole fitted amplitude extrapolates a few edge points: a
+    Na+ rung just outside a zoom read ten times the spectrum's maximum), and not
+    at all when less than ``MIN_INSIDE`` of it is there.
+    """
     import pandas as pd
 
-    ion_i = fitted.ion
+    ion_i = fitted.ion * inside
     a = fitted.group[prob.group]
-    live = np.flatnonzero(ion_i > 1e-12 * max(float(ion_i.max()), 1e-300))
+    live = np.flatnonzero(
+        (ion_i > 1e-12 * max(float(ion_i.max(initial=0.0)), 1e-300)) & (inside >= MIN_INSIDE)
+    )
     # near-isobar partners of the fitted ions (any candidate in the problem)
     norms = np.sqrt(np.asarray(design.multiply(design).sum(axis=0)).ravel())
     sub = design[:, live]

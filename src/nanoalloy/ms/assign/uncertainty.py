@@ -258,10 +258,12 @@ def assess(
         # the selected fit weighed as its alternatives will be: calibrated afresh by
         # the same procedure (else an alternative wins by a better-searched
         # calibration, not by the data); reported is still the converged fit
-        st0, cal0 = _recalibrated(prob, design, g, gy)
+        st0, cal0 = _recalibrated(prob, design, g, gy, calibration_range_ppm)
         hyps[0] = (scored("selected fit", prob, st0, cal0)[0], *hyps[0][1:])
     for add, remove in swaps:
-        alt = _alternative(prob0, prob, state, design, add, remove, g, gy, calibration)
+        alt = _alternative(
+            prob0, prob, state, design, add, remove, g, gy, calibration, calibration_range_ppm
+        )
         if alt is None:
             continue
         alt_prob, alt_state, alt_cal = alt
@@ -515,6 +517,7 @@ def _alternative(
     g: Any,
     gy: np.ndarray,
     calibration: tuple[float, float] | None,
+    limit_ppm: float = math.inf,
 ) -> tuple[_Problem, dict[str, Any], tuple[float, float] | None] | None:
     """Refit with family ``remove`` replaced by the dropped family ``add`` (either may be None).
 
@@ -551,13 +554,13 @@ def _alternative(
             return None
     if calibration is not None:
         # calibrated afresh: a near-isobar sits tens of ppm away
-        trial, cal = _recalibrated(trial_prob, design, g, gy)
+        trial, cal = _recalibrated(trial_prob, design, g, gy, limit_ppm)
         return trial_prob, trial, cal
     return trial_prob, trial, None
 
 
 def _recalibrated(
-    prob: _Problem, design: _Design, g: Any, gy: np.ndarray
+    prob: _Problem, design: _Design, g: Any, gy: np.ndarray, limit_ppm: float = math.inf
 ) -> tuple[dict[str, Any], tuple[float, float]]:
     """``prob`` calibrated afresh (species screen, two refinements) and refitted.
 
@@ -570,7 +573,9 @@ def _recalibrated(
     y = _calibrated(g.mz, gy, a, b, design.mz)
     trial = _fit_round(prob, design, y, prob.form_init, 6)
     for step in ((2.0, 2.0), (1.0, 1.0)):
-        a, b = _refine_calibration(prob, design, g, gy, a, b, step=step, form_w=trial["fit"].form)
+        a, b = _refine_calibration(
+            prob, design, g, gy, a, b, step=step, form_w=trial["fit"].form, limit_ppm=limit_ppm
+        )
         y = _calibrated(g.mz, gy, a, b, design.mz)
         trial = _fit_round(prob, design, y, trial["fit"].form, 3)
     return trial, (float(a), float(b))

@@ -1,0 +1,111 @@
+"""Narrow windows rendered by an independent engine (issue 11): isotope fine structure from
+IsoSpecPy, peak shapes, noise and calibration error by ``tests/data/probe/_probe.py`` (a
+stranger's probe that never calls nanoalloy's synthesizer). Each case failed before its fix.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from nanoalloy import cli
+
+DATA = Path(__file__).parent / "data" / "probe"
+
+
+def _assign(tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, *extra: str):  # type: ignore[no-untyped-def]
+    out = tmp_path / "out"
+    code = cli.main(["assign", str(DATA / name), "--out", str(out), "--json", *extra])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    return json.loads(captured.out), pd.read_csv(out / "ions.csv"), pd.read_csv(out / "species.csv")
+
+
+def test_zoom_on_the_top_of_an_envelope_without_its_mean(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """[Ag25(DMBT)18]- in 3 m/z (5162.9-5165.9) around its tallest peaks; its mean m/z (5166.7)
+    lies outside. Only ions whose mean lay inside counted: "no clusters found"."""
+    info, ions, species = _assign(
+        tmp_path, capsys, "ag25_dmbt_zoom_3mz.csv", "--preset", "ag25-sr18"
+    )
+    assert info["clusters_found"]
+    assert ions.loc[0, "ion"] == "[Ag25(DMBT)18]-"
+    assert list(species["species"]) == ["Ag25(DMBT)18"]
+    # the listed intensity is the signal inside the window, not the whole envelope's
+    spec = pd.read_csv(DATA / "ag25_dmbt_zoom_3mz.csv")
+    assert (
+        ions.loc[0, "intensity"] < spec["intensity"].sum() * float(spec["m/z"].diff().median()) * 3
+    )
+
+
+def test_an_ion_just_outside_a_zoom_is_not_listed_as_the_tallest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """[Au25(p-MBA)18-5H]6- in 4 m/z (1277.8-1281.8) with a chemist's broad preset: an
+    [Au23Ag2(p-MBA)18H+9Na-14H]6- rung (mean m/z 1282.8, beyond the window) was fitted to a
+    few edge points and listed with 620, about nine times the true ion's signal, as the most
+    intense ion."""
+    _, ions, _ = _assign(
+        tmp_path,
+        capsys,
+        "au25_pmba_6minus_4mz.csv",
+        "--preset",
+        str(DATA / "au25-pmba-broad-noS17.toml"),
+    )
+    spec = pd.read_csv(DATA / "au25_pmba_6minus_4mz.csv")
+    assert ions.loc[0, "ion"] == "[Au25(p-MBA)18-5H]6-"
+    step = float(spec["m/z"].diff().median())
+    assert ions["intensity"].max() <= 2.0 * spec["intensity"].clip(lower=0).sum() * step
+
+
+def test_the_calibration_stays_in_its_range(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """[Au25(p-MBA)18-4H]5- in 2 m/z at +24 ppm (R and shape given): the hydride one isotope
+    step away won with a calibration of -106 ppm, outside the +-100 ppm searched."""
+    info, ions, _ = _assign(
+        tmp_path,
+        capsys,
+        "au25_pmba_5minus_2mz.csv",
+        "--preset",
+        "au25-pmba",
+        "--resolution",
+        "8799",
+        "--peak-shape",
+        "gaussian",
+    )
+    assert ions.loc[0, "ion"] == "[Au25(p-MBA)18-4H]5-"
+    inst = json.loads((tmp_path / "out" / "instrument.json").read_text())
+    assert abs(inst["calibration_ppm_at_median_mz"] - 24.4) < 8.0
+    assert info["clusters_found"]
+
+
+def test_calibration_range_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = cli.main(
+        [
+            "assign",
+            str(DATA / "au25_pmba_5minus_2mz.csv"),
+            "--out",
+            str(tmp_path / "o"),
+            "--calibration-range",
+            "0",
+        ]
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code != 0 and len(err) == 1 and "--calibration-range" in err[0]
+    assert not (tmp_path / "o").exists()
+    info, _, _ = _assign(
+        tmp_path,
+        capsys,
+        "au25_pmba_5minus_2mz.csv",
+        "--preset",
+        "au25-pmba",
+        "--calibration-range",
+        "30",
+    )
+    inst = json.loads((tmp_path / "out" / "instrument.json").read_text())
+    assert abs(inst["calibration_ppm_at_median_mz"]) <= 30.0 + 1e-6
