@@ -156,6 +156,8 @@ class Assignment:
                 "model": cal.model,
                 "ppm_intercept": cal.ppm_intercept,
                 "ppm_slope": cal.ppm_slope,
+                # the intercept is the shift at m/z 0: the one that matters is here
+                "ppm_at_median_mz": self.ppm_shift,
                 "rms_ppm_before": _jsonable(cal.rms_ppm_before),
                 "rms_ppm_after": _jsonable(cal.rms_ppm_after),
             },
