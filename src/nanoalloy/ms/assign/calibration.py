@@ -173,10 +173,10 @@ def _screen_calibration(
     starts = {best_slope}
     if 0.0 in slopes:
         starts.add(slopes.index(0.0))
-    results = [
-        _screen_walk(prob, design, axis, trials, slopes[i], int(np.argmin(screen[i])))
-        for i in sorted(starts)
-    ]
+    results = pmap(
+        lambda i: _screen_walk(prob, design, axis, trials, slopes[i], int(np.argmin(screen[i]))),
+        sorted(starts),
+    )
     _, p, slope = min(results)
     return p - slope / 1000.0 * centre, slope / 1000.0
 
