@@ -365,15 +365,24 @@ def render(
         step = np.arange(int(reach[sl].max()))
         r = first[sl, None] + step
         inside = r < last[sl, None]
-        u = (mz[np.minimum(r, mz.size - 1)] - centers[sl, None]) * inv[sl, None]
+        # in place where possible: these blocks are large and the arithmetic is light
+        u = np.take(mz, np.minimum(r, mz.size - 1))
+        u -= centers[sl, None]
+        u *= inv[sl, None]
         if gaussian:
-            z = u * _FWHM_PER_SIGMA
-            v = np.exp(-0.5 * z * z) * (_G_NORM * amp[sl, None]) * inside
+            u *= _FWHM_PER_SIGMA  # z
+            v = u * -0.5
+            v *= u
+            np.exp(v, out=v)
+            v *= _G_NORM * amp[sl, None]
+            v *= inside
         else:
             v = ins.density(u) * amp[sl, None] * inside
-        pos = np.minimum(base[col[sl], None] + r, total - 1)
+        r += base[col[sl], None]
+        pos = np.minimum(r, total - 1, out=r)
         p0 = int(pos[:, 0].min())
-        return p0, np.bincount((pos - p0).ravel(), weights=v.ravel(), minlength=1).astype(float)
+        pos -= p0
+        return p0, np.bincount(pos.ravel(), weights=v.ravel(), minlength=1)
 
     data = np.zeros(total)
     for p0, acc in pmap(chunk, range(0, col.size, chunk_peaks)):
@@ -715,9 +724,13 @@ class SymmetricPairs:
             # thousand for a quarter of a million pairs) as one sparse matrix-vector
             # product, the pair values folded in: the same sums, in the same order, as a
             # weighted bincount over all n^2 cells, in half the time
-            cells, pos = np.unique(index[self.i] * n + index[self.j], return_inverse=True)
+            key = index[self.i] * n + index[self.j]
+            seen = np.zeros(n * n, dtype=bool)
+            seen[key] = True
+            cells = np.flatnonzero(seen)
+            pos = (np.cumsum(seen) - 1)[key]  # the cell of each pair (no sort)
             summed = sparse.csr_matrix(
-                (self.v, (pos.ravel(), np.arange(self.v.size))), shape=(cells.size, self.v.size)
+                (self.v, (pos, np.arange(self.v.size))), shape=(cells.size, self.v.size)
             )
             hit = self._keys[ck] = (cells, summed)
         cells, summed = hit
