@@ -382,7 +382,7 @@ def render(
         pos = np.minimum(r, total - 1, out=r)
         p0 = int(pos[:, 0].min())
         pos -= p0
-        return p0, np.bincount(pos.ravel(), weights=v.ravel(), minlength=1)
+        return p0, np.asarray(np.bincount(pos.ravel(), weights=v.ravel(), minlength=1), dtype=float)
 
     data = np.zeros(total)
     for p0, acc in pmap(chunk, range(0, col.size, chunk_peaks)):
@@ -745,9 +745,9 @@ class SymmetricPairs:
             np.take(factor, i, out=fi, mode="clip")
             np.take(factor, j, out=fj, mode="clip")
             np.multiply(fi, fj, out=fi)
-            u = np.zeros(n * n)
-            u[cells] = summed @ fi
-            u = u.reshape(n, n)
+            flat = np.zeros(n * n)
+            flat[cells] = summed @ fi
+            u = flat.reshape(n, n)
             return np.asarray(u + u.T)
 
         return reduce

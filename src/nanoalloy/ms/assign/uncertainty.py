@@ -328,19 +328,16 @@ def assess(
         ]
         # the moved calibrations are independent refits (on threads); each one's
         # converged fit at the moved offset is refined only when it is not far out
-        centres = pmap(
-            lambda m: _shifted(wide, design, g, gy, calibration, m[2], refine=False), moves
-        )
+        cal = calibration
+        moved = pmap(lambda m: _shifted(wide, design, g, gy, cal, m[2], refine=False), moves)
         near = []
-        for (ki, kx, ppm), centre in zip(moves, centres, strict=True):
+        for (ki, kx, ppm), at_move in zip(moves, moved, strict=True):
             label = f"calibration {ppm:+.1f} ppm (x {kx:+d}{f', {ki:+d} isotope' if ki else ''})"
             prior = -0.5 * ((now_ppm + ppm) ** 2 - now_ppm**2) / CALIBRATION_PRIOR_PPM**2
-            if scored(label, *centre)[0] + prior - base >= -50.0:
+            if scored(label, *at_move)[0] + prior - base >= -50.0:
                 # (else far out: 2 ppm of refinement will not bring it back)
-                near.append((label, prior, ppm, centre[1]))
-        refined = pmap(
-            lambda n: _shifted(wide, design, g, gy, calibration, n[2], centre=n[3]), near
-        )
+                near.append((label, prior, ppm, at_move[1]))
+        refined = pmap(lambda n: _shifted(wide, design, g, gy, cal, n[2], centre=n[3]), near)
         for (label, prior, _, _), fit in zip(near, refined, strict=True):
             h = scored(label, *fit)
             hyps.append((h[0] + prior - base + hyps[0][0], *h[1:]))
