@@ -42,11 +42,15 @@ class _Design:
         hit = self.columns.get(key)
         if hit is None:
             n_h = self.matrix.shape[1] - self.n_ion
-            idx = np.concatenate([col, self.n_ion + np.arange(n_h)])
-            hit = self.columns[key] = (
-                self.matrix[:, idx],
-                SymmetricPairs(self.hess[idx][:, idx]),
-            )
+            if col.size == self.n_ion and np.array_equal(col, np.arange(self.n_ion)):
+                # every column (a trial design of the instrument search): no copies
+                hit = self.columns[key] = (self.matrix, SymmetricPairs(self.hess))
+            else:
+                idx = np.concatenate([col, self.n_ion + np.arange(n_h)])
+                hit = self.columns[key] = (
+                    self.matrix[:, idx],
+                    SymmetricPairs(self.hess[idx][:, idx]),
+                )
         return hit
 
 
