@@ -189,7 +189,14 @@ class Ion:
 
     @property
     def notation(self) -> str:
-        """Canonical notation of the whole ion."""
+        """Canonical notation of the whole ion (cached: the assigner prints ions by the
+        thousand per hypothesis)."""
+        cached = self._cache.get("notation")
+        if cached is None:
+            cached = self._cache["notation"] = self._notation()
+        return str(cached)
+
+    def _notation(self) -> str:
         core = self.core_notation
         if not self.adducts and self.charge == 0:
             return core

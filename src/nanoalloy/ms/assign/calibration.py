@@ -160,24 +160,25 @@ def _screen_calibration(
         b = slope / 1000.0
         return _calibrated(g.mz, gy, p - b * centre, b, design.mz)
 
-    screen = np.empty((len(slopes), trials.size))
-    for i, slope in enumerate(slopes):
+    def row(slope: float) -> np.ndarray:
         ys = np.stack([axis(float(p), slope) for p in trials], axis=1)
         rhs = np.asarray(cols.T @ ys)
         x = solver.solve_many(rhs)
-        screen[i] = (
+        return np.asarray(
             (ys * ys).sum(axis=0) - 2.0 * (x * rhs).sum(axis=0) + (x * (gram @ x)).sum(axis=0)
         )
+
+    screen = np.array(pmap(row, slopes))  # the slopes on threads
     # the screen's best slope, and no slope: its fixed (starting) form weights
     # can blunt the screen (deep Na+ ladders), so full refits decide
     best_slope = int(np.argmin(screen.min(axis=1)))
     starts = {best_slope}
     if 0.0 in slopes:
         starts.add(slopes.index(0.0))
-    results = [
-        _screen_walk(prob, design, axis, trials, slopes[i], int(np.argmin(screen[i])))
-        for i in sorted(starts)
-    ]
+    results = pmap(
+        lambda i: _screen_walk(prob, design, axis, trials, slopes[i], int(np.argmin(screen[i]))),
+        sorted(starts),
+    )
     _, p, slope = min(results)
     return p - slope / 1000.0 * centre, slope / 1000.0
 

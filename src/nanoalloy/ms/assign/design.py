@@ -42,11 +42,15 @@ class _Design:
         hit = self.columns.get(key)
         if hit is None:
             n_h = self.matrix.shape[1] - self.n_ion
-            idx = np.concatenate([col, self.n_ion + np.arange(n_h)])
-            hit = self.columns[key] = (
-                self.matrix[:, idx],
-                SymmetricPairs(self.hess[idx][:, idx]),
-            )
+            if col.size == self.n_ion and np.array_equal(col, np.arange(self.n_ion)):
+                # every column (a trial design of the instrument search): no copies
+                hit = self.columns[key] = (self.matrix, SymmetricPairs(self.hess))
+            else:
+                idx = np.concatenate([col, self.n_ion + np.arange(n_h)])
+                hit = self.columns[key] = (
+                    self.matrix[:, idx],
+                    SymmetricPairs(self.hess[idx][:, idx]),
+                )
         return hit
 
 
@@ -122,8 +126,9 @@ _CUBIC_CACHE: tuple[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], ...] 
 def _cubic_coefficients(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-interval cubic coefficients of the Catmull-Rom spline of ``y(x)``, and ``0..n-1``.
 
-    Row ``i`` holds, for ``t`` in ``[x_i, x_{i+1}]`` scaled to [0, 1], ``y_i``,
-    ``m_1``, ``c_2``, ``c_3`` of ``y_i + t (m_1 + t (c_2 + t c_3))`` and ``1 / h``.
+    Column ``i`` holds, for ``t`` in ``[x_i, x_{i+1}]`` scaled to [0, 1], ``y_i``,
+    ``m_1``, ``c_2``, ``c_3`` of ``y_i + t (m_1 + t (c_2 + t c_3))`` and ``1 / h``
+    (one contiguous row per coefficient: a read gathers each with one ``take``).
     A search reads the same data (the decimated, baseline-free spectrum) on
     hundreds of trial axes: the last two (x, y) pairs are kept (by identity;
     callers never change the arrays in place), so a read costs one search and
@@ -147,12 +152,12 @@ def _cubic_coefficients(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.nd
     m1 = tan[i] * h
     m2 = tan[i + 1] * h
     d = y[i + 1] - y[i]
-    c = np.zeros((n, 5))
-    c[i, 0] = y[i]
-    c[i, 1] = m1
-    c[i, 2] = 3.0 * d - 2.0 * m1 - m2
-    c[i, 3] = m1 + m2 - 2.0 * d
-    c[i, 4] = 1.0 / h
+    c = np.zeros((5, n))
+    c[0, i] = y[i]
+    c[1, i] = m1
+    c[2, i] = 3.0 * d - 2.0 * m1 - m2
+    c[3, i] = m1 + m2 - 2.0 * d
+    c[4, i] = 1.0 / h
     ar = np.arange(n, dtype=float)
     _CUBIC_CACHE = ((x, y, c, ar), *_CUBIC_CACHE[:1])
     return c, ar
@@ -168,10 +173,15 @@ def _cubic(x: np.ndarray, y: np.ndarray, at: np.ndarray) -> np.ndarray:
     # searches sorted queries faster than np.searchsorted)
     i = np.interp(at, x, ar).astype(np.intp)
     np.clip(i, 0, n - 2, out=i)
-    ci = c[i]
-    t = (at - x[i]) * ci[:, 4]
+    # Horner's rule in place, each coefficient gathered from its own row
+    t = np.take(x, i)
+    np.subtract(at, t, out=t)
+    t *= np.take(c[4], i)
     np.clip(t, 0.0, 1.0, out=t)
-    out = ((ci[:, 3] * t + ci[:, 2]) * t + ci[:, 1]) * t + ci[:, 0]
+    out = np.take(c[3], i)
+    for k in (2, 1, 0):
+        out *= t
+        out += np.take(c[k], i)
     # outside the grid: the end values (like np.interp)
     out[at <= x[0]] = y[0]
     out[at >= x[-1]] = y[-1]

@@ -235,6 +235,7 @@ def _trial_design(
     cal: tuple[float, float],
     knot_mz: float,
     rows: np.ndarray,
+    hats: Any = None,
 ) -> _Design:
     """The design of ``prob`` rendered with ``ins`` where the calibration ``cal`` puts it.
 
@@ -244,10 +245,13 @@ def _trial_design(
     would interpolate between samples, which smooths the noise by an amount
     that depends on the shift and biases the calibration by a few ppm at 3
     points per FWHM. Columns keep their analytic scale (unit area over the
-    whole peak).
+    whole peak). ``hats``: the baseline hats on ``rows`` when already built (a search
+    renders dozens of trials on the same rows).
     """
     from scipy import sparse
 
+    if hats is None:
+        hats = _hats(g.mz, knot_mz)[rows]
     ion = render(
         [pats[i] for i in prob.idx],
         g.mz[rows],
@@ -256,7 +260,7 @@ def _trial_design(
         shift_ppm=cal[0],
         shift_slope=cal[1],
     )
-    matrix = sparse.hstack([ion, _hats(g.mz, knot_mz)[rows]], format="csc")
+    matrix = sparse.hstack([ion, hats], format="csc")
     return _Design(matrix, _gram(matrix), rows, prob.idx.size, None, g.mz[rows])
 
 
@@ -334,13 +338,14 @@ def _fit_instrument(
     # the calibration as (ppm at the centre, ppm per 1000 m/z)
     par = {"pc": cal[0] + cal[1] * centre, "pb": cal[1] * 1000.0}
     cache: dict[tuple[float, ...], float] = {}
+    hats = _hats(g.mz, knot_mz)[rows]
 
     def rss(cand: Instrument, pc: float, pb: float) -> float:
         key = (cand.resolution, cand.eta, cand.tail, cand.exponent, pc, pb)
         hit = cache.get(key)
         if hit is None:
             b = pb / 1000.0
-            d = _trial_design(sub, pats, g, cand, (pc - b * centre, b), knot_mz, rows)
+            d = _trial_design(sub, pats, g, cand, (pc - b * centre, b), knot_mz, rows, hats)
             hit = cache[key] = float(_fit_round(sub, d, y, sub.form_init, 4)["rss"])
         return hit
 

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..._parallel import pmap
 from .design import _calibrated, _fit_round
 from .priors import PRIOR_WEIGHT, family_scores
 from .selection import Trial, _group_signal, _subset
@@ -260,10 +261,13 @@ def assess(
         # calibration, not by the data); reported is still the converged fit
         st0, cal0 = _recalibrated(prob, design, g, gy, calibration_range_ppm)
         hyps[0] = (scored("selected fit", prob, st0, cal0)[0], *hyps[0][1:])
-    for add, remove in swaps:
-        alt = _alternative(
-            prob0, prob, state, design, add, remove, g, gy, calibration, calibration_range_ppm
-        )
+    alts = pmap(
+        lambda sw: _alternative(
+            prob0, prob, state, design, sw[0], sw[1], g, gy, calibration, calibration_range_ppm
+        ),
+        swaps,
+    )
+    for (add, remove), alt in zip(swaps, alts, strict=True):
         if alt is None:
             continue
         alt_prob, alt_state, alt_cal = alt
@@ -319,16 +323,25 @@ def assess(
         xs = (-1, 0, 1) if alloy else (0,)
         shifts = [(0, kx) for kx in (-2, -1, 1, 2) if kx in xs or abs(kx) == 2 and xs != (0,)]
         shifts += [(ki, kx) for ki in (-1, 1) for kx in xs]
-        for ki, kx in shifts:
-            ppm = ki * iso + kx * step
-            if abs(now_ppm + ppm) > calibration_range_ppm:
-                continue
+        moves = [
+            (ki, kx, ki * iso + kx * step)
+            for ki, kx in shifts
+            if abs(now_ppm + ki * iso + kx * step) <= calibration_range_ppm
+        ]
+        # the moved calibrations are independent refits (on threads); each one's
+        # converged fit at the moved offset is refined only when it is not far out
+        cal = calibration
+        moved = pmap(lambda m: _shifted(wide, design, g, gy, cal, m[2], refine=False), moves)
+        near = []
+        for (ki, kx, ppm), at_move in zip(moves, moved, strict=True):
             label = f"calibration {ppm:+.1f} ppm (x {kx:+d}{f', {ki:+d} isotope' if ki else ''})"
             prior = -0.5 * ((now_ppm + ppm) ** 2 - now_ppm**2) / CALIBRATION_PRIOR_PPM**2
-            h = scored(label, *_shifted(wide, design, g, gy, calibration, ppm, refine=False))
-            if h[0] + prior - base < -50.0:
-                continue  # far out: 2 ppm of refinement will not bring it back
-            h = scored(label, *_shifted(wide, design, g, gy, calibration, ppm))
+            if scored(label, *at_move)[0] + prior - base >= -50.0:
+                # (else far out: 2 ppm of refinement will not bring it back)
+                near.append((label, prior, ppm, at_move[1]))
+        refined = pmap(lambda n: _shifted(wide, design, g, gy, cal, n[2], centre=n[3]), near)
+        for (label, prior, _, _), fit in zip(near, refined, strict=True):
+            h = scored(label, *fit)
             hyps.append((h[0] + prior - base + hyps[0][0], *h[1:]))
     logs = np.array([h[0] for h in hyps])
     w = np.exp(logs - logs.max())
@@ -477,23 +490,29 @@ def _shifted(
     ppm: float,
     *,
     refine: bool = True,
+    centre: dict[str, Any] | None = None,
 ) -> tuple[_Problem, dict[str, Any], tuple[float, float]]:
     """The problem refitted (forms from their start) at the calibration offset moved by ``ppm``.
 
     With ``refine`` the offset is refined by a parabola through +-2 ppm around the
-    moved one.
+    moved one. ``centre``: the converged fit at the moved offset when already made
+    (``refine=False`` returns it).
     """
     a, b = calibration
-    y = _calibrated(g.mz, gy, a + ppm, b, design.mz)
-    # converged: the Na+ ladder of an x-shifted hypothesis sits four Na+ away from
-    # the start, which a few alternations do not reach
-    centre = _fit_round(prob, design, y, prob.form_init, 60, tol=1e-4)
+    if centre is None:
+        y = _calibrated(g.mz, gy, a + ppm, b, design.mz)
+        # converged: the Na+ ladder of an x-shifted hypothesis sits four Na+ away from
+        # the start, which a few alternations do not reach
+        centre = _fit_round(prob, design, y, prob.form_init, 60, tol=1e-4)
     if not refine:
         return prob, centre, (a + ppm, b)
-    fits = []
-    for d in (-2.0, 2.0):
-        y = _calibrated(g.mz, gy, a + ppm + d, b, design.mz)
-        fits.append(_fit_round(prob, design, y, centre["fit"].form, 3))
+    form = centre["fit"].form
+    fits = pmap(
+        lambda d: _fit_round(
+            prob, design, _calibrated(g.mz, gy, a + ppm + d, b, design.mz), form, 3
+        ),
+        (-2.0, 2.0),
+    )
     fits.insert(1, centre)
     r = np.array([f["rss"] for f in fits])
     den = r[0] - 2 * r[1] + r[2]
@@ -612,13 +631,16 @@ def _noise_variance(
     rng = np.random.default_rng(seed)
     n_blocks = -(-y.size // block)
     base_ab, base_fr = _vectors(prob, fit.ion, names, fam_names)
-    abs_, frs = [], []
-    for _ in range(max(replicates, 0)):
-        signs = np.repeat(rng.choice((-1.0, 1.0), size=n_blocks), block)[: y.size]
+    # the signs drawn in order first, then the refits (independent) on threads
+    draws = [rng.choice((-1.0, 1.0), size=n_blocks) for _ in range(max(replicates, 0))]
+
+    def replicate(sign: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        signs = np.repeat(sign, block)[: y.size]
         trial = _fit_round(prob, design, model + signs * resid, fit.form, 3, fit.group)
-        ab, fr = _vectors(prob, trial["fit"].ion, names, fam_names)
-        abs_.append(ab)
-        frs.append(fr)
+        return _vectors(prob, trial["fit"].ion, names, fam_names)
+
+    reps = pmap(replicate, draws)
+    abs_, frs = [r[0] for r in reps], [r[1] for r in reps]
     if abs_:
         a_arr, f_arr = np.array(abs_), np.array(frs)
         var_ab = ((a_arr - base_ab) ** 2).mean(axis=0)
@@ -627,11 +649,13 @@ def _noise_variance(
         var_ab, var_fr = np.zeros(len(names)), np.zeros(len(fam_names))
     if calibration is not None and calibration_sd_ppm > 0:
         a, b = calibration
-        out = []
-        for d in (-calibration_sd_ppm, calibration_sd_ppm):
+
+        def moved(d: float) -> tuple[np.ndarray, np.ndarray]:
             yd = _calibrated(g.mz, gy, a + d, b, design.mz)
             trial = _fit_round(prob, design, yd, prob.form_init, 6)
-            out.append(_vectors(prob, trial["fit"].ion, names, fam_names))
+            return _vectors(prob, trial["fit"].ion, names, fam_names)
+
+        out = pmap(moved, (-calibration_sd_ppm, calibration_sd_ppm))
         var_ab = var_ab + (0.5 * (out[1][0] - out[0][0])) ** 2
         var_fr = var_fr + (0.5 * (out[1][1] - out[0][1])) ** 2
     rel_sp, rel_fam = _local_misfit(prob, state, names, fam_names)
