@@ -5,7 +5,7 @@ The spectra are made here, independently of nanoalloy.ms.synth: elemental formul
 ligand table, isotope fine structure from IsoSpecPy, profiles rendered with our own peak shapes
 (Gaussian, pseudo-Voigt, exponentially tailed Gaussian), calibration error, noise and baseline.
 
-    python /work/probe/probe.py --seed N [--only SUBSTR] [--limit K] [--out DIR]
+    python tests/data/probe/_probe.py --seed N --out DIR [--only SUBSTR] [--limit K]
 
 Writes DIR/cases/<id>.csv (spectrum), DIR/runs/<id>/ (assign output) and DIR/results.csv.
 """
@@ -27,7 +27,7 @@ import IsoSpecPy
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-# test the committed HEAD (git archive into head/), not /work/main's live, edited working tree
+# a nanoalloy source tree in head/src (git archive HEAD) is tested if present, else the installed one
 sys.path.insert(0, str(HERE / "head" / "src"))
 M_E = 0.000548579909
 PROTON_H = 1  # one H atom removed per deprotonation
