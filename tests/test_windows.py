@@ -112,3 +112,12 @@ def test_calibration_range_option(tmp_path: Path, capsys: pytest.CaptureFixture[
     )
     inst = json.loads((tmp_path / "out" / "instrument.json").read_text())
     assert abs(inst["calibration_ppm_at_median_mz"]) <= 30.0 + 1e-6
+
+
+def test_a_digitised_zoom_of_12_points(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """[Au25(PET)18+2Cs]+ in 4 m/z at R 6,300: 12 points (a digitised panel). Spectra under
+    16 points were refused ("nothing to fit")."""
+    info, ions, _ = _assign(tmp_path, capsys, "au25_pet_2cs_12points.csv", "--preset", "au25-sr18")
+    assert info["points"] == 12 and info["clusters_found"]
+    assert ions.loc[0, "ion"] == "[Au25(PET)18+2Cs]+"
+    assert "not identifiable" in info["message"]

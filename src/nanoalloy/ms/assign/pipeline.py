@@ -127,6 +127,9 @@ every ~13 ppm (an Au/Ag swap against four Na+/H+ exchanges; two families' combs
 interleave), each a few ppm wide: a 10 ppm grid stepped over the right one
 (M44S30 + M44S27 at R 26,600: -44 ppm, rss 1.5, between grid points at 7.5 and
 4.1) and an isotope-step alias 108 ppm away won."""
+MIN_POINTS = 8
+"""Fewest points assigned: a digitised zoom of one envelope can hold 8-15 (a 2 m/z window
+of a 1- ion at R 6,000); fewer cannot carry a position, a width and a height."""
 WING_ETA = 0.05  # fitted eta above this: no baseline opening (the hats fit the baseline)
 
 
@@ -237,7 +240,7 @@ def assign(
 
     p = load_preset(preset) if isinstance(preset, str | Path) else preset
     use_priors = check_priors(priors)
-    if len(spectrum) < 16:
+    if len(spectrum) < MIN_POINTS:
         raise FitError(f"the spectrum has only {len(spectrum)} points; nothing to fit")
     if spectrum.centroided:
         raise FitError("assign needs profile data; this spectrum is centroided")
