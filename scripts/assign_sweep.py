@@ -69,7 +69,9 @@ def main(argv: list[str] | None = None) -> int:
         help="assign only the cases of this window (the same draws as the whole sweep)",
     )
     parser.add_argument("--case", type=int, help="assign only the case of this synthesis seed")
-    parser.add_argument("--verbose", action="store_true", help="print every case's species")
+    parser.add_argument(
+        "--verbose", action="store_true", help="print every case's species, assigned and true"
+    )
     args = parser.parse_args(argv)
 
     from nanoalloy.ms.assign import assign
@@ -149,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"max TV {max(tv.values(), default=0.0):.3f} max dfrac {max(frac.values(), default=0.0):.3f}",
                 flush=True,
             )
-            if args.verbose or not ok:
+            if args.verbose:
                 print(res.species.head(8).to_string(), flush=True)
                 print(syn.truth.head(8).to_string(), flush=True)
             if not ok:

@@ -54,7 +54,7 @@ def test_an_ion_just_outside_a_zoom_is_not_listed_as_the_tallest(
         capsys,
         "au25_pmba_6minus_4mz.csv",
         "--preset",
-        str(DATA / "au25-pmba-broad-noS17.toml"),
+        str(DATA / "presets" / "au25-pmba-broad-noS17.toml"),
     )
     spec = pd.read_csv(DATA / "au25_pmba_6minus_4mz.csv")
     assert ions.loc[0, "ion"] == "[Au25(p-MBA)18-5H]6-"

@@ -386,14 +386,20 @@ def _fit_instrument(
     fwhm_ppm = 1e6 / float(ins.resolution_at(centre))
     lim = calibration_range_ppm
     par["pc"] = float(np.clip(par["pc"], -lim, lim))  # never searched beyond the range
+
+    def calibration_walk(step_pc: float, step_pb: float) -> None:
+        """The offset within +-30 ppm (and the range), then the slope if the signal spans one."""
+        lo, hi = max(par["pc"] - 30.0, -lim), min(par["pc"] + 30.0, lim)
+        along("pc", par["pc"], step_pc, lo, hi)
+        if span > 1.1:
+            along("pb", par["pb"], step_pb, -10.0, 10.0)
+
+    step_pc = 0.0
     for rnd in range(2):
         fine = 0.5 if rnd else 1.0
         if calibrate:
-            lo_pc, hi_pc = max(par["pc"] - 30.0, -lim), min(par["pc"] + 30.0, lim)
             step_pc = max(0.5, 0.06 * fwhm_ppm) * fine
-            along("pc", par["pc"], step_pc, lo_pc, hi_pc)
-            if span > 1.1:
-                along("pb", par["pb"], 3.0 * fine, -10.0, 10.0)
+            calibration_walk(step_pc, 3.0 * fine)
         if free_resolution:
             along("resolution", math.log(ins.resolution), 0.12 * fine, log_lo, log_hi)
         if shape in ("auto", "pseudo-voigt"):
@@ -414,15 +420,7 @@ def _fit_instrument(
         ins = dataclasses.replace(ins, eta=0.0, tail=0.0, resolution=ins.resolution / _width(ins))
         for _ in range(2):
             if calibrate:
-                along(
-                    "pc",
-                    par["pc"],
-                    step_pc,
-                    max(par["pc"] - 30.0, -lim),
-                    min(par["pc"] + 30.0, lim),
-                )
-                if span > 1.1:
-                    along("pb", par["pb"], 1.5, -10.0, 10.0)
+                calibration_walk(step_pc, 1.5)
             if free_resolution:
                 along("resolution", math.log(ins.resolution), 0.06, log_lo, log_hi)
                 if span > 1.25:
