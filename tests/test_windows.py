@@ -121,3 +121,30 @@ def test_a_digitised_zoom_of_12_points(tmp_path: Path, capsys: pytest.CaptureFix
     assert info["points"] == 12 and info["clusters_found"]
     assert ions.loc[0, "ion"] == "[Au25(PET)18+2Cs]+"
     assert "not identifiable" in info["message"]
+
+
+def test_a_spectrum_without_polarity_is_not_fitted_with_ions_of_both_signs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """[Au19Ag6(PET)18]- in 6 m/z from a CSV (no polarity recorded), bundled au25-sr18 preset (it
+    holds Cs+ adducts). Negative and positive candidates shared one fit and
+    [Au18Ag3Cu4(PET)18+2Cs]+, ~1 Da away, was the most intense ion at +97 ppm."""
+    out = tmp_path / "out"
+    code = cli.main(
+        ["assign", str(DATA / "au19ag6_pet_6mz_no_polarity.csv"), "--out", str(out), "--json"]
+        + ["--preset", "au25-sr18"]
+    )
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    ions = pd.read_csv(out / "ions.csv")
+    assert (ions["charge"] < 0).all()
+    assert ions.loc[0, "ion"] == "[Au19Ag6(PET)18]-"
+    assert "polarity not recorded: fitted as negative ions" in captured.err
+    # told the polarity, the same answer without the note
+    code = cli.main(
+        ["assign", str(DATA / "au19ag6_pet_6mz_no_polarity.csv"), "--out", str(tmp_path / "o2")]
+        + ["--preset", "au25-sr18", "--polarity", "negative"]
+    )
+    assert code == 0
+    assert "polarity not recorded" not in capsys.readouterr().err
+    assert pd.read_csv(tmp_path / "o2" / "ions.csv").loc[0, "ion"] == "[Au19Ag6(PET)18]-"

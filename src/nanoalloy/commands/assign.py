@@ -86,7 +86,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--polarity",
         choices=("negative", "positive"),
-        help="ion mode (default: as recorded in the file, else every candidate)",
+        help="ion mode (default: as recorded in the file, else the spectrum is fitted as each "
+        "and the better fit is reported)",
     )
     parser.add_argument("--no-plot", action="store_true", help="skip spectrum.png")
     parser.add_argument(

@@ -213,7 +213,11 @@ def assign(
         on-disk cache (:mod:`nanoalloy.ms.diskcache`); False rebuilds them.
     polarity
         ``"negative"`` or ``"positive"``: only candidate ions of that sign; by
-        default the spectrum's recorded polarity, else every candidate.
+        default the spectrum's recorded polarity; when none is recorded and ions of
+        both signs stand on the data, the spectrum is assigned as each and the fit
+        with the smaller residual is reported (``message`` says so: one spectrum
+        holds one polarity, and a [Au22Ag3(PET)18+2Cs]+ sits ~1 Da from
+        [Au25(PET)18]-).
 
     Returns
     -------
@@ -236,6 +240,7 @@ def assign(
     [['M44S30', 11, 12]]
     """
 
+    settings = {k: v for k, v in locals().items() if k not in ("spectrum", "polarity")}
     from ..peaks import estimate_baseline, noise_level
 
     p = load_preset(preset) if isinstance(preset, str | Path) else preset
@@ -317,6 +322,12 @@ def assign(
         resolution=r_dec,
         points_per_fwhm=points_per_fwhm,
     )
+    if pol is None:
+        signs = {int(np.sign(lib.candidates[i].charge)) for i in np.flatnonzero(survive)}
+        if {-1, 1} <= signs:
+            # one spectrum is recorded in one polarity: ions of both signs never share
+            # a fit (a [Au22Ag3(PET)18+2Cs]+ sits ~1 Da from [Au25(PET)18]-)
+            return _either_polarity(spectrum, settings)
     prob = _problem(lib, survive, in_range)
     if not (~prob.free_group).any():
         return _empty(spectrum, starts[0], noise, base, g)
@@ -540,6 +551,37 @@ def assign(
     )
     note = _single_envelope_note(out, calibrate) if out.found else ""
     return replace(out, instrument=instrument, message=note or out.message)
+
+
+def _either_polarity(spectrum: Spectrum, settings: dict[str, Any]) -> Assignment:
+    """The spectrum assigned as negative and as positive ions; the better fit is reported.
+
+    Called when the polarity is neither given nor recorded and candidates of both
+    signs stand on the data. The fits compare by their residual sum of squares on
+    the spectrum as given (each calibrated and baseline-corrected its own way).
+    """
+    fits = {pol: assign(spectrum, polarity=pol, **settings) for pol in ("negative", "positive")}
+
+    def rss(a: Assignment) -> float:
+        if not a.found:
+            return math.inf
+        r = np.asarray(spectrum.intensity, dtype=float) - a.model
+        return float(r @ r)
+
+    got = {pol: rss(a) for pol, a in fits.items()}
+    pol = min(got, key=got.__getitem__)
+    other = "positive" if pol == "negative" else "negative"
+    best = fits[pol]
+    if not math.isfinite(got[pol]):
+        return best
+    note = f"polarity not recorded: fitted as {pol} ions (the {other} ions "
+    note += (
+        f"leave {got[other] / max(got[pol], 1e-300):.2g}x the residual"
+        if math.isfinite(got[other])
+        else "explain nothing"
+    )
+    note += "; --polarity to choose)"
+    return replace(best, message="; ".join(m for m in (best.message, note) if m))
 
 
 def _single_envelope_note(out: Assignment, calibrate: bool) -> str:
