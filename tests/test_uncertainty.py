@@ -148,6 +148,36 @@ def test_sd_covers_repeated_noise_draws() -> None:
     assert cov["species"] >= 0.9
 
 
+def test_a_single_envelope_composition_is_not_given_a_confident_sd() -> None:
+    """4 m/z around the strongest ion of an M44S26 x 38-41 sample (6-, R 11,000, -22 ppm): x,
+    the Na+ count and the calibration trade, and the fit reported Au40Ag4 0.74 +- 0.07 for a
+    true 0.16 (Au39Ag5 0.20 +- 0.08 for 0.72). Not identifiable: the sd says any share fits."""
+    from nanoalloy.ms.spectrum import Spectrum
+
+    pops = pd.DataFrame(
+        {"family": ["M44S26"] * 4, "au": [38, 39, 40, 41], "fraction": [0.2, 0.45, 0.25, 0.1]}
+    )
+    ions = synthesize(pops, mz_range=(400.0, 4500.0), seed=None).ions
+    top = float(ions.loc[ions["intensity"].idxmax(), "mz"])
+    syn = synthesize(
+        pops,
+        mz_range=(top - 2.0, top + 2.0),
+        resolution=11_000.0,
+        points_per_fwhm=5.0,
+        calibration_ppm=-22.0,
+        seed=1,
+    )
+    res = assign(Spectrum(syn.spectrum.mz, syn.spectrum.intensity))
+    assert "not identifiable" in res.message
+    truth = dict(zip(syn.truth["species"], syn.truth["abundance"], strict=True))
+    sp = res.species
+    assert len(sp) >= 1 and (sp["abundance_sd"] >= 0.5).all()
+    for name, ab, sd in zip(sp["species"], sp["abundance"], sp["abundance_sd"], strict=True):
+        assert abs(ab - truth.get(name, 0.0)) <= 2.0 * sd
+    fam = res.families.set_index("family")
+    assert abs(fam.loc["M44S26", "fraction"] - 1.0) <= 2.0 * fam.loc["M44S26", "fraction_sd"]
+
+
 # ----------------------------------------------------------------------- kinetics weights
 
 

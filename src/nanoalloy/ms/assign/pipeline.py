@@ -550,6 +550,8 @@ def assign(
         unc,
     )
     note = _single_envelope_note(out, calibrate) if out.found else ""
+    if note:
+        out = _unidentified(out, prob0)
     return replace(out, instrument=instrument, message=note or out.message)
 
 
@@ -616,6 +618,33 @@ def _single_envelope_note(out: Assignment, calibrate: bool) -> str:
         "other charge states, or correct the m/z axis on a known ion and narrow "
         "--calibration-range (or use --no-calibrate)"
     )
+
+
+UNIDENTIFIED_SD = 0.5
+"""sd of a share the data cannot determine: +-2 sd spans 0-1 from any estimate."""
+
+
+def _unidentified(out: Assignment, prob: Any) -> Assignment:
+    """The sd's of a single-envelope window's composition, where it is not identifiable.
+
+    One envelope pins an ion's m/z, not its composition (see
+    :func:`_single_envelope_note`): where the pruned library holds another cluster
+    species (another family) standing on the same signal, every reported
+    abundance (family fraction) gets an sd of at least :data:`UNIDENTIFIED_SD`,
+    the statement that any share between 0 and 1 fits. The noise and hypothesis
+    sd's of a fit that chose one of several explanations promise an error it
+    cannot keep (a sweep's zooms: 0.49 of the truths within +-2 sd).
+    """
+    labels = {(lab[0], lab[1]) for k, lab in enumerate(prob.group_labels) if not prob.free_group[k]}
+    species, families = out.species.copy(), out.families.copy()
+    cluster = ~species["family"].isin(["fragment", "complex"])
+    if len(labels) > 1:
+        species.loc[cluster, "abundance_sd"] = species.loc[cluster, "abundance_sd"].clip(
+            lower=UNIDENTIFIED_SD
+        )
+    if len({lab[1] for lab in labels}) > 1:
+        families["fraction_sd"] = families["fraction_sd"].clip(lower=UNIDENTIFIED_SD)
+    return replace(out, species=species, families=families)
 
 
 def _residual_noise(state: dict[str, Any]) -> float:
