@@ -43,6 +43,7 @@ def _coarse_calibration(
     noise: float = 1.0,
     prior_ppm: float = 40.0,
     centre_ppm: float = 0.0,
+    limit_ppm: float = math.inf,
 ) -> tuple[float, float]:
     """Calibration offset (ppm, slope 0) minimising converged whole-spectrum fits.
 
@@ -68,6 +69,10 @@ def _coarse_calibration(
     refinement.
     """
     trials = centre_ppm + np.arange(-span_ppm, span_ppm + 1e-9, step_ppm)
+    # no trial or walk leaves +-limit_ppm (the range searched)
+    trials = trials[np.abs(trials) <= limit_ppm + 1e-9]
+    if not trials.size:
+        trials = np.array([float(np.clip(centre_ppm, -limit_ppm, limit_ppm))])
     done: dict[float, float] = {}  # offset (rounded) -> residual: walks reuse grid fits
 
     def rss(p: float) -> float:
@@ -91,6 +96,7 @@ def _coarse_calibration(
     walk_ppm = step_ppm / max(1, round(step_ppm / walk_ppm))
     for k in local[np.argsort(screen[local])][:n_basins].tolist():
         walk = np.arange(trials[k] - step_ppm, trials[k] + step_ppm + 1e-9, walk_ppm)
+        walk = walk[np.abs(walk) <= limit_ppm + 1e-9]
         val, p, _ = _walk_offset(rss, walk, int(np.argmin(np.abs(walk - trials[k]))))
         # chi-square plus a Gaussian prior on the offset
         best = min(best, (val / noise**2 + (p / prior_ppm) ** 2, p))

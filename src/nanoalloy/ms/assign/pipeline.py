@@ -383,6 +383,7 @@ def assign(
             step_ppm=min(COARSE_STEP_PPM, span_ppm / 2.0, calibration_range_ppm / 5.0),
             noise=noise,
             centre_ppm=centre_ppm,
+            limit_ppm=calibration_range_ppm,
         )
         if c2 not in fits:
             fits[c2] = converged(d, c2)
