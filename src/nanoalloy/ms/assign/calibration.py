@@ -13,7 +13,7 @@ import numpy as np
 from ..._parallel import pmap
 from ..fit import BlockSolver, _mixer, scan_shift
 from .candidates import _Problem
-from .design import _calibrated, _Design, _extended, _fit_round, _form_factor
+from .design import _calibrated, _Design, _extended, _fit_round, _form_factor, _read_deficit
 
 if TYPE_CHECKING:
     pass
@@ -81,6 +81,7 @@ def _coarse_calibration(
         if hit is None:
             y = _calibrated(g.mz, gy, p, 0.0, design.mz)
             hit = float(_fit_round(prob, design, y, prob.form_init, 20, tol=1e-3)["rss"])
+            hit += noise**2 * _read_deficit(g.mz, p, 0.0, design.mz)  # see _read_deficit
             done[key] = hit
         return hit
 
@@ -232,6 +233,7 @@ def _refine_calibration(
     form_w: np.ndarray,
     iterations: int = 2,
     limit_ppm: float = math.inf,
+    noise: float = 0.0,
 ) -> tuple[float, float]:
     """Better (offset ppm, slope ppm per m/z) around ``(a0, b0)`` by full refits.
 
@@ -255,8 +257,10 @@ def _refine_calibration(
 
     def rss(point: tuple[float, float]) -> float:
         b = point[1] / 1000.0
-        y = _calibrated(g.mz, gy, point[0] - b * centre, b, design.mz)
-        return float(_fit_round(prob, design, y, form_w, iterations)["rss"])
+        a = point[0] - b * centre
+        y = _calibrated(g.mz, gy, a, b, design.mz)
+        lost = noise**2 * _read_deficit(g.mz, a, b, design.mz)
+        return float(_fit_round(prob, design, y, form_w, iterations)["rss"]) + lost
 
     unit = np.array([(i, j) for i in (-1.0, 0.0, 1.0) for j in (-1.0, 0.0, 1.0)])
     pts = [(pc + i * sa, pb + j * sb) for i, j in unit]

@@ -97,7 +97,7 @@ from .calibration import (
     _window_shifts,
 )
 from .candidates import _library, _problem, _prune
-from .design import _build_design, _calibrated, _Design, _fit_round
+from .design import _build_design, _calibrated, _Design, _fit_round, _read_deficit
 from .instrument import (
     _decimation_resolution,
     _fit_instrument,
@@ -346,11 +346,16 @@ def assign(
         return _fit_round(prob, d, _calibrated(g.mz, gs, *c, d.mz), prob.form_init, 60, tol=1e-4)
 
     def chosen(ins: Instrument, d: _Design, fits: Fits) -> Start:
-        c = min(fits, key=lambda cc: fits[cc]["rss"])
+        # residuals of data read on different axes compare once the noise the reads
+        # lost is added back (see design._read_deficit)
+        def cost(c: tuple[float, float]) -> float:
+            return float(fits[c]["rss"]) + noise**2 * _read_deficit(g.mz, c[0], c[1], d.mz)
+
+        c = min(fits, key=cost)
         # the residual over the whole grid (rows no ion reaches count with their data),
         # so that starts whose designs cover different rows compare
         outside = float(gs @ gs) - float(gs[d.rows] @ gs[d.rows])
-        return fits[c]["rss"] + outside, ins, d, c, fits[c]
+        return cost(c) + outside, ins, d, c, fits[c]
 
     def screened(r: float, tail: float = 0.0) -> tuple[_Design, Fits]:
         """A start's design and its fit at the species screen's calibration."""
@@ -441,6 +446,7 @@ def assign(
             step=step,
             form_w=state["fit"].form,
             limit_ppm=calibration_range_ppm,
+            noise=noise,
         )
         y = _calibrated(g.mz, gy, cal_a, cal_b, design.mz)
         state = _fit_round(prob, design, y, state["fit"].form, 3)

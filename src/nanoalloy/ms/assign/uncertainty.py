@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..._parallel import pmap
-from .design import _calibrated, _fit_round
+from .design import _calibrated, _fit_round, _read_deficit
 from .priors import PRIOR_WEIGHT, family_scores
 from .selection import Trial, _group_signal, _subset
 
@@ -213,13 +213,20 @@ def assess(
     kept = sorted({lab[1] for k, lab in enumerate(prob.group_labels) if not prob.free_group[k]})
     n_log = math.log(max(n_rows, 2))
 
+    def lost(cal: tuple[float, float] | None) -> float:
+        if cal is None:
+            return 0.0
+        return noise**2 * _read_deficit(g.mz, cal[0], cal[1], design.mz)
+
     def scored(
         label: str, pr: _Problem, st: dict[str, Any], cal: Any
     ) -> tuple[float, Hypothesis, _Problem, dict[str, Any], Any]:
         """Log weight (fit, priors, BIC-like size penalty) and record of one hypothesis."""
         fams = sorted({lab[1] for k, lab in enumerate(pr.group_labels) if not pr.free_group[k]})
         sc = family_scores(pr, st, lib, priors)
-        logw = -(st["rss"] - state["rss"]) / (2.0 * s2)
+        # residuals of data read on different axes compare once the noise the reads
+        # lost is added back (see design._read_deficit)
+        logw = -(st["rss"] + lost(cal) - state["rss"] - lost(calibration)) / (2.0 * s2)
         logw -= PRIOR_WEIGHT * sum(sc.get(f, 0.0) for f in fams)
         logw -= 0.5 * n_log * _n_params(pr, st)
         ab, fr, info = _cluster_abundance(pr, st, lib)
@@ -259,11 +266,21 @@ def assess(
         # the selected fit weighed as its alternatives will be: calibrated afresh by
         # the same procedure (else an alternative wins by a better-searched
         # calibration, not by the data); reported is still the converged fit
-        st0, cal0 = _recalibrated(prob, design, g, gy, calibration_range_ppm)
+        st0, cal0 = _recalibrated(prob, design, g, gy, calibration_range_ppm, noise)
         hyps[0] = (scored("selected fit", prob, st0, cal0)[0], *hyps[0][1:])
     alts = pmap(
         lambda sw: _alternative(
-            prob0, prob, state, design, sw[0], sw[1], g, gy, calibration, calibration_range_ppm
+            prob0,
+            prob,
+            state,
+            design,
+            sw[0],
+            sw[1],
+            g,
+            gy,
+            calibration,
+            calibration_range_ppm,
+            noise,
         ),
         swaps,
     )
@@ -306,7 +323,7 @@ def assess(
         # the shifted fits hold every x of the kept families: they are weighed against
         # that same wide problem at the calibration applied, so that a shift wins by
         # what the shift explains, not by the species the selection pruned
-        base = scored("", *_shifted(wide, design, g, gy, calibration, 0.0))[0]
+        base = scored("", *_shifted(wide, design, g, gy, calibration, 0.0, noise=noise))[0]
         centre = float(np.median(design.mz))
         now_ppm = calibration[0] + calibration[1] * centre
         # x moved by one or two Au/Ag swaps (comb ~13 ppm away), the whole comb by
@@ -339,7 +356,9 @@ def assess(
             if scored(label, *at_move)[0] + prior - base >= -50.0:
                 # (else far out: 2 ppm of refinement will not bring it back)
                 near.append((label, prior, ppm, at_move[1]))
-        refined = pmap(lambda n: _shifted(wide, design, g, gy, cal, n[2], centre=n[3]), near)
+        refined = pmap(
+            lambda n: _shifted(wide, design, g, gy, cal, n[2], centre=n[3], noise=noise), near
+        )
         for (label, prior, _, _), fit in zip(near, refined, strict=True):
             h = scored(label, *fit)
             hyps.append((h[0] + prior - base + hyps[0][0], *h[1:]))
@@ -491,6 +510,7 @@ def _shifted(
     *,
     refine: bool = True,
     centre: dict[str, Any] | None = None,
+    noise: float = 0.0,
 ) -> tuple[_Problem, dict[str, Any], tuple[float, float]]:
     """The problem refitted (forms from their start) at the calibration offset moved by ``ppm``.
 
@@ -514,13 +534,19 @@ def _shifted(
         (-2.0, 2.0),
     )
     fits.insert(1, centre)
-    r = np.array([f["rss"] for f in fits])
+
+    def lost(p: float) -> float:  # the noise the reads lost (design._read_deficit)
+        return noise**2 * _read_deficit(g.mz, p, b, design.mz)
+
+    r = np.array(
+        [f["rss"] + lost(a + ppm + d) for f, d in zip(fits, (-2.0, 0.0, 2.0), strict=True)]
+    )
     den = r[0] - 2 * r[1] + r[2]
     off = float(np.clip(0.5 * (r[0] - r[2]) / den, -1, 1)) * 2.0 if den > 0 else 0.0
     if off:
         y = _calibrated(g.mz, gy, a + ppm + off, b, design.mz)
         fit = _fit_round(prob, design, y, fits[1]["fit"].form, 3)
-        if fit["rss"] < r[1]:
+        if fit["rss"] + lost(a + ppm + off) < r[1]:
             return prob, fit, (a + ppm + off, b)
     k = int(np.argmin(r))
     return prob, fits[k], (a + ppm + (-2.0, 0.0, 2.0)[k], b)
@@ -537,6 +563,7 @@ def _alternative(
     gy: np.ndarray,
     calibration: tuple[float, float] | None,
     limit_ppm: float = math.inf,
+    noise: float = 0.0,
 ) -> tuple[_Problem, dict[str, Any], tuple[float, float] | None] | None:
     """Refit with family ``remove`` replaced by the dropped family ``add`` (either may be None).
 
@@ -573,13 +600,18 @@ def _alternative(
             return None
     if calibration is not None:
         # calibrated afresh: a near-isobar sits tens of ppm away
-        trial, cal = _recalibrated(trial_prob, design, g, gy, limit_ppm)
+        trial, cal = _recalibrated(trial_prob, design, g, gy, limit_ppm, noise)
         return trial_prob, trial, cal
     return trial_prob, trial, None
 
 
 def _recalibrated(
-    prob: _Problem, design: _Design, g: Any, gy: np.ndarray, limit_ppm: float = math.inf
+    prob: _Problem,
+    design: _Design,
+    g: Any,
+    gy: np.ndarray,
+    limit_ppm: float = math.inf,
+    noise: float = 0.0,
 ) -> tuple[dict[str, Any], tuple[float, float]]:
     """``prob`` calibrated afresh (species screen, two refinements) and refitted.
 
@@ -593,7 +625,16 @@ def _recalibrated(
     trial = _fit_round(prob, design, y, prob.form_init, 6)
     for step in ((2.0, 2.0), (1.0, 1.0)):
         a, b = _refine_calibration(
-            prob, design, g, gy, a, b, step=step, form_w=trial["fit"].form, limit_ppm=limit_ppm
+            prob,
+            design,
+            g,
+            gy,
+            a,
+            b,
+            step=step,
+            form_w=trial["fit"].form,
+            limit_ppm=limit_ppm,
+            noise=noise,
         )
         y = _calibrated(g.mz, gy, a, b, design.mz)
         trial = _fit_round(prob, design, y, trial["fit"].form, 3)
