@@ -272,15 +272,13 @@ def test_gaussian_peaks_keep_a_gaussian_shape_and_their_calibration() -> None:
     _check_composition(res, syn.truth)
 
 
-def test_a_slope_the_ions_cannot_determine_is_not_fitted() -> None:
-    """The demo's 30:1 spectrum (flat +5 ppm): its ions span 2018-2298 m/z of the 2000-2800
-    window, and a slope of +6.5 ppm per 1000 m/z fitted to the noise put the calibration at the
-    median m/z at +8.6 ppm. A slope must now pay for itself like a shape parameter."""
+def _demo_ratio_spectrum(ratio: str):  # type: ignore[no-untyped-def]
+    """The demo's settings and its spectrum of feed ratio ``ratio`` (as ``nanoalloy demo`` renders it)."""
     from nanoalloy.demo import DemoSettings, _clean, _simulate
 
     st = DemoSettings()
-    i = st.ratios.index("30:1")
-    pops = _simulate((st.ratios[i], st.hours, (st.hours,)))
+    i = st.ratios.index(ratio)
+    pops = _simulate((ratio, st.hours, (st.hours,)))
     syn = synthesize(
         _clean(pops),
         mz_range=st.mz_range,
@@ -289,6 +287,14 @@ def test_a_slope_the_ions_cannot_determine_is_not_fitted() -> None:
         calibration_ppm=st.calibration_ppm,
         seed=st.seed + i,
     )
+    return st, syn
+
+
+def test_a_slope_the_ions_cannot_determine_is_not_fitted() -> None:
+    """The demo's 30:1 spectrum (flat +5 ppm): its ions span 2018-2298 m/z of the 2000-2800
+    window, and a slope of +6.5 ppm per 1000 m/z fitted to the noise put the calibration at the
+    median m/z at +8.6 ppm. A slope must now pay for itself like a shape parameter."""
+    st, syn = _demo_ratio_spectrum("30:1")
     res = assign(syn.spectrum, preset=st.preset)
     assert res.calibration.ppm_slope == 0.0
     assert res.ppm_shift == pytest.approx(st.calibration_ppm, abs=3.0)
@@ -324,19 +330,7 @@ def test_noisy_sparse_sampling_does_not_bias_the_calibration() -> None:
     comparing calibrations by raw residuals of data read on shifted axes preferred reads
     half-way between samples (their noise is smaller) and returned +10.6 ppm; the same
     spectrum without noise +4.9."""
-    from nanoalloy.demo import DemoSettings, _clean, _simulate
-
-    st = DemoSettings()
-    i = st.ratios.index("6:1")
-    pops = _simulate((st.ratios[i], st.hours, (st.hours,)))
-    syn = synthesize(
-        _clean(pops),
-        mz_range=st.mz_range,
-        resolution=st.resolution,
-        points_per_fwhm=st.points_per_fwhm,
-        calibration_ppm=st.calibration_ppm,
-        seed=st.seed + i,
-    )
+    st, syn = _demo_ratio_spectrum("6:1")
     res = assign(syn.spectrum, preset=st.preset, resolution=st.resolution, peak_shape="gaussian")
     assert res.ppm_shift == pytest.approx(st.calibration_ppm, abs=2.0)
     for fam in ("M44S26", "M44S27"):

@@ -389,10 +389,13 @@ def _fit_instrument(
     lim = calibration_range_ppm
     par["pc"] = float(np.clip(par["pc"], -lim, lim))  # never searched beyond the range
 
+    def offset_walk(step_pc: float) -> None:
+        """The offset within +-30 ppm (and the range)."""
+        along("pc", par["pc"], step_pc, max(par["pc"] - 30.0, -lim), min(par["pc"] + 30.0, lim))
+
     def calibration_walk(step_pc: float, step_pb: float) -> None:
-        """The offset within +-30 ppm (and the range), then the slope if the signal spans one."""
-        lo, hi = max(par["pc"] - 30.0, -lim), min(par["pc"] + 30.0, lim)
-        along("pc", par["pc"], step_pc, lo, hi)
+        """The offset, then the slope if the signal spans one."""
+        offset_walk(step_pc)
         if span > 1.1:
             along("pb", par["pb"], step_pb, -10.0, 10.0)
 
@@ -443,7 +446,7 @@ def _fit_instrument(
         # the median m/z against a true flat +5)
         sloped, sloped_rss = dict(par), now()
         par["pb"] = 0.0
-        along("pc", par["pc"], step_pc, max(par["pc"] - 30.0, -lim), min(par["pc"] + 30.0, lim))
+        offset_walk(step_pc)
         if sloped_rss < (1.0 - SHAPE_GAIN) * now():
             par = sloped
     b = par["pb"] / 1000.0

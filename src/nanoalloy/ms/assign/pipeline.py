@@ -240,6 +240,8 @@ def assign(
     [['M44S30', 11, 12]]
     """
 
+    # the keyword arguments as given (first statement: nothing else is local yet), for
+    # the per-polarity calls of _either_polarity
     settings = {k: v for k, v in locals().items() if k not in ("spectrum", "polarity")}
     from ..peaks import estimate_baseline, noise_level
 
