@@ -128,6 +128,18 @@ def test_tables_contract(runs: dict[str, tuple[SynthResult, Assignment]], name: 
     assert (res.families["x90_low"] <= res.families["x90_high"]).all()
 
 
+def test_window_share_counts_the_charge_states_the_window_records(
+    runs: dict[str, tuple[SynthResult, Assignment]],
+) -> None:
+    # 1500-3900 m/z: M44S26 (charge weights 3-: 0.1, 6-/7-/8-: 0.9) loses its 3- ion at
+    # ~4100 m/z; M44S27 (3-/4-) and M44S30 (4-/5-) keep every charge state
+    sp = runs["three"][1].species
+    share = sp.groupby("family")["window_share"]
+    assert share.min()["M44S26"] == share.max()["M44S26"] == pytest.approx(0.9)
+    assert share.min()["M44S27"] == share.min()["M44S30"] == 1.0
+    assert sp.loc[sp["family"].isin(["fragment", "complex"]), "window_share"].isna().all()
+
+
 def test_calibration_found(runs: dict[str, tuple[SynthResult, Assignment]]) -> None:
     syn, res = runs["ag_rich"]
     cal = res.calibration

@@ -450,3 +450,69 @@ def test_read_timecourse_rejects_bad_tables(tmp_path: Path) -> None:
     bad.write_text("time,family,au,ag,fraction\n0,M44S30,1,42,1\n")
     with pytest.raises(InputError, match="44"):
         KF.read_timecourse(bad)
+
+
+# ------------------------------------------------------------- window response
+
+WINDOW = {"M44S30": 1.0, "M44S27": 0.4, "M44S26": 0.35}  # the demo's 2000-2800 m/z window
+
+
+def _seen_through_window(tmp_path: Path, factor: float) -> Path:
+    """Populations of a 3:1 run as a window that sees each family partly would assign them."""
+    path = _synthetic(tmp_path, factor)
+    tab = pd.read_csv(path)
+    tab["window_share"] = tab["family"].map(WINDOW)
+    tab["abundance"] *= tab["window_share"]
+    tab["abundance"] /= tab.groupby("time_h")["abundance"].transform("sum")
+    tab.to_csv(path, index=False)
+    return path
+
+
+def test_fit_compares_through_the_window_share_column(tmp_path: Path) -> None:
+    path = _seen_through_window(tmp_path, 2.0)
+    res = KF.fit_timecourse(path, starts=2, processes=("exchange",), max_nfev=15)
+    assert res.response == "window_share"
+    assert res.ratio == pytest.approx(3.0, rel=1e-3)  # read from the corrected first time
+    assert res.multipliers["exchange"] == pytest.approx(2.0, rel=0.05)
+    # the same table taken at face value: the in-window shares are not populations
+    raw = KF.fit_timecourse(
+        path, starts=2, processes=("exchange",), max_nfev=15, window_share=False
+    )
+    assert raw.response == "none"
+    assert raw.ratio < 2.0
+    assert raw.rmse > 10 * res.rmse
+
+
+def test_read_window_share_fills_unlisted_x_from_the_nearest(tmp_path: Path) -> None:
+    tab = pd.DataFrame(
+        {
+            "time_h": [0.0, 0.0, 1.0, 1.0],
+            "family": ["M44S26", "M44S26", "M44S26", "M44S27"],
+            "au": [40, 30, 40, 20],
+            "ag": [4, 14, 4, 24],
+            "abundance": [0.5, 0.5, 0.6, 0.4],
+            "window_share": [0.35, 0.0, 0.35, 0.4],
+        }
+    )
+    resp = KF.read_window_share(tab)
+    assert resp is not None
+    s26, s27, s30 = resp[2], resp[1], resp[0]
+    assert s26[44] == s26[40] == 0.35
+    assert s26[0] == s26[30] == KF.MIN_WINDOW_SHARE  # 0 seen: raised to the floor
+    assert set(s27) == {0.4}
+    assert set(s30) == {1.0}  # never listed
+    assert KF.read_window_share(tab.drop(columns="window_share")) is None
+    tab.loc[0, "window_share"] = 1.5
+    with pytest.raises(InputError, match="window_share"):
+        KF.read_window_share(tab)
+
+
+def test_cli_fit_kinetics_says_it_used_the_window_share(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    path = _seen_through_window(tmp_path, 1.0)
+    out = tmp_path / "fit"
+    args = ["fit-kinetics", str(path), "--out", str(out), "--starts", "1", "--max-nfev", "2"]
+    assert main(args) == 0
+    assert "window_share" in capsys.readouterr().out
+    assert json.loads((out / "fit.json").read_text())["response"] == "window_share"
+    assert main([*args, "--no-response", "--overwrite"]) == 0
+    assert json.loads((out / "fit.json").read_text())["response"] == "none"

@@ -85,6 +85,29 @@ max_na = 2
         preset_from_text(text.replace("x = [0, 28]", "x = [0, 29]"), "v1.toml")
 
 
+def test_charge_weights_are_read_and_checked() -> None:
+    from nanoalloy.ms.response import family_charge_weights
+
+    text = """name = "v1"
+ligand = "p-MBA"
+metals = ["Au", "Ag"]
+n_metals = 25
+[[family]]
+name = "Au25"
+ligands = 18
+core_charge = -1
+x = [0, 25]
+ion_charges = [-3, -4]
+max_na = 4
+"""
+    assert family_charge_weights(preset_from_text(text).family("Au25")) == {-3: 1.0, -4: 1.0}
+    given = text.replace("max_na = 4", "max_na = 4\ncharge_weights = [0.7, 0.3]")
+    assert family_charge_weights(preset_from_text(given).family("Au25")) == {-3: 0.7, -4: 0.3}
+    for bad in ("[0.7]", "[0, 0]", "[-1, 2]", '["a", 1]'):
+        with pytest.raises(PresetError, match="charge_weights.*one per ion charge"):
+            preset_from_text(text.replace("max_na = 4", f"max_na = 4\ncharge_weights = {bad}"))
+
+
 def test_ternary_alloy_species_sum_to_n_metals_and_carry_electrons() -> None:
     p = load_preset("au25-sr18")
     sp = family_species(p, "Au25-x-yAgxCuy")

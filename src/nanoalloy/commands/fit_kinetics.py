@@ -38,7 +38,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--response",
         metavar="FAM=R,...",
         help="share of each family's population the measurement sees, e.g. M44S26=0.35 "
-        "(ions outside the recorded m/z window; default 1)",
+        "(ions outside the recorded m/z window); default: the time course's window_share "
+        "column (written by assign/series from the preset's charge-state weights), else 1",
+    )
+    parser.add_argument(
+        "--no-response",
+        action="store_true",
+        help="ignore the window_share column: compare the abundances with the populations as they are",
     )
     parser.add_argument(
         "--unweighted",
@@ -117,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
         max_nfev=args.max_nfev,
         weighted=not args.unweighted,
         response=response,
+        window_share=not args.no_response,
     )
     with atomic_dir(args.out) as stage:
         (stage / "params.toml").write_text(dump_params(res.params))
@@ -124,6 +131,8 @@ def run(args: argparse.Namespace) -> int:
         res.table.to_csv(stage / "fit.csv", index=False)
         plot_fit(res.table, stage / "fit.png")
     how = f"weighted by sd, reduced chi-square {res.chi2_red:.3g}" if res.weighted else "unweighted"
+    if res.response == "window_share":
+        how += "; model seen through the window_share column (--no-response to ignore it)"
     print(f"rmse {res.rmse:.4g} over {len(res.starts)} starts ({how}); wrote {args.out}")
     for k, v in res.values.items():
         print(f"  {k} = {v:.4g} +- {res.sd[k]:.2g}")

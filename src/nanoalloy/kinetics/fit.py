@@ -18,6 +18,15 @@ the local curvature alone claims too much. And since the errors of one time poin
 correlated (one spectrum, one assignment), the cluster-robust (sandwich) covariance with the
 time points as clusters is a floor of the sd.
 
+Response: an assigned abundance is a share of the ion signal inside the recorded m/z
+window, not a share of the population (a family whose charge states fall outside the
+window is under-counted). When the time course carries a ``window_share`` column (written
+by ``assign``/``series`` from the preset's charge-state weights, see
+:mod:`nanoalloy.ms.response`), the model's populations are multiplied by it and
+renormalised per time before the comparison, and the feed ratio inferred from the
+earliest time is read from the corrected distribution. Species at x the table does not
+list take their family's nearest listed x; a family it never lists, 1.
+
 Contents
 --------
 FIT_PROCESSES
@@ -30,6 +39,8 @@ fit_timecourse
     The multi-start fit.
 read_timecourse
     Normalise a long table (``series``/``assign`` output) into observed distributions.
+read_window_share
+    The response a long table's ``window_share`` column gives.
 """
 
 from __future__ import annotations
@@ -57,6 +68,7 @@ __all__ = [
     "fit_timecourse",
     "read_timecourse",
     "read_timecourse_sd",
+    "read_window_share",
 ]
 
 FIT_PROCESSES: tuple[str, ...] = (
@@ -103,6 +115,9 @@ class FitResult:
     """Whether the residuals were weighted by the time course's sd."""
     chi2_red: float = math.nan
     """Reduced chi-square of the weighted fit (NaN unweighted)."""
+    response: str = "none"
+    """The response the model was compared through: ``window_share`` (the table's
+    column), ``given`` (the ``response`` argument) or ``none``."""
 
     @property
     def values(self) -> dict[str, float]:
@@ -134,6 +149,7 @@ class FitResult:
             "sd": self.sd,
             "weighted": self.weighted,
             "chi2_red": self.chi2_red if math.isfinite(self.chi2_red) else None,
+            "response": self.response,
             "starts": list(self.starts),
         }
 
@@ -215,6 +231,49 @@ def read_timecourse_sd(
         seen[at] = True
         sd = np.where(seen, np.sqrt(var), np.nan) / tot[:, None, None]
     return times, dist / tot[:, None, None], sd
+
+
+MIN_WINDOW_SHARE = 0.02
+"""Smallest window share used as a response (a species seen only at the window's edge)."""
+
+
+def read_window_share(table: Any, /) -> npt.NDArray[np.float64] | None:
+    """Response array (3, 45) from a long table's ``window_share`` column, or None without one.
+
+    The median over the rows of each (family, x); other x of a family take the nearest
+    listed x's value, families never listed 1; values below :data:`MIN_WINDOW_SHARE`
+    are raised to it.
+    """
+    import pandas as pd
+
+    df = pd.read_csv(table) if not isinstance(table, pd.DataFrame) else table
+    cols = {c.lower().strip(): c for c in df.columns}
+    if "window_share" not in cols or not {"family", "au"} <= set(cols):
+        return None
+    w = pd.to_numeric(df[cols["window_share"]], errors="coerce")
+    sub = pd.DataFrame(
+        {
+            "family": df[cols["family"]].astype(str).str.strip(),
+            "au": pd.to_numeric(df[cols["au"]], errors="coerce"),
+            "w": w,
+        }
+    ).dropna()
+    sub = sub[sub["family"].isin(FAMILIES)]
+    if sub.empty:
+        return None
+    if (sub["w"] < 0).any() or (sub["w"] > 1).any():
+        raise InputError("time course column 'window_share' must hold shares within 0..1")
+    med = sub.groupby(["family", "au"])["w"].median()
+    out = np.ones((3, NX))
+    xs = np.arange(NX)
+    for i, fam in enumerate(FAMILIES):
+        if fam not in med.index.get_level_values(0):
+            continue
+        part = med.loc[fam]
+        known = part.index.to_numpy(dtype=int)
+        nearest = known[np.abs(xs[:, None] - known[None, :]).argmin(axis=1)]
+        out[i] = part.loc[nearest].to_numpy(dtype=float)
+    return np.maximum(out, MIN_WINDOW_SHARE)
 
 
 def _infer_ratio(dist0: npt.NDArray[np.float64]) -> float:
@@ -301,6 +360,7 @@ def fit_timecourse(
     weighted: bool = True,
     sd_floor: float = 1e-3,
     response: Mapping[str, float] | Mapping[tuple[str, int], float] | None = None,
+    window_share: bool = True,
 ) -> FitResult:
     """Fit process rate multipliers to a measured time course.
 
@@ -340,7 +400,11 @@ def fit_timecourse(
         the measurement sees. Assigned abundances are shares of the ion signal inside
         the recorded m/z window, and a family whose charge states fall partly outside it
         is under-counted; the model's populations are multiplied by the response and
-        renormalised before the comparison.
+        renormalised before the comparison. Default: the table's ``window_share``
+        column when it has one (see the module docstring), else none.
+    window_share
+        False ignores the table's ``window_share`` column (the abundances are then
+        compared with the populations as they are).
 
     Returns
     -------
@@ -355,15 +419,21 @@ def fit_timecourse(
     unknown = [p for p in procs if p not in _RATE_KEYS]
     if unknown or not procs:
         raise InputError(f"cannot fit process {unknown[0] if unknown else '(none)'!r}")
-    times, dist, sd = read_timecourse_sd(table)
+    df = pd.read_csv(table) if not isinstance(table, pd.DataFrame) else table
+    times, dist, sd = read_timecourse_sd(df)
     sigma = _sigma(sd, dist, sd_floor) if weighted and sd is not None else None
-    r = _infer_ratio(dist[0]) if ratio is None else float(ratio)
+    resp = _response(response)
+    how = "given" if resp is not None else "none"
+    if resp is None and window_share:
+        resp = read_window_share(df)
+        how = "window_share" if resp is not None else how
+    seen0 = dist[0] if resp is None else dist[0] / resp
+    r = _infer_ratio(seen0 / seen0.sum()) if ratio is None else float(ratio)
     if not (math.isfinite(r) and r > 0):
         raise InputError(f"feed ratio must be > 0, got {r!r}")
     rng = np.random.default_rng(seed)
     x0s = [np.zeros(len(procs))]
     x0s += [np.clip(rng.normal(0, 1, len(procs)), -bound, bound) for _ in range(starts - 1)]
-    resp = _response(response)
     jobs = [(base, procs, x0, times, dist, r, max_nfev, bound, sigma, resp) for x0 in x0s]
     if scheduler is not None:
         from dask.distributed import Client
@@ -452,6 +522,7 @@ def fit_timecourse(
         table=rows,
         weighted=sigma is not None,
         chi2_red=chi2_red,
+        response=how,
     )
 
 

@@ -5,14 +5,15 @@ lists structural *families*. Two formats are read:
 
 * **v1** (the Au44/Ag44 presets): one ``ligand``, two ``metals``, ``n_metals``;
   each family has ``ligands``, ``core_charge``, ``x`` (range of the first metal),
-  ``ion_charges``, ``max_na`` and optional ``halide``/``max_halide``.
+  ``ion_charges`` (with optional ``charge_weights``, the relative signal of each),
+  ``max_na`` and optional ``halide``/``max_halide``.
 * **v2** (``format = 2``): per family a ``metals`` table of count ranges (any
   number of metals; the counts sum to ``n_metals``, by default the first
   metal's maximum plus the others' minima), a ``shell`` table of ligand count
   ranges summing to ``ligands`` (mixed shells; same default rule), ``donors`` (neutral
   donors such as PPh3, outside the shell count), ``hydrides`` (a range),
   ``core_charge`` (one or several), ``ion_charges`` (signed: negative or
-  positive mode), the Na+/H+ ladder depth ``max_na``, counter-ion adducts
+  positive mode; ``charge_weights`` as in v1), the Na+/H+ ladder depth ``max_na``, counter-ion adducts
   ``cations`` (any registered cation: Cs, K, TOA, PPh4, ...) with
   ``max_cations``, halides as in v1, and ``x``: what the family's x axis counts
   (a metal, a ligand or ``H``).
@@ -92,6 +93,10 @@ class FamilySpec:
     """Inclusive range of what ``x`` counts (v1: the first metal)."""
     ion_charges: tuple[int, ...] = ()
     """Signed ion charges observed by ESI."""
+    charge_weights: tuple[float, ...] = ()
+    """Relative ion signal of each of ``ion_charges`` (parallel to it); empty: equal.
+    The family's charge-state distribution: what share of a species' signal a recorded
+    m/z window sees (:mod:`nanoalloy.ms.response`), and the synthesizer's default."""
     max_na: int = 10
     """Deepest Na+ ladder step considered."""
     halide: str | None = None
@@ -429,6 +434,20 @@ def _charges(v: Any, key: str, where: str) -> tuple[int, ...]:
     return tuple(int(a) for a in v)
 
 
+def _charge_weights(f: dict[str, Any], charges: tuple[int, ...], where: str) -> tuple[float, ...]:
+    v = f.get("charge_weights", [])
+    ok = isinstance(v, list) and all(
+        isinstance(a, int | float) and not isinstance(a, bool) and a >= 0 for a in v
+    )
+    if not ok or (v and (len(v) != len(charges) or sum(v) <= 0)):
+        raise _fail(
+            where,
+            f"'charge_weights' must list {len(charges)} numbers >= 0 (one per ion charge "
+            f"{list(charges)}), not all 0",
+        )
+    return tuple(float(a) for a in v)
+
+
 def _ligand(name: Any, key: str, where: str, reg: LigandRegistry) -> str:
     if not isinstance(name, str):
         raise _fail(where, f"{key!r} must name a ligand")
@@ -578,6 +597,7 @@ def _family_v1(
         core_charge=core_charge,
         x_range=(lo, hi),
         ion_charges=charges,
+        charge_weights=_charge_weights(f, charges, fw),
         max_na=_int(f, "max_na", 0, fw),
         halide=halide,
         max_halide=_int(f, "max_halide", 0, fw),
@@ -592,7 +612,8 @@ def _family_v1(
 
 _V2_KEYS = {
     "name", "n_metals", "metals", "ligands", "shell", "donors", "hydrides", "core_charge",
-    "ion_charges", "max_na", "halide", "max_halide", "cations", "max_cations", "x",
+    "ion_charges", "charge_weights", "max_na", "halide", "max_halide", "cations",
+    "max_cations", "x",
 }  # fmt: skip
 
 
@@ -659,6 +680,7 @@ def _family_v2(f: dict[str, Any], fw: str, registry: LigandRegistry) -> FamilySp
         core_charge=core[0],
         x_range=(0, 0),
         ion_charges=ion_charges,
+        charge_weights=_charge_weights(f, ion_charges, fw),
         max_na=_int(f, "max_na", 0, fw),
         halide=halide,
         max_halide=_int(f, "max_halide", 0, fw),

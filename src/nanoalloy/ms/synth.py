@@ -52,6 +52,7 @@ from .library import (
     load_preset,
     species_forms,
 )
+from .response import family_charge_weights
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -61,11 +62,6 @@ if TYPE_CHECKING:
 
 __all__ = ["ESIModel", "SynthResult", "read_populations", "synthesize", "synthesize_series"]
 
-_DEFAULT_CHARGES: dict[str, dict[int, float]] = {
-    "M44S30": {-4: 0.7, -5: 0.3},
-    "M44S27": {-3: 0.6, -4: 0.4},
-    "M44S26": {-3: 0.1, -6: 0.35, -7: 0.35, -8: 0.2},
-}
 _DEFAULT_NA: dict[str, float] = {"M44S30": 2.0, "M44S27": 2.0, "M44S26": 8.0}
 
 
@@ -73,10 +69,9 @@ _DEFAULT_NA: dict[str, float] = {"M44S30": 2.0, "M44S27": 2.0, "M44S26": 8.0}
 class ESIModel:
     """How a population appears in negative-mode ESI."""
 
-    charge_weights: Mapping[str, Mapping[int, float]] = field(
-        default_factory=lambda: _DEFAULT_CHARGES
-    )
-    """Family -> {signed ion charge: relative weight}; missing families use the preset's charges equally."""
+    charge_weights: Mapping[str, Mapping[int, float]] = field(default_factory=dict)
+    """Family -> {signed ion charge: relative weight}; missing families use the preset's
+    ``charge_weights`` (its charges equally when it gives none)."""
     na_mean: Mapping[str, float] = field(default_factory=lambda: _DEFAULT_NA)
     """Family -> mean number of Na+ (Poisson, truncated at the preset's ladder depth)."""
     halide_weights: tuple[float, ...] = (0.55, 0.28, 0.12, 0.05)
@@ -214,7 +209,7 @@ def _weights_from_populations(
         share = float(frac) / total
         metal_au += share * dict(sp.metals).get(first, 0)
         metal_all += share * f.n_metals
-        cw = dict(model.charge_weights.get(fam, {}) or {z: 1.0 for z in f.ion_charges})
+        cw = dict(model.charge_weights.get(fam, {}) or family_charge_weights(f))
         cw = {z: w for z, w in cw.items() if z in f.ion_charges and z * sign > 0}
         csum = sum(cw.values())
         hw = model.halide_weights[: f.max_halide + 1] if f.halide else (1.0,)

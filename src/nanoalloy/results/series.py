@@ -89,6 +89,7 @@ TABLE_COLUMNS = (
     "abundance",
     "abundance_sd",
     "score",
+    "window_share",
 )
 SPECTRUM_SUFFIXES = {".mzml", ".mzxml", ".csv", ".tsv", ".txt", ".xy", ".dat"}
 
@@ -195,8 +196,10 @@ class Series:
         """Long table of the cluster species (any preset), readable by ``fit-kinetics``.
 
         Columns ``label, time_h, ratio, family, au, ag, x, ligands, core_charge, electrons,
-        abundance, abundance_sd, score``; ``time_h`` (``ratio``) is NaN outside time
-        (ratio) series.
+        abundance, abundance_sd, score, window_share``; ``time_h`` (``ratio``) is NaN outside
+        time (ratio) series. ``window_share`` (the share of each species' ions inside its
+        spectrum's m/z window, see :mod:`nanoalloy.ms.response`) is what ``fit-kinetics``
+        corrects the comparison with its model populations by.
         """
         import pandas as pd
 

@@ -39,12 +39,17 @@ SPECIES_COLUMNS = (
     "near_isobar",
     "ambiguity_group",
     "ambiguity_share",
+    "window_share",
 )
 """Columns of ``species.csv``. ``ambiguity_group`` names the group of hypotheses
 (``A1: M44S26 | M44S27``: families that stand in for each other) a species takes part
 in, empty when none; ``ambiguity_share`` is the share of the hypothesis holding its
 family (1 when unambiguous). ``abundance`` is averaged over the hypotheses by share,
-``abundance_sd`` includes noise, form weights, calibration and that spread."""
+``abundance_sd`` includes noise, form weights, calibration and that spread.
+``window_share`` is the share of the species' ion signal the recorded m/z window can
+see, from its family's charge-state weights in the preset (NaN for fragments and
+complexes; :mod:`nanoalloy.ms.response`): abundances are shares of in-window signal,
+and a population estimate divides by it."""
 
 
 ION_COLUMNS = (

@@ -13,6 +13,7 @@ from ..fit import (
 )
 from ..library import CandidateLibrary, Preset
 from ..peaks import Calibration
+from ..response import window_shares
 from ..spectrum import Spectrum
 from .candidates import _Problem
 from .result import FAMILY_EXTRA_COLUMNS, ION_COLUMNS, SPECIES_COLUMNS, Assignment
@@ -194,6 +195,7 @@ def _tables(
     fam_order.update({"fragment": 98, "complex": 99})
     sp["_o"] = sp["family"].map(fam_order)
     sp = sp.sort_values(["_o", "x", "au", "ligands"]).drop(columns=["_o", "signal_sd"])
+    sp["window_share"] = window_shares(preset, sp, float(mz_cal[0]), float(mz_cal[-1]))
     sp = sp[list(SPECIES_COLUMNS)].reset_index(drop=True)
 
     ions = _ion_table(
