@@ -193,6 +193,8 @@ def _tables(
     if uncertainty is not None:
         sp = _with_uncertainty(sp, uncertainty, preset)
     sp = _detected(sp, min_snr)
+    if not (~sp["family"].isin(["fragment", "complex"])).any():
+        return _empty(spectrum, resolution, noise, state["base"], state["g"])
     fam_order = {f.name: i for i, f in enumerate(preset.families)}
     fam_order.update({"fragment": 98, "complex": 99})
     sp["_o"] = sp["family"].map(fam_order)
