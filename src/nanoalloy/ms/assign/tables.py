@@ -239,7 +239,7 @@ def _detected(sp: pd.DataFrame, min_snr: float) -> pd.DataFrame:
     The others are not reported, and the cluster abundances are renormalised
     without them.
     """
-    faint = sp["_faint"].fillna(False).astype(bool).to_numpy()
+    faint = sp["_faint"].eq(True).to_numpy()  # rows the hypotheses added (NaN): not faint
     sp = sp.drop(columns="_faint")
     if not faint.any():
         return sp
