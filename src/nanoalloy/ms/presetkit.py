@@ -182,6 +182,8 @@ def preset_template(
         lines += [
             f"ion_charges = {zs}   # acidic ligands: Na+/H+ ladders at several charges",
             "max_na = 6                   # Na+ ladder depth (h = na + core - z protons removed)",
+            f"# charge_weights = {[1.0] * len(zs)}   # relative signal per ion charge (equal if "
+            "absent): measure it on a wide window; window_share and fit-kinetics use it",
         ]
     elif q < 0:
         lines += [
