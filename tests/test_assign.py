@@ -416,20 +416,12 @@ def test_a_trace_at_the_edge_of_an_x_distribution_is_kept() -> None:
     0.093, 0.033 and 0.006. x = 14's tallest peak stands below 3 x noise; left out (and with
     the fit stopped before the alternation converged) the family's x distribution was TV 0.063
     off its simulated truth."""
-    from nanoalloy.demo import DemoSettings, _clean, _simulate
+    from nanoalloy.demo import DemoSettings, _simulate, _spectrum
     from nanoalloy.ms.composition import total_variation, x_distribution
 
     st = DemoSettings()
     pops = _simulate((st.course_ratio, st.hours, (0.5,)))
-    syn = synthesize(
-        _clean(pops),
-        mz_range=st.mz_range,
-        resolution=st.resolution,
-        points_per_fwhm=st.points_per_fwhm,
-        calibration_ppm=st.calibration_ppm,
-        seed=st.seed + len(st.ratios) + st.course_minutes.index(30.0),
-        time_min=30.0,
-    )
+    syn = _spectrum(pops, st, len(st.ratios) + st.course_minutes.index(30.0), time_min=30.0)
     res = assign(syn.spectrum, preset=st.preset)
     got = x_distribution(res.species, "M44S30")
     assert got.get(14, 0.0) > 0

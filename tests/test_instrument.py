@@ -274,20 +274,11 @@ def test_gaussian_peaks_keep_a_gaussian_shape_and_their_calibration() -> None:
 
 def _demo_ratio_spectrum(ratio: str):  # type: ignore[no-untyped-def]
     """The demo's settings and its spectrum of feed ratio ``ratio`` (as ``nanoalloy demo`` renders it)."""
-    from nanoalloy.demo import DemoSettings, _clean, _simulate
+    from nanoalloy.demo import DemoSettings, _simulate, _spectrum
 
     st = DemoSettings()
-    i = st.ratios.index(ratio)
     pops = _simulate((ratio, st.hours, (st.hours,)))
-    syn = synthesize(
-        _clean(pops),
-        mz_range=st.mz_range,
-        resolution=st.resolution,
-        points_per_fwhm=st.points_per_fwhm,
-        calibration_ppm=st.calibration_ppm,
-        seed=st.seed + i,
-    )
-    return st, syn
+    return st, _spectrum(pops, st, st.ratios.index(ratio))
 
 
 def test_a_slope_the_ions_cannot_determine_is_not_fitted() -> None:

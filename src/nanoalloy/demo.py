@@ -42,6 +42,8 @@ from .results.series import (
 if TYPE_CHECKING:
     import pandas as pd
 
+    from .ms.synth import SynthResult
+
 
 __all__ = ["DemoSettings", "instrument_truth", "run_demo"]
 
@@ -108,14 +110,13 @@ def _clean(pops: pd.DataFrame) -> pd.DataFrame:
     return p.reset_index(drop=True)
 
 
-def _point(
-    args: tuple[pd.DataFrame, DemoSettings, int, float | None, Callable[..., Any] | None],
-) -> tuple[Packed, Assigned, pd.DataFrame]:
-    """Worker: populations -> synthetic spectrum -> assignment (+ the truth)."""
+def _spectrum(
+    pops: pd.DataFrame, st: DemoSettings, i: int, time_min: float | None = None
+) -> SynthResult:
+    """The demo's spectrum ``i`` (ratios first, then the course) of populations ``pops``."""
     from .ms.synth import synthesize
 
-    pops, st, i, time_min, given = args
-    syn = synthesize(
+    return synthesize(
         _clean(pops),
         preset="auag44-pmba",  # the instrument sees every x; only the assigner uses the windows
         resolution=st.resolution,
@@ -125,6 +126,14 @@ def _point(
         seed=st.seed + i,
         time_min=time_min,
     )
+
+
+def _point(
+    args: tuple[pd.DataFrame, DemoSettings, int, float | None, Callable[..., Any] | None],
+) -> tuple[Packed, Assigned, pd.DataFrame]:
+    """Worker: populations -> synthetic spectrum -> assignment (+ the truth)."""
+    pops, st, i, time_min, given = args
+    syn = _spectrum(pops, st, i, time_min)
     fn = given if given is not None else _default_assign()
     assigned = to_assigned(fn(syn.spectrum, preset=st.preset), syn.spectrum)
     truth = syn.truth[~syn.truth["family"].isin(("fragment", "complex"))]

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .preset import FamilySpec, Preset
+    from .preset import FamilySpec, Preset, Species
 
 __all__ = ["family_charge_weights", "window_shares"]
 
@@ -53,7 +53,7 @@ def window_shares(preset: Preset, species: pd.DataFrame, lo: float, hi: float) -
     from .preset import family_species
 
     families = {f.name: f for f in preset.families}
-    by_label: dict[str, dict[str, object]] = {}
+    by_label: dict[str, dict[str, Species]] = {}
     out: list[float] = []
     for label, fam in zip(species["species"], species["family"], strict=True):
         f = families.get(str(fam))
@@ -66,7 +66,7 @@ def window_shares(preset: Preset, species: pd.DataFrame, lo: float, hi: float) -
         if sp is None:
             out.append(math.nan)
             continue
-        forms = species_forms(preset, sp, max_na=0)  # type: ignore[arg-type]
+        forms = species_forms(preset, sp, max_na=0)
         seen = total = 0.0
         for z, w in family_charge_weights(f).items():
             at_z = [c for c in forms if c.charge == z]
