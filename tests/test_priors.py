@@ -24,6 +24,7 @@ from nanoalloy.ms.assign import assign
 from nanoalloy.ms.assign.candidates import _Problem
 from nanoalloy.ms.assign.priors import PRIORS, _ladder_score, check_priors, family_scores
 from nanoalloy.ms.library import enumerate_candidates, load_preset
+from nanoalloy.ms.spectrum import Spectrum
 from nanoalloy.ms.synth import synthesize
 
 AU25 = """
@@ -273,3 +274,73 @@ def test_cli_no_prior(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
         cli.main(["assign", str(path), "--no-prior", "smooth"])
     assert exc.value.code == 2
     assert "smooth" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("pops", "resolution", "ppf", "cal", "slope", "mz_range", "seed"),
+    [
+        # two single-envelope zooms of scripts/assign_sweep.py --seed 2 (4 m/z around the
+        # strongest ion): without the adducts prior both came back as M44S26 with 8 Na+
+        # (one SR against 7 Na+ - 8 H+, 0.135 Da) in place of M44S27 with 1 Na+
+        (
+            {
+                "M44S30": {4: 0.1427, 5: 0.2167, 6: 0.1986, 7: 0.1098, 8: 0.0367, 9: 0.0074},
+                "M44S27": {
+                    **{14: 0.0169, 15: 0.0573, 16: 0.139, 17: 0.2408, 18: 0.2977},
+                    **{19: 0.2628, 20: 0.1656, 21: 0.0745, 22: 0.0239},
+                },
+            },
+            18642.0,
+            4.04,
+            -9.84,
+            -2.05,
+            (3500.597, 3504.597),
+            637155,
+        ),
+        (
+            {
+                "M44S30": {10: 0.1094, 11: 0.4246, 12: 0.547, 13: 0.2339},
+                "M44S27": {21: 0.0799, 22: 0.3402, 23: 0.5469, 24: 0.332},
+                "M44S26": {39: 0.2981, 40: 0.4471, 41: 0.29, 42: 0.0814},
+            },
+            17717.0,
+            6.66,
+            -2.10,
+            0.41,
+            (3649.094, 3653.094),
+            213164,
+        ),
+    ],
+)
+def test_adducts_prior_removes_the_sr_against_7na_decoy_in_a_zoom(
+    pops: dict[str, dict[int, float]],
+    resolution: float,
+    ppf: float,
+    cal: float,
+    slope: float,
+    mz_range: tuple[float, float],
+    seed: int,
+) -> None:
+    table = pd.DataFrame(
+        [(f, x, w) for f, d in pops.items() for x, w in d.items()],
+        columns=["family", "au", "fraction"],
+    )
+    spectrum = synthesize(
+        table,
+        mz_range=mz_range,
+        resolution=resolution,
+        points_per_fwhm=ppf,
+        calibration_ppm=cal,
+        calibration_slope_ppm=slope,
+        seed=seed,
+    ).spectrum
+    # blind, like the sweep: the resolving power fitted, not read
+    meta = {k: v for k, v in spectrum.metadata.items() if k != "resolution"}
+    spectrum = Spectrum(spectrum.mz, spectrum.intensity, metadata=meta)
+    others = tuple(p for p in PRIORS if p != "adducts")
+    without = assign(spectrum, priors=others, replicates=0)
+    assert "M44S26" in set(without.families["family"]), without.families  # the decoy
+    with_prior = assign(spectrum, replicates=0)
+    assert set(with_prior.families["family"]) == {"M44S27"}, with_prior.families
+    top = with_prior.ions.iloc[0]
+    assert (int(top["na"]), int(top["charge"])) == (1, -3), top

@@ -104,9 +104,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="NAME",
-        choices=("na_ladder", "charge", "x_smooth", "h_bookkeeping", "all"),
+        choices=("na_ladder", "charge", "x_smooth", "h_bookkeeping", "adducts", "all"),
         help="switch off a chemistry prior of the model selection (na_ladder, charge, "
-        "x_smooth, h_bookkeeping, or all); repeatable",
+        "x_smooth, h_bookkeeping, adducts, or all); repeatable",
     )
 
 

@@ -324,3 +324,65 @@ def _window_shifts(
 
     out = [r for r in pmap(scan, windows) if r[2] > 0]
     return np.array(out, dtype=float).reshape(-1, 3)
+
+
+ALIAS_STEP_PPM = 2.0
+"""Step of the single-envelope alias grid (the aliases sit ~13 ppm apart)."""
+
+
+def _alias_calibration(
+    prob: _Problem,
+    design: _Design,
+    g: Any,
+    gy: np.ndarray,
+    load: Any,
+    *,
+    noise: float,
+    scale: float,
+    limit_ppm: float,
+    prior_ppm: float,
+    adduct_weight: float,
+) -> tuple[float, float, float, float]:
+    """Calibration of a single-envelope window, chosen among its aliases by the priors.
+
+    In a window holding one envelope (a zoomed export), the whole model explains
+    the envelope at a calibration every ~13 ppm, each with another composition: x
+    against x +- 1 with 4 Na+ fewer or more, one SR against 7 Na+ - 8 H+, one
+    isotope step. The residual barely tells them apart (the envelopes differ by
+    one Ag's isotope spread), the priors do: a converged fit every
+    :data:`ALIAS_STEP_PPM` over +-``limit_ppm`` is scored by its chi-square
+    against ``scale`` (the larger of the noise and the joint fit's residual per
+    point, so that a misfit shared by all aliases does not outweigh the priors), the
+    calibration's Gaussian prior (sd ``prior_ppm``) and the ``adducts`` prior
+    (``adduct_weight`` per Na+ of the mean cluster ion, ``load(state)``); a
+    parabola through the best point's neighbours gives the offset. Returns
+    (offset ppm, slope 0, cost in chi-square units, the spread of the fits' mean
+    Na+ counts over the grid); the refinement follows.
+    """
+    trials = np.arange(-limit_ppm, limit_ppm + 1e-9, ALIAS_STEP_PPM)
+
+    def fit(p: float) -> tuple[float, float]:
+        y = _calibrated(g.mz, gy, p, 0.0, design.mz)
+        st = _fit_round(prob, design, y, prob.form_init, 20, tol=1e-3)
+        return float(st["rss"]) + noise**2 * _read_deficit(g.mz, p, 0.0, design.mz), load(st)
+
+    got = pmap(fit, [float(t) for t in trials])
+    rss = np.array([r for r, _ in got])
+    loads = np.array([a for _, a in got])
+    cost = rss / scale**2 + (trials / prior_ppm) ** 2 + 2.0 * adduct_weight * loads
+    # each basin's minimum between grid points (a parabola through its lowest point
+    # and neighbours): the grid step is a tenth of a comb's width, enough to miss a
+    # minimum by a few chi-square units, which is what the priors weigh
+    pad = np.r_[np.inf, cost, np.inf]
+    local = np.flatnonzero((pad[1:-1] <= pad[:-2]) & (pad[1:-1] <= pad[2:]))
+
+    def bottom(j: int) -> float:
+        if not 0 < j < cost.size - 1:
+            return float(cost[j])
+        c0, c1, c2 = cost[j - 1], cost[j], cost[j + 1]
+        den = c0 - 2 * c1 + c2
+        return float(c1 - (c0 - c2) ** 2 / (8 * den)) if den > 0 else float(c1)
+
+    k = min(local.tolist(), key=bottom)
+    spread = float(loads.max() - loads.min())
+    return float(trials[k]) + _parabola(cost, k, ALIAS_STEP_PPM), 0.0, bottom(k), spread

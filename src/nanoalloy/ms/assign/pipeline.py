@@ -34,7 +34,10 @@
    (``resolution`` and ``peak_shape="gaussian"``) offset and slope are
    refined instead in shrinking 3 x 3 grids of full refits. ppm errors per m/z
    window before/after are reported in the
-   :class:`~nanoalloy.ms.peaks.Calibration`;
+   :class:`~nanoalloy.ms.peaks.Calibration`; in a single-envelope window
+   (one charge state, narrower than 1.5 Na+ rungs) the calibration's aliases
+   decide with each family fitted alone (:func:`_zoom_family`, the
+   ``adducts`` prior);
 5. model selection: fragments whose parent species carry no signal go (an
    M43(SR)28 fragment + 2 Na is isobaric to M44(SR)27); a family is dropped
    when the others re-explain >= 90 % of its share of the model and the
@@ -93,6 +96,7 @@ from ..library import Preset, load_preset
 from ..peaks import Calibration
 from ..spectrum import Spectrum
 from .calibration import (
+    _alias_calibration,
     _coarse_calibration,
     _refine_calibration,
     _screen_calibration,
@@ -107,11 +111,11 @@ from .instrument import (
     _resolution_candidates,
     _start_grid,
 )
-from .priors import check_priors
+from .priors import ZOOM_ADDUCT_WEIGHT, adduct_load, check_priors
 from .result import Assignment
-from .selection import select
+from .selection import _group_signal, _subset, select
 from .tables import _empty, _tables
-from .uncertainty import assess
+from .uncertainty import CALIBRATION_PRIOR_PPM, assess
 
 if TYPE_CHECKING:
     pass
@@ -487,6 +491,18 @@ def assign(
     # converged (see step 6): the selection must not drop a trace species the
     # alternation had not reached yet
     state = _fit_round(prob, design, y, state["fit"].form, FINAL_ITERATIONS, tol=FINAL_TOL)
+    zoom = "adducts" in use_priors and _one_envelope(prob, state, lib, g.mz)
+    if calibrate and zoom:
+        # a zoom: each family alone at its calibration's aliases, decided by the
+        # priors (see _alias_calibration); the joint fit's split of one envelope
+        # between near-isobaric families is arbitrary, and so would the selection be
+        picked, cal = _zoom_family(
+            prob, state, design, g, gy, lib, noise, calibration_range_ppm, (cal_a, cal_b)
+        )
+        if picked is not prob:
+            prob, (cal_a, cal_b) = picked, cal
+            y = _calibrated(g.mz, gy, cal_a, cal_b, design.mz)
+            state = _fit_round(prob, design, y, prob.form_init, FINAL_ITERATIONS, tol=FINAL_TOL)
     calibration = None
     after = np.zeros((0, 3))  # (centre m/z, ppm error, weight) per window, after calibration
     if calibrate:
@@ -510,7 +526,9 @@ def assign(
 
     # 5. model selection (chemistry priors), then competing hypotheses and the sd
     prob0 = prob
-    prob, state, trials = select(prob, state, design, family_tolerance, lib=lib, priors=use_priors)
+    prob, state, trials = select(
+        prob, state, design, family_tolerance, lib=lib, priors=use_priors, adducts_first=zoom
+    )
     prob, state, cal_new, unc = assess(
         prob0,
         prob,
@@ -615,6 +633,85 @@ def _either_polarity(spectrum: Spectrum, settings: dict[str, Any]) -> Assignment
     return replace(best, message="; ".join(m for m in (best.message, note) if m))
 
 
+ALIAS_MIN_SPREAD = 0.5
+"""Spread of mean Na+ counts over a zoom's aliases below which the priors cannot choose."""
+
+
+def _zoom_family(
+    prob: Any,
+    state: dict[str, Any],
+    design: _Design,
+    g: Any,
+    gy: np.ndarray,
+    lib: Any,
+    noise: float,
+    limit_ppm: float,
+    current: tuple[float, float],
+) -> tuple[Any, tuple[float, float]]:
+    """The family (and calibration) a single-envelope window is given to.
+
+    Every cluster family holding signal in the joint fit is fitted alone (no
+    fragments or complexes: one more near-isobar a single envelope cannot tell
+    apart, and one the ``adducts`` prior does not weigh) over the calibration's aliases
+    (:func:`~nanoalloy.ms.assign.calibration._alias_calibration`: residual,
+    calibration prior, ``adducts`` prior); the lowest cost wins. Where no alias
+    carries other adducts than another (the fits' mean Na+ counts spread by less
+    than :data:`ALIAS_MIN_SPREAD`: clusters without acid groups, metal-for-metal
+    near-isobars) the priors add nothing to the joint fit's own calibration search,
+    and ``prob`` and ``current`` are returned as they were.
+    """
+    sig = _group_signal(prob, state)
+    free = np.asarray(prob.free_group, dtype=bool)
+    fams = sorted({lab[1] for k, lab in enumerate(prob.group_labels) if not free[k] and sig[k] > 0})
+    dof = max(design.mz.size - len(prob.group_labels), 1)
+    scale = max(noise, math.sqrt(float(state["rss"]) / dof))
+    best: tuple[float, Any, tuple[float, float]] | None = None
+    spread = 0.0
+    for fam in fams or [None]:
+        keep = np.array([not free[k] and lab[1] == fam for k, lab in enumerate(prob.group_labels)])
+        sub = _subset(prob, keep[prob.group], prob.form_init) if fam is not None else prob
+        a, b, cost, sp = _alias_calibration(
+            sub,
+            design,
+            g,
+            gy,
+            lambda st, sub=sub: adduct_load(sub, st, lib),
+            noise=noise,
+            scale=scale,
+            limit_ppm=limit_ppm,
+            prior_ppm=CALIBRATION_PRIOR_PPM,
+            adduct_weight=ZOOM_ADDUCT_WEIGHT,
+        )
+        spread = max(spread, sp)
+        if best is None or cost < best[0]:
+            best = (cost, sub, (a, b))
+    assert best is not None
+    if spread < ALIAS_MIN_SPREAD:
+        return prob, current
+    return best[1], best[2]
+
+
+def _one_envelope(prob: Any, state: dict[str, Any], lib: Any, mz: np.ndarray) -> bool:
+    """Whether a fit's cluster signal is one envelope (see :func:`_single_envelope_note`)."""
+    n = prob.idx.size
+    ion = np.asarray(state["fit"].ion[:n], dtype=float)
+    cluster = ~np.asarray(prob.free_group, dtype=bool)[prob.group]
+    if not cluster.any() or float(ion[cluster].max()) <= 0:
+        return False
+    strong = cluster & (ion >= 0.05 * float(ion[cluster].max()))
+    charges = {abs(lib.candidates[int(i)].charge) for i in prob.idx[strong]}
+    span = float(mz[-1] - mz[0]) if mz.size else 0.0
+    return _one_envelope_span(charges, span)
+
+
+def _one_envelope_span(charges: set[int], span: float) -> bool:
+    """One charge state in a window narrower than 1.5 Na+ rungs of it."""
+    from ...chem.isotopes import monoisotopic_mass
+
+    na_h = monoisotopic_mass({"Na": 1}) - monoisotopic_mass({"H": 1})  # one Na+ rung, Da
+    return len(charges) == 1 and span < 1.5 * na_h / max(charges)
+
+
 def _single_envelope_note(out: Assignment, calibrate: bool) -> str:
     """A warning when the cluster signal is one envelope: the composition is not identifiable.
 
@@ -626,9 +723,6 @@ def _single_envelope_note(out: Assignment, calibrate: bool) -> str:
     composition is one of several that fit (the ambiguity group lists those the fit
     tested). Returns "" when the window holds a second rung or charge state.
     """
-    from ...chem.isotopes import monoisotopic_mass
-
-    na_h = monoisotopic_mass({"Na": 1}) - monoisotopic_mass({"H": 1})  # one Na+ rung, Da
     ions = out.ions
     cl = ions[~ions["family"].isin(["fragment", "complex"])]
     if cl.empty or not calibrate:
@@ -637,7 +731,7 @@ def _single_envelope_note(out: Assignment, calibrate: bool) -> str:
     charges = {abs(int(z)) for z in strong["charge"]}
     mz = out.spectrum.mz
     span = float(mz[-1] - mz[0]) if mz.size else 0.0
-    if len(charges) > 1 or span >= 1.5 * na_h / max(charges):
+    if not _one_envelope_span(charges, span):
         return ""
     return (
         f"one envelope in {span:.1f} m/z: the metal composition, the adduct and H counts "

@@ -140,6 +140,7 @@ def select(
     *,
     lib: CandidateLibrary | None = None,
     priors: frozenset[str] = frozenset(),
+    adducts_first: bool = False,
 ) -> tuple[_Problem, dict[str, Any], list[Trial]]:
     """Backward elimination of cluster families that the others already explain.
 
@@ -160,6 +161,12 @@ def select(
     fades with the family's share ``f`` of the cluster signal, ``s (1 - f / 0.2)``
     (priors decide between explanations of a minor signal). Without
     ``x_smooth`` detached species are not tested.
+
+    With ``adducts_first`` (a single-envelope window under the ``adducts`` prior,
+    where near-isobaric families explain the same envelope and the first tested
+    goes) the families are tested in order of their ions' mean Na+ count, most
+    first, then weakest first: ``[Au25(SR)17+7Na-13H]6-`` goes before
+    ``[Au25(SR)18-5H]6-``, whatever the joint fit's split of the signal.
 
     Returns the selected problem and fit, and every removal test made.
     """
@@ -186,7 +193,9 @@ def select(
     fams = family_of_groups(prob)
     sig = _group_signal(prob, state)
     signal = {f: float(sig[fams == f].sum()) for f in set(fams) - {""}}
-    for fam in [f for f, v in sorted(signal.items(), key=lambda kv: kv[1]) if v > 0]:
+    load = _family_adducts(prob, state, lib, fams) if adducts_first and lib is not None else {}
+    order = sorted(signal, key=lambda f: (-round(load.get(f, 0.0)), signal[f]))
+    for fam in [f for f in order if signal[f] > 0]:
         fams = family_of_groups(prob)
         if len(set(fams) - {""}) < 2:
             break  # never the last family
@@ -269,3 +278,23 @@ def select(
             tests = [(m[kept], th) for m, th in tests]  # renumbered like the subset
             prob, state = trial_prob, trial
     return prob, state, trials
+
+
+def _family_adducts(
+    prob: _Problem, state: dict[str, Any], lib: CandidateLibrary, fams: np.ndarray
+) -> dict[str, float]:
+    """Signal-weighted mean Na+ (cation) count of each family's fitted ions."""
+    n = prob.idx.size
+    ion = np.asarray(state["fit"].ion[:n], dtype=float)
+    cands = lib.candidates
+    na = np.fromiter(
+        (cands[int(i)].na + cands[int(i)].n_cation for i in prob.idx), dtype=float, count=n
+    )
+    fam_row = fams[prob.group]
+    out: dict[str, float] = {}
+    for f in set(fams) - {""}:
+        m = fam_row == f
+        tot = float(ion[m].sum())
+        if tot > 0:
+            out[f] = float((ion * na)[m].sum()) / tot
+    return out

@@ -38,7 +38,7 @@ import numpy as np
 
 from ..._parallel import pmap
 from .design import _calibrated, _fit_round, _read_deficit
-from .priors import PRIOR_WEIGHT, family_scores
+from .priors import ADDUCT_WEIGHT, PRIOR_WEIGHT, adduct_load, family_scores
 from .selection import Trial, _group_signal, _subset
 
 if TYPE_CHECKING:
@@ -228,6 +228,8 @@ def assess(
         # lost is added back (see design._read_deficit)
         logw = -(st["rss"] + lost(cal) - state["rss"] - lost(calibration)) / (2.0 * s2)
         logw -= PRIOR_WEIGHT * sum(sc.get(f, 0.0) for f in fams)
+        if "adducts" in priors:
+            logw -= ADDUCT_WEIGHT * adduct_load(pr, st, lib)
         logw -= 0.5 * n_log * _n_params(pr, st)
         ab, fr, info = _cluster_abundance(pr, st, lib)
         return (
