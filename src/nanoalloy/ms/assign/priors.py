@@ -78,8 +78,8 @@ if TYPE_CHECKING:
 __all__ = [
     "ADDUCT_WEIGHT",
     "PRIORS",
-    "ZOOM_ADDUCT_WEIGHT",
     "PRIOR_WEIGHT",
+    "ZOOM_ADDUCT_WEIGHT",
     "adduct_load",
     "check_priors",
     "family_scores",
