@@ -83,6 +83,7 @@ __all__ = [
     "adduct_load",
     "check_priors",
     "family_scores",
+    "ion_adducts",
 ]
 
 PRIORS: tuple[str, ...] = ("na_ladder", "charge", "x_smooth", "h_bookkeeping", "adducts")
@@ -229,17 +230,22 @@ def adduct_load(prob: _Problem, state: dict[str, Any], lib: CandidateLibrary) ->
 
     Fragments and complexes (free groups) do not count; 0 when no cluster ion is fitted.
     """
-    n = prob.idx.size
-    ion = np.asarray(state["fit"].ion[:n], dtype=float)
+    ion = np.asarray(state["fit"].ion[: prob.idx.size], dtype=float)
     cluster = ~np.asarray(prob.free_group, dtype=bool)[prob.group]
     total = float(ion[cluster].sum())
     if total <= 0:
         return 0.0
+    return float((ion * ion_adducts(prob, lib))[cluster].sum()) / total
+
+
+def ion_adducts(prob: _Problem, lib: CandidateLibrary) -> np.ndarray:
+    """Count of Na+ (and other cations) on each ion of the fit, in ``prob.idx`` order."""
     cands = lib.candidates
-    na = np.fromiter(
-        (cands[int(i)].na + cands[int(i)].n_cation for i in prob.idx), dtype=float, count=n
+    return np.fromiter(
+        (cands[int(i)].na + cands[int(i)].n_cation for i in prob.idx),
+        dtype=float,
+        count=prob.idx.size,
     )
-    return float((ion * na)[cluster].sum()) / total
 
 
 def main_mode(by_x: dict[int, float], /, *, level: float = 0.01) -> tuple[int, int, float]:

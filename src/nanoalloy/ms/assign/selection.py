@@ -18,7 +18,7 @@ import numpy as np
 
 from .candidates import _Problem
 from .design import _Design, _fit_round
-from .priors import family_scores, main_mode
+from .priors import family_scores, ion_adducts, main_mode
 
 if TYPE_CHECKING:
     from ..library import CandidateLibrary
@@ -284,12 +284,8 @@ def _family_adducts(
     prob: _Problem, state: dict[str, Any], lib: CandidateLibrary, fams: np.ndarray
 ) -> dict[str, float]:
     """Signal-weighted mean Na+ (cation) count of each family's fitted ions."""
-    n = prob.idx.size
-    ion = np.asarray(state["fit"].ion[:n], dtype=float)
-    cands = lib.candidates
-    na = np.fromiter(
-        (cands[int(i)].na + cands[int(i)].n_cation for i in prob.idx), dtype=float, count=n
-    )
+    ion = np.asarray(state["fit"].ion[: prob.idx.size], dtype=float)
+    na = ion_adducts(prob, lib)
     fam_row = fams[prob.group]
     out: dict[str, float] = {}
     for f in set(fams) - {""}:
