@@ -203,23 +203,6 @@ def _families(spectrum: object, priors: tuple[str, ...]) -> dict[str, float]:
 @pytest.mark.parametrize(
     ("prior", "case"),
     [
-        # whole range: M44S26 shows up at 3- with a deep ladder whose low rungs are recorded and empty
-        pytest.param(
-            "na_ladder",
-            (23.5, 20_000.0, -9.0, (400.0, 4500.0), 6),
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason=(
-                    "known limitation since the merge of the fitted instrument: the selection "
-                    "drops M44S26, but uncertainty.assess brings it back as 'M44S26 in place "
-                    "of M44S30' (the alternatives are recalibrated afresh and fit the whole "
-                    "400-4500 range far better than the pipeline's calibration: rss 0.20 "
-                    "against 1.43), and in that refit its Na+ ladder scores ~0, so the prior "
-                    "cannot remove it; no spectrum found among 9 tried (seeds, R, windows) "
-                    "where na_ladder removes a decoy that appears without it"
-                ),
-            ),
-        ),
         # the whole range at 20,000: a decoy family (M44S30, 0.03) at one charge
         # state only, while its other ladders are recorded and empty (found by a
         # search over R, windows and seeds after the fit's window-edge and baseline
@@ -248,6 +231,37 @@ def test_prior_removes_its_decoy(prior: str, case: tuple) -> None:
     with_prior = _families(spectrum, (prior,))
     assert set(with_prior) == {"M44S27"}, with_prior
     assert with_prior["M44S27"] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("seed", [1, 3])
+def test_na_ladder_removes_the_sr_against_7na_decoy(au25: object, seed: int) -> None:
+    """Au25(SR)18 alone, 4- to 6- with its Na+ ladders, 8 ppm calibration error, blind.
+
+    Without priors a few per cent go to Au25(SR)17 with 7+ Na+ (one SR = 153.0 Da
+    against 7 Na+ - 8 H+ = 152.9 Da: its ions sit ~0.1 Da from the true ones), whose
+    rungs 0-6 Na+ are recorded and empty; ``na_ladder`` alone removes it (the
+    ``adducts`` prior does not act here: it weighs hypotheses, not the selection).
+    """
+    pops = pd.DataFrame([("Au25S18", 25, 1.0)], columns=["family", "au", "fraction"])
+    syn = synthesize(
+        pops,
+        preset=au25,  # type: ignore[arg-type]
+        mz_range=(1000.0, 2500.0),
+        resolution=20_000.0,
+        calibration_ppm=8.0,
+        seed=seed,
+    ).spectrum
+    meta = {k: v for k, v in syn.metadata.items() if k != "resolution"}
+    spectrum = Spectrum(syn.mz, syn.intensity, metadata=meta)
+
+    def families(priors: tuple[str, ...]) -> dict[str, float]:
+        res = assign(spectrum, preset=au25, priors=priors, replicates=0)  # type: ignore[arg-type]
+        return dict(zip(res.families["family"], res.families["fraction"], strict=True))
+
+    without = families(())
+    assert without.get("Au25S17", 0.0) > 0.005, without  # the decoy, without priors
+    assert families(("adducts",)).get("Au25S17", 0.0) > 0.005
+    assert families(("na_ladder",)) == pytest.approx({"Au25S18": 1.0})
 
 
 def test_cli_no_prior(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
