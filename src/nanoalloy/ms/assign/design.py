@@ -18,6 +18,8 @@ from ..fit import (
 )
 from .candidates import _Problem
 
+EDGE_SHARE = 0.1  # at most this share of the window left out at each end (see _build_design)
+
 if TYPE_CHECKING:
     from ...chem.isotopes import Pattern
 
@@ -89,10 +91,27 @@ def _build_design(
             k = int(np.ceil(margin_ppm * 1e-6 / step)) if step > 0 else 0
             if k:
                 hit = binary_dilation(hit, np.ones(2 * k + 1, dtype=bool))
+            # and no row whose read may fall off the data: beyond the ends a read
+            # returns the end value, not the signal there (a zoomed export cut
+            # through its envelope then prefers the calibration that keeps the reads
+            # inside over the true one, by up to a 100-fold chi-square); at most a
+            # tenth of the window on each side (a digitised panel of a dozen points
+            # keeps its envelope)
+            edge = _edge_ppm(g.mz, margin_ppm) * 1e-6
+            inside = (g.mz >= g.mz[0] * (1.0 + edge)) & (g.mz <= g.mz[-1] * (1.0 - edge))
+            if inside.any():
+                hit &= inside
         rows = np.flatnonzero(hit)
     hats = _hats(g.mz, knot_mz)
     matrix = sparse.hstack([ion_design, hats], format="csc")[rows]
     return _Design(matrix, _gram(matrix), rows, prob.idx.size, hats, g.mz[rows])
+
+
+def _edge_ppm(mz: np.ndarray, margin_ppm: float) -> float:
+    """The ends of the grid left out of a design (see :func:`_build_design`), in ppm."""
+    if mz.size < 2 or margin_ppm <= 0:
+        return 0.0
+    return min(margin_ppm, EDGE_SHARE * 1e6 * float(mz[-1] - mz[0]) / float(mz[-1]))
 
 
 def _gram(matrix: Any) -> Any:

@@ -6,8 +6,9 @@
    claim, valley depths and peak widths (all that give a number; a grid over
    3,000-100,000 when none is plausible), the spectrum decimated finely enough
    for the largest; baseline removal (wide morphological opening; the
-   remainder is fitted as a piecewise-linear baseline with the ions), noise
-   estimate. The peak shape and R(m/z) are fitted in step 4 (see
+   remainder is fitted as a piecewise-linear baseline with the ions; a window
+   narrower than 100 m/z has no stretch without signal, and its baseline is
+   fitted with the ions only), noise estimate. The peak shape and R(m/z) are fitted in step 4 (see
    :mod:`~nanoalloy.ms.assign.instrument`); nothing is refused;
 2. library pruning: every candidate ion of the preset whose main isotope peaks
    (within ``tolerance_ppm``) do not all stand above ``min_snr`` x noise is
@@ -17,7 +18,8 @@
 3. the joint structured fit of :mod:`nanoalloy.ms.fit` (every family, charge,
    Na+ and Cl-shell variant, fragments and complexes at once); the design is
    rendered once and calibrations are applied by reading the data on the
-   corrected axis;
+   corrected axis (rows whose read could fall off the data's ends at a
+   calibration searched are not fitted);
 4. calibration ``ppm(m) = a + b m`` and instrument: each starting resolving
    power (and, for ``peak_shape`` auto or tailed, a tailed start) gets a
    design, a calibration (a species screen of offset x slope with full-refit
@@ -283,10 +285,18 @@ def assign(
     # then shifts x and Na+ to fill the valleys). What is left of the baseline is
     # fitted by the hats with the ions
     base = estimate_baseline(gspec, window_mz=baseline_window_mz)
-    gy = g.intensity - base
     gy_prune = g.intensity - estimate_baseline(
         gspec, window_mz=min(PRUNE_BASELINE_MZ, baseline_window_mz)
     )
+    narrow = float(g.mz[-1] - g.mz[0]) < PRUNE_BASELINE_MZ
+    if narrow:
+        # a window narrower than the openings (a zoomed export: one envelope or a few
+        # rungs) has no stretch without signal: its lowest point is the floor between
+        # overlapping isotope peaks, not a baseline, and taking it away deepens the
+        # valleys the model must fill (a shifted comb, another x or Na+ count). The
+        # hats fit the baseline with the ions
+        base = np.zeros_like(base)
+    gy = g.intensity - base
     noise = noise_level(gspec)
     if noise <= 0:
         noise = 1e-3 * float(max(gy.max(), 1e-300))
@@ -347,7 +357,7 @@ def assign(
     # the starts (resolving power, tail, calibration) are compared on the data above
     # the narrow opening: left to the hats, a baseline lets broad or tailed peaks
     # win on its foot; the composition is then fitted above the wide one
-    gs = gy_prune
+    gs = gy if narrow else gy_prune
     row_margin = calibration_range_ppm if calibrate else 0.0
 
     Start = tuple[float, Instrument, _Design, tuple[float, float], dict[str, Any]]
@@ -577,6 +587,7 @@ def assign(
     state["g"] = g
     state["gy"] = _calibrated(g.mz, gy, cal_a, cal_b, g.mz)
     state["rows"] = design.rows
+    state["edge_ppm"] = row_margin
     state["base"] = base + np.asarray(design.hats @ state["hat_coef"])
     mz = mz0 / (1.0 + (cal_a + cal_b * mz0) * 1e-6)
     r_centre = float(instrument.resolution_at(float(np.median(design.mz))))

@@ -16,6 +16,7 @@ from ..peaks import Calibration
 from ..response import window_shares
 from ..spectrum import Spectrum
 from .candidates import _Problem
+from .design import _edge_ppm
 from .result import FAMILY_EXTRA_COLUMNS, ION_COLUMNS, SPECIES_COLUMNS, Assignment
 
 if TYPE_CHECKING:
@@ -74,10 +75,19 @@ def _tables(
     design, rows, gy = state["design"], state["rows"], state["gy"]
     y = gy[rows]
     resid = y - fitted.model
-    ss_res = float(resid @ resid) + float(np.sum(np.delete(gy, rows) ** 2))
-    ss_tot = float(np.sum((gy - gy.mean()) ** 2))
+    # R^2 over the rows the fit could read at every calibration searched (see
+    # design._build_design): rows no ion reaches count with their data, the ends a
+    # read may fall off do not
+    g_mz = state["g"].mz
+    edge = _edge_ppm(g_mz, float(state.get("edge_ppm", 0.0))) * 1e-6
+    counted = (g_mz >= g_mz[0] * (1.0 + edge)) & (g_mz <= g_mz[-1] * (1.0 - edge))
+    counted[rows] = True
+    outside = counted.copy()
+    outside[rows] = False
+    ss_res = float(resid @ resid) + float(np.sum(gy[outside] ** 2))
+    ss_tot = float(np.sum((gy[counted] - gy[counted].mean()) ** 2))
     r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else 0.0
-    rmse = math.sqrt(ss_res / gy.size)
+    rmse = math.sqrt(ss_res / int(counted.sum()))
     sigma2 = max(float(resid @ resid) / max(y.size - fitted.group.size, 1), noise**2)
     # per-group uncertainty from the active block of the Gram matrix (baseline terms included)
     sd_all = np.zeros(fitted.group.size)
