@@ -96,9 +96,10 @@ class Assignment:
     resolution: float
     """Resolving power used."""
     r2: float
-    """Coefficient of determination of the fit (baseline-free data, decimated grid)."""
+    """Coefficient of determination of the fit (baseline-free data, decimated grid; the
+    ends a calibrated read could fall off, at most a tenth of a narrow window each, left out)."""
     rmse: float
-    """Root-mean-square residual on the decimated grid."""
+    """Root-mean-square residual on the decimated grid (the same rows)."""
     noise: float
     """Noise standard deviation estimated from the data."""
     message: str = ""
