@@ -361,3 +361,34 @@ def test_overrides_and_reporting(tmp_path: Path) -> None:
 
     with pytest.raises(FitError, match="peak_shape"):
         assign(syn.spectrum, peak_shape="lorentzian")
+
+
+@pytest.mark.parametrize("cal", [0.0, -26.0])
+def test_a_zoom_cut_through_its_envelope_fits_its_own_ion(cal: float) -> None:
+    """A noise-free 4 m/z zoom of [Au19Ag25(p-MBA)27+Na-H]3- (a sweep zoom, 5 % x = 18 + 4 Na+ beside
+    it), fitted with its own family and resolving power: the model must reproduce it.
+
+    Two faults of narrow windows: the baseline opening took the floor between the
+    overlapping isotope peaks away (R^2 0.988 at 0 ppm with nothing else wrong), and
+    the calibrated reads beyond the window's ends returned the end value, so a cut
+    envelope at -26 ppm preferred -15 ppm and x = 18 with 5 Na+ (R^2 0.984).
+    """
+    pops = _pops({"M44S27": {17: 0.0125, 18: 0.1663, 19: 0.4798, 20: 0.2997, 21: 0.0405}})
+    spec = synthesize(
+        pops,
+        mz_range=(3530.2964, 3534.2964),
+        resolution=22_617.0,
+        points_per_fwhm=6.0,
+        calibration_ppm=cal,
+        seed=None,
+    ).spectrum
+    res = assign(
+        _blind(spec),
+        resolution=22_617.0,
+        peak_shape="gaussian",
+        families=("M44S27",),
+        replicates=0,
+    )
+    assert res.ions.iloc[0]["ion"] == "[Au19Ag25(p-MBA)27+Na-H]3-"
+    assert res.r2 > 0.999
+    assert res.ppm_shift == pytest.approx(cal, abs=3.0)
