@@ -97,8 +97,7 @@ def _build_design(
             # inside over the true one, by up to a 100-fold chi-square); at most a
             # tenth of the window on each side (a digitised panel of a dozen points
             # keeps its envelope)
-            edge = _edge_ppm(g.mz, margin_ppm) * 1e-6
-            inside = (g.mz >= g.mz[0] * (1.0 + edge)) & (g.mz <= g.mz[-1] * (1.0 - edge))
+            inside = _readable(g.mz, margin_ppm)
             if inside.any():
                 hit &= inside
         rows = np.flatnonzero(hit)
@@ -107,11 +106,16 @@ def _build_design(
     return _Design(matrix, _gram(matrix), rows, prob.idx.size, hats, g.mz[rows])
 
 
-def _edge_ppm(mz: np.ndarray, margin_ppm: float) -> float:
-    """The ends of the grid left out of a design (see :func:`_build_design`), in ppm."""
+def _readable(mz: np.ndarray, margin_ppm: float) -> np.ndarray:
+    """Grid rows a calibrated read stays on at every offset within ``margin_ppm``.
+
+    The ends left out are ``margin_ppm`` each, at most :data:`EDGE_SHARE` of the
+    window (see :func:`_build_design`); all rows without a margin.
+    """
     if mz.size < 2 or margin_ppm <= 0:
-        return 0.0
-    return min(margin_ppm, EDGE_SHARE * 1e6 * float(mz[-1] - mz[0]) / float(mz[-1]))
+        return np.ones(mz.size, dtype=bool)
+    edge = 1e-6 * min(margin_ppm, EDGE_SHARE * 1e6 * float(mz[-1] - mz[0]) / float(mz[-1]))
+    return np.asarray((mz >= mz[0] * (1.0 + edge)) & (mz <= mz[-1] * (1.0 - edge)))
 
 
 def _gram(matrix: Any) -> Any:

@@ -16,7 +16,7 @@ from ..peaks import Calibration
 from ..response import window_shares
 from ..spectrum import Spectrum
 from .candidates import _Problem
-from .design import _edge_ppm
+from .design import _readable
 from .result import FAMILY_EXTRA_COLUMNS, ION_COLUMNS, SPECIES_COLUMNS, Assignment
 
 if TYPE_CHECKING:
@@ -78,9 +78,7 @@ def _tables(
     # R^2 over the rows the fit could read at every calibration searched (see
     # design._build_design): rows no ion reaches count with their data, the ends a
     # read may fall off do not
-    g_mz = state["g"].mz
-    edge = _edge_ppm(g_mz, float(state.get("edge_ppm", 0.0))) * 1e-6
-    counted = (g_mz >= g_mz[0] * (1.0 + edge)) & (g_mz <= g_mz[-1] * (1.0 - edge))
+    counted = _readable(state["g"].mz, float(state.get("edge_ppm", 0.0)))
     counted[rows] = True
     outside = counted.copy()
     outside[rows] = False
