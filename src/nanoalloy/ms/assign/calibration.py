@@ -370,19 +370,24 @@ def _alias_calibration(
     rss = np.array([r for r, _ in got])
     loads = np.array([a for _, a in got])
     cost = rss / scale**2 + (trials / prior_ppm) ** 2 + 2.0 * adduct_weight * loads
-    # each basin's minimum between grid points (a parabola through its lowest point
-    # and neighbours): the grid step is a tenth of a comb's width, enough to miss a
-    # minimum by a few chi-square units, which is what the priors weigh
+    # each basin's minimum between grid points: the grid step is a tenth of a comb's
+    # width, enough to miss a minimum by a few chi-square units, which is what the
+    # priors weigh. A fit at the vertex of a parabola through the basin's lowest point
+    # and its neighbours; not the parabola's own value, which a steep and a flat
+    # neighbour (a sharp bowl at high signal-to-noise) put thousands of units below
+    # zero, and which then decided between families
     pad = np.r_[np.inf, cost, np.inf]
     local = np.flatnonzero((pad[1:-1] <= pad[:-2]) & (pad[1:-1] <= pad[2:]))
-
-    def bottom(j: int) -> float:
-        if not 0 < j < cost.size - 1:
-            return float(cost[j])
-        c0, c1, c2 = cost[j - 1], cost[j], cost[j + 1]
-        den = c0 - 2 * c1 + c2
-        return float(c1 - (c0 - c2) ** 2 / (8 * den)) if den > 0 else float(c1)
-
-    k = min(local.tolist(), key=bottom)
+    at = [float(trials[j]) + _parabola(cost, int(j), ALIAS_STEP_PPM) for j in local]
+    refined = pmap(fit, at)
+    bottoms = [
+        min(
+            float(cost[j]),
+            r / scale**2 + (p / prior_ppm) ** 2 + 2.0 * adduct_weight * a,
+        )
+        for j, p, (r, a) in zip(local, at, refined, strict=True)
+    ]
+    k = int(np.argmin(bottoms))
     spread = float(loads.max() - loads.min())
-    return float(trials[k]) + _parabola(cost, k, ALIAS_STEP_PPM), 0.0, bottom(k), spread
+    offset = at[k] if bottoms[k] < float(cost[local[k]]) else float(trials[local[k]])
+    return offset, 0.0, bottoms[k], spread

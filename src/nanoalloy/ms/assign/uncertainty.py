@@ -165,6 +165,7 @@ def assess(
     seed: int = 0,
     pats: list[Any] | None = None,
     calibration_range_ppm: float = 100.0,
+    keep_fit: bool = False,
 ) -> tuple[_Problem, dict[str, Any], tuple[float, float] | None, Uncertainty]:
     """Standard deviations and ambiguity groups of the final fit.
 
@@ -202,6 +203,12 @@ def assess(
         Isotope patterns of the library (where the swapped combs sit).
     calibration_range_ppm
         Calibrations searched (+-): shifted hypotheses beyond are not tried.
+    keep_fit
+        Report the selected fit even where an alternative holds the larger share
+        (its choice among aliases was made on the data as measured, which these
+        weights, of data read between samples, cannot overrule; see
+        :func:`~nanoalloy.ms.assign.pipeline._zoom_family`); the alternatives
+        still enter the shares and sd's.
     """
     fam_names = [f.name for f in lib.preset.families]
     best_ab, best_fr, _ = _cluster_abundance(prob, state, lib)
@@ -365,10 +372,13 @@ def assess(
             h = scored(label, *fit)
             hyps.append((h[0] + prior - base + hyps[0][0], *h[1:]))
     logs = np.array([h[0] for h in hyps])
+    if keep_fit:
+        # chosen on the data as measured: at least as likely as any alternative here
+        logs[0] = logs.max()
     w = np.exp(logs - logs.max())
     w /= w.sum()
     order = [int(i) for i in np.argsort(-w, kind="stable")]
-    top = order[0]
+    top = 0 if keep_fit else order[0]
     if top != 0:  # an alternative explains the data clearly better: it is the fit
         prob, state, calibration = hyps[top][2], hyps[top][3], hyps[top][4]
         best_ab, best_fr = hyps[top][1].abundance, hyps[top][1].family_fraction
