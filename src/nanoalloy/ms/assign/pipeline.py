@@ -120,7 +120,7 @@ from .priors import ZOOM_ADDUCT_WEIGHT, adduct_load, check_priors
 from .result import Assignment
 from .selection import _group_signal, _subset, select
 from .tables import _empty, _tables
-from .uncertainty import CALIBRATION_PRIOR_PPM, assess
+from .uncertainty import CALIBRATION_PRIOR_PPM, _n_params, assess
 
 if TYPE_CHECKING:
     pass
@@ -760,8 +760,12 @@ def _zoom_family(
         if fam == "*":
             sub = prob
         else:
+            # (a narrow window's family keeps the fragments and complexes it may hold)
             keep = np.array(
-                [not free[k] and lab[1] == fam for k, lab in enumerate(prob.group_labels)]
+                [
+                    (not free[k] and lab[1] == fam) or (joint and free[k])
+                    for k, lab in enumerate(prob.group_labels)
+                ]
             )
             sub = _subset(prob, keep[prob.group], prob.form_init) if fam is not None else prob
         a, b, cost, sp = _alias_calibration(
@@ -798,7 +802,11 @@ def _zoom_family(
             prior = (ppm / CALIBRATION_PRIOR_PPM) ** 2 + 2.0 * ZOOM_ADDUCT_WEIGHT * adduct_load(
                 sub, st, lib
             )
-            return rss / scale**2 + prior, sub, c2, (d, ins)
+            # and the size of the model, as the hypotheses' shares weigh it (BIC): two
+            # near-isobaric families side by side widen the combs that a resolving
+            # power fitted too high made narrow
+            size = math.log(max(yr.size, 2)) * _n_params(sub, st)
+            return rss / scale**2 + prior + size, sub, c2, (d, ins)
 
         best = min(pmap(rescored, hyps), key=lambda h: h[0])
         return best[1], best[2], best[3]
