@@ -13,7 +13,15 @@ import numpy as np
 from ..._parallel import pmap
 from ..fit import BlockSolver, _mixer, scan_shift
 from .candidates import _Problem
-from .design import _calibrated, _Design, _extended, _fit_round, _form_factor, _read_deficit
+from .design import (
+    _calibrated,
+    _Design,
+    _extended,
+    _fit_round,
+    _fit_started,
+    _form_factor,
+    _read_deficit,
+)
 
 if TYPE_CHECKING:
     pass
@@ -342,6 +350,7 @@ def _alias_calibration(
     limit_ppm: float,
     prior_ppm: float,
     adduct_weight: float,
+    others: list[tuple[float, float]] | None = None,
 ) -> tuple[float, float, float, float]:
     """Calibration of a single-envelope window, chosen among its aliases by the priors.
 
@@ -357,13 +366,14 @@ def _alias_calibration(
     (``adduct_weight`` per Na+ of the mean cluster ion, ``load(state)``); a
     parabola through the best point's neighbours gives the offset. Returns
     (offset ppm, slope 0, cost in chi-square units, the spread of the fits' mean
-    Na+ counts over the grid); the refinement follows.
+    Na+ counts over the grid); the refinement follows. ``others``, when given, receives
+    the other basins' (offset, cost), best first.
     """
     trials = np.arange(-limit_ppm, limit_ppm + 1e-9, ALIAS_STEP_PPM)
 
     def fit(p: float) -> tuple[float, float]:
         y = _calibrated(g.mz, gy, p, 0.0, design.mz)
-        st = _fit_round(prob, design, y, prob.form_init, 20, tol=1e-3)
+        st = _fit_started(prob, design, y, prob.form_init, 20, tol=1e-3)
         return float(st["rss"]) + noise**2 * _read_deficit(g.mz, p, 0.0, design.mz), load(st)
 
     got = pmap(fit, [float(t) for t in trials])
@@ -387,7 +397,12 @@ def _alias_calibration(
         )
         for j, p, (r, a) in zip(local, at, refined, strict=True)
     ]
-    k = int(np.argmin(bottoms))
+    offsets = [
+        at[k] if bottoms[k] < float(cost[j]) else float(trials[j]) for k, j in enumerate(local)
+    ]
+    order = np.argsort(bottoms, kind="stable")
     spread = float(loads.max() - loads.min())
-    offset = at[k] if bottoms[k] < float(cost[local[k]]) else float(trials[local[k]])
-    return offset, 0.0, bottoms[k], spread
+    k = int(order[0])
+    if others is not None:  # the next basins, best first
+        others.extend((offsets[int(i)], bottoms[int(i)]) for i in order[1:])
+    return offsets[k], 0.0, bottoms[k], spread

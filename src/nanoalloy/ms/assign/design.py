@@ -298,6 +298,59 @@ def _fit_round(
     }
 
 
+def _free_forms(prob: _Problem, design: _Design, y: np.ndarray, floor: float = 1e-3) -> np.ndarray:
+    """Starting form weights read off a fit of every ion on its own (non-negative).
+
+    The structured fit (species x forms) alternates two non-negative steps, and a
+    start far from the data can hold it in a local minimum: a Na+ form whose
+    weight reaches 0 never comes back, as no species step can use it. A zoom of one
+    ``[Au22Ag3(SR)18-4H]5-`` envelope, started from the preset's Na+ guess (most
+    at 1 Na+, whose rung lies half outside the window), went to x = 4 with 4 Na+
+    (the comb one isotope step away) at 10 times the residual of the true ion. Each
+    form's weight here is the summed intensity of its ions fitted freely (every
+    family's weights normalised to 1, ``floor`` of the largest kept so that no form
+    starts out of reach); a family without signal keeps ``prob.form_init``.
+    """
+    mat, hess = design.restricted(prob.col)
+    group_ext, form_ext = _extended(prob, design)
+    n = mat.shape[1]
+    free = fit_structured(
+        mat,
+        y,
+        group=np.arange(n),
+        form=np.full(n, -1),
+        form_family=np.zeros(1, dtype=int),  # (one unused form: every column is free)
+        form_init=np.ones(1),
+        iterations=1,
+        cross=(hess, np.asarray(mat.T @ y)),
+    )
+    coef = np.asarray(free.group, dtype=float)
+    on = form_ext >= 0
+    w = np.bincount(form_ext[on], weights=coef[on], minlength=prob.form_family.size)
+    out = np.asarray(prob.form_init, dtype=float).copy()
+    for fam in np.unique(prob.form_family):
+        sel = prob.form_family == fam
+        total = float(w[sel].sum())
+        if total > 0:
+            v = np.maximum(w[sel], floor * float(w[sel].max()))
+            out[sel] = v / v.sum()
+    return out
+
+
+def _fit_started(
+    prob: _Problem,
+    design: _Design,
+    y: np.ndarray,
+    form_init: np.ndarray,
+    iterations: int,
+    tol: float = 0.0,
+) -> dict[str, Any]:
+    """:func:`_fit_round` from ``form_init`` and from :func:`_free_forms`: the lower residual."""
+    a = _fit_round(prob, design, y, form_init, iterations, tol=tol)
+    b = _fit_round(prob, design, y, _free_forms(prob, design, y), iterations, tol=tol)
+    return b if b["rss"] < a["rss"] else a
+
+
 def _hats(mz: np.ndarray, spacing: float) -> Any:
     """Piecewise-linear (hat) basis with knots every ``spacing`` m/z, one column per knot."""
     from scipy import sparse

@@ -85,6 +85,7 @@ SPECIES_COLUMNS, ION_COLUMNS
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -108,7 +109,7 @@ from .calibration import (
     _window_shifts,
 )
 from .candidates import _library, _problem, _prune
-from .design import _build_design, _calibrated, _Design, _fit_round, _read_deficit
+from .design import _build_design, _calibrated, _Design, _fit_round, _fit_started, _read_deficit
 from .instrument import (
     _decimation_resolution,
     _fit_instrument,
@@ -503,7 +504,8 @@ def assign(
     y = _calibrated(g.mz, gy, cal_a, cal_b, design.mz)
     # converged (see step 6): the selection must not drop a trace species the
     # alternation had not reached yet
-    state = _fit_round(prob, design, y, state["fit"].form, FINAL_ITERATIONS, tol=FINAL_TOL)
+    # (from the forms carried and from the ions' free fit: the lower residual)
+    state = _fit_started(prob, design, y, state["fit"].form, FINAL_ITERATIONS, tol=FINAL_TOL)
     zoom = "adducts" in use_priors and _one_envelope(prob, state, lib, g.mz)
     # a window narrower than the openings but holding more than one envelope (a few
     # Na+ rungs of one or two charge states) has the same aliases (M44S26 with 8 Na+
@@ -520,6 +522,12 @@ def assign(
         def refit(
             sub: Any, c: tuple[float, float]
         ) -> tuple[_Design, tuple[float, float], Any, _Design]:
+            if zoom:  # one envelope: too little to fit an instrument per hypothesis
+                true_mz = SimpleNamespace(mz=g.mz / (1.0 + 1e-6 * (c[0] + c[1] * g.mz)))
+                measured = _build_design(
+                    prob, pats, true_mz, instrument, baseline_knot_mz, rows=design.rows
+                )
+                return design, c, instrument, measured
             yc = _calibrated(g.mz, gy, *c, design.mz)
             st = _fit_round(sub, design, yc, sub.form_init, 60, tol=1e-4)
             ins, c2 = _fit_instrument(
@@ -560,7 +568,7 @@ def assign(
             joint=mid,
             # (a zoom's own instrument per hypothesis: 13 of 21 strongest ions right
             # against 14 without, scripts/assign_sweep.py seeds 1 and 2)
-            refit=refit if mid else None,
+            refit=refit if (mid or os.environ.get("ZM") == "1") else None,
         )
         if picked is not prob or cal != (cal_a, cal_b):
             # a narrow window keeps every family: the winner's calibration and
@@ -571,7 +579,7 @@ def assign(
             if refitted is not None:
                 design, instrument = refitted
             y = _calibrated(g.mz, gy, cal_a, cal_b, design.mz)
-            state = _fit_round(prob, design, y, prob.form_init, FINAL_ITERATIONS, tol=FINAL_TOL)
+            state = _fit_started(prob, design, y, prob.form_init, FINAL_ITERATIONS, tol=FINAL_TOL)
     calibration = None
     after = np.zeros((0, 3))  # (centre m/z, ppm error, weight) per window, after calibration
     if calibrate:
@@ -710,6 +718,10 @@ def _either_polarity(spectrum: Spectrum, settings: dict[str, Any]) -> Assignment
     return replace(best, message="; ".join(m for m in (best.message, note) if m))
 
 
+ALIAS_BASINS = int(os.environ.get("AB", "3"))
+"""Calibration basins per hypothesis rescored on the data as measured."""
+ALIAS_RESCORE_UNITS = float(os.environ.get("AU", "100"))
+"""... when within this many chi-square units of the hypothesis' best basin."""
 ALIAS_MIN_SPREAD = 0.5
 """Spread of mean Na+ counts over a zoom's aliases below which the priors cannot choose."""
 
@@ -768,6 +780,7 @@ def _zoom_family(
                 ]
             )
             sub = _subset(prob, keep[prob.group], prob.form_init) if fam is not None else prob
+        others: list[tuple[float, float]] = []
         a, b, cost, sp = _alias_calibration(
             sub,
             design,
@@ -779,9 +792,18 @@ def _zoom_family(
             limit_ppm=limit_ppm,
             prior_ppm=CALIBRATION_PRIOR_PPM,
             adduct_weight=ZOOM_ADDUCT_WEIGHT,
+            others=others,
         )
         spread = max(spread, sp)
         hyps.append((cost, sub, (a, b)))
+        if refit is not None:
+            # the next basins within reach of the best (ALIAS_RESCORE_UNITS): the
+            # residual of reads between samples ranks them, the data as measured decide
+            hyps += [
+                (c, sub, (o, 0.0))
+                for o, c in others[: ALIAS_BASINS - 1]
+                if c - cost <= ALIAS_RESCORE_UNITS
+            ]
     if spread < ALIAS_MIN_SPREAD:
         return prob, current, None
     mid = float(np.median(design.mz))
@@ -796,7 +818,7 @@ def _zoom_family(
             # is only as right as the noise level, which a window full of signal
             # overestimates (one alias ~11 ppm from the truth then won by ~40 units)
             yr = gy[measured.rows]
-            st = _fit_round(sub, measured, yr, sub.form_init, FINAL_ITERATIONS, tol=FINAL_TOL)
+            st = _fit_started(sub, measured, yr, sub.form_init, FINAL_ITERATIONS, tol=FINAL_TOL)
             rss = float(st["rss"]) + full - float(yr @ yr)  # rows no ion reaches
             ppm = c2[0] + c2[1] * mid
             prior = (ppm / CALIBRATION_PRIOR_PPM) ** 2 + 2.0 * ZOOM_ADDUCT_WEIGHT * adduct_load(

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..._parallel import pmap
-from .design import _calibrated, _fit_round, _read_deficit
+from .design import _calibrated, _fit_round, _fit_started, _read_deficit
 from .priors import ADDUCT_WEIGHT, PRIOR_WEIGHT, adduct_load, family_scores
 from .selection import Trial, _group_signal, _subset
 
@@ -535,7 +535,7 @@ def _shifted(
         y = _calibrated(g.mz, gy, a + ppm, b, design.mz)
         # converged: the Na+ ladder of an x-shifted hypothesis sits four Na+ away from
         # the start, which a few alternations do not reach
-        centre = _fit_round(prob, design, y, prob.form_init, 60, tol=1e-4)
+        centre = _fit_started(prob, design, y, prob.form_init, 60, tol=1e-4)
     if not refine:
         return prob, centre, (a + ppm, b)
     form = centre["fit"].form
@@ -602,7 +602,7 @@ def _alternative(
     if not keep_group.any():
         return None
     trial_prob = _subset(prob0, keep_group[prob0.group], prob0.form_init)
-    trial = _fit_round(trial_prob, design, state["y"], trial_prob.form_init, 6)
+    trial = _fit_started(trial_prob, design, state["y"], trial_prob.form_init, 6)
     if remove is not None:
         fams = np.array([lab[1] for lab in prob.group_labels])
         mine = np.flatnonzero((fams[prob.group] == remove) & ~prob.free_group[prob.group])
@@ -634,7 +634,7 @@ def _recalibrated(
 
     a, b = _screen_calibration(prob, design, g, gy)
     y = _calibrated(g.mz, gy, a, b, design.mz)
-    trial = _fit_round(prob, design, y, prob.form_init, 6)
+    trial = _fit_started(prob, design, y, prob.form_init, 6)
     for step in ((2.0, 2.0), (1.0, 1.0)):
         a, b = _refine_calibration(
             prob,
