@@ -388,6 +388,11 @@ def _alias_calibration(
     # zero, and which then decided between families
     pad = np.r_[np.inf, cost, np.inf]
     local = np.flatnonzero((pad[1:-1] <= pad[:-2]) & (pad[1:-1] <= pad[2:]))
+    # an end of the range searched is no basin (the cost still falls beyond it): a
+    # hydride one isotope step away was fitted at +100 ppm, the end, for -26, whose
+    # comb and envelope it repeats; ends count only where no basin lies inside
+    inner = local[(local > 0) & (local < cost.size - 1)]
+    local = inner if inner.size else local
     at = [float(trials[j]) + _parabola(cost, int(j), ALIAS_STEP_PPM) for j in local]
     refined = pmap(fit, at)
     bottoms = [
