@@ -142,6 +142,11 @@ def main(argv: list[str] | None = None) -> int:
                 true_top = str(syn.ions.loc[syn.ions["intensity"].idxmax(), "ion"])
                 got_top = str(res.ions.iloc[0]["ion"]) if len(res.ions) else ""
                 zoom_top += got_top == true_top
+            top_note = ""
+            if window == "zoom":
+                top_note = " top " + (
+                    "right" if got_top == true_top else f"{got_top} for {true_top}"
+                )
             m = float(np.median(spec.mz))
             true_ppm = cal + slope * (m - 2000.0) / 1000.0
             true_r = resolution  # constant R: the fitted one at the median m/z compares
@@ -153,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"cal={true_ppm:+.1f}->{res.ppm_shift:+.1f} ppm (slope {slope:+.1f}/1000) "
                 f"fit {got_shape} m/z={mz_range[0]:.0f}-{mz_range[1]:.0f} seed={seed} "
                 f"({time.perf_counter() - t0:.1f} s) R2={res.r2:.4f} "
-                f"max TV {max(tv.values(), default=0.0):.3f} max dfrac {max(frac.values(), default=0.0):.3f}",
+                f"max TV {max(tv.values(), default=0.0):.3f} max dfrac {max(frac.values(), default=0.0):.3f}"
+                f"{top_note}",
                 flush=True,
             )
             if args.verbose:

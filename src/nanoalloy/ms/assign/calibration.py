@@ -350,7 +350,6 @@ def _alias_calibration(
     limit_ppm: float,
     prior_ppm: float,
     adduct_weight: float,
-    others: list[tuple[float, float]] | None = None,
 ) -> tuple[float, float, float, float]:
     """Calibration of a single-envelope window, chosen among its aliases by the priors.
 
@@ -366,8 +365,7 @@ def _alias_calibration(
     (``adduct_weight`` per Na+ of the mean cluster ion, ``load(state)``); a
     parabola through the best point's neighbours gives the offset. Returns
     (offset ppm, slope 0, cost in chi-square units, the spread of the fits' mean
-    Na+ counts over the grid); the refinement follows. ``others``, when given, receives
-    the other basins' (offset, cost), best first.
+    Na+ counts over the grid); the refinement follows.
     """
     trials = np.arange(-limit_ppm, limit_ppm + 1e-9, ALIAS_STEP_PPM)
 
@@ -402,12 +400,7 @@ def _alias_calibration(
         )
         for j, p, (r, a) in zip(local, at, refined, strict=True)
     ]
-    offsets = [
-        at[k] if bottoms[k] < float(cost[j]) else float(trials[j]) for k, j in enumerate(local)
-    ]
-    order = np.argsort(bottoms, kind="stable")
+    k = int(np.argmin(bottoms))
     spread = float(loads.max() - loads.min())
-    k = int(order[0])
-    if others is not None:  # the next basins, best first
-        others.extend((offsets[int(i)], bottoms[int(i)]) for i in order[1:])
-    return offsets[k], 0.0, bottoms[k], spread
+    offset = at[k] if bottoms[k] < float(cost[local[k]]) else float(trials[local[k]])
+    return offset, 0.0, bottoms[k], spread

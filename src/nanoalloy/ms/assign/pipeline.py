@@ -85,7 +85,6 @@ SPECIES_COLUMNS, ION_COLUMNS
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -522,12 +521,6 @@ def assign(
         def refit(
             sub: Any, c: tuple[float, float]
         ) -> tuple[_Design, tuple[float, float], Any, _Design]:
-            if zoom:  # one envelope: too little to fit an instrument per hypothesis
-                true_mz = SimpleNamespace(mz=g.mz / (1.0 + 1e-6 * (c[0] + c[1] * g.mz)))
-                measured = _build_design(
-                    prob, pats, true_mz, instrument, baseline_knot_mz, rows=design.rows
-                )
-                return design, c, instrument, measured
             yc = _calibrated(g.mz, gy, *c, design.mz)
             st = _fit_round(sub, design, yc, sub.form_init, 60, tol=1e-4)
             ins, c2 = _fit_instrument(
@@ -568,7 +561,7 @@ def assign(
             joint=mid,
             # (a zoom's own instrument per hypothesis: 13 of 21 strongest ions right
             # against 14 without, scripts/assign_sweep.py seeds 1 and 2)
-            refit=refit if (mid or os.environ.get("ZM") == "1") else None,
+            refit=refit if mid else None,
         )
         if picked is not prob or cal != (cal_a, cal_b):
             # a narrow window keeps every family: the winner's calibration and
@@ -718,10 +711,6 @@ def _either_polarity(spectrum: Spectrum, settings: dict[str, Any]) -> Assignment
     return replace(best, message="; ".join(m for m in (best.message, note) if m))
 
 
-ALIAS_BASINS = int(os.environ.get("AB", "3"))
-"""Calibration basins per hypothesis rescored on the data as measured."""
-ALIAS_RESCORE_UNITS = float(os.environ.get("AU", "100"))
-"""... when within this many chi-square units of the hypothesis' best basin."""
 ALIAS_MIN_SPREAD = 0.5
 """Spread of mean Na+ counts over a zoom's aliases below which the priors cannot choose."""
 
@@ -780,7 +769,6 @@ def _zoom_family(
                 ]
             )
             sub = _subset(prob, keep[prob.group], prob.form_init) if fam is not None else prob
-        others: list[tuple[float, float]] = []
         a, b, cost, sp = _alias_calibration(
             sub,
             design,
@@ -792,18 +780,9 @@ def _zoom_family(
             limit_ppm=limit_ppm,
             prior_ppm=CALIBRATION_PRIOR_PPM,
             adduct_weight=ZOOM_ADDUCT_WEIGHT,
-            others=others,
         )
         spread = max(spread, sp)
         hyps.append((cost, sub, (a, b)))
-        if refit is not None:
-            # the next basins within reach of the best (ALIAS_RESCORE_UNITS): the
-            # residual of reads between samples ranks them, the data as measured decide
-            hyps += [
-                (c, sub, (o, 0.0))
-                for o, c in others[: ALIAS_BASINS - 1]
-                if c - cost <= ALIAS_RESCORE_UNITS
-            ]
     if spread < ALIAS_MIN_SPREAD:
         return prob, current, None
     mid = float(np.median(design.mz))
