@@ -148,3 +148,24 @@ def test_a_spectrum_without_polarity_is_not_fitted_with_ions_of_both_signs(
     assert code == 0
     assert "polarity not recorded" not in capsys.readouterr().err
     assert pd.read_csv(tmp_path / "o2" / "ions.csv").loc[0, "ion"] == "[Au19Ag6(PET)18]-"
+
+
+def test_the_fit_is_not_held_by_its_starting_na_guess(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """[Au22Ag3(p-MBA)18-4H]5- alone in 6 m/z, with a preset from `nanoalloy preset new`.
+    The species x Na+ fit started from the preset's Na+ guess (most at 1 Na+, a rung half
+    outside the window) and, one alternating non-negative step after the other, settled
+    on x = 4 with 4 Na+ (the comb one isotope step away) at R^2 0.83, with or without a
+    calibration search, where the true ion alone fits to 0.998. The fit is started from
+    the ions' free fit too, and the lower residual kept."""
+    info, ions, _ = _assign(
+        tmp_path,
+        capsys,
+        "auag25_pmba_5minus_6mz.csv",
+        "--preset",
+        str(DATA / "presets" / "auag25-pmba.toml"),
+    )
+    assert ions.loc[0, "ion"] == "[Au22Ag3(p-MBA)18-4H]5-"
+    assert info["r2"] > 0.98
+    assert abs(info["calibration"]["ppm_at_median_mz"] - 1.1) < 5.0

@@ -39,7 +39,17 @@
    :class:`~nanoalloy.ms.peaks.Calibration`; in a single-envelope window
    (one charge state, narrower than 1.5 Na+ rungs) the calibration's aliases
    decide with each family fitted alone (:func:`_zoom_family`, the
-   ``adducts`` prior);
+   ``adducts`` prior). A window narrower than 100 m/z holding more than one
+   envelope (a few Na+ rungs, where ``na_ladder`` cannot see a ladder) puts the
+   joint fit and each family alone (with the fragments and complexes) at their
+   best calibration alias, refits each one's instrument, and compares them on
+   the data as measured (the model rendered where the calibration puts it, no
+   reads between samples) with the calibration and ``adducts`` priors and a BIC
+   size term; the winner's calibration and instrument are kept, with every
+   family (the selection and the ambiguity groups then weigh the near-isobars).
+   The final fit, and the fits that compare hypotheses, start both from the
+   forms carried and from the ions' free fit (:func:`~nanoalloy.ms.assign.design._free_forms`):
+   the alternating species x form fit can settle in a local minimum;
 5. model selection: fragments whose parent species carry no signal go (an
    M43(SR)28 fragment + 2 Na is isobaric to M44(SR)27); a family is dropped
    when the others re-explain >= 90 % of its share of the model and the
