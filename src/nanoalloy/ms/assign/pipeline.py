@@ -633,7 +633,11 @@ def assign(
         replicates=replicates,
         pats=pats,
         calibration_range_ppm=calibration_range_ppm,
-        keep_fit=refitted is not None,
+        # a window's alias chosen by _zoom_family (the zoom's stronger adducts prior;
+        # a narrow window's comparison on the data as measured) is not overruled by
+        # the weights of data read between samples (a zoom of [Au12Ag32(SR)30+Na-H]4-
+        # went to x 14 with 3 Cl and 9 Na+ at +21 ppm for +10)
+        keep_fit=refitted is not None or (zoom and calibrate),
     )
     if calibration is not None and cal_new is not None and cal_new != (cal_a, cal_b):
         # an alternative hypothesis won with its own calibration (window errors re-read)
