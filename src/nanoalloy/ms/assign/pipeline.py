@@ -48,8 +48,9 @@
    size term; the winner's calibration and instrument are kept, with every
    family (the selection and the ambiguity groups then weigh the near-isobars).
    The final fit, and the fits that compare hypotheses, start both from the
-   forms carried and from the ions' free fit (:func:`~nanoalloy.ms.assign.design._free_forms`):
-   the alternating species x form fit can settle in a local minimum;
+   forms carried and from the ions' own heights
+   (:func:`~nanoalloy.ms.assign.design._free_forms`): the alternating species x
+   form fit can settle in a local minimum;
 5. model selection: fragments whose parent species carry no signal go (an
    M43(SR)28 fragment + 2 Na is isobaric to M44(SR)27); a family is dropped
    when the others re-explain >= 90 % of its share of the model and the
@@ -110,7 +111,6 @@ from ..library import Preset, load_preset
 from ..peaks import Calibration
 from ..spectrum import Spectrum
 from .calibration import (
-    ALIAS_STEP_PPM,
     _alias_calibration,
     _coarse_calibration,
     _refine_calibration,
@@ -484,18 +484,20 @@ def assign(
         )
         y = _calibrated(g.mz, gy, cal_a, cal_b, design.mz)
         state = _fit_round(prob, design, y, state["fit"].form, 3)
-    if peak_shape != "gaussian" or resolution is None:
-        if calibrate:
-            state = _fit_round(prob, design, y, state["fit"].form, 60, tol=1e-4)
-        instrument, (cal_a, cal_b) = _fit_instrument(
-            prob,
+
+    def refined(
+        pr: Any, d: _Design, st: dict[str, Any], c: tuple[float, float]
+    ) -> tuple[Instrument, tuple[float, float]]:
+        """The instrument and calibration refined on the fit ``st`` of ``pr``."""
+        return _fit_instrument(
+            pr,
             pats,
             g,
             gy,
-            design,
-            state,
+            d,
+            st,
             instrument,
-            (cal_a, cal_b),
+            c,
             free_resolution=resolution is None,
             shape=peak_shape,
             calibrate=calibrate,
@@ -504,6 +506,11 @@ def assign(
             raw=True,
             calibration_range_ppm=calibration_range_ppm,
         )
+
+    if peak_shape != "gaussian" or resolution is None:
+        if calibrate:
+            state = _fit_round(prob, design, y, state["fit"].form, 60, tol=1e-4)
+        instrument, (cal_a, cal_b) = refined(prob, design, state, (cal_a, cal_b))
         design = _build_design(prob, pats, g, instrument, baseline_knot_mz, margin_ppm=row_margin)
         if instrument.eta > WING_ETA:
             # Lorentzian wings pile up into a pedestal that the opening would take
@@ -513,7 +520,7 @@ def assign(
     y = _calibrated(g.mz, gy, cal_a, cal_b, design.mz)
     # converged (see step 6): the selection must not drop a trace species the
     # alternation had not reached yet
-    # (from the forms carried and from the ions' free fit: the lower residual)
+    # (from the forms carried and from the ions' own heights: the lower residual)
     state = _fit_started(prob, design, y, state["fit"].form, FINAL_ITERATIONS, tol=FINAL_TOL)
     zoom = "adducts" in use_priors and _one_envelope(prob, state, lib, g.mz)
     # a window narrower than the openings but holding more than one envelope (a few
@@ -530,31 +537,17 @@ def assign(
         # between near-isobaric families is arbitrary, and so would the selection be
         def refit(
             sub: Any, c: tuple[float, float]
-        ) -> tuple[_Design, tuple[float, float], Any, _Design]:
-            yc = _calibrated(g.mz, gy, *c, design.mz)
-            st = _fit_round(sub, design, yc, sub.form_init, 60, tol=1e-4)
-            ins, c2 = _fit_instrument(
-                sub,
-                pats,
-                g,
-                gy,
-                design,
-                st,
-                instrument,
-                c,
-                free_resolution=resolution is None,
-                shape=peak_shape,
-                calibrate=True,
-                r_max=r_max,
-                knot_mz=baseline_knot_mz,
-                raw=True,
-                calibration_range_ppm=calibration_range_ppm,
+        ) -> tuple[Instrument, tuple[float, float], _Design]:
+            """A hypothesis' own instrument and calibration, and its design on the
+            data's own axis (the model rendered where the calibration puts it)."""
+            st = _fit_round(
+                sub, design, _calibrated(g.mz, gy, *c, design.mz), sub.form_init, 60, tol=1e-4
             )
+            ins, c2 = refined(sub, design, st, c)
             true_mz = SimpleNamespace(mz=g.mz / (1.0 + 1e-6 * (c2[0] + c2[1] * g.mz)))
             return (
-                _build_design(prob, pats, g, ins, baseline_knot_mz, rows=design.rows),
-                c2,
                 ins,
+                c2,
                 _build_design(prob, pats, true_mz, ins, baseline_knot_mz, rows=design.rows),
             )
 
@@ -568,7 +561,6 @@ def assign(
             noise,
             calibration_range_ppm,
             (cal_a, cal_b),
-            joint=mid,
             # (a zoom's own instrument per hypothesis: 13 of 21 strongest ions right
             # against 14 without, scripts/assign_sweep.py seeds 1 and 2)
             refit=refit if mid else None,
@@ -579,8 +571,11 @@ def assign(
             # groups weigh them (one family alone would hide a pair the data cannot
             # tell apart); a zoom's split of one envelope is arbitrary
             prob, (cal_a, cal_b) = (prob if mid else picked), cal
-            if refitted is not None:
-                design, instrument = refitted
+            if refitted is not None:  # the winner's instrument, rendered once
+                instrument = refitted
+                design = _build_design(
+                    prob, pats, g, instrument, baseline_knot_mz, rows=design.rows
+                )
             y = _calibrated(g.mz, gy, cal_a, cal_b, design.mz)
             state = _fit_started(prob, design, y, prob.form_init, FINAL_ITERATIONS, tol=FINAL_TOL)
     calibration = None
@@ -740,10 +735,9 @@ def _zoom_family(
     limit_ppm: float,
     current: tuple[float, float],
     *,
-    joint: bool = False,
-    refit: Callable[[Any, tuple[float, float]], tuple[_Design, tuple[float, float], Any, _Design]]
+    refit: Callable[[Any, tuple[float, float]], tuple[Instrument, tuple[float, float], _Design]]
     | None = None,
-) -> tuple[Any, tuple[float, float], tuple[_Design, Any] | None]:
+) -> tuple[Any, tuple[float, float], Instrument | None]:
     """The family (and calibration) a single-envelope window is given to.
 
     Every cluster family holding signal in the joint fit is fitted alone (no
@@ -754,15 +748,15 @@ def _zoom_family(
     carries other adducts than another (the fits' mean Na+ counts spread by less
     than :data:`ALIAS_MIN_SPREAD`: clusters without acid groups, metal-for-metal
     near-isobars) the priors add nothing to the joint fit's own calibration search,
-    and ``prob`` and ``current`` are returned as they were. With ``joint`` (a
-    narrow window of several envelopes, which may hold two families), the whole
-    problem competes at its own aliases too. With ``refit``, each family's (and the
-    joint problem's) best alias gets its own instrument and calibration
-    (``refit(sub, cal)`` returns the design, calibration and instrument) and the hypotheses
-    are compared again at those, on the same rows: an instrument fitted with the
-    wrong alias (a resolving power or tail that moved the combs) favours it by
-    more than the priors weigh. Returns the problem, calibration and (with
-    ``refit``) its design and instrument.
+    and ``prob`` and ``current`` are returned as they were. With ``refit`` (a
+    narrow window of several envelopes, which may hold two families) the whole
+    problem competes at its own aliases too, each family keeps the fragments and
+    complexes, and each hypothesis' best alias gets its own instrument and
+    calibration (``refit(sub, cal)`` returns them and the design on the data's own
+    axis); the hypotheses are compared again there, on the same rows: an
+    instrument fitted with the wrong alias (a resolving power or tail that moved
+    the combs) favours it by more than the priors weigh. Returns the problem, the
+    calibration and (with ``refit``) the winner's instrument.
     """
     sig = _group_signal(prob, state)
     free = np.asarray(prob.free_group, dtype=bool)
@@ -771,18 +765,17 @@ def _zoom_family(
     scale = max(noise, math.sqrt(float(state["rss"]) / dof))
     hyps: list[tuple[float, Any, tuple[float, float]]] = []
     spread = 0.0
-    for fam in (["*"] if joint else []) + (fams or [None]):
-        if fam == "*":
-            sub = prob
-        else:
-            # (a narrow window's family keeps the fragments and complexes it may hold)
+    joint = refit is not None
+    for fam in ([None] if joint else []) + (fams or [None]):
+        sub = prob
+        if fam is not None:
             keep = np.array(
                 [
                     (not free[k] and lab[1] == fam) or (joint and free[k])
                     for k, lab in enumerate(prob.group_labels)
                 ]
             )
-            sub = _subset(prob, keep[prob.group], prob.form_init) if fam is not None else prob
+            sub = _subset(prob, keep[prob.group], prob.form_init)
         a, b, cost, sp = _alias_calibration(
             sub,
             design,
@@ -799,13 +792,13 @@ def _zoom_family(
         hyps.append((cost, sub, (a, b)))
     if spread < ALIAS_MIN_SPREAD:
         return prob, current, None
-    mid = float(np.median(design.mz))
     if refit is not None:
         full = float(gy @ gy)
+        centre = float(np.median(design.mz))
 
         def rescored(h: tuple[float, Any, tuple[float, float]]) -> tuple[float, Any, Any, Any]:
             _, sub, c = h
-            d, c2, ins, measured = refit(sub, c)
+            ins, c2, measured = refit(sub, c)
             # the data as measured against the model rendered where the calibration
             # puts it: no read between samples, whose lost noise (design._read_deficit)
             # is only as right as the noise level, which a window full of signal
@@ -813,7 +806,7 @@ def _zoom_family(
             yr = gy[measured.rows]
             st = _fit_started(sub, measured, yr, sub.form_init, FINAL_ITERATIONS, tol=FINAL_TOL)
             rss = float(st["rss"]) + full - float(yr @ yr)  # rows no ion reaches
-            ppm = c2[0] + c2[1] * mid
+            ppm = c2[0] + c2[1] * centre
             prior = (ppm / CALIBRATION_PRIOR_PPM) ** 2 + 2.0 * ZOOM_ADDUCT_WEIGHT * adduct_load(
                 sub, st, lib
             )
@@ -821,13 +814,11 @@ def _zoom_family(
             # near-isobaric families side by side widen the combs that a resolving
             # power fitted too high made narrow
             size = math.log(max(yr.size, 2)) * _n_params(sub, st)
-            return rss / scale**2 + prior + size, sub, c2, (d, ins)
+            return rss / scale**2 + prior + size, sub, c2, ins
 
         best = min(pmap(rescored, hyps), key=lambda h: h[0])
         return best[1], best[2], best[3]
-    cost, sub, c = min(hyps, key=lambda h: h[0])
-    if sub is prob and abs(c[0] - (current[0] + current[1] * mid)) < 2 * ALIAS_STEP_PPM:
-        return prob, current, None  # the joint fit's own basin: its refined calibration stands
+    _, sub, c = min(hyps, key=lambda h: h[0])
     return sub, c, None
 
 
