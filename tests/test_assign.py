@@ -282,6 +282,36 @@ def test_cli_contract(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert 11 <= fams.loc["M44S30", "mean_x"] <= 12
 
 
+def test_cli_says_once_that_baseline_noise_below_zero_was_clipped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    syn = synthesize(
+        _pops({"M44S30": {11: 0.4, 12: 0.6}}), mz_range=(2200.0, 2700.0), resolution=20_000, seed=2
+    )
+    # a baseline-subtracted export: noise of sd 0.1 % of the largest around zero
+    s = syn.spectrum
+    top = float(s.intensity.max())
+    y = s.intensity - 0.002 * top + np.random.default_rng(4).normal(0.0, 1e-3 * top, len(s))
+    n_neg = int((y < 0).sum())
+    assert n_neg > 100 and y.min() > -0.05 * top
+    path = tmp_path / "sub.csv"
+    path.write_text(
+        "mz,intensity\n"
+        + "".join(f"{a!r},{b!r}\n" for a, b in zip(s.mz.tolist(), y.tolist(), strict=True))
+    )
+    out = tmp_path / "r"
+    assert cli.main(["assign", str(path), "--out", str(out), "--no-plot", "--no-report"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    said = [line for line in err if "negative intensities" in line]
+    assert said == [
+        f"nanoalloy assign: {n_neg} small negative intensities (baseline noise, above -5% of "
+        "the largest) set to 0"
+    ]
+    assert "Traceback" not in "\n".join(err)
+    fams = pd.read_csv(out / "families.csv").set_index("family")
+    assert fams.loc["M44S30", "fraction"] > 0.97
+
+
 def test_cli_csv_with_overlapping_isotope_peaks_needs_no_resolution(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
