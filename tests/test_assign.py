@@ -126,6 +126,37 @@ def test_tables_contract(runs: dict[str, tuple[SynthResult, Assignment]], name: 
     assert (sp["electrons"] == sp["au"] + sp["ag"] - sp["ligands"] - sp["core_charge"]).all()
     assert res.families["fraction"].sum() == pytest.approx(1.0)
     assert (res.families["x90_low"] <= res.families["x90_high"]).all()
+    # every ion listed belongs to a species listed
+    assert set(zip(res.ions["species"], res.ions["family"], strict=True)) <= set(
+        zip(sp["species"], sp["family"], strict=True)
+    )
+
+
+@pytest.fixture(scope="module")
+def lone_au25() -> Assignment:
+    """A lone [Au25(PET)18]- assigned with ``au25-sr18`` (which also holds Cu, SBB and Cs+
+    adduct ions of the other polarity) as negative ions."""
+    pops = pd.DataFrame({"family": ["Au25-xAgx"], "species": ["[Au25(PET)18]-"], "fraction": [1.0]})
+    syn = synthesize(
+        pops,
+        preset="au25-sr18",
+        mz_range=(7000.0, 7600.0),
+        resolution=15_000,
+        seed=1,
+        polarity="negative",
+    )
+    return assign(syn.spectrum, preset="au25-sr18", polarity="negative")
+
+
+def test_ions_listed_are_those_of_the_species_listed(lone_au25: Assignment) -> None:
+    # faint decoys the fit gives a trace (Cu and Ag swaps, SBB exchanges) are left out of
+    # species.csv by _detected; their ions must not stay in ions.csv
+    sp, ions = lone_au25.species, lone_au25.ions
+    assert sp["species"].tolist() == ["[Au25(PET)18]-"]
+    assert set(zip(ions["species"], ions["family"], strict=True)) <= set(
+        zip(sp["species"], sp["family"], strict=True)
+    )
+    assert ions["ion"].tolist() == ["[Au25(PET)18]-"]
 
 
 def test_window_share_counts_the_charge_states_the_window_records(

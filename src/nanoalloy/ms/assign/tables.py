@@ -213,6 +213,11 @@ def _tables(
     ions = _ion_table(
         cands, prob, fitted, pats, design, mz_mean, sd_a, shifts, isobar_threshold, inside
     )
+    # the ions of the species reported, only: _detected leaves out faint species no
+    # neighbour backs, and their ions go with them (they stay in the model and R^2)
+    reported = set(zip(sp["species"], sp["family"], strict=True))
+    listed = [k in reported for k in zip(ions["species"], ions["family"], strict=True)]
+    ions = ions[np.array(listed, dtype=bool)].reset_index(drop=True)
     ions["ambiguous_with"] = _ambiguous_with(ions, uncertainty, resolution)
     fams = family_table(sp, n_metals={f.name: f.n_metals for f in preset.families})
     fams["fraction_sd"] = _fraction_sd(sp, fams, uncertainty)
