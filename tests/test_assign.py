@@ -148,6 +148,16 @@ def lone_au25() -> Assignment:
     return assign(syn.spectrum, preset="au25-sr18", polarity="negative")
 
 
+def test_window_share_counts_only_the_charge_states_of_the_polarity_fitted(
+    lone_au25: Assignment,
+) -> None:
+    # Au25-xAgx forms [Au25(PET)18]- and the Cs+ adducts +1 and +2; a negative-mode
+    # window that records the 1- ion (7394 m/z) has seen every ion it could record
+    sp = lone_au25.species
+    assert (lone_au25.ions["charge"] < 0).all()
+    assert sp.set_index("species").loc["[Au25(PET)18]-", "window_share"] == 1.0
+
+
 def test_ions_listed_are_those_of_the_species_listed(lone_au25: Assignment) -> None:
     # faint decoys the fit gives a trace (Cu and Ag swaps, SBB exchanges) are left out of
     # species.csv by _detected; their ions must not stay in ions.csv

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -207,7 +207,16 @@ def _tables(
     fam_order.update({"fragment": 98, "complex": 99})
     sp["_o"] = sp["family"].map(fam_order)
     sp = sp.sort_values(["_o", "x", "au", "ligands"]).drop(columns=["_o", "signal_sd"])
-    sp["window_share"] = window_shares(preset, sp, float(mz_cal[0]), float(mz_cal[-1]))
+    # over the charge states of the polarity fitted (the problem's ions share one sign
+    # when the polarity was given, recorded or chosen): a negative-mode window cannot
+    # see a family's Cs+ adducts, so they must not count against it
+    signs = {c.charge > 0 for c in cands if c.charge}
+    polarity: Literal["negative", "positive"] | None = None
+    if len(signs) == 1:
+        polarity = "positive" if signs.pop() else "negative"
+    sp["window_share"] = window_shares(
+        preset, sp, float(mz_cal[0]), float(mz_cal[-1]), polarity=polarity
+    )
     sp = sp[list(SPECIES_COLUMNS)].reset_index(drop=True)
 
     ions = _ion_table(
