@@ -353,6 +353,49 @@ def test_cli_says_once_that_baseline_noise_below_zero_was_clipped(
     assert fams.loc["M44S30", "fraction"] > 0.97
 
 
+def _au25_and_au38() -> Spectrum:
+    """[Au25(PET)18]- and [Au38(PET)24]- of equal height, made with their own presets."""
+    kw = dict(mz_range=(7000.0, 11000.0), resolution=15_000, polarity="negative", seed=None)
+    a, b = (
+        synthesize(
+            pd.DataFrame({"family": [fam], "species": [label], "fraction": [1.0]}),
+            preset=preset,
+            **kw,  # type: ignore[arg-type]
+        ).spectrum
+        for fam, label, preset in (
+            ("Au25-xAgx", "[Au25(PET)18]-", "au25-sr18"),
+            ("Au38-xAgx", "[Au38(PET)24]-", "au38-sr24"),
+        )
+    )
+    assert np.array_equal(a.mz, b.mz)
+    y = a.intensity / a.intensity.max() + b.intensity / b.intensity.max()
+    y = y + 0.01 + np.random.default_rng(1).normal(0.0, 2e-3, y.size)
+    return Spectrum(a.mz, np.clip(y, 0.0, None))
+
+
+def test_a_fit_leaving_much_of_the_signal_unexplained_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], lone_au25: Assignment
+) -> None:
+    # au25-sr18 holds no Au38: half of the signal stands unexplained
+    spec = _au25_and_au38()
+    res = assign(spec, preset="au25-sr18", polarity="negative")
+    assert res.r2 < 0.7
+    assert res.species["species"].tolist() == ["[Au25(PET)18]-"]
+    assert res.message == (
+        f"the model explains only {res.r2:.0%} of the signal (R^2 {res.r2:.2f}): ions outside "
+        "the preset 'au25-sr18'? try `nanoalloy preset check` or another preset"
+    )
+    # a fit that explains its spectrum says nothing
+    assert lone_au25.r2 > 0.9 and lone_au25.message == ""
+    # the command prints it, one line
+    path = tmp_path / "mix.csv"
+    write_csv(spec, path)
+    argv = ["assign", str(path), "--preset", "au25-sr18", "--polarity", "negative"]
+    assert cli.main([*argv, "--out", str(tmp_path / "r"), "--no-plot", "--no-report"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert [e for e in err if "R^2" in e] == [f"nanoalloy assign: {res.message}"]
+
+
 def test_cli_csv_with_overlapping_isotope_peaks_needs_no_resolution(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

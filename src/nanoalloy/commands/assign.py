@@ -24,6 +24,8 @@ A spectrum in which no cluster is found is not an error: the tables are
 written empty (headers only), ``no clusters found`` is printed on stderr and
 the exit code is 0 (``clusters_found: false`` in the JSON summary). Unreadable
 or invalid input exits 1 with one line on stderr.
+A fit that explains less than 90 % of the signal (R^2 < 0.9: ions outside the
+preset?) says so in one line on stderr, as the other notes of the result do.
 Small negative intensities of a baseline-subtracted export (down to -5 % of the
 largest) are set to 0 by the reader and counted in one line on stderr.
 """
