@@ -126,6 +126,47 @@ def test_tables_contract(runs: dict[str, tuple[SynthResult, Assignment]], name: 
     assert (sp["electrons"] == sp["au"] + sp["ag"] - sp["ligands"] - sp["core_charge"]).all()
     assert res.families["fraction"].sum() == pytest.approx(1.0)
     assert (res.families["x90_low"] <= res.families["x90_high"]).all()
+    # every ion listed belongs to a species listed
+    assert set(zip(res.ions["species"], res.ions["family"], strict=True)) <= set(
+        zip(sp["species"], sp["family"], strict=True)
+    )
+
+
+@pytest.fixture(scope="module")
+def lone_au25() -> Assignment:
+    """A lone [Au25(PET)18]- assigned with ``au25-sr18`` (which also holds Cu, SBB and Cs+
+    adduct ions of the other polarity) as negative ions."""
+    pops = pd.DataFrame({"family": ["Au25-xAgx"], "species": ["[Au25(PET)18]-"], "fraction": [1.0]})
+    syn = synthesize(
+        pops,
+        preset="au25-sr18",
+        mz_range=(7000.0, 7600.0),
+        resolution=15_000,
+        seed=1,
+        polarity="negative",
+    )
+    return assign(syn.spectrum, preset="au25-sr18", polarity="negative")
+
+
+def test_window_share_counts_only_the_charge_states_of_the_polarity_fitted(
+    lone_au25: Assignment,
+) -> None:
+    # Au25-xAgx forms [Au25(PET)18]- and the Cs+ adducts +1 and +2; a negative-mode
+    # window that records the 1- ion (7394 m/z) has seen every ion it could record
+    sp = lone_au25.species
+    assert (lone_au25.ions["charge"] < 0).all()
+    assert sp.set_index("species").loc["[Au25(PET)18]-", "window_share"] == 1.0
+
+
+def test_ions_listed_are_those_of_the_species_listed(lone_au25: Assignment) -> None:
+    # faint decoys the fit gives a trace (Cu and Ag swaps, SBB exchanges) are left out of
+    # species.csv by _detected; their ions must not stay in ions.csv
+    sp, ions = lone_au25.species, lone_au25.ions
+    assert sp["species"].tolist() == ["[Au25(PET)18]-"]
+    assert set(zip(ions["species"], ions["family"], strict=True)) <= set(
+        zip(sp["species"], sp["family"], strict=True)
+    )
+    assert ions["ion"].tolist() == ["[Au25(PET)18]-"]
 
 
 def test_window_share_counts_the_charge_states_the_window_records(
@@ -280,6 +321,79 @@ def test_cli_contract(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     fams = pd.read_csv(out / "families.csv").set_index("family")
     assert fams.loc["M44S30", "fraction"] > 0.97
     assert 11 <= fams.loc["M44S30", "mean_x"] <= 12
+
+
+def test_cli_says_once_that_baseline_noise_below_zero_was_clipped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    syn = synthesize(
+        _pops({"M44S30": {11: 0.4, 12: 0.6}}), mz_range=(2200.0, 2700.0), resolution=20_000, seed=2
+    )
+    # a baseline-subtracted export: noise of sd 0.1 % of the largest around zero
+    s = syn.spectrum
+    top = float(s.intensity.max())
+    y = s.intensity - 0.002 * top + np.random.default_rng(4).normal(0.0, 1e-3 * top, len(s))
+    n_neg = int((y < 0).sum())
+    assert n_neg > 100 and y.min() > -0.05 * top
+    path = tmp_path / "sub.csv"
+    path.write_text(
+        "mz,intensity\n"
+        + "".join(f"{a!r},{b!r}\n" for a, b in zip(s.mz.tolist(), y.tolist(), strict=True))
+    )
+    out = tmp_path / "r"
+    assert cli.main(["assign", str(path), "--out", str(out), "--no-plot", "--no-report"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    said = [line for line in err if "negative intensities" in line]
+    assert said == [
+        f"nanoalloy assign: {n_neg} small negative intensities (baseline noise, above -5% of "
+        "the largest) set to 0"
+    ]
+    assert "Traceback" not in "\n".join(err)
+    fams = pd.read_csv(out / "families.csv").set_index("family")
+    assert fams.loc["M44S30", "fraction"] > 0.97
+
+
+def _au25_and_au38() -> Spectrum:
+    """[Au25(PET)18]- and [Au38(PET)24]- of equal height, made with their own presets."""
+    kw = dict(mz_range=(7000.0, 11000.0), resolution=15_000, polarity="negative", seed=None)
+    a, b = (
+        synthesize(
+            pd.DataFrame({"family": [fam], "species": [label], "fraction": [1.0]}),
+            preset=preset,
+            **kw,  # type: ignore[arg-type]
+        ).spectrum
+        for fam, label, preset in (
+            ("Au25-xAgx", "[Au25(PET)18]-", "au25-sr18"),
+            ("Au38-xAgx", "[Au38(PET)24]-", "au38-sr24"),
+        )
+    )
+    assert np.array_equal(a.mz, b.mz)
+    y = a.intensity / a.intensity.max() + b.intensity / b.intensity.max()
+    y = y + 0.01 + np.random.default_rng(1).normal(0.0, 2e-3, y.size)
+    return Spectrum(a.mz, np.clip(y, 0.0, None))
+
+
+def test_a_fit_leaving_much_of_the_signal_unexplained_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], lone_au25: Assignment
+) -> None:
+    # au25-sr18 holds no Au38: half of the signal stands unexplained
+    spec = _au25_and_au38()
+    res = assign(spec, preset="au25-sr18", polarity="negative")
+    assert res.r2 < 0.7
+    assert res.species["species"].tolist() == ["[Au25(PET)18]-"]
+    assert res.message == (
+        f"the model explains only {res.r2:.0%} of the signal (R^2 {res.r2:.2f}): ions outside "
+        "the preset 'au25-sr18'? try `nanoalloy preset check` or another preset"
+    )
+    # a fit that explains its spectrum says nothing
+    assert lone_au25.r2 > 0.9 and lone_au25.message == ""
+    # the command prints it, one line
+    path = tmp_path / "mix.csv"
+    write_csv(spec, path)
+    argv = ["assign", str(path), "--preset", "au25-sr18", "--polarity", "negative"]
+    assert cli.main([*argv, "--out", str(tmp_path / "r"), "--no-plot", "--no-report"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert [e for e in err if "R^2" in e] == [f"nanoalloy assign: {res.message}"]
 
 
 def test_cli_csv_with_overlapping_isotope_peaks_needs_no_resolution(

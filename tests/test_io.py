@@ -349,6 +349,64 @@ BAD_CASES = [
 ]
 
 
+def _baseline_subtracted(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A peak of height 1 on noise of sd 0.001 around a subtracted baseline (negatives ~ -0.003)."""
+    mz = np.linspace(1000.0, 1010.0, 500)
+    y = np.exp(-0.5 * ((mz - 1005.0) / 0.05) ** 2) + rng.normal(0.0, 1e-3, mz.size)
+    return mz, y
+
+
+def test_text_reader_clips_baseline_noise_below_zero(tmp_path: Path) -> None:
+    mz, y = _baseline_subtracted(np.random.default_rng(7))
+    assert (y < 0).sum() > 10 and y.min() > -0.05 * y.max()
+    path = tmp_path / "sub.csv"
+    path.write_text(
+        "mz,intensity\n" + "".join(f"{a:.5f},{b:.6f}\n" for a, b in zip(mz, y, strict=True))
+    )
+    s = nio.read(path)
+    written = np.array([float(f"{b:.6f}") for b in y])
+    assert s.metadata["clipped_negative"] == int((written < 0).sum())
+    assert s.intensity.min() == 0.0
+    # the positive points are untouched; only the negative ones became 0
+    assert np.array_equal(s.intensity, np.where(written < 0, 0.0, written))
+    # a clean file records nothing
+    path.write_text("mz,intensity\n100.1,5\n100.2,0\n")
+    assert "clipped_negative" not in nio.read(path).metadata
+
+
+def test_mzml_reader_clips_baseline_noise_below_zero(tmp_path: Path) -> None:
+    # Spectrum refuses negatives, so the file is written from an unvalidated stand-in
+    def raw(y: list[float]) -> Spectrum:
+        s = object.__new__(Spectrum)
+        object.__setattr__(s, "mz", np.array([100.0, 100.1, 100.2, 100.3]))
+        object.__setattr__(s, "intensity", np.array(y))
+        object.__setattr__(s, "metadata", types.MappingProxyType({}))
+        return s
+
+    path = tmp_path / "sub.mzML"
+    nio.write_mzml([raw([1.0, -0.01, 2.0, 3.0])], path)
+    s = nio.read(path)
+    assert s.intensity.tolist() == [1.0, 0.0, 2.0, 3.0] and s.metadata["clipped_negative"] == 1
+    nio.write_mzml([raw([1.0, -1.0, 2.0, 3.0])], path)
+    with pytest.raises(SpectrumFormatError, match=r"scan 0, point 1: negative intensity -1 \(33%"):
+        nio.read(path)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"100.1,5\n100.2,-0.3\n100.3,2\n",  # -6 % of the largest: not baseline noise
+        b"100.1,-5\n100.2,-1\n100.3,-2\n",  # nothing positive at all
+    ],
+)
+def test_text_reader_refuses_large_negative_intensities(tmp_path: Path, content: bytes) -> None:
+    path = _write(tmp_path, "neg.csv", content)
+    with pytest.raises(SpectrumFormatError, match="negative intensity") as info:
+        nio.read(path)
+    text = str(info.value)
+    assert "\n" not in text and "--columns" in text and "5%" in text
+
+
 @pytest.mark.parametrize(("name", "content", "message"), BAD_CASES)
 def test_bad_input(tmp_path: Path, name: str, content: bytes, message: str) -> None:
     path = _write(tmp_path, name, content)

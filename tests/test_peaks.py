@@ -277,6 +277,19 @@ def test_resolution_from_valleys_on_synthetic_cluster_spectrum() -> None:
         assert got == pytest.approx(resolution, rel=0.06)
 
 
+def test_resolution_from_valleys_ignores_a_flat_shelf_wider_than_its_window() -> None:
+    # an export rounded to few decimals holds flat runs; one standing above its
+    # surroundings and wider than the +-1.5 m/z prominence window is a plateau
+    # maximum of prominence 0 (scipy's PeakPropertyWarning, an error under pytest's
+    # filterwarnings); it is not a peak and must neither warn nor move the answer
+    x = np.arange(2000.0, 2020.0, 0.01)
+    sigma = 2005.0 / 10_000 / 2.3548
+    y = sum(np.exp(-0.5 * ((x - c) / sigma) ** 2) for c in 2001 + np.arange(32) / 4)
+    shelf = 1e-3 * ((x > 2012.0) & (x < 2018.0))
+    got = npk.resolution_from_valleys(Spectrum(x, y + 1e-3 + shelf))
+    assert got == pytest.approx(10_000.0, rel=0.03)
+
+
 def test_resolution_from_valleys_needs_a_comb() -> None:
     rng = np.random.default_rng(0)
     x = np.arange(2000.0, 2100.0, 0.01)

@@ -24,6 +24,10 @@ A spectrum in which no cluster is found is not an error: the tables are
 written empty (headers only), ``no clusters found`` is printed on stderr and
 the exit code is 0 (``clusters_found: false`` in the JSON summary). Unreadable
 or invalid input exits 1 with one line on stderr.
+A fit that explains less than 90 % of the signal (R^2 < 0.9: ions outside the
+preset?) says so in one line on stderr, as the other notes of the result do.
+Small negative intensities of a baseline-subtracted export (down to -5 % of the
+largest) are set to 0 by the reader and counted in one line on stderr.
 """
 
 from __future__ import annotations
@@ -113,7 +117,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Read, assign, write; returns the exit code."""
     from ..ms.assign.pipeline import assign
-    from ..ms.io import read, release_memory
+    from ..ms.io import NEGATIVE_CLIP, read, release_memory
 
     if args.resolution is not None and not (
         math.isfinite(args.resolution) and 100 <= args.resolution <= 1e7
@@ -130,6 +134,13 @@ def run(args: argparse.Namespace) -> int:
     off = set(args.no_prior)
     priors = () if "all" in off else tuple(p for p in PRIORS if p not in off)
     spectrum = read(args.spectrum, scan=args.scan, time=args.time, columns=args.columns)
+    clipped = int(spectrum.metadata.get("clipped_negative", 0))
+    if clipped:
+        print(
+            f"nanoalloy assign: {clipped} small negative intensities (baseline noise, above "
+            f"-{NEGATIVE_CLIP:.0%} of the largest) set to 0",
+            file=sys.stderr,
+        )
     result = assign(
         spectrum,
         preset=args.preset,

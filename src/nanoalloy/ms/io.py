@@ -12,7 +12,10 @@ Text is parsed by pandas' C parser. The m/z and intensity columns come from
 else from the content (a point-index column is ignored; m/z is the strictly
 increasing column); still ambiguous is an error naming ``--columns``. Decimal
 commas and thousands separators are detected on the data and passed to the
-parser. m/z must be positive and at most :data:`MZ_MAX`. mzML/mzXML files must
+parser. m/z must be positive and at most :data:`MZ_MAX`. Negative intensities
+down to :data:`NEGATIVE_CLIP` of the largest (noise around a subtracted
+baseline) are set to 0 and counted in the metadata (``clipped_negative``); more
+negative ones are refused, in every format. mzML/mzXML files must
 be complete (closing tag; for indexed mzML the index offsets and the SHA-1
 checksum are verified) before any scan is returned. Every problem is a
 :class:`~nanoalloy.errors.SpectrumFormatError` whose one-line message names the
@@ -41,6 +44,8 @@ release_memory
     Collect cycles and return freed heap to the system after large steps.
 MZ_MAX
     Largest m/z accepted (1e6).
+NEGATIVE_CLIP
+    Share of the largest intensity down to which negative values are set to 0 (0.05).
 """
 
 from __future__ import annotations
@@ -221,7 +226,45 @@ def _mzxml_record(d: Mapping[str, Any], path: Path, index: int) -> Spectrum:
     return _make(d.get("m/z array", ()), d.get("intensity array", ()), md, path)
 
 
+def _clip_negative(
+    inten: np.ndarray, md: dict[str, Any], path: Path, where: Callable[[int], str], fix: str
+) -> np.ndarray:
+    """``inten`` with baseline noise below zero set to 0 (a new array), counted in ``md``.
+
+    Negative values no lower than :data:`NEGATIVE_CLIP` times the largest intensity
+    are noise around a subtracted baseline; a more negative value is refused with
+    one line naming the point and ``fix``.
+    """
+    neg = inten < 0
+    if not neg.any():
+        return inten
+    r = int(np.argmin(inten))
+    top = float(inten.max())
+    if top > 0 and inten[r] >= -NEGATIVE_CLIP * top:
+        md["clipped_negative"] = int(np.count_nonzero(neg))
+        return np.where(neg, 0.0, inten)
+    share = (
+        f"{-inten[r] / top:.0%} of the largest intensity {top:g}"
+        if top > 0
+        else "and no positive intensity"
+    )
+    raise SpectrumFormatError(
+        f"{path}: {where(r)}: negative intensity {inten[r]:g} ({share}; only baseline noise "
+        f"down to -{NEGATIVE_CLIP:.0%} of the largest is set to 0): {fix}"
+    )
+
+
 def _make(mz: Any, inten: Any, md: dict[str, Any], path: Path) -> Spectrum:
+    if isinstance(inten, np.ndarray) and inten.dtype.kind in "fiu" and inten.ndim == 1:
+        if np.isfinite(inten).all():  # non-finite values: Spectrum's own message
+            inten = _clip_negative(
+                inten,
+                md,
+                path,
+                lambda i: f"scan {md.get('index')}, point {i}",
+                "is this array an intensity? (a difference or processed spectrum "
+                "cannot be assigned; export the raw intensities)",
+            )
     try:
         if (
             isinstance(mz, np.ndarray)
@@ -400,6 +443,15 @@ _PLAIN_DOT = re.compile(r"^[+-]?\d*\.\d+(?:[eE][+-]?\d+)?$")
 
 MZ_MAX = 1e6
 """Largest m/z the readers accept (anything above is a misread column or a corrupt file)."""
+
+NEGATIVE_CLIP = 0.05
+"""Negative intensities down to this share of the largest intensity are set to 0.
+
+Baseline-subtracted exports scatter noise around zero (-0.003 when the maximum is
+1); such points are clipped and counted in the metadata (``clipped_negative``).
+Anything more negative is not noise (a wrong column, a difference spectrum) and
+is refused.
+"""
 
 # header names (lower case; units in parentheses or brackets are judged separately)
 _MZ_WORDS = {
@@ -759,12 +811,15 @@ def _read_block(
             raise SpectrumFormatError(
                 f"{path}: line {int(row_line[r])}: non-finite value {text[:40]!r}"
             )
-    neg = inten < 0
-    if neg.any():
-        r = int(np.argmax(neg))
-        raise SpectrumFormatError(
-            f"{path}: line {int(row_line[r])}: negative intensity {inten[r]:g}"
-        )
+    md: dict[str, Any] = {"index": index, "id": str(index), "source": str(path)}
+    inten = _clip_negative(
+        inten,
+        md,
+        path,
+        lambda r: f"line {int(row_line[r])}",
+        "is this column the intensity? (choose columns with --columns MZ,INTENSITY; a "
+        "difference or processed spectrum cannot be assigned: export the raw intensities)",
+    )
     _check_mz(mz, path, lambda r: f"line {int(row_line[r])}")
     step = np.diff(mz)
     if (step <= 0).any():
@@ -774,7 +829,7 @@ def _read_block(
             f"{path}: line {int(row_line[k])}: {what} m/z {mz[k]:.10g} after "
             f"{mz[k - 1]:.10g} (m/z must be strictly increasing)"
         )
-    md = {"index": index, "id": str(index), "source": str(path)} | _header_metadata(header)
+    md |= _header_metadata(header)
     return _make(mz, inten, md, path)
 
 
@@ -1144,6 +1199,9 @@ def _combine(spectra: list[Spectrum], how: str, path: Path) -> Spectrum:
         raise SpectrumFormatError(f"{path}: cannot combine profile and centroid scans")
     md = dict(first.metadata)
     md["combined_scans"] = [s.metadata.get("index") for s in spectra]
+    clipped = sum(int(s.metadata.get("clipped_negative", 0)) for s in spectra)
+    if clipped:
+        md["clipped_negative"] = clipped
     times = [s.rt_min for s in spectra if s.rt_min is not None]
     if times:
         md["rt_min"] = float(np.mean(times))

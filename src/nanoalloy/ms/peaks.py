@@ -33,6 +33,7 @@ Calibration
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Any, Literal, overload
 
@@ -279,9 +280,17 @@ def resolution_from_valleys(
     # prominence is sought within +-1.5 m/z, past the valleys of any comb (z >= 1)
     step = float(np.min(np.diff(mz)))
     wlen = min(mz.size, math.ceil(3.0 / step) + 1) if step > 0 else None
-    idx, _ = find_peaks(
-        y, height=max(floor, 1e-300), prominence=max(5.0 * noise, 1e-300), wlen=wlen
-    )
+    with warnings.catch_warnings():
+        # a flat run of equal values (an export rounded to a few decimals, a clipped
+        # baseline) wider than wlen is a plateau maximum whose prominence within the
+        # window is 0: scipy warns (PeakPropertyWarning), and the prominence threshold
+        # (> 0) drops it anyway, so the warning says nothing about the peaks returned
+        warnings.filterwarnings(
+            "ignore", message="some peaks have a prominence of 0", category=RuntimeWarning
+        )
+        idx, _ = find_peaks(
+            y, height=max(floor, 1e-300), prominence=max(5.0 * noise, 1e-300), wlen=wlen
+        )
     if idx.size < 4:
         return math.nan
     # apex heights by a three-point parabola (sampling lowers the sampled maximum)

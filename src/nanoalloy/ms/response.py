@@ -10,7 +10,8 @@ family's ``charge_weights`` (relative ion signal per ion charge; equal when the 
 gives none).
 
 :func:`window_shares` gives, per species, the share of its charge-state weights whose
-base ion (no Na+ or cation adducts) has its average m/z inside ``[lo, hi]``.
+base ion (no Na+ or cation adducts) has its average m/z inside ``[lo, hi]``, over
+the charge states of the spectrum's polarity.
 ``assign`` reports it in ``species.csv`` (``window_share``); ``fit-kinetics`` compares
 its model populations times these shares with the assigned abundances (the
 *response*; see :func:`nanoalloy.kinetics.fit.fit_timecourse`).
@@ -21,7 +22,7 @@ No library models this: it is the cluster family's charge-state bookkeeping.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -37,17 +38,33 @@ def family_charge_weights(family: FamilySpec, /) -> dict[int, float]:
     return dict(zip(family.ion_charges, weights, strict=True))
 
 
-def window_shares(preset: Preset, species: pd.DataFrame, lo: float, hi: float) -> list[float]:
+def window_shares(
+    preset: Preset,
+    species: pd.DataFrame,
+    lo: float,
+    hi: float,
+    *,
+    polarity: Literal["negative", "positive"] | None = None,
+) -> list[float]:
     """Per row of a species table (``species``, ``family``): its ions' share inside ``[lo, hi]``.
 
-    NaN for rows of no preset family (fragments, complexes) and species the preset does
-    not list.
+    ``polarity``: the charge states of that sign only (a spectrum records one
+    polarity: the Cs+ adducts of a family that forms anions too are not ions a
+    negative-mode window could have seen); None: every charge state. NaN for rows
+    of no preset family (fragments, complexes), species the preset does not list
+    and species with no charge state of that polarity.
 
     >>> import pandas as pd
     >>> from nanoalloy.ms.preset import load_preset
     >>> sp = pd.DataFrame({"species": ["Au40Ag4(p-MBA)26"], "family": ["M44S26"]})
     >>> window_shares(load_preset("auag44-pmba"), sp, 2000.0, 2800.0)
     [0.35]
+    >>> sp = pd.DataFrame({"species": ["[Au25(PET)18]-"], "family": ["Au25-xAgx"]})
+    >>> au25 = load_preset("au25-sr18")  # ion charges -1, +1 and +2 (Cs+ adducts)
+    >>> window_shares(au25, sp, 7000.0, 7600.0), window_shares(
+    ...     au25, sp, 7000.0, 7600.0, polarity="negative"
+    ... )
+    ([0.3333333333333333], [1.0])
     """
     from .library import species_forms
     from .preset import family_species
@@ -69,6 +86,8 @@ def window_shares(preset: Preset, species: pd.DataFrame, lo: float, hi: float) -
         forms = species_forms(preset, sp, max_na=0)
         seen = total = 0.0
         for z, w in family_charge_weights(f).items():
+            if polarity is not None and (z > 0) != (polarity == "positive"):
+                continue
             at_z = [c for c in forms if c.charge == z]
             if not at_z:
                 continue

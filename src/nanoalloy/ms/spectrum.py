@@ -41,6 +41,7 @@ METADATA_KEYS: Mapping[str, str] = MappingProxyType(
         "polarity": "'positive' or 'negative'",
         "centroided": "True for centroid (stick) data, False for profile data",
         "source": "path of the file the spectrum was read from",
+        "clipped_negative": "number of small negative intensities (baseline noise) the reader set to 0",
     }
 )
 

@@ -686,7 +686,8 @@ def assign(
     note = _single_envelope_note(out, calibrate) if out.found else ""
     if note:
         out = _unidentified(out, prob0)
-    return replace(out, instrument=instrument, message=note or out.message)
+    message = "; ".join(m for m in (note or out.message, _unexplained_note(out, p.name)) if m)
+    return replace(out, instrument=instrument, message=message)
 
 
 def _either_polarity(spectrum: Spectrum, settings: dict[str, Any]) -> Assignment:
@@ -871,6 +872,27 @@ def _single_envelope_note(out: Assignment, calibrate: bool) -> str:
         "identifiable from this window alone; record a window holding the adduct ladder or "
         "other charge states, or correct the m/z axis on a known ion and narrow "
         "--calibration-range (or use --no-calibrate)"
+    )
+
+
+MIN_R2 = 0.9
+"""R^2 below which ``assign`` says that much of the signal is left unexplained."""
+
+
+def _unexplained_note(out: Assignment, preset: str) -> str:
+    """A warning when the fit leaves much of the signal unexplained (R^2 < :data:`MIN_R2`).
+
+    Ions the preset does not hold (another cluster, a ligand or adduct it lacks)
+    are fitted by nothing or by the wrong ions; the tables then describe part of
+    the spectrum only. Nothing fitted changes. Returns "" for a good fit or an
+    empty result.
+    """
+    if not out.found or not out.r2 < MIN_R2:
+        return ""
+    r2 = max(out.r2, 0.0)
+    return (
+        f"the model explains only {r2:.0%} of the signal (R^2 {out.r2:.2f}): ions outside "
+        f"the preset {preset!r}? try `nanoalloy preset check` or another preset"
     )
 
 

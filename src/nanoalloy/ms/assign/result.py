@@ -67,8 +67,10 @@ ION_COLUMNS = (
     "near_isobar",
     "ambiguous_with",
 )
-"""Columns of ``ions.csv``; ``ambiguous_with`` lists the ions of competing hypotheses
-(our notation, ``;``-separated) that explain the same signal."""
+"""Columns of ``ions.csv``, one row per fitted ion of a species in ``species.csv``
+(the ions of faint species left out of it are left out too); ``ambiguous_with``
+lists the ions of competing hypotheses (our notation, ``;``-separated) that explain
+the same signal."""
 
 FAMILY_EXTRA_COLUMNS = ("fraction_sd",)
 """Columns the assigner adds to :data:`nanoalloy.ms.composition.FAMILY_COLUMNS`:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -207,12 +207,26 @@ def _tables(
     fam_order.update({"fragment": 98, "complex": 99})
     sp["_o"] = sp["family"].map(fam_order)
     sp = sp.sort_values(["_o", "x", "au", "ligands"]).drop(columns=["_o", "signal_sd"])
-    sp["window_share"] = window_shares(preset, sp, float(mz_cal[0]), float(mz_cal[-1]))
+    # over the charge states of the polarity fitted (the problem's ions share one sign
+    # when the polarity was given, recorded or chosen): a negative-mode window cannot
+    # see a family's Cs+ adducts, so they must not count against it
+    signs = {c.charge > 0 for c in cands if c.charge}
+    polarity: Literal["negative", "positive"] | None = None
+    if len(signs) == 1:
+        polarity = "positive" if signs.pop() else "negative"
+    sp["window_share"] = window_shares(
+        preset, sp, float(mz_cal[0]), float(mz_cal[-1]), polarity=polarity
+    )
     sp = sp[list(SPECIES_COLUMNS)].reset_index(drop=True)
 
     ions = _ion_table(
         cands, prob, fitted, pats, design, mz_mean, sd_a, shifts, isobar_threshold, inside
     )
+    # the ions of the species reported, only: _detected leaves out faint species no
+    # neighbour backs, and their ions go with them (they stay in the model and R^2)
+    reported = set(zip(sp["species"], sp["family"], strict=True))
+    listed = [k in reported for k in zip(ions["species"], ions["family"], strict=True)]
+    ions = ions[np.array(listed, dtype=bool)].reset_index(drop=True)
     ions["ambiguous_with"] = _ambiguous_with(ions, uncertainty, resolution)
     fams = family_table(sp, n_metals={f.name: f.n_metals for f in preset.families})
     fams["fraction_sd"] = _fraction_sd(sp, fams, uncertainty)
