@@ -175,6 +175,29 @@ def test_plus_80_ppm_with_a_slope() -> None:
     assert res.resolution == pytest.approx(15_000.0, rel=0.15)
 
 
+def test_a_steep_calibration_slope() -> None:
+    """20 ppm per 1000 m/z (a poorly calibrated Q-TOF: -4 to +36 ppm over 1800-3800).
+
+    The instrument walk held the slope within +-10 per 1000 m/z, leaving the ends
+    of the range 10-15 ppm off and the resolving power lowered to absorb it.
+    """
+    syn = synthesize(
+        _pops(POPS),
+        mz_range=(1800.0, 3800.0),
+        resolution=15_000.0,
+        calibration_ppm=0.0,
+        calibration_slope_ppm=20.0,
+        seed=14,
+    )
+    res = assign(_blind(syn.spectrum), replicates=0)
+    _check_composition(res, syn.truth)
+    assert res.calibration is not None
+    assert res.calibration.ppm_slope * 1000.0 == pytest.approx(20.0, abs=3.0)
+    m = float(np.median(syn.spectrum.mz))
+    assert res.ppm_shift == pytest.approx(20.0 * (m - 2000.0) / 1000.0, abs=3.0)
+    assert res.resolution == pytest.approx(15_000.0, rel=0.1)
+
+
 def test_single_envelope_zoom_of_4_mz() -> None:
     """A zoomed export holding part of one envelope: no refusal, R and calibration found."""
     pops = _pops({"M44S30": {12: 1.0}})
