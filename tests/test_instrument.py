@@ -156,46 +156,35 @@ def test_a_tail_is_found_from_a_gaussian_start(tail: float) -> None:
     assert res.ppm_shift == pytest.approx(7.0, abs=5.0)
 
 
-def test_plus_80_ppm_with_a_slope() -> None:
+@pytest.mark.parametrize(
+    ("offset", "slope", "seed", "r_rel", "replicates"),
+    [
+        (80.0, 5.0, 13, 0.15, 8),
+        # a poorly calibrated Q-TOF: -4 to +36 ppm over 1800-3800. The instrument walk
+        # held the slope within +-10 per 1000 m/z, leaving the ends of the range 10-15
+        # ppm off and the resolving power lowered to absorb it
+        (0.0, 20.0, 14, 0.1, 0),
+    ],
+    ids=["plus_80_ppm", "steep_20_per_1000"],
+)
+def test_calibration_offset_and_slope(
+    offset: float, slope: float, seed: int, r_rel: float, replicates: int
+) -> None:
     syn = synthesize(
         _pops(POPS),
         mz_range=(1800.0, 3800.0),
         resolution=15_000.0,
-        calibration_ppm=80.0,
-        calibration_slope_ppm=5.0,
-        seed=13,
+        calibration_ppm=offset,
+        calibration_slope_ppm=slope,
+        seed=seed,
     )
-    res = assign(_blind(syn.spectrum), calibration_range_ppm=100.0)
+    res = assign(_blind(syn.spectrum), calibration_range_ppm=100.0, replicates=replicates)
     _check_composition(res, syn.truth)
     m = float(np.median(syn.spectrum.mz))
-    true_ppm = 80.0 + 5.0 * (m - 2000.0) / 1000.0
-    assert res.ppm_shift == pytest.approx(true_ppm, abs=3.0)
+    assert res.ppm_shift == pytest.approx(offset + slope * (m - 2000.0) / 1000.0, abs=3.0)
     assert res.calibration is not None
-    assert res.calibration.ppm_slope * 1000.0 == pytest.approx(5.0, abs=3.0)
-    assert res.resolution == pytest.approx(15_000.0, rel=0.15)
-
-
-def test_a_steep_calibration_slope() -> None:
-    """20 ppm per 1000 m/z (a poorly calibrated Q-TOF: -4 to +36 ppm over 1800-3800).
-
-    The instrument walk held the slope within +-10 per 1000 m/z, leaving the ends
-    of the range 10-15 ppm off and the resolving power lowered to absorb it.
-    """
-    syn = synthesize(
-        _pops(POPS),
-        mz_range=(1800.0, 3800.0),
-        resolution=15_000.0,
-        calibration_ppm=0.0,
-        calibration_slope_ppm=20.0,
-        seed=14,
-    )
-    res = assign(_blind(syn.spectrum), replicates=0)
-    _check_composition(res, syn.truth)
-    assert res.calibration is not None
-    assert res.calibration.ppm_slope * 1000.0 == pytest.approx(20.0, abs=3.0)
-    m = float(np.median(syn.spectrum.mz))
-    assert res.ppm_shift == pytest.approx(20.0 * (m - 2000.0) / 1000.0, abs=3.0)
-    assert res.resolution == pytest.approx(15_000.0, rel=0.1)
+    assert res.calibration.ppm_slope * 1000.0 == pytest.approx(slope, abs=3.0)
+    assert res.resolution == pytest.approx(15_000.0, rel=r_rel)
 
 
 def test_single_envelope_zoom_of_4_mz() -> None:

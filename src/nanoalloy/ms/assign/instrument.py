@@ -220,6 +220,19 @@ def _line(
     return min(pts, key=pts.__getitem__)
 
 
+def _simplex(f: Callable[[np.ndarray], float], n: int, maxfev: int, fatol: float) -> np.ndarray:
+    """Nelder-Mead minimum of ``f`` over ``n`` scaled coordinates, from 0 with unit steps."""
+    from scipy.optimize import minimize
+
+    options = {
+        "maxfev": maxfev,
+        "xatol": 0.1,
+        "fatol": fatol,
+        "initial_simplex": np.vstack([np.zeros(n), np.eye(n)]),
+    }
+    return np.asarray(minimize(f, np.zeros(n), method="Nelder-Mead", options=options).x)
+
+
 def _mode(ins: Instrument) -> float:
     """Apex of the peak relative to its centroid (FWHM units)."""
     if ins.tail < 0.02:
@@ -415,8 +428,6 @@ def _fit_instrument(
 
     def profiled(prev: Instrument, pc: float, t: float) -> tuple[float, Instrument, float]:
         """Tail ``t`` mapped from ``prev`` at offset ``pc``, offset and log R fitted."""
-        from scipy.optimize import minimize
-
         cand = dataclasses.replace(prev, tail=t)
         cand = dataclasses.replace(cand, resolution=prev.resolution * _width(cand) / _width(prev))
         pc += 1e6 * (
@@ -431,18 +442,7 @@ def _fit_instrument(
             res = math.exp(float(np.clip(lr, log_lo, log_hi)))
             return dataclasses.replace(cand, resolution=res), float(np.clip(off, -lim, lim))
 
-        fit = minimize(
-            lambda v: rss(*at(v), par["pb"]),
-            np.zeros(2),
-            method="Nelder-Mead",
-            options={
-                "maxfev": 30,
-                "xatol": 0.1,
-                "fatol": 1e-4 * now(),
-                "initial_simplex": np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]]),
-            },
-        )
-        got, off = at(fit.x)
+        got, off = at(_simplex(lambda v: rss(*at(v), par["pb"]), 2, 30, 1e-4 * now()))
         return rss(got, off, par["pb"]), got, off
 
     def tail_probe() -> None:
@@ -459,10 +459,9 @@ def _fit_instrument(
         tails of ``TAIL_PROBE``, each step mapped from the last by the line's rule (exact
         enough for short steps) and its offset and log R then fitted together by
         a simplex (Nelder-Mead), until a step does worse; the best replaces the
-        current shape if it beats it by ``TAIL_GAIN``.
+        current shape if it beats it by ``TAIL_GAIN``; between the steps, tail, offset
+        and log R are fitted by one simplex from the best step.
         """
-        from scipy.optimize import minimize
-
         nonlocal ins
         start, pb = now(), par["pb"]
 
@@ -483,7 +482,7 @@ def _fit_instrument(
             if steps[-1][0] >= prev[0]:
                 break
             prev = steps[-1]
-        val, got, off = min(steps, key=lambda st: st[0])
+        _, got, off = min(steps, key=lambda st: st[0])
         if got.tail > ins.tail:
             # the tail between the steps, with the offset and R: one simplex over all three
             def at3(v: np.ndarray) -> tuple[Instrument, float]:
@@ -494,18 +493,8 @@ def _fit_instrument(
                     tail=float(np.clip(got.tail + 0.1 * v[2], 0.0, 2.0)),
                 ), float(np.clip(off + (v[0] * s_pc if calibrate else 0.0), -lim, lim))
 
-            fit = minimize(
-                lambda v: rss(*at3(v), pb),
-                np.zeros(3),
-                method="Nelder-Mead",
-                options={
-                    "maxfev": 40,
-                    "xatol": 0.1,
-                    "fatol": 1e-4 * start,
-                    "initial_simplex": np.vstack([np.zeros(3), np.eye(3)]),
-                },
-            )
-            steps.append((rss(*at3(fit.x), pb), *at3(fit.x)))
+            cand, pc = at3(_simplex(lambda v: rss(*at3(v), pb), 3, 40, 1e-4 * start))
+            steps.append((rss(cand, pc, pb), cand, pc))
         val, got, off = min(steps, key=lambda st: st[0])
         if got.tail > ins.tail and val < (1.0 - TAIL_GAIN) * steps[0][0]:
             ins, par["pc"] = got, off
