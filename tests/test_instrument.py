@@ -479,3 +479,29 @@ def test_a_narrow_window_keeps_its_family_against_the_sr_for_7_na_alias(case: st
     assert tv <= 0.05
     assert res.ppm_shift == pytest.approx(cal, abs=3.0)
     assert res.resolution == pytest.approx(resolution, rel=0.05)
+
+
+def test_the_instrument_search_fits_the_strongest_stretches_spread_over_the_range() -> None:
+    """A dense wide spectrum: at most the cap of rows, every m/z bin's strongest stretch kept."""
+    from nanoalloy.ms.assign.instrument import _BINS, _CHUNK, _representative
+
+    mz = np.geomspace(1500.0, 4000.0, 40_000)
+    rng = np.random.default_rng(3)
+    model = rng.uniform(0.0, 1.0, mz.size) * np.exp(-mz / 800.0)  # strong at low m/z
+    near = model > 1e-4
+    few = np.zeros_like(near)
+    few[:500] = True
+    assert (_representative(model, mz, few, 8_000) == few).all()  # under the cap: all
+
+    got = _representative(model, mz, near, 8_000)
+    assert got.sum() <= 8_000 and not (got & ~near).any()
+    # the weak high-m/z end keeps its strongest stretch (the slope's lever) ...
+    edges = np.geomspace(mz[0], mz[-1], _BINS + 1)
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        inside = (mz >= lo) & (mz < hi) & near
+        assert (got & inside).any()
+    # ... and the strongest row of the whole spectrum is in
+    assert got[int(np.argmax(model))]
+    # and a contiguous stretch of signal is taken whole (a chunk, not scattered rows)
+    first = int(np.flatnonzero(got)[0])
+    assert got[first : first + _CHUNK].all()
