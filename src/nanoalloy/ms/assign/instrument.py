@@ -259,6 +259,31 @@ def _width(ins: Instrument) -> float:
     return float(above[-1] - above[0])
 
 
+def _ion_columns(
+    prob: _Problem,
+    pats: list[Pattern],
+    g: Any,
+    ins: Instrument,
+    cal: tuple[float, float],
+    rows: np.ndarray,
+) -> Any:
+    """``prob``'s ions rendered with ``ins`` on the grid ``rows``, where ``cal`` puts them."""
+    return render(
+        [pats[i] for i in prob.idx],
+        g.mz[rows],
+        ins,
+        normalize=False,
+        shift_ppm=cal[0],
+        shift_slope=cal[1],
+    )
+
+
+def _own_columns(prob: _Problem, keep: np.ndarray, form_weights: np.ndarray) -> _Problem:
+    """The ions ``keep`` of ``prob`` as a problem of its own (columns 0, 1, ... of a trial design)."""
+    sub = _subset(prob, keep, form_weights)
+    return dataclasses.replace(sub, col=np.arange(sub.idx.size, dtype=np.intp))
+
+
 def _trial_design(
     prob: _Problem,
     pats: list[Pattern],
@@ -284,15 +309,7 @@ def _trial_design(
 
     if hats is None:
         hats = _hats(g.mz, knot_mz)[rows]
-    ion = render(
-        [pats[i] for i in prob.idx],
-        g.mz[rows],
-        ins,
-        normalize=False,
-        shift_ppm=cal[0],
-        shift_slope=cal[1],
-    )
-    matrix = sparse.hstack([ion, hats], format="csc")
+    matrix = sparse.hstack([_ion_columns(prob, pats, g, ins, cal, rows), hats], format="csc")
     return _Design(matrix, _gram(matrix), rows, prob.idx.size, None, g.mz[rows])
 
 
@@ -382,30 +399,21 @@ def _fit_instrument(
     keep = on[prob.group]  # every ion of the fitted species (and the fitted free ions)
     if not keep.any():
         return instrument, cal
-    sub = _subset(prob, keep, fitted.form)
-    sub = dataclasses.replace(sub, col=np.arange(sub.idx.size, dtype=np.intp))
+    sub = _own_columns(prob, keep, fitted.form)
     model = fitted.model
     top = max(float(model.max(initial=0.0)), 1e-300)
     # the rows where the fitted model stands above 0.5 % of its maximum (peaks,
     # valleys, wings and tails within envelopes; not the empty stretches between)
     near = _representative(model, design.mz, model > 5e-3 * top, INSTRUMENT_ROWS)
     rows = design.rows[near]
-    if near.sum() < near.size:
-        # only the ions that reach those rows (peaks three times broader than now:
-        # the trials' calibration and width move them by less than a FWHM)
+    if not near.all():
+        # only the ions that reach those rows (peaks three times broader than now: the
+        # trials' calibration and width move them by less than a FWHM)
         wide = dataclasses.replace(instrument, resolution=instrument.resolution / 3.0)
-        reach = render(
-            [pats[i] for i in sub.idx],
-            g.mz[rows],
-            wide,
-            normalize=False,
-            shift_ppm=cal[0],
-            shift_slope=cal[1],
-        )
+        reach = _ion_columns(sub, pats, g, wide, cal, rows)
         touched = np.asarray(abs(reach).sum(axis=0)).ravel() > 0
         if touched.any():
-            sub = _subset(sub, touched, sub.form_init)
-            sub = dataclasses.replace(sub, col=np.arange(sub.idx.size, dtype=np.intp))
+            sub = _own_columns(sub, touched, sub.form_init)
     # with ``raw``, the data before the baseline opening (the hats fit the baseline):
     # the opening takes Lorentzian wings, which pile up between envelopes, for baseline
     y = np.asarray(g.intensity if raw else gy)[rows]
