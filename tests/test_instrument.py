@@ -289,6 +289,31 @@ def test_the_calibration_basins_are_compared_on_converged_fits() -> None:
     )
 
 
+def test_the_ends_of_a_wide_window_are_moved_by_an_alias_step() -> None:
+    """M44S30 + M44S27 over 400-4500 at -40 ppm with -4.6 ppm per 1000 m/z (sweep seed 2,
+    case 522149): the flat coarse searches and the walks left one end in the Au/Ag
+    against 4 Na+/H+ alias, read as -36 ppm at the median with -1.7 per 1000 (M44S30
+    TV 0.22); fitted from the Na+ forms with that end moved by one alias step, the true
+    calibration fits to a third of the residual."""
+    pops = {
+        "M44S30": {9: 0.011, 10: 0.0468, 11: 0.1307, 12: 0.2387, 13: 0.2855, 14: 0.2235},
+        "M44S27": {
+            17: 0.0167, 18: 0.0618, 19: 0.1565, 20: 0.2722, 21: 0.3251,
+            22: 0.2667, 23: 0.1502, 24: 0.0581, 25: 0.0154,
+        },
+    }  # fmt: skip
+    res = _recovered(
+        pops,
+        -39.93,
+        -4.614,
+        mz_range=(400.0, 4500.0),
+        resolution=13_805.7,
+        points_per_fwhm=3.0,
+        seed=1,
+    )
+    assert res.calibration is not None and res.calibration.ppm_slope * 1000 < -3.5
+
+
 def test_gaussian_peaks_keep_a_gaussian_shape_and_their_calibration() -> None:
     """The demo's 180 min spectrum (Gaussian peaks, R 10,000, 3 points per FWHM, +5 ppm).
 

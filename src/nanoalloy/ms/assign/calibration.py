@@ -310,6 +310,108 @@ def _refine_calibration(
     return best[0] - b * centre, b
 
 
+WALK_STEPS = ((4.0, 4.0), (2.0, 2.0), (1.0, 1.0))
+"""The shrinking 3 x 3 grids of :func:`_walk_calibration` (ppm at the centre, ppm per 1000 m/z)."""
+
+
+def _walk_calibration(
+    prob: _Problem,
+    design: _Design,
+    g: Any,
+    gy: np.ndarray,
+    a: float,
+    b: float,
+    form_w: np.ndarray,
+    *,
+    limit_ppm: float = math.inf,
+    noise: float = 0.0,
+) -> tuple[float, float, dict[str, Any]]:
+    """Offset and slope walked together from ``(a, b)`` in shrinking 3 x 3 grids of full refits.
+
+    Every species is free to change (a miscalibration is mended before the instrument is
+    refined on the species it fitted); the forms are carried between rounds. Returns the
+    calibration and the last fit at it.
+    """
+    state: dict[str, Any] = {}
+    for step in WALK_STEPS:
+        a, b = _refine_calibration(
+            prob, design, g, gy, a, b, step=step, form_w=form_w, limit_ppm=limit_ppm, noise=noise
+        )
+        state = _fit_round(prob, design, _calibrated(g.mz, gy, a, b, design.mz), form_w, 3)
+        form_w = state["fit"].form
+    return a, b, state
+
+
+PIVOT_MIN_SPAN_MZ = 300.0
+"""Windows at least this wide (m/z) have their calibration's ends pivoted
+(:func:`_pivot_calibration`); narrower ones hardly pin a slope."""
+
+
+def _pivot_calibration(
+    prob: _Problem,
+    design: _Design,
+    g: Any,
+    gy: np.ndarray,
+    a: float,
+    b: float,
+    form_w: np.ndarray,
+    *,
+    delta_ppm: float,
+    limit_ppm: float = math.inf,
+    noise: float = 0.0,
+) -> tuple[float, float, dict[str, Any]] | None:
+    """A better calibration with one end of the range moved by an alias step (and its
+    fit), or None.
+
+    The coarse searches are flat (no slope), and the walks follow the residual from
+    there: where the true slope moves the ends of a wide window by more than half of
+    ``delta_ppm`` (the ppm by which an Au/Ag swap against four Na+/H+ exchanges moves
+    the isotope comb, ~13 ppm for an Au44 cluster), one end settles in that alias,
+    its species shifted by one swap, and the alternating species x form fit holds it
+    there: the forms carried from the alias keep its Na+ ladders (a full window at
+    -40 ppm with -4.6 ppm per 1000 m/z was read as -36 ppm with -1.7 ppm per 1000;
+    fitted from the Na+ forms at the true calibration, its residual was 0.72 against
+    1.97). So each end is moved by +-``delta_ppm`` with the other end held, fitted from
+    the preset's Na+ forms (and the ions' own heights), and the best of the four, if it
+    beats the calibration as it stands (fitted from its own forms and from the preset's),
+    is walked (:func:`_walk_calibration`) and kept when it still does.
+    """
+    lo, hi = float(design.mz[0]), float(design.mz[-1])
+    centre = float(np.median(design.mz))
+
+    def cost(c: tuple[float, float], forms: np.ndarray) -> tuple[float, dict[str, Any]]:
+        y = _calibrated(g.mz, gy, c[0], c[1], design.mz)
+        fit = _fit_started(prob, design, y, forms, 60, tol=1e-4)
+        return float(fit["rss"]) + noise**2 * _read_deficit(g.mz, c[0], c[1], design.mz), fit
+
+    pivots = []
+    for end, held in ((lo, hi), (hi, lo)):
+        for d in (-delta_ppm, delta_ppm):
+            b2 = b + d / (end - held)
+            a2 = a + (b - b2) * held
+            if abs(a2 + b2 * centre) <= limit_ppm:
+                pivots.append((a2, b2))
+    here = min(cost((a, b), form_w)[0], cost((a, b), prob.form_init)[0])
+    screened = pmap(lambda c: cost(c, prob.form_init), pivots)
+    if not screened:
+        return None
+    k = int(np.argmin([v for v, _ in screened]))
+    if screened[k][0] >= here:
+        return None
+    a2, b2, fit = _walk_calibration(
+        prob,
+        design,
+        g,
+        gy,
+        *pivots[k],
+        screened[k][1]["fit"].form,
+        limit_ppm=limit_ppm,
+        noise=noise,
+    )
+    there, fit = cost((a2, b2), fit["fit"].form)
+    return (a2, b2, fit) if there < here else None
+
+
 def _window_shifts(
     design: Any,
     fitted: Any,

@@ -111,10 +111,12 @@ from ..library import Preset, load_preset
 from ..peaks import Calibration
 from ..spectrum import Spectrum
 from .calibration import (
+    PIVOT_MIN_SPAN_MZ,
     _alias_calibration,
     _coarse_calibration,
-    _refine_calibration,
+    _pivot_calibration,
     _screen_calibration,
+    _walk_calibration,
     _window_shifts,
 )
 from .candidates import _library, _problem, _prune
@@ -130,7 +132,7 @@ from .priors import ZOOM_ADDUCT_WEIGHT, adduct_load, check_priors
 from .result import Assignment
 from .selection import _group_signal, _subset, select
 from .tables import _empty, _tables
-from .uncertainty import CALIBRATION_PRIOR_PPM, _n_params, assess
+from .uncertainty import CALIBRATION_PRIOR_PPM, _n_params, _swap_ppm, assess
 
 if TYPE_CHECKING:
     pass
@@ -466,24 +468,21 @@ def assign(
         60,
         tol=1e-4,
     )
-    # offset and slope together, in shrinking 3 x 3 grids of full refits (every
-    # species free to change: a miscalibration is mended before the instrument is
-    # refined on the species it fitted); forms carried between rounds
-    for step in ((4.0, 4.0), (2.0, 2.0), (1.0, 1.0)) if calibrate else ():
-        cal_a, cal_b = _refine_calibration(
-            prob,
-            design,
-            g,
-            gy,
-            cal_a,
-            cal_b,
-            step=step,
-            form_w=state["fit"].form,
-            limit_ppm=calibration_range_ppm,
-            noise=noise,
+    # offset and slope together, in shrinking 3 x 3 grids of full refits; then the ends
+    # of a wide window moved by an alias step each (the coarse searches have no slope)
+    if calibrate:
+        walk = {"limit_ppm": calibration_range_ppm, "noise": noise}
+        cal_a, cal_b, state = _walk_calibration(
+            prob, design, g, gy, cal_a, cal_b, state["fit"].form, **walk
         )
+        if design.mz[-1] - design.mz[0] >= PIVOT_MIN_SPAN_MZ:
+            step = _swap_ppm(prob, state, lib, pats)[0]
+            pivot = _pivot_calibration(
+                prob, design, g, gy, cal_a, cal_b, state["fit"].form, delta_ppm=step, **walk
+            )
+            if pivot is not None:
+                cal_a, cal_b, state = pivot
         y = _calibrated(g.mz, gy, cal_a, cal_b, design.mz)
-        state = _fit_round(prob, design, y, state["fit"].form, 3)
 
     def refined(
         pr: Any, d: _Design, st: dict[str, Any], c: tuple[float, float]
