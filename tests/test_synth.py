@@ -87,6 +87,17 @@ def test_unknown_family_is_an_error() -> None:
         synthesize(pops, mz_range=WINDOW)
 
 
+def test_a_formula_with_two_core_charges_is_named_with_its_charge() -> None:
+    """au25-sr18 holds [Au21Ag4(PET)18]- and its oxidised neutral: the bare formula names
+    both, and the error says how to name one (it used to ask for the column it was given)."""
+    pops = pd.DataFrame({"family": ["Au25-xAgx"], "species": ["Au21Ag4(PET)18"], "fraction": [1.0]})
+    with pytest.raises(InputError, match=r"core charges \[-1, 0\].*'\[Au21Ag4\(PET\)18\]-'"):
+        synthesize(pops, preset="au25-sr18", mz_range=(7000.0, 7100.0))
+    named = pops.assign(species=["[Au21Ag4(PET)18]-"])
+    syn = synthesize(named, preset="au25-sr18", mz_range=(7000.0, 7100.0), seed=None)
+    assert syn.truth["core_charge"].tolist() == [-1]
+
+
 def test_series_gives_scan_times() -> None:
     pops = pd.concat([_pops().assign(time_h=0.5), _pops().assign(time_h=2.0)])
     res = synthesize_series(pops, mz_range=WINDOW, seed=1)

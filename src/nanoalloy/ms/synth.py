@@ -149,14 +149,27 @@ def _population_species(df: pd.DataFrame, preset: Preset) -> list[tuple[Species,
             found = [s for s in species if s.x == int(k)]
             what = f"{xcol} = {k}"
         if len(found) != 1:
-            hint = (
-                f"{len(found)} species match: give a 'species' column"
-                if found
-                else f"no such species (x range {families[str(fam)].x_range})"
-            )
+            charges = sorted({s.core_charge for s in found})
+            if not found:
+                hint = f"no such species (x range {families[str(fam)].x_range})"
+            elif by_label and len(charges) > 1:
+                # the same formula with other core charges: the bracketed form names one
+                hint = (
+                    f"{len(found)} species match (core charges {charges}): write the charge, "
+                    f"e.g. '[{k}]{_charge_text(charges[0])}'"
+                )
+            else:
+                hint = f"{len(found)} species match: give a 'species' column"
             raise InputError(f"populations: family {fam!r}, {what}: {hint}")
         out.append((found[0], float(frac)))
     return out
+
+
+def _charge_text(z: int) -> str:
+    """Our notation's charge suffix: ``-``, ``2-``, ``0``, ``+``, ``3+``."""
+    if z == 0:
+        return "0"
+    return f"{'' if abs(z) == 1 else abs(z)}{'-' if z < 0 else '+'}"
 
 
 def _polarity(preset: Preset, polarity: str | None) -> int:
