@@ -6,6 +6,10 @@ R 15,000 (the core's), +7 ppm, with an exponential tail to high m/z of 0, 0.3, 0
 and 1 FWHM, assigned blind (no resolving power in the metadata). One line per spectrum:
 the fitted shape, tail, R and calibration, the largest TV of a family's x distribution;
 ``ok`` when R is within 10 % and the calibration within 5 ppm; the count last.
+
+``--snr S`` makes the signal weak: the tallest cluster apex S times the noise (Poisson and
+Gaussian alike, as the weak cases of ``assign_sweep.py --noise``), where the tail's gain is
+a small share of a residual that is mostly noise.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ THREE = {
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=21)
+    parser.add_argument("--snr", type=float, default=None, help="apex S/N (default: strong)")
     args = parser.parse_args(argv)
 
     import pandas as pd
@@ -35,6 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     from nanoalloy.ms.synth import synthesize
 
     good = total = 0
+    noise: dict[str, float] = {}
+    if args.snr:  # the apex S/N: Gaussian and Poisson noise alike
+        noise = {"gaussian_noise": 1.0 / args.snr / 2**0.5, "counts": 2.0 * args.snr**2}
     for pops, window in ((ONE, (2450.0, 2750.0)), (THREE, (1800.0, 3800.0))):
         table = pd.DataFrame(
             [(f, x, w) for f, xs in pops.items() for x, w in xs.items()],
@@ -48,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
                 tail_fwhm=tail,
                 calibration_ppm=7.0,
                 seed=args.seed,
+                **noise,
             )
             t0 = time.perf_counter()
             res = assign(_blind(syn.spectrum), replicates=0)
