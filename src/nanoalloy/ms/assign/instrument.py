@@ -54,7 +54,8 @@ SLOPE_LIMIT = 30.0
 # took a 0.3 FWHM tail for 1 % (the demo's 3 points per FWHM: the tail and the offset
 # trade) and for 4.4 % (a noise-free synthetic M44S30 4- spectrum: the tail fits what
 # the model lacks, e.g. the baseline under an envelope); tails of 0.3-0.5 FWHM gained
-# 8-12 %, longer ones 2-3x
+# 8-12 %, longer ones 2-3x. The share is of the residual above its white noise (see
+# _fit_instrument's ``beats`` and _white_share)
 TAIL_GAIN = 0.06
 _MIN_PROBED = 0.15  # tails from this on (FWHM) are held to TAIL_GAIN against a Gaussian
 TAIL_PROBE = (0.15, 0.3, 0.5, 0.7, 0.9, 1.2, 1.6)  # tails (FWHM) stepped through from a Gaussian
@@ -480,8 +481,9 @@ def _fit_instrument(
 
         The share is of the reference's residual above its white noise
         (:func:`_white_share`): a tail fits the misfit, never the noise, so at a low
-        S/N the share of the whole residual reads a true tail's gain as small (a
-        0.7-1 FWHM tail at apex S/N 30 gained 3.5-4 % of it). The gain must also be
+        S/N the share of the whole residual reads a true tail's gain as small (a 0.8
+        FWHM tail at apex S/N 30 gained 0.4 % of it, 0.7-1 FWHM tails in the noise
+        sweep 3.5-4 %). The gain must also be
         worth its parameters against the noise (a BIC's ln n per parameter, two).
         """
         ref_rss = rss(*ref)

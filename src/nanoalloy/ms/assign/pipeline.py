@@ -28,7 +28,11 @@
    :func:`~nanoalloy.ms.assign.calibration._coarse_calibration`; the tailed
    start's converged grid only +-20 ppm about the best Gaussian start's
    calibration moved by the tail's apex shift) and a fit
-   run to convergence; the lowest residual per row wins. Then R0, the
+   run to convergence; the lowest residual per row wins. Offset and slope are
+   walked in shrinking 3 x 3 grids of full refits, and on windows of 300 m/z or
+   more each end is moved by half and by a whole Au/Ag-against-4 Na+/H+ alias
+   step, refitted from the preset's Na+ forms
+   (:func:`~nanoalloy.ms.assign.calibration._pivot_calibration`). Then R0, the
    calibration offset and slope, eta, tail and the exponent of R(m) are
    refined together on refits of the fitted species, with the model rendered
    where the calibration puts each peak; the design is rebuilt with the
