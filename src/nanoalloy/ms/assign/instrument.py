@@ -54,8 +54,8 @@ SLOPE_LIMIT = 30.0
 # took a 0.3 FWHM tail for 1 % (the demo's 3 points per FWHM: the tail and the offset
 # trade) and for 4.4 % (a noise-free synthetic M44S30 4- spectrum: the tail fits what
 # the model lacks, e.g. the baseline under an envelope); tails of 0.3-0.5 FWHM gained
-# 8-12 %, longer ones 2-3x. The share is of the residual above its white noise (see
-# _fit_instrument's ``beats`` and _white_share)
+# 8-12 %, longer ones 2-3x. Where the residual is white noise, a BIC instead (see
+# _fit_instrument's ``beats`` and _is_white)
 TAIL_GAIN = 0.06
 _MIN_PROBED = 0.15  # tails from this on (FWHM) are held to TAIL_GAIN against a Gaussian
 TAIL_PROBE = (0.15, 0.3, 0.5, 0.7, 0.9, 1.2, 1.6)  # tails (FWHM) stepped through from a Gaussian
@@ -344,37 +344,29 @@ def _representative(model: np.ndarray, mz: np.ndarray, near: np.ndarray, cap: in
     return out
 
 
-def _white_share(resid: np.ndarray, rows: np.ndarray) -> float:
-    """The part of ``resid @ resid`` that is white noise (point-to-point independent).
+def _is_white(resid: np.ndarray, rows: np.ndarray) -> bool:
+    """Whether a residual shows no misfit beyond its noise.
 
-    A residual is the misfit of the model, which is smooth over a peak's width, plus the
-    noise, which is independent from point to point (Poisson counts and detector noise
-    on averaged bins). The misfit's autocovariance at lags 1 and 2 (``c1``, ``c2``,
-    from neighbouring grid rows only) reads its variance: for a misfit whose
-    autocorrelation falls as a Gaussian, ``rho(2) = rho(1)^4``, so
-    ``rho = (c2 / c1)^(1/3)`` and the misfit's variance is ``c1 / rho``; what is left of
-    the residual's variance is the noise's. A misfit with negative lobes (a shifted
-    peak) falls faster at lag 2, which reads its variance too high and the noise too
-    low: the estimate errs toward no noise (the rule it serves then stays as strict as
-    without it; ``rho`` is held to at least 0.5). Where no smooth misfit shows at all
-    (a fitted model's residual is white, its lags slightly negative), the
-    whole residual is noise (``c1`` within two standard errors of 0, ``var / sqrt(n)``).
+    The noise is independent from point to point (Poisson counts and detector noise on
+    averaged bins); a misfit is not: at 3 or more points per FWHM its autocorrelation at
+    lags 1 and 2 is positive (a shifted or broadened peak's misfit). So the residual is
+    white when neither lag's autocovariance (from neighbouring grid rows only) exceeds
+    two standard errors of 0 (``var / sqrt(n)``). A fitted model's own residual is
+    slightly anticorrelated (the fit takes up some of the noise), which reads as white.
+    The share of the residual that is noise cannot be read this way where a misfit
+    shows: at 4 points per FWHM a misfit decorrelates within a lag or two, and a
+    noise-free spectrum read 43 % "noise".
     """
     r = np.asarray(resid, dtype=float)
-    if r.size < 16:
-        return 0.0
     step1 = np.flatnonzero(np.diff(rows) == 1)
     step2 = np.flatnonzero(rows[2:] - rows[:-2] == 2)
-    if step1.size < 8 or step2.size < 8:
-        return 0.0
+    if step1.size < 16 or step2.size < 16:
+        return False
     var = float(r @ r) / r.size
-    c1 = float(np.mean(r[step1] * r[step1 + 1]))
-    c2 = float(np.mean(r[step2] * r[step2 + 2]))
-    if c1 <= 2.0 * var / math.sqrt(step1.size):  # no smooth misfit shows beyond chance
-        return var * r.size
-    rho = float(np.clip((c2 / c1) ** (1.0 / 3.0), 0.5, 1.0)) if c2 > 0.0 else 0.5
-    smooth = min(c1 / rho, var)
-    return max(var - smooth, 0.0) * r.size
+    for lag, at in ((1, step1), (2, step2)):
+        if float(np.mean(r[at] * r[at + lag])) > 2.0 * var / math.sqrt(at.size):
+            return False
+    return True
 
 
 def _fit_instrument(
@@ -477,22 +469,21 @@ def _fit_instrument(
         return rss(ins, par["pc"], par["pb"])
 
     def beats(val: float, ref: tuple[Instrument, float, float], gain: float) -> bool:
-        """Whether a shape's residual ``val`` beats the reference's by ``gain``.
+        """Whether a shape's residual ``val`` beats the reference's by ``gain`` (a share).
 
-        The share is of the reference's residual above its white noise
-        (:func:`_white_share`): a tail fits the misfit, never the noise, so at a low
-        S/N the share of the whole residual reads a true tail's gain as small (a 0.8
-        FWHM tail at apex S/N 30 gained 0.4 % of it, 0.7-1 FWHM tails in the noise
-        sweep 3.5-4 %). The gain must also be
-        worth its parameters against the noise (a BIC's ln n per parameter, two).
+        Where the reference's residual is white noise (:func:`_is_white`: no misfit
+        shows beyond it), a share of it says nothing about the shape: a 0.8 FWHM tail at
+        apex S/N 30 gained 0.4 % of a residual that was all noise, and was read as a
+        Gaussian of R 11,400 at -27 ppm (true 15,000, +7). There the gain must only be
+        worth its parameters against the noise (a BIC: ln n noise variances each, two).
         """
         ref_rss = rss(*ref)
         b = ref[2] / 1000.0
         d = _trial_design(sub, pats, g, ref[0], (ref[1] - b * centre, b), knot_mz, rows, hats)
         fit = _fit_round(sub, d, y, sub.form_init, 4)
-        white = _white_share(y - fit["fit"].model, rows)
-        floor = 2.0 * math.log(max(y.size, 2)) * white / max(y.size, 1)
-        return ref_rss - val >= max(gain * (ref_rss - white), floor)
+        if _is_white(y - fit["fit"].model, rows):
+            return ref_rss - val >= 2.0 * math.log(max(y.size, 2)) * ref_rss / max(y.size, 1)
+        return val < (1.0 - gain) * ref_rss
 
     def along(name: str, x0: float, step: float, lo: float, hi: float) -> None:
         nonlocal ins
