@@ -338,20 +338,22 @@ def test_the_ends_of_a_wide_window_are_moved_by_an_alias_step() -> None:
     assert res.calibration is not None and res.calibration.ppm_slope * 1000 < -3.5
 
 
-def test_a_residual_is_white_when_no_misfit_shows_beyond_its_noise() -> None:
-    """The tail rule's switch: white noise is white; a peak-shaped misfit (4 rows per FWHM)
-    under the same noise is not, nor alone; rows that are not neighbours give no lags."""
-    from nanoalloy.ms.assign.instrument import _is_white
+def test_the_misfit_share_of_a_residual_leaves_out_its_noise() -> None:
+    """The tail rule's misfit: white noise has none; a peak-shaped misfit (4 rows per FWHM)
+    under noise is read about right, never above the whole; rows that are not
+    neighbours give no lags (all of it counts)."""
+    from nanoalloy.ms.assign.instrument import _misfit_share
 
     rng = np.random.default_rng(5)
     rows = np.arange(8000)
     noise = rng.normal(0.0, 1.0, rows.size)
-    assert _is_white(noise, rows)
+    assert _misfit_share(noise, rows) == 0.0
     u = np.arange(rows.size) % 40 - 20.0  # a peak-shaped misfit every 40 rows
-    misfit = 1.0 * np.exp(-0.5 * (u / (4 / 2.355)) ** 2)
-    assert not _is_white(misfit + noise, rows)
-    assert not _is_white(misfit, rows)
-    assert not _is_white(noise, rows * 3)
+    misfit = 3.0 * np.exp(-0.5 * (u / (4 / 2.355)) ** 2)
+    got = _misfit_share(misfit + noise, rows)
+    assert 0.8 * float(misfit @ misfit) <= got <= float((misfit + noise) @ (misfit + noise))
+    assert _misfit_share(misfit, rows) >= 0.95 * float(misfit @ misfit)
+    assert _misfit_share(noise, rows * 3) == pytest.approx(float(noise @ noise))
 
 
 def test_gaussian_peaks_keep_a_gaussian_shape_and_their_calibration() -> None:
