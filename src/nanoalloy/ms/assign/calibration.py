@@ -24,7 +24,7 @@ from .design import (
 )
 
 if TYPE_CHECKING:
-    pass
+    from ..library import CandidateLibrary
 
 __all__: list[str] = []
 
@@ -310,8 +310,55 @@ def _refine_calibration(
     return best[0] - b * centre, b
 
 
+def _swap_ppm(
+    prob: _Problem, state: dict[str, Any], lib: CandidateLibrary, pats: list[Any] | None
+) -> tuple[float, float]:
+    """ppm by which an Au/Ag swap against four Na+/H+ exchanges moves the isotope comb,
+    and the ppm of one isotope step.
+
+    The monoisotopic mass changes by ``m(Au) - m(Ag) - 4 (m(Na) - m(H))``
+    (2.134 Da), about two isotope peaks: what is left is where the swapped comb
+    sits against the fitted one. It is read off the isotope patterns of the
+    fitted cluster ions (the peak of the swapped pattern nearest to each one's
+    apex; the aggregated peaks of Ag-rich clusters are ~1.000 Da apart, not the
+    1.00336 of 13C), signal-weighted; ~0.13 Da, 12-14 ppm for an Au44 cluster.
+    Without patterns, two steps of 1.001 Da are taken.
+    """
+    from ...chem.isotopes import monoisotopic_mass
+
+    d = (
+        monoisotopic_mass({"Au": 1})
+        - monoisotopic_mass({"Ag": 1})
+        - 4 * (monoisotopic_mass({"Na": 1}) - monoisotopic_mass({"H": 1}))
+    )
+    ion = state["fit"].ion[: prob.idx.size]
+    cl = np.flatnonzero(~prob.free_group[prob.group] & (ion > 0))
+    if not cl.size:
+        return 13.0, 100.0
+    ppm = np.empty(cl.size)
+    iso = np.empty(cl.size)
+    for n, k in enumerate(cl.tolist()):
+        i = int(prob.idx[k])
+        z = abs(lib.candidates[i].charge) or 1
+        mass = z * float(lib.mz_average[i])
+        iso[n] = 1e6 * 1.001 / mass
+        if pats is None or len(pats[i]) < 2:
+            ppm[n] = 1e6 * abs(d - 2 * 1.001) / mass
+            continue
+        pat = pats[i]
+        top = int(np.argmax(pat.probability))
+        apex = float(pat.mz[top])
+        moved = pat.mz - d / z
+        j = int(np.argmin(np.abs(moved - apex)))
+        ppm[n] = 1e6 * abs(apex - float(moved[j])) / apex
+        nb = top + 1 if top + 1 < len(pat) else top - 1
+        iso[n] = 1e6 * abs(float(pat.mz[nb]) - apex) / apex
+    return float(np.average(ppm, weights=ion[cl])), float(np.average(iso, weights=ion[cl]))
+
+
 WALK_STEPS = ((4.0, 4.0), (2.0, 2.0), (1.0, 1.0))
-"""The shrinking 3 x 3 grids of :func:`_walk_calibration` (ppm at the centre, ppm per 1000 m/z)."""
+"""The shrinking 3 x 3 grids of :func:`_walk_calibration` by default (ppm at the centre, ppm
+per 1000 m/z)."""
 
 
 def _walk_calibration(
@@ -323,6 +370,7 @@ def _walk_calibration(
     b: float,
     form_w: np.ndarray,
     *,
+    steps: tuple[tuple[float, float], ...] = WALK_STEPS,
     limit_ppm: float = math.inf,
     noise: float = 0.0,
 ) -> tuple[float, float, dict[str, Any]]:
@@ -333,7 +381,7 @@ def _walk_calibration(
     calibration and the last fit at it.
     """
     state: dict[str, Any] = {}
-    for step in WALK_STEPS:
+    for step in steps:
         a, b = _refine_calibration(
             prob, design, g, gy, a, b, step=step, form_w=form_w, limit_ppm=limit_ppm, noise=noise
         )

@@ -120,6 +120,7 @@ from .calibration import (
     _coarse_calibration,
     _pivot_calibration,
     _screen_calibration,
+    _swap_ppm,
     _walk_calibration,
     _window_shifts,
 )
@@ -136,7 +137,7 @@ from .priors import ZOOM_ADDUCT_WEIGHT, adduct_load, check_priors
 from .result import Assignment
 from .selection import _group_signal, _subset, select
 from .tables import _empty, _tables
-from .uncertainty import CALIBRATION_PRIOR_PPM, _n_params, _swap_ppm, assess
+from .uncertainty import CALIBRATION_PRIOR_PPM, _n_params, assess
 
 if TYPE_CHECKING:
     pass
@@ -475,14 +476,23 @@ def assign(
     # offset and slope together, in shrinking 3 x 3 grids of full refits; then the ends
     # of a wide window moved by an alias step each (the coarse searches have no slope)
     if calibrate:
-        walk = {"limit_ppm": calibration_range_ppm, "noise": noise}
+        lim = calibration_range_ppm
         cal_a, cal_b, state = _walk_calibration(
-            prob, design, g, gy, cal_a, cal_b, state["fit"].form, **walk
+            prob, design, g, gy, cal_a, cal_b, state["fit"].form, limit_ppm=lim, noise=noise
         )
         if design.mz[-1] - design.mz[0] >= PIVOT_MIN_SPAN_MZ:
             step = _swap_ppm(prob, state, lib, pats)[0]
             pivot = _pivot_calibration(
-                prob, design, g, gy, cal_a, cal_b, state["fit"].form, delta_ppm=step, **walk
+                prob,
+                design,
+                g,
+                gy,
+                cal_a,
+                cal_b,
+                state["fit"].form,
+                delta_ppm=step,
+                limit_ppm=lim,
+                noise=noise,
             )
             if pivot is not None:
                 cal_a, cal_b, state = pivot

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..._parallel import pmap
+from .calibration import _screen_calibration, _swap_ppm, _walk_calibration
 from .design import _calibrated, _fit_round, _fit_started, _read_deficit
 from .priors import ADDUCT_WEIGHT, PRIOR_WEIGHT, adduct_load, family_scores
 from .selection import Trial, _group_signal, _subset
@@ -466,52 +467,6 @@ def _with_share(h: Hypothesis, share: float) -> Hypothesis:
     )
 
 
-def _swap_ppm(
-    prob: _Problem, state: dict[str, Any], lib: CandidateLibrary, pats: list[Any] | None
-) -> tuple[float, float]:
-    """ppm by which an Au/Ag swap against four Na+/H+ exchanges moves the isotope comb,
-    and the ppm of one isotope step.
-
-    The monoisotopic mass changes by ``m(Au) - m(Ag) - 4 (m(Na) - m(H))``
-    (2.134 Da), about two isotope peaks: what is left is where the swapped comb
-    sits against the fitted one. It is read off the isotope patterns of the
-    fitted cluster ions (the peak of the swapped pattern nearest to each one's
-    apex; the aggregated peaks of Ag-rich clusters are ~1.000 Da apart, not the
-    1.00336 of 13C), signal-weighted; ~0.13 Da, 12-14 ppm for an Au44 cluster.
-    Without patterns, two steps of 1.001 Da are taken.
-    """
-    from ...chem.isotopes import monoisotopic_mass
-
-    d = (
-        monoisotopic_mass({"Au": 1})
-        - monoisotopic_mass({"Ag": 1})
-        - 4 * (monoisotopic_mass({"Na": 1}) - monoisotopic_mass({"H": 1}))
-    )
-    ion = state["fit"].ion[: prob.idx.size]
-    cl = np.flatnonzero(~prob.free_group[prob.group] & (ion > 0))
-    if not cl.size:
-        return 13.0, 100.0
-    ppm = np.empty(cl.size)
-    iso = np.empty(cl.size)
-    for n, k in enumerate(cl.tolist()):
-        i = int(prob.idx[k])
-        z = abs(lib.candidates[i].charge) or 1
-        mass = z * float(lib.mz_average[i])
-        iso[n] = 1e6 * 1.001 / mass
-        if pats is None or len(pats[i]) < 2:
-            ppm[n] = 1e6 * abs(d - 2 * 1.001) / mass
-            continue
-        pat = pats[i]
-        top = int(np.argmax(pat.probability))
-        apex = float(pat.mz[top])
-        moved = pat.mz - d / z
-        j = int(np.argmin(np.abs(moved - apex)))
-        ppm[n] = 1e6 * abs(apex - float(moved[j])) / apex
-        nb = top + 1 if top + 1 < len(pat) else top - 1
-        iso[n] = 1e6 * abs(float(pat.mz[nb]) - apex) / apex
-    return float(np.average(ppm, weights=ion[cl])), float(np.average(iso, weights=ion[cl]))
-
-
 def _shifted(
     prob: _Problem,
     design: _Design,
@@ -630,26 +585,21 @@ def _recalibrated(
     Every hypothesis of an ambiguity comparison, the selected one included, goes
     through this same procedure, so that none wins by a better-searched calibration.
     """
-    from .calibration import _refine_calibration, _screen_calibration
-
     a, b = _screen_calibration(prob, design, g, gy)
     y = _calibrated(g.mz, gy, a, b, design.mz)
     trial = _fit_started(prob, design, y, prob.form_init, 6)
-    for step in ((2.0, 2.0), (1.0, 1.0)):
-        a, b = _refine_calibration(
-            prob,
-            design,
-            g,
-            gy,
-            a,
-            b,
-            step=step,
-            form_w=trial["fit"].form,
-            limit_ppm=limit_ppm,
-            noise=noise,
-        )
-        y = _calibrated(g.mz, gy, a, b, design.mz)
-        trial = _fit_round(prob, design, y, trial["fit"].form, 3)
+    a, b, trial = _walk_calibration(
+        prob,
+        design,
+        g,
+        gy,
+        a,
+        b,
+        trial["fit"].form,
+        steps=((2.0, 2.0), (1.0, 1.0)),
+        limit_ppm=limit_ppm,
+        noise=noise,
+    )
     return trial, (float(a), float(b))
 
 
