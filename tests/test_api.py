@@ -47,6 +47,14 @@ def test_import_is_light() -> None:
     assert out.stdout.strip() == ""
 
 
+def test_python_m_runs_the_cli() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "nanoalloy", "--version"], capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == f"nanoalloy {nanoalloy.__version__}"
+
+
 def test_unknown_attribute() -> None:
     with pytest.raises(AttributeError):
         nanoalloy.no_such_thing  # noqa: B018

@@ -36,6 +36,7 @@ LAYERS: dict[str, int] = {
     "commands": 5,
     "cli": 5,
     "__init__": 6,
+    "__main__": 6,
 }
 
 
