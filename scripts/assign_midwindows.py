@@ -8,8 +8,11 @@ of the tallest peak, and assigns it blind (resolving power not in the metadata).
 case: the fitted resolving power and calibration against the simulated ones, the largest TV
 of a family's x distribution, the largest family-fraction error, and whether the most intense
 assigned ion is the true one; the pass count (TV <= 0.05 and fractions within 0.03, the
-sweep's rule) and the count of right strongest ions last. Such a window holds more than one
-envelope (the zoom's alias choice does not run) but few Na+ rungs or charge states.
+sweep's rule) and the count of right strongest ions last, then the coverage of the reported
+sd's (truth within +-2 sd, as :mod:`assign_coverage` counts it; ``--replicates`` bootstrap refits,
+8 as ``assign``'s default). Such a window holds more than one envelope (the zoom's alias choice
+does not run) but few Na+ rungs or charge states: a family's x and its Na+ ladder trade where
+the window hides the ladder's other rungs, and the sd's must say so.
 """
 
 from __future__ import annotations
@@ -19,13 +22,15 @@ import sys
 
 import numpy as np
 import pandas as pd
-from assign_sweep import KINDS, _blind, _errors, _gauss  # scripts/ is sys.path[0] as a script
+from assign_coverage import _cases  # scripts/ is sys.path[0] as a script
+from assign_sweep import KINDS, _blind, _errors, _gauss
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--cases", type=int, default=10)
+    parser.add_argument("--replicates", type=int, default=8, help="bootstrap refits (assign's)")
     args = parser.parse_args(argv)
 
     from nanoalloy.ms.assign import assign
@@ -33,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
 
     rng = np.random.default_rng(args.seed)
     passed = top_right = 0
+    cov_sp: list[bool] = []
+    cov_fam: list[bool] = []
     kinds = list(KINDS)
     for i in range(args.cases):
         kind = kinds[i % len(kinds)]
@@ -55,8 +62,11 @@ def main(argv: list[str] | None = None) -> int:
             seed=int(rng.integers(1000)),
         )
         spec = syn.spectrum
-        res = assign(_blind(spec), replicates=0)
+        res = assign(_blind(spec), replicates=args.replicates)
         tv, frac = _errors(res.species, syn.truth)
+        sp_ok, fam_ok = _cases(res, syn.truth)
+        cov_sp += sp_ok
+        cov_fam += fam_ok
         true_top = str(syn.ions.loc[syn.ions["intensity"].idxmax(), "ion"])
         got_top = str(res.ions.iloc[0]["ion"]) if len(res.ions) else ""
         ok = tv <= 0.05 and frac <= 0.03
@@ -70,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
     print(f"passed {passed} of {args.cases}; strongest ion right in {top_right} of {args.cases}")
+    for what, flags in (("species", cov_sp), ("families", cov_fam)):
+        share = sum(flags) / len(flags) if flags else float("nan")
+        print(f"coverage of the {what}' sd at +-2 sd: {share:.2f} ({sum(flags)} of {len(flags)})")
     return 0
 
 
