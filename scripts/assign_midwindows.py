@@ -8,9 +8,10 @@ of the tallest peak, and assigns it blind (resolving power not in the metadata).
 case: the fitted resolving power and calibration against the simulated ones, the largest TV
 of a family's x distribution, the largest family-fraction error, and whether the most intense
 assigned ion is the true one; the pass count (TV <= 0.05 and fractions within 0.03, the
-sweep's rule) and the count of right strongest ions last, then the coverage of the reported
-sd's (truth within +-2 sd, as :mod:`assign_coverage` counts it; ``--replicates`` bootstrap refits,
-8 as ``assign``'s default). Such a window holds more than one envelope (the zoom's alias choice
+sweep's rule) and the count of right strongest ions last (also counting a true ion within
+5 % of the strongest: rungs 1 and 2 of a Poisson Na+ ladder of mean 2 tie), then the
+coverage of the reported sd's (truth within +-2 sd, as :mod:`assign_coverage` counts it;
+``--replicates`` bootstrap refits, 8 as ``assign``'s default). Such a window holds more than one envelope (the zoom's alias choice
 does not run) but few Na+ rungs or charge states: a family's x and its Na+ ladder trade where
 the window hides the ladder's other rungs, and the sd's must say so.
 """
@@ -37,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     from nanoalloy.ms.synth import synthesize
 
     rng = np.random.default_rng(args.seed)
-    passed = top_right = 0
+    passed = top_right = top_tied = 0
     cov_sp: list[bool] = []
     cov_fam: list[bool] = []
     kinds = list(KINDS)
@@ -72,6 +73,10 @@ def main(argv: list[str] | None = None) -> int:
         ok = tv <= 0.05 and frac <= 0.03
         passed += ok
         top_right += got_top == true_top
+        # a tie: the assigned strongest ion is a true ion within 5 % of the true strongest
+        # (the synthesizer's Poisson Na+ ladder of mean 2 has rungs 1 and 2 equal)
+        true_int = dict(zip(syn.ions["ion"].astype(str), syn.ions["intensity"], strict=True))
+        top_tied += true_int.get(got_top, 0.0) >= 0.95 * float(syn.ions["intensity"].max())
         print(
             f"{'ok  ' if ok else 'FAIL'} {kind:8s} {2 * half:.0f} m/z baseline {baseline:.2f} "
             f"R={resolution:.0f}->{res.resolution:.0f} cal={cal:+.1f}->{res.ppm_shift:+.1f} ppm "
@@ -79,7 +84,10 @@ def main(argv: list[str] | None = None) -> int:
             f"{'right' if got_top == true_top else f'{got_top} for {true_top}'}",
             flush=True,
         )
-    print(f"passed {passed} of {args.cases}; strongest ion right in {top_right} of {args.cases}")
+    print(
+        f"passed {passed} of {args.cases}; strongest ion right in {top_right} of {args.cases} "
+        f"({top_tied} counting true ions within 5 % of the strongest)"
+    )
     for what, flags in (("species", cov_sp), ("families", cov_fam)):
         share = sum(flags) / len(flags) if flags else float("nan")
         print(f"coverage of the {what}' sd at +-2 sd: {share:.2f} ({sum(flags)} of {len(flags)})")
