@@ -169,3 +169,18 @@ def test_the_fit_is_not_held_by_its_starting_na_guess(
     assert ions.loc[0, "ion"] == "[Au22Ag3(p-MBA)18-4H]5-"
     assert info["r2"] > 0.98
     assert abs(info["calibration"]["ppm_at_median_mz"] - 1.1) < 5.0
+
+
+def test_a_zoom_is_not_given_to_an_alias_by_the_noise_its_reads_lose(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """[Au12Ag32(p-MBA)30]4- alone in 4 m/z (2600.7-2604.7), Gaussian, R 20,000, +10 ppm, apex
+    S/N 300 (a second stranger's generator, IsoSpecPy): the noise level of a window full of
+    signal, read on peak flanks, made the noise lost by reads between samples decide among
+    the calibration's aliases, and the fit went to [Au14Ag30(p-MBA)27Cl3+8Na-8H]4- at -75 ppm
+    (x = 8 in the same setting was right)."""
+    info, ions, _ = _assign(
+        tmp_path, capsys, "au12ag32_pmba_4minus_4mz.csv", "--preset", "auag44-pmba-windows"
+    )
+    assert ions.loc[0, "ion"] == "[Au12Ag32(p-MBA)30]4-"
+    assert abs(info["calibration"]["ppm_at_median_mz"] - 10.0) < 3.0
