@@ -589,3 +589,28 @@ def test_the_instrument_search_fits_the_strongest_stretches_spread_over_the_rang
     # and a contiguous stretch of signal is taken whole (a chunk, not scattered rows)
     first = int(np.flatnonzero(got)[0])
     assert got[first : first + _CHUNK].all()
+
+
+def test_an_orbitrap_resolving_power_falling_with_m_z_is_fitted() -> None:
+    """Au25(p-MBA)18 at 3- to 7- over 900-2700 m/z with R = 107,000 (2000 / m)^0.5 (an
+    Orbitrap's law; 160,000 at 900): walked in k at a fixed R0, the exponent crawled along
+    the valley where R0 and k trade (-0.27 after both rounds); R is now held where the
+    strongest peaks measure it while k moves."""
+    pops = pd.DataFrame({"family": ["Au25S18"], "species": ["Au25(p-MBA)18"], "fraction": [1.0]})
+    r2000 = 240_000 * (400 / 2000) ** 0.5
+    syn = synthesize(
+        pops,
+        preset="au25-pmba",
+        mz_range=(900.0, 2700.0),
+        resolution=r2000,
+        resolution_exponent=-0.5,
+        points_per_fwhm=5,
+        calibration_ppm=-20.0,
+        seed=1,
+    )
+    res = assign(Spectrum(syn.spectrum.mz, syn.spectrum.intensity), preset="au25-pmba")
+    ins = res.instrument
+    assert ins is not None
+    assert abs(ins.exponent + 0.5) < 0.1
+    assert abs(float(ins.resolution_at(2000.0)) / r2000 - 1.0) < 0.05
+    assert abs(res.ppm_shift + 20.0) < 1.0
