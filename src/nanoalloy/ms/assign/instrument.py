@@ -457,12 +457,15 @@ def _fit_instrument(
         if instrument.exponent == 0
         else instrument
     )
+    fixed_r, fixed_k = ins.resolution, ins.exponent  # held when not free_resolution
     # the calibration as (ppm at the centre, ppm per 1000 m/z)
     par = {"pc": cal[0] + cal[1] * centre, "pb": cal[1] * 1000.0}
     cache: dict[tuple[float, ...], float] = {}
     hats = _hats(g.mz, knot_mz)[rows]
 
     def rss(cand: Instrument, pc: float, pb: float) -> float:
+        if not free_resolution:  # a given resolving power is held, whatever the shape
+            cand = dataclasses.replace(cand, resolution=fixed_r, exponent=fixed_k)
         key = (cand.resolution, cand.eta, cand.tail, cand.exponent, pc, pb)
         hit = cache.get(key)
         if hit is None:
@@ -691,5 +694,7 @@ def _fit_instrument(
         offset_walk(step_pc)
         if sloped_rss < (1.0 - SHAPE_GAIN) * now():
             par = sloped
+    if not free_resolution:
+        ins = dataclasses.replace(ins, resolution=fixed_r, exponent=fixed_k)
     b = par["pb"] / 1000.0
     return ins, (par["pc"] - b * centre, b)

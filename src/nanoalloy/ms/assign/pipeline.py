@@ -440,7 +440,10 @@ def assign(
         return chosen(Instrument(r), d, completed(d, fits) if calibrate else fits)
 
     def tailed_start(best: Start) -> Start:
-        r_tail = min(best[1].resolution * 1.3, r_max)
+        # (its core narrower than the Gaussian's, unless the resolving power was given)
+        r_tail = (
+            float(resolution) if resolution is not None else min(best[1].resolution * 1.3, r_max)
+        )
         ins = Instrument(r_tail, tail=TAIL_START)
         mid = float(np.median(best[2].mz))
         centre = best[3][0] + best[3][1] * mid - _mode(ins) * 1e6 / r_tail
@@ -701,7 +704,7 @@ def assign(
     if note:
         out = _unidentified(out, prob0)
     message = "; ".join(m for m in (note or out.message, _unexplained_note(out, p.name)) if m)
-    return replace(out, instrument=instrument, message=message)
+    return replace(out, instrument=instrument, message=message, peak_shape=peak_shape)
 
 
 def _either_polarity(spectrum: Spectrum, settings: dict[str, Any]) -> Assignment:

@@ -109,6 +109,8 @@ class Assignment:
     _render: tuple[Any, ...] = field(default=(), repr=False)
     instrument: Instrument | None = None
     """Fitted peak shape and resolving power R(m/z) (None: Gaussian at :attr:`resolution`)."""
+    peak_shape: str = "auto"
+    """The peak shape asked for (``auto``: the residual chose among them)."""
 
     # ------------------------------------------------------------------ derived
     @property
@@ -154,7 +156,7 @@ class Assignment:
             "message": self.message,
             "points": len(self.spectrum),
             "resolution": round(self.resolution, 1),
-            "instrument": None if self.instrument is None else self.instrument.describe(),
+            "instrument": None if self.instrument is None else self._described(),
             "noise": self.noise,
             "r2": self.r2,
             "rmse": self.rmse,
@@ -190,11 +192,22 @@ class Assignment:
         cols = ["species", "family", "ambiguity_group", "ambiguity_share", "abundance"]
         return [{k: _jsonable(v) for k, v in r.items()} for r in rows[cols].to_dict("records")]
 
+    def _described(self) -> dict[str, Any]:
+        """The instrument's description, its ``peak_shape`` the one asked for when not auto."""
+        assert self.instrument is not None
+        ins = dict(self.instrument.describe())
+        if self.peak_shape != "auto":
+            # the shape asked for, whose parameter the fit may have taken to 0 (a tail of
+            # 0 FWHM is a Gaussian: ``peak_shape_fitted`` says what the parameters make)
+            ins["peak_shape_fitted"] = ins["peak_shape"]
+            ins["peak_shape"] = self.peak_shape
+        return ins
+
     def instrument_summary(self) -> dict[str, Any]:
         """Fitted instrument and calibration (what ``instrument.json`` holds)."""
         cal = self.calibration
         ins = (
-            self.instrument.describe()
+            self._described()
             if self.instrument is not None
             else {
                 "peak_shape": "gaussian",
