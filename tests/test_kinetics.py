@@ -516,3 +516,24 @@ def test_cli_fit_kinetics_says_it_used_the_window_share(tmp_path: Path, capsys) 
     assert json.loads((out / "fit.json").read_text())["response"] == "window_share"
     assert main([*args, "--no-response", "--overwrite"]) == 0
     assert json.loads((out / "fit.json").read_text())["response"] == "none"
+
+
+def test_simulation_result_is_a_rich_object(tmp_path: Path) -> None:
+    """Issue 5: ``nanoalloy.simulate(...)`` returns DataFrames, ``.plot()`` and ``_repr_html_``."""
+    import nanoalloy
+
+    res = nanoalloy.simulate({"Au44": 3.0, "Ag44": 1.0}, hours=2.0)
+    fam = res.families
+    assert list(fam.columns) == ["time_h", "family", "fraction", "mean_x"]
+    last = fam[fam["time_h"] == res.times[-1]]
+    assert last["fraction"].sum() == pytest.approx(1.0)
+    assert dict(zip(last["family"], last["fraction"], strict=True)) == pytest.approx(
+        res.summary["fractions"]
+    )
+    fig = res.plot()
+    assert len(fig.axes) == 2
+    res.plot(tmp_path / "tc.png", title="3:1")
+    assert (tmp_path / "tc.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    html = res._repr_html_()
+    assert "<table>" in html and "M44S27" in html and "Au44 3" in html
+    assert "2 h" in repr(res)

@@ -105,40 +105,8 @@ def feed_from_args(args: argparse.Namespace) -> dict[str, float]:
 
 
 def plot_timecourse(result: Any, path: Path, *, title: str = "") -> None:
-    """Family fractions and mean x against time (matplotlib, Agg)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    from ..kinetics import FAMILIES
-
-    tc = result.family_timecourse()
-    t = result.times
-    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(6.4, 6.0), sharex=True)
-    colors = {"M44S30": "tab:blue", "M44S27": "tab:green", "M44S26": "tab:orange"}
-    for f in FAMILIES:
-        ax1.plot(t, tc[f], color=colors[f], label=f)
-        shown = np.where(tc[f] > 1e-3, tc[f + ":x"], np.nan)  # hide x of vanished families
-        ax2.plot(t, shown, color=colors[f], label=f)
-    for a in result.additions:
-        for ax in (ax1, ax2):
-            ax.axvline(a.time_h, color="grey", ls=":", lw=1)
-    pos = t[t > 0]
-    if pos.size and pos[-1] / pos[0] > 50:
-        ax2.set_xscale("symlog", linthresh=float(pos[0]))
-    ax1.set_ylabel("fraction of 44-metal clusters")
-    ax1.set_ylim(-0.02, 1.02)
-    ax1.legend(frameon=False)
-    ax2.set_ylabel("mean x (Au atoms)")
-    ax2.set_ylim(0, 44)
-    ax2.set_xlabel("time (h)")
-    if title:
-        ax1.set_title(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    """Family fractions and mean x against time (:meth:`SimulationResult.plot`)."""
+    result.plot(path, title=title)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -184,6 +184,78 @@ class SimulationResult:
         out["conservation"] = dict(self.conservation)
         return out
 
+    @property
+    def families(self) -> pd.DataFrame:
+        """Long table: time_h, family, fraction (of all 44-metal clusters), mean_x (NaN once
+        a family has vanished)."""
+        import pandas as pd
+
+        tc = self.family_timecourse()
+        return pd.DataFrame(
+            {
+                "time_h": np.tile(self.times, len(FAMILIES)),
+                "family": np.repeat(np.array(FAMILIES), self.times.size),
+                "fraction": np.concatenate([tc[f] for f in FAMILIES]),
+                "mean_x": np.concatenate([tc[f + ":x"] for f in FAMILIES]),
+            }
+        )
+
+    def plot(self, path: str | Path | None = None, /, *, title: str = "") -> Any:
+        """Family fractions and mean x against time; saved to ``path`` when given.
+
+        Returns the matplotlib :class:`~matplotlib.figure.Figure`.
+        """
+        from matplotlib.figure import Figure  # no pyplot: no backend or global state touched
+
+        tc = self.family_timecourse()
+        t = self.times
+        fig = Figure(figsize=(6.4, 6.0), layout="constrained")
+        ax1, ax2 = fig.subplots(2, 1, sharex=True)
+        colors = {"M44S30": "tab:blue", "M44S27": "tab:green", "M44S26": "tab:orange"}
+        for f in FAMILIES:
+            ax1.plot(t, tc[f], color=colors[f], label=f)
+            shown = np.where(tc[f] > 1e-3, tc[f + ":x"], np.nan)  # hide x of vanished families
+            ax2.plot(t, shown, color=colors[f], label=f)
+        for a in self.additions:
+            for ax in (ax1, ax2):
+                ax.axvline(a.time_h, color="grey", ls=":", lw=1)
+        pos = t[t > 0]
+        if pos.size and pos[-1] / pos[0] > 50:
+            ax2.set_xscale("symlog", linthresh=float(pos[0]))
+        ax1.set_ylabel("fraction of 44-metal clusters")
+        ax1.set_ylim(-0.02, 1.02)
+        ax1.legend(frameon=False)
+        ax2.set_ylabel("mean x (Au atoms)")
+        ax2.set_ylim(0, 44)
+        ax2.set_xlabel("time (h)")
+        if title:
+            ax1.set_title(title)
+        if path is not None:
+            fig.savefig(path, dpi=120)
+        return fig
+
+    def _repr_html_(self) -> str:
+        """Feed, run length and the final family fractions and mean x (Jupyter)."""
+        import html
+
+        s = self.summary
+        feed = ", ".join(f"{k} {v:g}" for k, v in self.feed.items())
+        mean = {f: "" if v is None else f"{v:.2f}" for f, v in s["mean_x"].items()}
+        rows = "".join(
+            f"<tr><td>{f}</td><td>{s['fractions'][f]:.3f}</td><td>{mean[f]}</td></tr>"
+            for f in FAMILIES
+        )
+        return (
+            f"<div><b>SimulationResult</b>: feed {html.escape(feed)}, {self.times[-1]:g} h, "
+            f"{len(self.additions)} additions"
+            "<table><tr><th>family</th><th>fraction</th><th>mean x (Au)</th></tr>"
+            f"{rows}</table></div>"
+        )
+
+    def __repr__(self) -> str:
+        feed = ", ".join(f"{k} {v:g}" for k, v in self.feed.items())
+        return f"<SimulationResult feed {feed}, {self.times[-1]:g} h, {self.times.size} times>"
+
     def family_timecourse(self) -> dict[str, FloatArray]:
         """Per family: fraction and mean x against time (keys ``FAMILY`` and ``FAMILY:x``)."""
         cl = self.clusters
