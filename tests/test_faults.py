@@ -82,6 +82,21 @@ def test_scheduler_without_workers_gives_up_after_the_printed_timeout(tmp_path: 
     assert lines[0] == f"nanoalloy batch: connecting to {address}, waiting up to 3 s for a worker"
     line = _one_error_line("\n".join(lines[1:]), "batch")
     assert "no Dask worker joined" in line and "within 3 s" in line
+    assert not (tmp_path / "out").exists()  # the folder it made is not left behind, empty
+
+
+def test_unreachable_scheduler_leaves_no_output_folder(tmp_path: Path) -> None:
+    files = _spectra(tmp_path / "in", 1)
+    proc = subprocess.run(
+        [sys.executable, "-m", "nanoalloy.cli", "batch", *map(str, files), "--out",
+         str(tmp_path / "out"), "--scheduler", "tcp://127.0.0.1:1", "--worker-timeout", "3",
+         "--no-progress"],
+        env=ENV, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 1
+    line = _one_error_line(proc.stderr.strip().splitlines()[-1], "batch")
+    assert "cannot reach the Dask scheduler" in line
+    assert not (tmp_path / "out").exists()
 
 
 _SLOW_BATCH = """

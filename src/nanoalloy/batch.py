@@ -47,6 +47,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -320,7 +321,6 @@ def run_batch(
         The scheduler is unreachable or lost, or no worker joined within
         ``worker_timeout``.
     """
-    from .ms.io import check_regular_file
     from .results.series import collect_inputs
 
     if workers < 1:
@@ -329,7 +329,41 @@ def run_batch(
         raise InputError(f"worker timeout must be > 0 seconds, got {worker_timeout}")
     files = collect_inputs(inputs)
     out = Path(out)
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
+    try:
+        return _run_batch(
+            files, out, preset=preset, workers=workers, scheduler=scheduler,
+            processes=processes, progress=progress, assign_kwargs=assign_kwargs,
+            assign_fn=assign_fn, client=client, fail_fast=fail_fast,
+            worker_timeout=worker_timeout, columns=columns,
+        )  # fmt: skip
+    except BaseException:
+        # a folder this run made and nothing was written to (the scheduler unreachable, no
+        # worker, Ctrl-C before the first result) goes again: no empty DIR is left behind
+        if created and not any(p.is_file() for p in out.rglob("*")):
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+
+
+def _run_batch(
+    files: list[Path],
+    out: Path,
+    *,
+    preset: str,
+    workers: int,
+    scheduler: str | None,
+    processes: bool,
+    progress: bool,
+    assign_kwargs: dict[str, Any] | None,
+    assign_fn: Callable[..., Any] | None,
+    client: Any,
+    fail_fast: bool,
+    worker_timeout: float,
+    columns: str | Sequence[int | str] | None,
+) -> BatchResult:
+    """:func:`run_batch` into the existing folder ``out``."""
+    from .ms.io import check_regular_file
     from .output import clean_stale_parts_in
 
     clean_stale_parts_in(out)  # parts of killed runs: combined tables, manifest
