@@ -114,6 +114,14 @@ def test_series_write(tmp_path: Path) -> None:
     assert {"label", "time_h", "family", "au", "ag", "ligands", "abundance", "abundance_sd"} <= set(
         back.columns
     )
+    # each spectrum is written whole and exact enough to be assigned again (the demo's were
+    # min-max decimated and written to 6 digits: m/z to 0.01, ~4 ppm)
+    series = _ratio_series()
+    spec = series.points[0].spectrum
+    again = pd.read_csv(out / "spectra" / "000.csv")
+    assert len(again) == len(spec)
+    assert np.abs(again["mz"].to_numpy() - spec.mz).max() < 1e-6
+    assert np.allclose(again["intensity"], spec.intensity, rtol=1e-6, atol=0.0)
 
 
 def _time_file(tmp_path: Path) -> Path:

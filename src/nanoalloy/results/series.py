@@ -612,6 +612,10 @@ def run_series(
     return series
 
 
+SPECTRUM_POINTS = 200_000
+"""``spectra/NNN.csv`` holds a spectrum whole up to this many points (min-max decimated beyond)."""
+
+
 def write_series_data(series: Series, folder: str | Path, /) -> None:
     """Write ``series.csv`` and the other tables, ``spectra/NNN.csv`` and ``run.json``."""
     import json
@@ -635,11 +639,14 @@ def write_series_data(series: Series, folder: str | Path, /) -> None:
         mz = np.asarray(p.spectrum.mz, dtype=float)
         y = np.asarray(p.spectrum.intensity, dtype=float)
         cols = [y] if p.assigned.model is None else [y, p.assigned.model]
-        mz_d, *rest = decimate(mz, *cols)
-        data = {"mz": np.round(mz_d, 5), "intensity": rest[0]}
+        # whole up to SPECTRUM_POINTS (a spectrum read back must assign as the original: the
+        # demo's were min-max decimated and written to 6 digits, m/z to 0.01, ~4 ppm, and
+        # re-assigned 8 ppm off with wings), min-max decimated beyond; m/z to 1e-6
+        mz_d, *rest = decimate(mz, *cols, max_points=SPECTRUM_POINTS)
+        data: dict[str, Any] = {"mz": np.char.mod("%.6f", mz_d), "intensity": rest[0]}
         if len(rest) > 1:
             data["model"] = rest[1]
-        pd.DataFrame(data).to_csv(spec_dir / f"{i:03d}.csv", index=False, float_format="%.6g")
+        pd.DataFrame(data).to_csv(spec_dir / f"{i:03d}.csv", index=False, float_format="%.7g")
     run = {
         "title": series.title,
         "preset": series.preset,
