@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -212,7 +213,7 @@ def test_ion_forms_of_a_family_with_one_species_per_x() -> None:
 
 BAD = [
     ("unknown metal", BASE.replace("Ag = [0, 4]", "Xx = [0, 4]"), r"unknown metal 'Xx' in 'metals'"),
-    ("unknown ligand", BASE.replace("PET = 18", "FOO = 18"), r"'shell\.FOO': unknown ligand 'FOO'.*register"),
+    ("unknown ligand", BASE.replace("PET = 18", "FOO = 18"), r"'shell\.FOO': unknown ligand 'FOO'.*--ligands FILE to assign"),
     ("empty range", BASE.replace("Ag = [0, 4]", "Ag = [4, 0]"), r"'metals\.Ag' = \[4, 0\] is an empty range"),
     ("ranges miss n_metals", BASE.replace('name = "A"\n', 'name = "A"\nn_metals = 40\n'), r"never to n_metals = 40"),
     ("overlapping families", BASE + BASE[BASE.index("[[family]]"):].replace('name = "A"', 'name = "B"').replace("Au = [21, 25], Ag = [0, 4]", "Au = [19, 21], Ag = [4, 6]"), r"families 'A' and 'B' overlap \(both hold Au21Ag4\(PET\)18"),
@@ -408,3 +409,41 @@ x = "Au"
     assert all(c.electrons == 18 and c.halides == 2 for c in two)  # 44 - 30 + 4
     lib = enumerate_candidates(p)
     assert sum(count_candidates(p).values()) == len(lib) == 3 * 3 * 3  # x, halides, Na 0-2
+
+
+def test_assign_takes_the_ligands_a_preset_names(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A preset naming a ligand of one's own: the error says how (``--ligands FILE`` to
+    ``assign``), and ``assign --ligands`` then reads the spectrum with it (the error named a
+    flag ``assign`` did not have)."""
+    import pandas as pd
+
+    from nanoalloy.chem.ligands import DEFAULT_LIGANDS
+    from nanoalloy.cli import main
+    from nanoalloy.ms.io import write_csv
+    from nanoalloy.ms.synth import synthesize
+
+    ligs = tmp_path / "ligands.toml"
+    ligs.write_text('[ligand.SBu]\nformula = "C4H9S"\nacidic_protons = 0\n')
+    preset = tmp_path / "au25-sbu.toml"
+    preset.write_text(
+        'format = 2\nname = "au25-sbu"\nmetals = ["Au"]\n\n[[family]]\nname = "Au25"\n'
+        "n_metals = 25\nmetals = { Au = [25, 25] }\nshell = { SBu = 18 }\ncore_charge = -1\n"
+        "ion_charges = [-1]\n"
+    )
+    reg = DEFAULT_LIGANDS.from_toml(ligs)
+    p = load_preset(preset, registry=reg)
+    pops = pd.DataFrame({"family": ["Au25"], "species": ["[Au25(SBu)18]-"], "fraction": [1.0]})
+    syn = synthesize(pops, preset=p, mz_range=(6500.0, 6640.0), resolution=15_000, seed=1,
+                     polarity="negative")  # fmt: skip
+    spec = tmp_path / "s.csv"
+    write_csv(syn.spectrum, spec)
+    argv = ["assign", str(spec), "--preset", str(preset), "--polarity", "negative", "--no-plot",
+            "--no-report"]  # fmt: skip
+    assert main([*argv, "--out", str(tmp_path / "a")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "pass --ligands FILE to assign" in err[0]
+    assert main([*argv, "--ligands", str(ligs), "--out", str(tmp_path / "b")]) == 0
+    got = pd.read_csv(tmp_path / "b" / "ions.csv")
+    assert got.loc[0, "ion"] == "[Au25(SBu)18]-"

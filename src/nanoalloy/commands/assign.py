@@ -36,6 +36,7 @@ import argparse
 import json
 import math
 import sys
+from typing import Any
 
 from ..errors import InputError
 
@@ -48,6 +49,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("spectrum", help="profile spectrum (mzML, mzXML, CSV, TSV, TXT)")
     parser.add_argument(
         "--preset", default="auag44-pmba", help="candidate preset name or TOML path"
+    )
+    parser.add_argument(
+        "--ligands",
+        metavar="TOML",
+        help="extra ligand definitions ([ligand.NAME] tables) that the preset names",
     )
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--scan", type=int, metavar="N", help="0-based scan index")
@@ -133,7 +139,21 @@ def run(args: argparse.Namespace) -> int:
 
     off = set(args.no_prior)
     priors = () if "all" in off else tuple(p for p in PRIORS if p not in off)
+    preset: Any = args.preset
+    if args.ligands:
+        from ..ms.library import load_preset
+        from .mz import registry_from_args
+
+        preset = load_preset(args.preset, registry=registry_from_args(args))
     spectrum = read(args.spectrum, scan=args.scan, time=args.time, columns=args.columns)
+    rt = spectrum.metadata.get("rt_min")
+    if args.time is not None and isinstance(rt, int | float) and abs(rt - args.time) > 0.5:
+        # the nearest scan, however far: say which one was taken
+        print(
+            f"nanoalloy assign: no scan at {args.time:g} min; assigned the nearest, "
+            f"at {rt:g} min (scan {spectrum.metadata.get('index', '?')})",
+            file=sys.stderr,
+        )
     clipped = int(spectrum.metadata.get("clipped_negative", 0))
     if clipped:
         print(
@@ -143,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
         )
     result = assign(
         spectrum,
-        preset=args.preset,
+        preset=preset,
         resolution=args.resolution,
         calibrate=not args.no_calibrate,
         cache=not args.no_cache,

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from ..chem.formula import Ion, make_ion
-from ..chem.ligands import CATIONS
+from ..chem.ligands import CATIONS, LigandRegistry
 from ..errors import PresetError
 from .preset import (
     ComplexSpec,
@@ -166,8 +166,10 @@ def _forms(
     acidic: int,
     cations: Sequence[str] = (),
     max_cations: int = 0,
+    registry: LigandRegistry | None = None,
 ) -> list[tuple[Ion, int, int, str, int]]:
-    """(ion, Na+, H+ removed, cation, cations) of every form of a core."""
+    """(ion, Na+, H+ removed, cation, cations) of every form of a core (its ligands named in
+    ``registry``, the preset's: a ligand of the user's own is not in the default one)."""
     out = []
     q = core.core_charge
     metals, ligs = core.metals, core.ligands
@@ -177,11 +179,12 @@ def _forms(
             if h < 0 or h > acidic:
                 continue
             adducts = {"Na": na, "H": -h}
-            out.append((make_ion(metals, ligs, charge=z, adducts=adducts), na, h, "", 0))
+            ion = make_ion(metals, ligs, charge=z, adducts=adducts, registry=registry)
+            out.append((ion, na, h, "", 0))
         n = z - q
         if 1 <= n <= max_cations:
             for cat in cations:
-                ion = make_ion(metals, ligs, charge=z, adducts={CATIONS[cat]: n})
+                ion = make_ion(metals, ligs, charge=z, adducts={CATIONS[cat]: n}, registry=registry)
                 out.append((ion, 0, 0, cat, n))
     return out
 
@@ -192,10 +195,10 @@ def _ladder(
     charges: Iterable[int],
     max_na: int,
     acidic: int,
+    registry: LigandRegistry | None = None,
 ) -> list[tuple[Ion, int, int]]:
-    return [
-        (i, na, h) for i, na, h, _, _ in _forms(core, charges=charges, max_na=max_na, acidic=acidic)
-    ]
+    forms = _forms(core, charges=charges, max_na=max_na, acidic=acidic, registry=registry)
+    return [(i, na, h) for i, na, h, _, _ in forms]
 
 
 def _acidic(preset: Preset, sp: Species, halides: int) -> int:
@@ -237,6 +240,7 @@ def species_forms(
             acidic=_acidic(preset, species, halides),
             cations=f.cations,
             max_cations=f.max_cations,
+            registry=preset.registry,
         )
     ]  # fmt: skip
 
@@ -313,7 +317,11 @@ def fragment_forms(preset: Preset, family: str, x: int, /) -> list[Candidate]:
             core = make_ion({a: au, b: ag}, {preset.ligand: nl}, charge=q, registry=preset.registry)
             label = species_label(preset, au, ag, nl)
             for ion, na, h in _ladder(
-                core, charges=[q], max_na=spec.max_na, acidic=nl * preset.acidic_protons
+                core,
+                charges=[q],
+                max_na=spec.max_na,
+                acidic=nl * preset.acidic_protons,
+                registry=preset.registry,
             ):
                 out.append(Candidate(ion, label, "fragment", au, ag, nl, q, 0, na, h, "fragment"))
     return out
@@ -335,7 +343,11 @@ def complex_forms(preset: Preset, /) -> list[Candidate]:
             )
             label = species_label(preset, au, ag, nl)
             for ion, na, h in _ladder(
-                core, charges=[-1], max_na=spec.max_na, acidic=nl * preset.acidic_protons
+                core,
+                charges=[-1],
+                max_na=spec.max_na,
+                acidic=nl * preset.acidic_protons,
+                registry=preset.registry,
             ):
                 out.append(Candidate(ion, label, "complex", au, ag, nl, -1, 0, na, h, "complex"))
     return out

@@ -455,7 +455,9 @@ def _ligand(name: Any, key: str, where: str, reg: LigandRegistry) -> str:
         return reg.resolve(name).name
     except NanoalloyError as exc:
         raise _fail(
-            where, f"{key!r}: {exc} (or register it in a ligand TOML file: --ligands FILE)"
+            where,
+            f"{key!r}: {exc} (or define it in a ligand TOML file, [ligand.NAME] tables, and "
+            "pass --ligands FILE to assign or preset check)",
         ) from None
 
 
