@@ -470,10 +470,11 @@ def test_overrides_and_reporting(tmp_path: Path) -> None:
     info = json.loads((tmp_path / "out" / "instrument.json").read_text())
     assert info["peak_shape"] == "gaussian" and info["resolution"] == 20_000.0
     assert info["calibration_ppm_at_median_mz"] == pytest.approx(res.ppm_shift)
-    from nanoalloy.errors import FitError
-
-    with pytest.raises(FitError, match="peak_shape"):
+    # a bad option is a ValueError (issue 2: domain errors subclass the matching builtin)
+    with pytest.raises(ValueError, match="peak_shape"):
         assign(syn.spectrum, peak_shape="lorentzian")
+    with pytest.raises(ValueError, match="resolution"):
+        assign(syn.spectrum, resolution=-1.0)
 
 
 def test_a_given_resolving_power_is_held_whatever_the_shape(tmp_path: Path) -> None:

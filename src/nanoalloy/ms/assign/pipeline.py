@@ -109,7 +109,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..._parallel import pmap, serial_blas
-from ...errors import FitError
+from ...errors import FitError, InputError
 from ..fit import PEAK_SHAPES, Instrument, decimate
 from ..library import Preset, load_preset
 from ..peaks import Calibration
@@ -258,7 +258,9 @@ def assign(
     Raises
     ------
     FitError
-        When the spectrum is empty or centroided, or an option is out of range.
+        When the spectrum is empty, centroided or without signal.
+    InputError
+        When an option is out of range (a ``ValueError``).
 
     Examples
     --------
@@ -285,11 +287,11 @@ def assign(
     if float(spectrum.intensity.max()) <= 0:
         raise FitError("the spectrum holds no signal (all intensities are zero)")
     if resolution is not None and not (math.isfinite(resolution) and 100 <= resolution <= 1e7):
-        raise FitError(f"resolution must be between 100 and 1e7, got {resolution}")
+        raise InputError(f"resolution must be between 100 and 1e7, got {resolution}")
     if not (math.isfinite(calibration_range_ppm) and 0 < calibration_range_ppm <= 1000):
-        raise FitError(f"calibration_range_ppm must be in (0, 1000], got {calibration_range_ppm}")
+        raise InputError(f"calibration_range_ppm must be in (0, 1000], got {calibration_range_ppm}")
     if peak_shape not in PEAK_SHAPES:
-        raise FitError(f"peak_shape must be one of {', '.join(PEAK_SHAPES)}, got {peak_shape!r}")
+        raise InputError(f"peak_shape must be one of {', '.join(PEAK_SHAPES)}, got {peak_shape!r}")
 
     # 1. instrument: starting resolving powers (the residual decides later), decimation
     candidates = [float(resolution)] if resolution is not None else _resolution_candidates(spectrum)
@@ -342,7 +344,7 @@ def assign(
             fam_ok[i] = False
     pol = polarity if polarity is not None else spectrum.metadata.get("polarity")
     if pol not in (None, "negative", "positive"):
-        raise FitError(f"polarity must be 'negative' or 'positive', got {pol!r}")
+        raise InputError(f"polarity must be 'negative' or 'positive', got {pol!r}")
     if pol is not None:
         sign = -1 if pol == "negative" else 1
         fam_ok &= np.array([c.charge * sign > 0 for c in lib.candidates], dtype=bool)
