@@ -254,6 +254,22 @@ def test_python_int_limit_is_one_line(capsys: pytest.CaptureFixture[str]) -> Non
     assert "absurd" in line and len(line) < 300
 
 
+def test_a_number_beyond_float_and_an_empty_table_name_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    big = tmp_path / "big.csv"
+    big.write_text("mz,intensity\n2000.0,1\n2000.1," + "9" * 4300 + "\n")
+    assert cli.main(["info", str(big)]) == 1
+    line = _one_error_line(capsys.readouterr().err, "info")
+    assert str(big) in line and "too large for a float" in line
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    assert cli.main(["fit-kinetics", str(empty), "--out", str(tmp_path / "k")]) == 1
+    line = _one_error_line(capsys.readouterr().err, "fit-kinetics")
+    assert str(empty) in line and "empty file" in line
+    assert not (tmp_path / "k").exists()
+
+
 @pytest.mark.parametrize(
     "exc",
     [

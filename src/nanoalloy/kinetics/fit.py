@@ -154,6 +154,21 @@ class FitResult:
         }
 
 
+def _table(table: Any) -> pd.DataFrame:
+    """A DataFrame as given, or a CSV file read with one clear line on failure."""
+    import pandas as pd
+
+    if isinstance(table, pd.DataFrame):
+        return table
+    try:
+        return pd.read_csv(table)
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{table}: empty file; expected a CSV table with a header row") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(f"{table}: not a readable CSV table ({reason})") from None
+
+
 def read_timecourse(table: Any, /) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Observed normalised distributions from a long table.
 
@@ -188,7 +203,7 @@ def read_timecourse_sd(
     """
     import pandas as pd
 
-    df = pd.read_csv(table) if not isinstance(table, pd.DataFrame) else table
+    df = _table(table)
     cols = {c.lower().strip(): c for c in df.columns}
     tcol = cols.get("time_h", cols.get("time"))
     vcol = cols.get("abundance", cols.get("fraction"))
@@ -246,7 +261,7 @@ def read_window_share(table: Any, /) -> npt.NDArray[np.float64] | None:
     """
     import pandas as pd
 
-    df = pd.read_csv(table) if not isinstance(table, pd.DataFrame) else table
+    df = _table(table)
     cols = {c.lower().strip(): c for c in df.columns}
     if "window_share" not in cols or not {"family", "au"} <= set(cols):
         return None
@@ -419,7 +434,7 @@ def fit_timecourse(
     unknown = [p for p in procs if p not in _RATE_KEYS]
     if unknown or not procs:
         raise InputError(f"cannot fit process {unknown[0] if unknown else '(none)'!r}")
-    df = pd.read_csv(table) if not isinstance(table, pd.DataFrame) else table
+    df = _table(table)
     times, dist, sd = read_timecourse_sd(df)
     sigma = _sigma(sd, dist, sd_floor) if weighted and sd is not None else None
     resp = _response(response)

@@ -766,7 +766,12 @@ def _read_block(
     for c in range(ncols):
         col = df.iloc[:, c]
         if not pd.api.types.is_numeric_dtype(col.dtype):
-            num = pd.to_numeric(col, errors="coerce")
+            try:
+                num = pd.to_numeric(col, errors="coerce")
+            except OverflowError:  # an integer of hundreds of digits, kept as a Python int
+                raise SpectrumFormatError(
+                    f"{path}: column {c + 1}: a number too large for a float (above 1.8e308)"
+                ) from None
             badrow = int(np.flatnonzero((num.isna() & col.notna()).to_numpy())[0])
             text = raw_line(badrow).strip()
             what = f"expected {'two ' if ncols == 2 else ''}numbers, got {text[:40]!r}"
