@@ -558,3 +558,16 @@ def test_mzml_with_a_huge_scan_round_trips(tmp_path: Path) -> None:
     np.testing.assert_allclose(back.intensity, y, rtol=1e-6)
     mode = path.stat().st_mode & 0o777
     assert mode & 0o044 == 0o044  # readable by group and others, like any result file
+
+
+def test_assign_says_which_scan_a_far_time_took(
+    real_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--time`` picks the nearest scan however far away; 99 min in a run of 4.2-4.3 min took
+    one without a word."""
+    argv = ["assign", str(real_file), "--out", str(tmp_path / "a"), "--no-plot", "--no-report"]
+    assert main([*argv, "--time", "99"]) == 0
+    err = capsys.readouterr().err
+    assert "no scan at 99 min; assigned the nearest, at 4.2" in err
+    assert main([*argv, "--time", "4.22", "--overwrite"]) == 0
+    assert "no scan at" not in capsys.readouterr().err
