@@ -44,11 +44,12 @@ settings_hash
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -321,6 +322,8 @@ def run_batch(
         The scheduler is unreachable or lost, or no worker joined within
         ``worker_timeout``.
     """
+    from .ms.io import check_regular_file, parse_columns
+    from .output import clean_stale_parts_in
     from .results.series import collect_inputs
 
     if workers < 1:
@@ -329,93 +332,72 @@ def run_batch(
         raise InputError(f"worker timeout must be > 0 seconds, got {worker_timeout}")
     files = collect_inputs(inputs)
     out = Path(out)
+    with _removed_if_nothing_written(out):
+        clean_stale_parts_in(out)  # parts of killed runs: combined tables, manifest
+        clean_stale_parts_in(out / "spectra")  # and per-spectrum folders
+        manifest = _load_manifest(out)
+        entries: dict[str, Any] = manifest["entries"]
+        cols = parse_columns(columns)
+        key_kwargs = dict(assign_kwargs or {}) | ({"columns": list(cols)} if cols else {})
+        settings = settings_hash(preset, key_kwargs)
+        plan: list[tuple[Path, str, dict[str, Any]]] = []
+        failed: list[tuple[Path, str]] = []
+        for f in files:
+            try:
+                check_regular_file(f, InputError)
+                sha = file_sha256(f)
+            except (OSError, NanoalloyError) as exc:
+                if fail_fast:
+                    raise
+                failed.append((f, _reason(exc)))
+                continue
+            key = f"{sha}:{settings}"
+            entry = {
+                "file": str(f),
+                "sha256": sha,
+                "settings": settings,
+                "preset": preset,
+                "result": f"spectra/{f.stem}-{sha[:8]}-{settings[:6]}",
+            }
+            plan.append((f, key, entry))
+        todo = [
+            (f, k, e)
+            for f, k, e in plan
+            if not (k in entries and (out / entries[k]["result"]).is_dir())
+        ]
+        todo_keys = {k for _, k, _ in todo}
+        skipped = tuple(f for f, k, _ in plan if k not in todo_keys)
+        kwargs = dict(assign_kwargs or {})
+        if todo:
+            failed += _run_on_dask(
+                todo, out, manifest, preset, kwargs, assign_fn,
+                workers=workers, scheduler=scheduler, processes=processes,
+                progress=progress, client=client, fail_fast=fail_fast,
+                worker_timeout=worker_timeout, columns=cols,
+            )  # fmt: skip
+        bad = {f for f, _ in failed}
+        used = [(f, entries[k]) for f, k, _ in plan if f not in bad and k in entries]
+        tables = _combine(out, used)
+        _write_failures(out, failed)
+        done = tuple(f for f, _, _ in todo if f not in bad)
+        return BatchResult(out, done, skipped, tables, tuple(failed))
+
+
+@contextlib.contextmanager
+def _removed_if_nothing_written(out: Path) -> Iterator[None]:
+    """Make ``out``; a folder made here that holds no file when the run fails goes again.
+
+    The scheduler unreachable, no worker, Ctrl-C before the first result: no empty DIR is
+    left behind (a resumable run's results, once written, stay).
+    """
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     try:
-        return _run_batch(
-            files, out, preset=preset, workers=workers, scheduler=scheduler,
-            processes=processes, progress=progress, assign_kwargs=assign_kwargs,
-            assign_fn=assign_fn, client=client, fail_fast=fail_fast,
-            worker_timeout=worker_timeout, columns=columns,
-        )  # fmt: skip
+        yield
     except BaseException:
-        # a folder this run made and nothing was written to (the scheduler unreachable, no
-        # worker, Ctrl-C before the first result) goes again: no empty DIR is left behind
         if created and not any(p.is_file() for p in out.rglob("*")):
             shutil.rmtree(out, ignore_errors=True)
         raise
-
-
-def _run_batch(
-    files: list[Path],
-    out: Path,
-    *,
-    preset: str,
-    workers: int,
-    scheduler: str | None,
-    processes: bool,
-    progress: bool,
-    assign_kwargs: dict[str, Any] | None,
-    assign_fn: Callable[..., Any] | None,
-    client: Any,
-    fail_fast: bool,
-    worker_timeout: float,
-    columns: str | Sequence[int | str] | None,
-) -> BatchResult:
-    """:func:`run_batch` into the existing folder ``out``."""
-    from .ms.io import check_regular_file
-    from .output import clean_stale_parts_in
-
-    clean_stale_parts_in(out)  # parts of killed runs: combined tables, manifest
-    clean_stale_parts_in(out / "spectra")  # and per-spectrum folders
-    manifest = _load_manifest(out)
-    entries: dict[str, Any] = manifest["entries"]
-    from .ms.io import parse_columns
-
-    cols = parse_columns(columns)
-    key_kwargs = dict(assign_kwargs or {}) | ({"columns": list(cols)} if cols else {})
-    settings = settings_hash(preset, key_kwargs)
-    plan: list[tuple[Path, str, dict[str, Any]]] = []
-    failed: list[tuple[Path, str]] = []
-    for f in files:
-        try:
-            check_regular_file(f, InputError)
-            sha = file_sha256(f)
-        except (OSError, NanoalloyError) as exc:
-            if fail_fast:
-                raise
-            failed.append((f, _reason(exc)))
-            continue
-        key = f"{sha}:{settings}"
-        entry = {
-            "file": str(f),
-            "sha256": sha,
-            "settings": settings,
-            "preset": preset,
-            "result": f"spectra/{f.stem}-{sha[:8]}-{settings[:6]}",
-        }
-        plan.append((f, key, entry))
-    todo = [
-        (f, k, e)
-        for f, k, e in plan
-        if not (k in entries and (out / entries[k]["result"]).is_dir())
-    ]
-    todo_keys = {k for _, k, _ in todo}
-    skipped = tuple(f for f, k, _ in plan if k not in todo_keys)
-    kwargs = dict(assign_kwargs or {})
-    if todo:
-        failed += _run_on_dask(
-            todo, out, manifest, preset, kwargs, assign_fn,
-            workers=workers, scheduler=scheduler, processes=processes,
-            progress=progress, client=client, fail_fast=fail_fast,
-            worker_timeout=worker_timeout, columns=cols,
-        )  # fmt: skip
-    bad = {f for f, _ in failed}
-    used = [(f, entries[k]) for f, k, _ in plan if f not in bad and k in entries]
-    tables = _combine(out, used)
-    _write_failures(out, failed)
-    done = tuple(f for f, _, _ in todo if f not in bad)
-    return BatchResult(out, done, skipped, tables, tuple(failed))
 
 
 def _connect(

@@ -227,27 +227,20 @@ def _spectrum_figure(
     spec: pd.DataFrame, ions: pd.DataFrame, species: pd.DataFrame, title: str
 ) -> Any:
     """Measured profile, fitted model and ion markers with hover text."""
-    import pandas as pd
     import plotly.graph_objects as go
 
     from ..ms.spectrum import decimate
 
     fig = go.Figure()
     # the file holds the spectrum whole; the page shows its min-max envelope (same picture)
-    cols = [spec["intensity"].to_numpy(dtype=float)]
-    if "model" in spec.columns:
-        cols.append(spec["model"].to_numpy(dtype=float))
-    mz, *ys = decimate(spec["mz"].to_numpy(dtype=float), *cols)
-    y = ys[0]
-    if "model" in spec.columns:
-        spec = pd.DataFrame({"mz": mz, "intensity": y, "model": ys[1]})
+    cols = [spec[c].to_numpy(dtype=float) for c in ("intensity", "model") if c in spec.columns]
+    mz, y, *model = decimate(spec["mz"].to_numpy(dtype=float), *cols)
     fig.add_trace(
         go.Scatter(x=mz, y=y, mode="lines", name="measured", line={"color": "#333", "width": 1})
     )
     yref = y
-    if "model" in spec.columns:
-        ym = spec["model"].to_numpy(dtype=float)
-        yref = ym
+    if model:
+        ym = yref = model[0]
         fig.add_trace(
             go.Scatter(
                 x=mz, y=ym, mode="lines", name="model", line={"color": "#d62728", "width": 1}

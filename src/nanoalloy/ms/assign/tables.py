@@ -84,8 +84,7 @@ def _tables(
     counted[rows] = True
     outside = counted.copy()
     outside[rows] = False
-    hat_fit = state.get("hat_fit")
-    rest = gy[outside] - (hat_fit[outside] if hat_fit is not None else 0.0)
+    rest = gy[outside] - state["hat_fit"][outside]
     ss_res = float(resid @ resid) + float(rest @ rest)
     ss_tot = float(np.sum((gy[counted] - gy[counted].mean()) ** 2))
     r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else 0.0
