@@ -683,6 +683,7 @@ def assign(
     state["rows"] = design.rows
     state["edge_ppm"] = row_margin
     state["hat_fit"] = np.asarray(design.hats @ state["hat_coef"])
+    state["hats"] = design.hats
     state["base"] = base + state["hat_fit"]
     mz = mz0 / (1.0 + (cal_a + cal_b * mz0) * 1e-6)
     r_centre = float(instrument.resolution_at(float(np.median(design.mz))))
