@@ -312,9 +312,11 @@ def _refine_calibration(
 
 def _swap_ppm(
     prob: _Problem, state: dict[str, Any], lib: CandidateLibrary, pats: list[Any] | None
-) -> tuple[float, float]:
+) -> tuple[float, float, float]:
     """ppm by which an Au/Ag swap against four Na+/H+ exchanges moves the isotope comb,
-    and the ppm of one isotope step.
+    the ppm of one isotope step, and the ppm of one H atom (a hydride, or the H
+    bookkeeping of a form: 1.00783 Da, 0.6 ppm from the isotope step of an Au25 ion,
+    which at high signal-to-noise is thousands of chi-square units).
 
     The monoisotopic mass changes by ``m(Au) - m(Ag) - 4 (m(Na) - m(H))``
     (2.134 Da), about two isotope peaks: what is left is where the swapped comb
@@ -334,14 +336,17 @@ def _swap_ppm(
     ion = state["fit"].ion[: prob.idx.size]
     cl = np.flatnonzero(~prob.free_group[prob.group] & (ion > 0))
     if not cl.size:
-        return 13.0, 100.0
+        return 13.0, 100.0, 100.0
     ppm = np.empty(cl.size)
     iso = np.empty(cl.size)
+    hyd = np.empty(cl.size)
+    m_h = monoisotopic_mass({"H": 1})
     for n, k in enumerate(cl.tolist()):
         i = int(prob.idx[k])
         z = abs(lib.candidates[i].charge) or 1
         mass = z * float(lib.mz_average[i])
         iso[n] = 1e6 * 1.001 / mass
+        hyd[n] = 1e6 * m_h / mass
         if pats is None or len(pats[i]) < 2:
             ppm[n] = 1e6 * abs(d - 2 * 1.001) / mass
             continue
@@ -353,7 +358,12 @@ def _swap_ppm(
         ppm[n] = 1e6 * abs(apex - float(moved[j])) / apex
         nb = top + 1 if top + 1 < len(pat) else top - 1
         iso[n] = 1e6 * abs(float(pat.mz[nb]) - apex) / apex
-    return float(np.average(ppm, weights=ion[cl])), float(np.average(iso, weights=ion[cl]))
+    w = ion[cl]
+    return (
+        float(np.average(ppm, weights=w)),
+        float(np.average(iso, weights=w)),
+        float(np.average(hyd, weights=w)),
+    )
 
 
 WALK_STEPS = ((4.0, 4.0), (2.0, 2.0), (1.0, 1.0))
