@@ -667,3 +667,19 @@ def test_an_orbitrap_spectrum_without_fragments_is_not_called_unexplained() -> N
     assert res.species["abundance"].iloc[0] > 0.95
     assert res.r2 > 0.95
     assert "outside the preset" not in res.message
+
+
+def test_the_tables_carry_the_instrument_in_their_metadata() -> None:
+    """Issue 11: the fitted shape, R(m/z) and calibration in the tables' metadata too
+    (``DataFrame.attrs``), as in instrument.json, --json and the report."""
+    pops = pd.DataFrame({"family": ["M44S30"] * 2, "au": [11, 12], "fraction": [0.4, 0.6]})
+    spec = synthesize(
+        pops, mz_range=(2200, 2700), resolution=20_000, calibration_ppm=8.0, seed=3
+    ).spectrum
+    res = assign(Spectrum(spec.mz, spec.intensity), fragments=False, complexes=False)
+    for table in (res.species, res.ions, res.families):
+        meta = table.attrs["instrument"]
+        assert meta == res.instrument_summary()
+        assert meta["peak_shape"] in ("gaussian", "pseudo-voigt", "tailed", "pseudo-voigt+tail")
+        assert meta["resolution_at_median_mz"] == pytest.approx(20_000, rel=0.05)
+        assert meta["calibration_ppm_at_median_mz"] == pytest.approx(8.0, abs=1.0)

@@ -112,6 +112,14 @@ class Assignment:
     peak_shape: str = "auto"
     """The peak shape asked for (``auto``: the residual chose among them)."""
 
+    def __post_init__(self) -> None:
+        # the tables' metadata: the fitted instrument and calibration (instrument.json's
+        # content) in each table's ``attrs``, so that a table passed on alone still says
+        # how it was read
+        meta = self.instrument_summary()
+        for table in (self.species, self.ions, self.families):
+            table.attrs.update(instrument=meta)
+
     # ------------------------------------------------------------------ derived
     @property
     def found(self) -> bool:
