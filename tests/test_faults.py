@@ -359,3 +359,16 @@ def test_batch_removes_parts_of_killed_runs(
     live.mkdir()
     assert clean_stale_parts_in(tmp_path / "spectra") == [stale]
     assert not stale.exists() and live.exists()
+
+
+def test_a_usage_error_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """An unknown --no-prior name (or command, or a missing argument) printed argparse's
+    whole usage block, eight lines, before the error; now the one line and exit 2."""
+    from nanoalloy.cli import main
+
+    for argv in (["assign", "x.csv", "--no-prior", "bogus"], ["bogus"], ["assign"]):
+        with pytest.raises(SystemExit) as err:
+            main(argv)
+        assert err.value.code == 2
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert len(lines) == 1 and "error:" in lines[0] and "--help" in lines[0]

@@ -26,7 +26,7 @@ import signal
 import stat
 import sys
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from ._version import __version__
 from .errors import FormulaError, InputError, NanoalloyError
@@ -34,11 +34,18 @@ from .errors import FormulaError, InputError, NanoalloyError
 __all__ = ["build_parser", "main"]
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line (and exit code 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the top-level parser with every discovered sub-command."""
     from . import commands
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="nanoalloy",
         description="Assign, simulate and report alloy nanocluster mass spectra.",
     )
