@@ -119,6 +119,11 @@ def test_tables_contract(runs: dict[str, tuple[SynthResult, Assignment]], name: 
     sp = res.species
     assert list(sp.columns) == list(SPECIES_COLUMNS)
     assert list(res.ions.columns) == list(ION_COLUMNS)
+    # ppm_error relates the ion's m/z and where it was observed (a stranger read 0.7 ppm
+    # between them: two reference m/z values)
+    ions = res.ions
+    got = 1e6 * (ions["mz_observed"] / ions["mz"] - 1.0)
+    assert np.allclose(got, ions["ppm_error"], atol=1e-3)
     assert list(res.families.columns) == [*FAMILY_COLUMNS, "fraction_sd"]
     cluster = ~sp["family"].isin(["fragment", "complex"])
     assert sp.loc[cluster, "abundance"].sum() == pytest.approx(1.0)

@@ -375,7 +375,10 @@ def _ion_table(
                 "charge": c.charge,
                 "na": c.na,
                 "halides": c.halides,
-                "mz": float(pats[prob.idx[i]].mean_mz),
+                # the ion's average m/z (exact, from its formula; the isotope pattern's
+                # mean, cut at its faint tail, sat up to 0.7 ppm off it, and ppm_error
+                # did not relate the two columns)
+                "mz": float(mz_mean[i]),
                 "mz_observed": float(mz_mean[i] * (1 + 1e-6 * ppm[i])),
                 "ppm_error": float(ppm[i]),
                 "intensity": float(ion_i[i]),
