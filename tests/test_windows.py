@@ -12,6 +12,9 @@ import pandas as pd
 import pytest
 
 from nanoalloy import cli
+from nanoalloy.ms.assign import assign
+from nanoalloy.ms.spectrum import Spectrum
+from nanoalloy.ms.synth import synthesize
 
 DATA = Path(__file__).parent / "data" / "probe"
 
@@ -184,3 +187,15 @@ def test_a_zoom_is_not_given_to_an_alias_by_the_noise_its_reads_lose(
     )
     assert ions.loc[0, "ion"] == "[Au12Ag32(p-MBA)30]4-"
     assert abs(info["calibration"]["ppm_at_median_mz"] - 10.0) < 3.0
+
+
+def test_a_window_of_complexes_only_says_what_its_peaks_are() -> None:
+    """A window around the Au(I)-thiolate complexes (458-548 m/z, [Au(p-MBA)2]- at 503):
+    no cluster, and "no clusters found" said nothing of the peaks (a 90 m/z window of
+    scripts/assign_midwindows.py)."""
+    pops = pd.DataFrame({"family": ["M44S26"] * 2, "au": [40, 41], "fraction": [0.5, 0.5]})
+    syn = synthesize(pops, mz_range=(458.0, 548.0), resolution=12_000, seed=4)
+    res = assign(Spectrum(syn.spectrum.mz, syn.spectrum.intensity))
+    assert not res.found
+    assert res.message.startswith("no clusters found")
+    assert "[Au(p-MBA)2]-" in res.message

@@ -373,7 +373,21 @@ def assign(
             return _either_polarity(spectrum, settings)
     prob = _problem(lib, survive, in_range)
     if not (~prob.free_group).any():
-        return _empty(spectrum, starts[0], noise, base, g)
+        # say what the peaks are where only complexes or fragments match them (a window
+        # of Au(I)-thiolates, [Au(p-MBA)2]- at 503 m/z, read "no clusters found" alone)
+        # (the tallest first: the data's height at each one's main peak)
+        at = main_mz[prob.idx]
+        height = np.where(
+            (at >= g.mz[0]) & (at <= g.mz[-1]), np.interp(at, g.mz, gy_prune), -np.inf
+        )
+        free = list(
+            dict.fromkeys(str(lib.candidates[int(prob.idx[k])].ion) for k in np.argsort(-height))
+        )
+        note = "no clusters found"
+        if free:
+            more = f" and {len(free) - 3} more" if len(free) > 3 else ""
+            note += f" (only complex or fragment ions match the peaks: {', '.join(free[:3])}{more})"
+        return _empty(spectrum, starts[0], noise, base, g, note)
 
     # 3. + 4. joint fit, calibration and instrument: the start the residual prefers
     # the starts (resolving power, tail, calibration) are compared on the data above

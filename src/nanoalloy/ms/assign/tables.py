@@ -29,7 +29,12 @@ __all__: list[str] = []
 
 
 def _empty(
-    spectrum: Spectrum, resolution: float, noise: float, base: np.ndarray, g: Any
+    spectrum: Spectrum,
+    resolution: float,
+    noise: float,
+    base: np.ndarray,
+    g: Any,
+    message: str = "no clusters found",
 ) -> Assignment:
     import pandas as pd
 
@@ -46,7 +51,7 @@ def _empty(
         0.0,
         float(np.sqrt(np.mean((spectrum.intensity - baseline) ** 2))),
         float(noise),
-        "no clusters found",
+        message,
         ([], np.zeros(0), spectrum.mz, baseline),
     )
 
