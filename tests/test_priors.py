@@ -11,6 +11,7 @@ against 0 (7 electrons), one H apart.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -273,9 +274,12 @@ def test_cli_no_prior(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
             "--no-plot",
             "--no-prior",
             "all",
+            "--json",
         ]
     )
     assert code == 0
+    # the priors in force are recorded (none here)
+    assert json.loads(capsys.readouterr().out)["priors"] == []
     fams = pd.read_csv(tmp_path / "out" / "families.csv")
     assert set(fams["family"]) - {"M44S27"}  # a decoy stays with every prior off
     assert "fraction_sd" in fams.columns

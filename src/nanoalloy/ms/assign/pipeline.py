@@ -721,7 +721,13 @@ def assign(
     if note:
         out = _unidentified(out, prob0)
     message = "; ".join(m for m in (note or out.message, _unexplained_note(out, p.name)) if m)
-    return replace(out, instrument=instrument, message=message, peak_shape=peak_shape)
+    return replace(
+        out,
+        instrument=instrument,
+        message=message,
+        peak_shape=peak_shape,
+        priors=tuple(sorted(use_priors)),
+    )
 
 
 def _either_polarity(spectrum: Spectrum, settings: dict[str, Any]) -> Assignment:

@@ -111,6 +111,8 @@ class Assignment:
     """Fitted peak shape and resolving power R(m/z) (None: Gaussian at :attr:`resolution`)."""
     peak_shape: str = "auto"
     """The peak shape asked for (``auto``: the residual chose among them)."""
+    priors: tuple[str, ...] | None = None
+    """The chemistry priors that were active (None: not recorded, a fit never run)."""
 
     def __post_init__(self) -> None:
         # the tables' metadata: the fitted instrument and calibration (instrument.json's
@@ -179,6 +181,7 @@ class Assignment:
                 "rms_ppm_before": _jsonable(cal.rms_ppm_before),
                 "rms_ppm_after": _jsonable(cal.rms_ppm_after),
             },
+            "priors": None if self.priors is None else list(self.priors),
             "ambiguities": self._ambiguities(),
             "n_species": int(len(self.species)),
             "n_ions": int(len(self.ions)),
