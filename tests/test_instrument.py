@@ -619,28 +619,36 @@ def test_the_instrument_search_fits_the_strongest_stretches_spread_over_the_rang
     assert got[first : first + _CHUNK].all()
 
 
+R2000 = 240_000 * (400 / 2000) ** 0.5  # an Orbitrap's 240,000 at 400 m/z, R ~ m^-0.5
+
+
+def _orbitrap_au25(model: ESIModel | None = None) -> Spectrum:
+    """Au25(p-MBA)18 over 900-2700 m/z at R = R2000 (2000 / m)^0.5, -20 ppm."""
+    pops = pd.DataFrame({"family": ["Au25S18"], "species": ["Au25(p-MBA)18"], "fraction": [1.0]})
+    syn = synthesize(
+        pops,
+        preset="au25-pmba",
+        mz_range=(900.0, 2700.0),
+        resolution=R2000,
+        resolution_exponent=-0.5,
+        points_per_fwhm=5,
+        calibration_ppm=-20.0,
+        model=model,
+        seed=1,
+    )
+    return Spectrum(syn.spectrum.mz, syn.spectrum.intensity)
+
+
 def test_an_orbitrap_resolving_power_falling_with_m_z_is_fitted() -> None:
     """Au25(p-MBA)18 at 3- to 7- over 900-2700 m/z with R = 107,000 (2000 / m)^0.5 (an
     Orbitrap's law; 160,000 at 900): walked in k at a fixed R0, the exponent crawled along
     the valley where R0 and k trade (-0.27 after both rounds); R is now held where the
     strongest peaks measure it while k moves."""
-    pops = pd.DataFrame({"family": ["Au25S18"], "species": ["Au25(p-MBA)18"], "fraction": [1.0]})
-    r2000 = 240_000 * (400 / 2000) ** 0.5
-    syn = synthesize(
-        pops,
-        preset="au25-pmba",
-        mz_range=(900.0, 2700.0),
-        resolution=r2000,
-        resolution_exponent=-0.5,
-        points_per_fwhm=5,
-        calibration_ppm=-20.0,
-        seed=1,
-    )
-    res = assign(Spectrum(syn.spectrum.mz, syn.spectrum.intensity), preset="au25-pmba")
+    res = assign(_orbitrap_au25(), preset="au25-pmba")
     ins = res.instrument
     assert ins is not None
     assert abs(ins.exponent + 0.5) < 0.1
-    assert abs(float(ins.resolution_at(2000.0)) / r2000 - 1.0) < 0.05
+    assert abs(float(ins.resolution_at(2000.0)) / R2000 - 1.0) < 0.05
     assert abs(res.ppm_shift + 20.0) < 1.0
 
 
@@ -649,20 +657,8 @@ def test_an_orbitrap_spectrum_without_fragments_is_not_called_unexplained() -> N
     R = 107,000 (2000 / m)^0.5 on the synthesizer's decaying baseline: no ion reaches
     900-1090 m/z or the gaps between the sparse combs, where the hats the joint fit read
     on the peaks' rows only were left at 0 (R^2 0.84 and "ions outside the preset?")."""
-    pops = pd.DataFrame({"family": ["Au25S18"], "species": ["Au25(p-MBA)18"], "fraction": [1.0]})
-    r2000 = 240_000 * (400 / 2000) ** 0.5
-    syn = synthesize(
-        pops,
-        preset="au25-pmba",
-        mz_range=(900.0, 2700.0),
-        resolution=r2000,
-        resolution_exponent=-0.5,
-        points_per_fwhm=5,
-        calibration_ppm=-20.0,
-        model=ESIModel(fragment_share=0.0, complex_share=0.0),
-        seed=1,
-    )
-    res = assign(Spectrum(syn.spectrum.mz, syn.spectrum.intensity), preset="au25-pmba")
+    model = ESIModel(fragment_share=0.0, complex_share=0.0)
+    res = assign(_orbitrap_au25(model), preset="au25-pmba")
     assert res.species["species"].iloc[0] == "Au25(p-MBA)18"
     assert res.species["abundance"].iloc[0] > 0.95
     assert res.r2 > 0.95
