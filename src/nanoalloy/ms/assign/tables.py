@@ -56,28 +56,6 @@ def _empty(
     )
 
 
-def _baseline_rest(rest: np.ndarray, hats: Any) -> np.ndarray:
-    """What the baseline leaves on rows no ion reaches, the hats refitted to them there.
-
-    The joint fit reads the hats on the ions' rows only: where no ion reaches a whole
-    knot span (below the first ion of a spectrum, between the sparse combs of an
-    Orbitrap at R 100,000+), its hats are at 0 or at the level the peaks' feet set, and
-    a right fit of an Au25 spectrum over 900-2700 m/z read R^2 0.85 with the "ions
-    outside the preset?" note. A baseline of knots every 50 m/z cannot take up an
-    unexplained envelope (a few m/z wide), so what ions the model lacks stays in the
-    residual.
-    """
-    if rest.size == 0 or hats.shape[1] == 0:
-        return rest
-    used = np.flatnonzero(np.diff(hats.indptr) > 0)
-    if used.size == 0:
-        return rest
-    h = hats[:, used]
-    gram = (h.T @ h).toarray()
-    coef = np.linalg.lstsq(gram, np.asarray(h.T @ rest).ravel(), rcond=None)[0]
-    return rest - np.asarray(h @ coef).ravel()
-
-
 def _tables(
     spectrum: Spectrum,
     preset: Preset,
@@ -111,7 +89,7 @@ def _tables(
     counted[rows] = True
     outside = counted.copy()
     outside[rows] = False
-    rest = _baseline_rest(gy[outside] - state["hat_fit"][outside], state["hats"][outside])
+    rest = gy[outside] - state["hat_fit"][outside]
     ss_res = float(resid @ resid) + float(rest @ rest)
     ss_tot = float(np.sum((gy[counted] - gy[counted].mean()) ** 2))
     r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else 0.0
