@@ -804,31 +804,41 @@ ALIAS_MIN_SPREAD = 0.5
 def _baseline_everywhere(
     hat_fit: np.ndarray, hats: Any, gy: np.ndarray, rows: np.ndarray
 ) -> np.ndarray:
-    """The fitted baseline hats on the whole grid, refitted to the data where no ion reaches.
+    """The fitted baseline hats on the whole grid, the loose ones refitted where no ion reaches.
 
-    The joint fit reads the hats on the ions' rows only: a hat whose knot no ion
-    reaches is held there by a few rows at its foot, and was fitted to half the
-    tallest peak between the envelopes of an Au25-xAgx window at R 40,000 (the
-    model, drawn whole in fit.csv and spectrum.png, then fitted the data worse than
-    a wrong polarity's did, and the polarity choice took that). Below the first ion
-    of a spectrum (an Orbitrap's 900-1090 m/z) they were 0. A baseline of knots every
-    50 m/z cannot take up an unexplained envelope (a few m/z wide), so what ions the
-    model lacks stays in the residual (R^2 and the unexplained note see it).
+    The joint fit reads the hats on the ions' rows only. A hat with less than a quarter
+    of its weight on those rows (:data:`LOOSE_HAT`) is held by a few rows at its foot,
+    or by none: one stood at half the tallest peak between the envelopes of an
+    Au25-xAgx window at R 40,000 (the model, drawn whole in fit.csv and spectrum.png,
+    then fitted the data worse than a wrong polarity's did, and the polarity choice
+    took that), and below the first ion of an Orbitrap's 900-2700 m/z they were 0 (R^2
+    0.84 for a right fit). Those are refitted to the data on the rows no ion reaches;
+    the others stay as fitted (refitted too, a window of a few m/z took the peaks a
+    wrong polarity's model missed into its baseline, and that polarity won).
     """
     out = np.ones(hat_fit.size, dtype=bool)
     out[rows] = False
     if not out.any() or hats.shape[1] == 0:
         return hat_fit
-    h = hats[out]
-    used = np.flatnonzero(np.diff(h.tocsc().indptr) > 0)
+    hats = hats.tocsc()
+    on_rows = np.asarray(hats[rows].sum(axis=0)).ravel()
+    total = np.asarray(hats.sum(axis=0)).ravel()
+    loose = np.flatnonzero(on_rows < LOOSE_HAT * total)
+    h = hats[out][:, loose]
+    used = loose[np.asarray(abs(h).sum(axis=0)).ravel() > 0]
     if used.size == 0:
         return hat_fit
-    h = h.tocsc()[:, used]
+    h = hats[out][:, used]
     rest = gy[out] - hat_fit[out]
     coef = np.linalg.lstsq((h.T @ h).toarray(), np.asarray(h.T @ rest).ravel(), rcond=None)[0]
     fixed = hat_fit.copy()
     fixed[out] += np.asarray(h @ coef).ravel()
     return fixed
+
+
+LOOSE_HAT = 0.25
+"""A baseline hat with less than this share of its weight on the fit's rows is refitted
+where no ion reaches (see :func:`_baseline_everywhere`)."""
 
 
 def _zoom_family(
