@@ -820,15 +820,15 @@ def _baseline_everywhere(
     out[rows] = False
     if not out.any() or hats.shape[1] == 0:
         return hat_fit
-    hats = hats.tocsc()
+    hats = hats.tocsr()  # rows are selected (the hats are >= 0: sums are weights)
+    free = hats[out]
     on_rows = np.asarray(hats[rows].sum(axis=0)).ravel()
-    total = np.asarray(hats.sum(axis=0)).ravel()
-    loose = np.flatnonzero(on_rows < LOOSE_HAT * total)
-    h = hats[out][:, loose]
-    used = loose[np.asarray(abs(h).sum(axis=0)).ravel() > 0]
-    if used.size == 0:
+    loose = (on_rows < LOOSE_HAT * np.asarray(hats.sum(axis=0)).ravel()) & (
+        np.asarray(free.sum(axis=0)).ravel() > 0
+    )
+    if not loose.any():
         return hat_fit
-    h = hats[out][:, used]
+    h = free[:, np.flatnonzero(loose)]
     rest = gy[out] - hat_fit[out]
     coef = np.linalg.lstsq((h.T @ h).toarray(), np.asarray(h.T @ rest).ravel(), rcond=None)[0]
     fixed = hat_fit.copy()
