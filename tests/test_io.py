@@ -337,7 +337,11 @@ BAD_CASES = [
     ("nan.csv", b"100.1,5\n100.2,nan\n", "line 2: non-finite value"),
     ("inf.txt", b"100.1 5\n100.2 inf\n", "line 2: non-finite value"),
     ("neg.csv", b"100.1,5\n100.2,-1\n", "line 2: negative intensity -1"),
-    ("unsorted.csv", b"mz,i\n100.3,5\n100.2,1\n", "line 3: unsorted m/z 100.2 after 100.3"),
+    (
+        "unsorted.csv",
+        b"mz,i\n100.3,5\n100.2,1\n100.4,2\n",
+        "line 3: unsorted m/z 100.2 after 100.3",
+    ),
     ("dup.tsv", b"100.2\t5\n100.2\t1\n", "line 2: duplicate m/z 100.2"),
     ("words.csv", b"mz,i\n100.1,5\n100.2,abc\n", "line 3: expected two numbers"),
     ("trail.csv", b"100.1,5\nfoo bar\n", "line 2: expected two numbers"),
@@ -354,6 +358,23 @@ def _baseline_subtracted(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarr
     mz = np.linspace(1000.0, 1010.0, 500)
     y = np.exp(-0.5 * ((mz - 1005.0) / 0.05) ** 2) + rng.normal(0.0, 1e-3, mz.size)
     return mz, y
+
+
+def test_text_written_high_to_low_is_turned_round(tmp_path: Path) -> None:
+    """A file whose m/z decrease throughout (an export or a figure traced from the right) is
+    read the other way round, every point kept with its own intensity; a file that goes
+    back on itself anywhere else is still refused."""
+    mz = np.linspace(2000.0, 2010.0, 50)
+    y = np.exp(-0.5 * ((mz - 2003.0) / 0.5) ** 2)
+    path = tmp_path / "desc.csv"
+    path.write_text("".join(f"{a:.4f},{b:.6f}\n" for a, b in zip(mz[::-1], y[::-1], strict=True)))
+    s = nio.read(path)
+    assert s.metadata["reversed"] is True
+    assert np.allclose(s.mz, mz, atol=1e-4) and np.allclose(s.intensity, y, atol=1e-6)
+    assert float(s.mz[np.argmax(s.intensity)]) == pytest.approx(2003.0, abs=0.2)
+    path.write_text("mz,i\n100.4,5\n100.3,1\n100.3,2\n")
+    with pytest.raises(SpectrumFormatError, match="line 3: unsorted m/z 100.3 after 100.4"):
+        nio.read(path)
 
 
 def test_text_reader_clips_baseline_noise_below_zero(tmp_path: Path) -> None:

@@ -827,6 +827,12 @@ def _read_block(
     )
     _check_mz(mz, path, lambda r: f"line {int(row_line[r])}")
     step = np.diff(mz)
+    if step.size and (step < 0).all():
+        # written from high to low m/z (some exports, a figure traced right to left):
+        # nothing is lost by turning it round; anything else unsorted is refused below
+        mz, inten, row_line = mz[::-1].copy(), inten[::-1].copy(), row_line[::-1]
+        md["reversed"] = True
+        step = np.diff(mz)
     if (step <= 0).any():
         k = int(np.argmax(step <= 0)) + 1
         what = "duplicate" if step[k - 1] == 0 else "unsorted"
@@ -923,7 +929,13 @@ def _choose_columns(
     rest = [c for c in cols if c not in index]
     mz_named = [c for c in rest if roles[c] == "mz"]
     int_named = [c for c in rest if roles[c] == "intensity"]
-    increasing = {c for c in rest if nrows < 2 or bool(np.all(np.diff(values[c]) > 0))}
+    increasing = {  # (or decreasing throughout: such a file is turned round)
+        c
+        for c in rest
+        if nrows < 2
+        or bool(np.all(np.diff(values[c]) > 0))
+        or bool(np.all(np.diff(values[c]) < 0))
+    }
     if len(mz_named) > 1 or len(int_named) > 1:
         raise SpectrumFormatError(
             f"{path}: line {first_line}: several columns could be "
@@ -1008,7 +1020,9 @@ def iter_scans(path: PathLike, /, *, columns: Columns = None) -> Iterator[Spectr
         Abundance, ... in English, German, French, Spanish, Italian,
         Portuguese, Dutch), then from the content (a point-index column is
         ignored; the m/z column is the strictly increasing one); refused
-        when still ambiguous.
+        when still ambiguous. A file written from high to low m/z (strictly
+        decreasing throughout) is turned round (metadata ``reversed``); any
+        other unsorted or repeated m/z is refused.
 
     Yields
     ------
