@@ -932,9 +932,7 @@ def _choose_columns(
     increasing = {  # (or decreasing throughout: such a file is turned round)
         c
         for c in rest
-        if nrows < 2
-        or bool(np.all(np.diff(values[c]) > 0))
-        or bool(np.all(np.diff(values[c]) < 0))
+        if nrows < 2 or bool(np.all(np.diff(values[c]) > 0)) or bool(np.all(np.diff(values[c]) < 0))
     }
     if len(mz_named) > 1 or len(int_named) > 1:
         raise SpectrumFormatError(
