@@ -1,6 +1,7 @@
 """Accuracy on windows of 20-90 m/z: between a single-envelope zoom and a wide window.
 
-Run ``python scripts/assign_midwindows.py --seed S`` (``--cases N``, default 10). Each case
+Run ``python scripts/assign_midwindows.py --seed S`` (``--cases N``, default 10;
+``--widths 120,250,500`` for windows between these and the sweep's 800 m/z). Each case
 draws a sample as :mod:`assign_sweep` does (one of its five kinds, a Gaussian x distribution
 per family), a window of 20, 50 or 90 m/z centred on the strongest ion of the whole
 spectrum, R 10,000-30,000, a calibration error of -30..30 ppm and a baseline of 1 % or 5 %
@@ -32,11 +33,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--cases", type=int, default=10)
     parser.add_argument("--replicates", type=int, default=8, help="bootstrap refits (assign's)")
+    parser.add_argument(
+        "--widths",
+        default="20,50,90",
+        help="window widths drawn from, m/z, comma-separated (e.g. 120,250,500 for wider ones)",
+    )
     args = parser.parse_args(argv)
 
     from nanoalloy.ms.assign import assign
     from nanoalloy.ms.synth import synthesize
 
+    try:
+        widths = [float(w) for w in args.widths.split(",")]
+    except ValueError:
+        parser.error(f"--widths: comma-separated numbers, got {args.widths!r}")
+    if not widths or min(widths) <= 0:
+        parser.error("--widths must be positive")
     rng = np.random.default_rng(args.seed)
     passed = top_right = top_tied = 0
     cov_sp: list[bool] = []
@@ -50,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         table = pd.DataFrame(rows, columns=["family", "au", "fraction"])
         ions = synthesize(table, mz_range=(400.0, 4500.0), seed=None).ions
         top = float(ions.loc[ions["intensity"].idxmax(), "mz"])
-        half = float(rng.choice([10.0, 25.0, 45.0]))
+        half = float(rng.choice(widths)) / 2.0
         resolution = float(rng.uniform(10_000, 30_000))
         cal = float(rng.uniform(-30, 30))
         baseline = float(rng.choice([0.01, 0.05]))

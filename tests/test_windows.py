@@ -126,6 +126,20 @@ def test_a_digitised_zoom_of_12_points(tmp_path: Path, capsys: pytest.CaptureFix
     assert "not identifiable" in info["message"]
 
 
+def test_a_digitised_zoom_whose_every_point_is_signal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """[Ag25(DMBT)18]- in 2.9 m/z, 12 points, a 0.8 FWHM tail at R 9,400 (a third stranger's
+    IsoSpecPy generator, 2026-12-05): the point-to-point noise estimate read the isotope
+    peaks' flanks as noise (23 on a hump of 60-100) and the one species fitted was dropped
+    as too faint: "no clusters found". A residual of 8 rows now gives the noise."""
+    info, ions, _ = _assign(
+        tmp_path, capsys, "ag25_dmbt_12points_tailed.csv", "--preset", "ag25-sr18"
+    )
+    assert info["points"] == 12 and info["clusters_found"]
+    assert ions.loc[0, "ion"] == "[Ag25(DMBT)18]-"
+
+
 def test_a_spectrum_without_polarity_is_not_fitted_with_ions_of_both_signs(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
