@@ -34,6 +34,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cases", type=int, default=10)
     parser.add_argument("--replicates", type=int, default=8, help="bootstrap refits (assign's)")
     parser.add_argument(
+        "--save",
+        metavar="DIR",
+        help="write each case's spectrum and truth (caseNN.csv, caseNN_truth.csv)",
+    )
+    parser.add_argument(
         "--widths",
         default="20,50,90",
         help="window widths drawn from, m/z, comma-separated (e.g. 120,250,500 for wider ones)",
@@ -75,6 +80,14 @@ def main(argv: list[str] | None = None) -> int:
             seed=int(rng.integers(1000)),
         )
         spec = syn.spectrum
+        if args.save:
+            from pathlib import Path
+
+            from nanoalloy.ms.io import write_csv
+
+            Path(args.save).mkdir(parents=True, exist_ok=True)
+            write_csv(_blind(spec), Path(args.save) / f"case{i:02d}.csv")
+            syn.truth.to_csv(Path(args.save) / f"case{i:02d}_truth.csv", index=False)
         res = assign(_blind(spec), replicates=args.replicates)
         tv, frac = _errors(res.species, syn.truth)
         sp_ok, fam_ok = _cases(res, syn.truth)
@@ -90,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         true_int = dict(zip(syn.ions["ion"].astype(str), syn.ions["intensity"], strict=True))
         top_tied += true_int.get(got_top, 0.0) >= 0.95 * float(syn.ions["intensity"].max())
         print(
-            f"{'ok  ' if ok else 'FAIL'} {kind:8s} {2 * half:.0f} m/z baseline {baseline:.2f} "
+            f"{'ok  ' if ok else 'FAIL'} case {i:02d} {kind:8s} {2 * half:.0f} m/z baseline {baseline:.2f} "
             f"R={resolution:.0f}->{res.resolution:.0f} cal={cal:+.1f}->{res.ppm_shift:+.1f} ppm "
             f"max TV {tv:.3f} max dfrac {frac:.3f} strongest ion "
             f"{'right' if got_top == true_top else f'{got_top} for {true_top}'}",

@@ -485,7 +485,10 @@ def test_cli_no_cluster_exit_0(tmp_path: Path, capsys: pytest.CaptureFixture[str
     write_csv(Spectrum(x, 10 + rng.random(x.size)), path)
     out = tmp_path / "out"
     assert cli.main(["assign", str(path), "--out", str(out), "--resolution", "20000"]) == 0
-    assert "no clusters found" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "no clusters found" in err
+    # and which preset was searched, with the way to another (the default is Au44/Ag44)
+    assert "searched preset 'auag44-pmba'" in err and "nanoalloy preset list" in err
     assert pd.read_csv(out / "species.csv").empty
 
 

@@ -21,8 +21,9 @@ older run survives beside the new one. A DIR that already holds files is
 refused unless ``--overwrite`` is given.
 
 A spectrum in which no cluster is found is not an error: the tables are
-written empty (headers only), ``no clusters found`` is printed on stderr and
-the exit code is 0 (``clusters_found: false`` in the JSON summary). Unreadable
+written empty (headers only), ``no clusters found`` is printed on stderr (with
+the preset searched and how to choose or write another) and the exit code is 0
+(``clusters_found: false`` in the JSON summary). Unreadable
 or invalid input exits 1 with one line on stderr.
 A fit that explains less than 90 % of the signal (R^2 < 0.9: ions outside the
 preset?) says so in one line on stderr, as the other notes of the result do.
@@ -185,6 +186,14 @@ def run(args: argparse.Namespace) -> int:
             write_report(stage, title=f"nanoalloy assign: {args.spectrum}")
     if result.message:
         print(f"nanoalloy assign: {result.message}", file=sys.stderr)
+    if not result.found:
+        # most often the wrong preset (the default is the Au44/Ag44 system)
+        name = getattr(preset, "name", preset)
+        print(
+            f"nanoalloy assign: searched preset {str(name)!r}; `nanoalloy preset list` shows the "
+            "others (--preset NAME), `nanoalloy preset new FORMULA --out FILE` writes one for your system",
+            file=sys.stderr,
+        )
     if args.json:
         summary = result.summary()
         summary["out"] = str(args.out)

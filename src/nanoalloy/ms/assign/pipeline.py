@@ -7,7 +7,7 @@
    3,000-100,000 when none is plausible), the spectrum decimated finely enough
    for the largest; baseline removal (wide morphological opening; the
    remainder is fitted as a piecewise-linear baseline with the ions; a window
-   narrower than 100 m/z has no stretch without signal, and its baseline is
+   narrower than 300 m/z has no stretch without signal, and its baseline is
    fitted with the ions only), noise estimate. The peak shape and R(m/z) are fitted in step 4 (see
    :mod:`~nanoalloy.ms.assign.instrument`); nothing is refused;
 2. library pruning: every candidate ion of the preset whose main isotope peaks
@@ -43,7 +43,7 @@
    :class:`~nanoalloy.ms.peaks.Calibration`; in a single-envelope window
    (one charge state, narrower than 1.5 Na+ rungs) the calibration's aliases
    decide with each family fitted alone (:func:`_zoom_family`, the
-   ``adducts`` prior). A window narrower than 100 m/z holding more than one
+   ``adducts`` prior). A window narrower than 150 m/z holding more than one
    envelope (a few Na+ rungs, where ``na_ladder`` cannot see a ladder) puts the
    joint fit and each family alone (with the fragments and complexes) at their
    best calibration alias, refits each one's instrument, and compares them on
@@ -148,6 +148,22 @@ TAIL_START = 0.6  # tail (FWHM) of the tailed start of the instrument search
 TAIL_SPAN_PPM = 20.0  # converged calibration grid of the tailed start: +- this about its centre
 SCREEN_PPM = 32.0  # span of the species screen of the calibration (ppm)
 PRUNE_BASELINE_MZ = 100.0  # opening of the pruning's baseline (m/z)
+NARROW_MZ = 3.0 * PRUNE_BASELINE_MZ
+"""Windows narrower than this get no opening baseline (the hats fit it with the ions): in
+a 120 m/z window of M44S27 3- ions every stretch is signal, the 100 m/z opening took the
+floor between envelopes (9 % of the tallest peak, 1 % simulated) for baseline, and the
+calibration grid then preferred M44S26 with 7 Na+ more at -100 ppm (chi-square 11,200
+against 13,100 at the truth): 4 of 4 such windows lost their family, now R within 1 %,
+calibration within 0.6 ppm (``scripts/assign_midwindows.py --seed 21 --widths
+120,250,500``)."""
+MID_MZ = 150.0
+"""Windows narrower than this (holding more than one envelope) compare their aliases, each
+family alone and the joint fit, at a flat calibration (:func:`_zoom_family`): a slope of
+25 ppm per 1000 m/z, as real Q-TOFs show, leaves the ends of a 150 m/z window +-1.9 ppm
+off, of a 300 m/z window +-3.8 ppm, where a bare Au25(p-MBA)18 5-/6- window at +95 ppm
+went to its hydride at -35 (the misfit shared by the aliases left the calibration prior
+to decide); wider windows are weighed by the ambiguity step, which fits slopes. In
+120 m/z windows of M44S27 3- ions the comparison kept the family 4 times of 4 (3 without)."""
 PRUNE_CAP = 0.02  # pruning threshold at most this share of the strongest signal
 COARSE_STEP_PPM = 5.0
 """Step of the converged calibration grid. The residual over the offset has a basin
@@ -315,13 +331,14 @@ def assign(
     gy_prune = g.intensity - estimate_baseline(
         gspec, window_mz=min(PRUNE_BASELINE_MZ, baseline_window_mz)
     )
-    narrow = float(g.mz[-1] - g.mz[0]) < PRUNE_BASELINE_MZ
+    width = float(g.mz[-1] - g.mz[0])
+    narrow = width < NARROW_MZ
     if narrow:
-        # a window narrower than the openings (a zoomed export: one envelope or a few
-        # rungs) has no stretch without signal: its lowest point is the floor between
-        # overlapping isotope peaks, not a baseline, and taking it away deepens the
-        # valleys the model must fill (a shifted comb, another x or Na+ count). The
-        # hats fit the baseline with the ions
+        # a window not much wider than the openings (a zoomed export: one envelope, a
+        # few rungs, one charge state's run of envelopes) has no stretch without signal:
+        # its lowest point is the floor between overlapping peaks, not a baseline, and
+        # taking it away deepens the valleys the model must fill (a shifted comb,
+        # another x or Na+ count, another family). The hats fit the baseline with the ions
         base = np.zeros_like(base)
     gy = g.intensity - base
     noise = noise_level(gspec)
@@ -436,7 +453,11 @@ def assign(
         return d, fits
 
     def completed(
-        d: _Design, fits: Fits, span_ppm: float = calibration_range_ppm, centre_ppm: float = 0.0
+        d: _Design,
+        fits: Fits,
+        span_ppm: float = calibration_range_ppm,
+        centre_ppm: float = 0.0,
+        limit_ppm: float = calibration_range_ppm,
     ) -> Fits:
         """The converged grid's calibration added to a screened start's fits."""
         # two coarse searches (a species screen with walks; converged fits on a
@@ -450,7 +471,7 @@ def assign(
             step_ppm=min(COARSE_STEP_PPM, span_ppm / 2.0, calibration_range_ppm / 5.0),
             noise=noise,
             centre_ppm=centre_ppm,
-            limit_ppm=calibration_range_ppm,
+            limit_ppm=limit_ppm,
         )
         if c2 not in fits:
             fits[c2] = converged(d, c2)
@@ -470,7 +491,9 @@ def assign(
         centre = best[3][0] + best[3][1] * mid - _mode(ins) * 1e6 / r_tail
         d, fits = screened(r_tail, TAIL_START)
         if calibrate:
-            fits = completed(d, fits, min(TAIL_SPAN_PPM, calibration_range_ppm), centre)
+            # (the range holds the core or the centroid: see _tail_ppm)
+            lim = calibration_range_ppm + _tail_ppm(ins, mid)
+            fits = completed(d, fits, min(TAIL_SPAN_PPM, calibration_range_ppm), centre, lim)
         return chosen(ins, d, fits)
 
     tried = [start(r) for r in starts]
@@ -500,7 +523,7 @@ def assign(
     # offset and slope together, in shrinking 3 x 3 grids of full refits; then the ends
     # of a wide window moved by an alias step each (the coarse searches have no slope)
     if calibrate:
-        lim = calibration_range_ppm
+        lim = calibration_range_ppm + _tail_ppm(instrument, float(np.median(design.mz)))
         cal_a, cal_b, state = _walk_calibration(
             prob, design, g, gy, cal_a, cal_b, state["fit"].form, limit_ppm=lim, noise=noise
         )
@@ -596,7 +619,7 @@ def assign(
     # the na_ladder prior: the joint fit competes with each family alone, each with
     # its own instrument and compared on the data as measured (scripts/
     # assign_midwindows.py on seeds 11-13: 21 of 30 pass, 16 without)
-    mid = "adducts" in use_priors and narrow and not zoom
+    mid = "adducts" in use_priors and width < MID_MZ and not zoom
     refitted = None
     if calibrate and (zoom or mid):
         # a zoom: each family alone at its calibration's aliases, decided by the
@@ -626,7 +649,7 @@ def assign(
             gy,
             lib,
             noise,
-            calibration_range_ppm,
+            calibration_range_ppm + _tail_ppm(instrument, float(np.median(design.mz))),
             (cal_a, cal_b),
             # (a zoom's own instrument per hypothesis: 13 of 21 strongest ions right
             # against 14 without, scripts/assign_sweep.py seeds 1 and 2)
@@ -694,7 +717,8 @@ def assign(
         noise=noise,
         replicates=replicates,
         pats=pats,
-        calibration_range_ppm=calibration_range_ppm,
+        calibration_range_ppm=calibration_range_ppm
+        + _tail_ppm(instrument, float(np.median(design.mz))),
         # a window's alias chosen by _zoom_family (the zoom's stronger adducts prior;
         # a narrow window's comparison on the data as measured) is not overruled by
         # the weights of data read between samples (a zoom of [Au12Ag32(SR)30+Na-H]4-
@@ -1050,6 +1074,18 @@ def _unidentified(out: Assignment, prob: Any) -> Assignment:
     if len({lab[1] for lab in labels}) > 1:
         families["fraction_sd"] = families["fraction_sd"].clip(lower=UNIDENTIFIED_SD)
     return replace(out, species=species, families=families)
+
+
+def _tail_ppm(ins: Instrument, mz: float) -> float:
+    """How far a tailed peak's centroid (its position) sits above its core, in ppm at ``mz``.
+
+    The calibration range is searched for either: a generator or an instrument that
+    puts the core at the true m/z reads that much high in our convention (an
+    IsoSpecPy generator's 0.9 FWHM tail at R 4,700 sat 190 ppm high, and the hydride
+    one isotope step away won inside +-100 ppm; the composition held where the range
+    reached the centroid).
+    """
+    return 1e6 * ins.tail / float(ins.resolution_at(mz)) if ins.tail > 0 else 0.0
 
 
 def _residual_noise(state: dict[str, Any]) -> float:
