@@ -23,6 +23,7 @@ SHIPPED = {
     "auag44-pmba",
     "auag44-pmba-windows",
     "au25-sr18",
+    "au25ag-sr18",
     "au25-pmba",
     "au38-sr24",
     "ag25-sr18",
@@ -168,6 +169,20 @@ def test_cation_adducts_in_positive_mode_have_right_mz() -> None:
     i = [str(c.ion) for c in lib.candidates].index("[Au25(PET)18+2Cs]+")
     assert lib.mz_average[i] == pytest.approx(ref, abs=0.1)
     assert _avg({"Au": 25, **pet}, -1) == pytest.approx(7394.1, abs=0.1)  # ~7394 Da, DOMAIN.md
+
+
+def test_au_ag_preset_spans_the_whole_range_with_right_mz() -> None:
+    """au25ag-sr18: Au25-xAgx(PET)18 for every x = 0-25 and no other metal; m/z from IUPAC
+    weights summed here (not our isotope tables)."""
+    p = load_preset("au25ag-sr18")
+    assert set(p.metals) == {"Au", "Ag"}
+    lib = enumerate_candidates(p)
+    ions = [str(c.ion) for c in lib.candidates]
+    pet = {"C": 8 * 18, "H": 9 * 18, "S": 18}
+    for au in (25, 22, 0):
+        label = {25: "[Au25(PET)18]-", 22: "[Au22Ag3(PET)18]-", 0: "[Ag25(PET)18]-"}[au]
+        want = _avg({"Au": au, "Ag": 25 - au, **pet}, -1)
+        assert lib.mz_average[ions.index(label)] == pytest.approx(want, abs=0.1)
 
 
 def test_counter_ions_toa_and_pph4() -> None:

@@ -188,6 +188,20 @@ def test_a_window_of_one_charge_state_run_keeps_its_family() -> None:
     assert res.resolution == pytest.approx(10_887.0, rel=0.1)
 
 
+def test_an_au_ag_panel_with_the_au_ag_preset(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """[Au22Ag3(PET)18]- alone in 96 m/z, 226 irregular points (2.2 per FWHM), pseudo-Voigt at
+    R 7,400, +27 ppm, no polarity (a third stranger's IsoSpecPy generator, case 41). With
+    `au25-sr18` (Cu, Pt, Pd, Cd, Hg dopants, Cs+ adducts) it read [Au23Cu2(PET)18]- at R 2,200,
+    or [Au21Cu4(PET)18+2Cs]+; `au25ag-sr18` holds the Au/Ag alloys only."""
+    info, ions, _ = _assign(
+        tmp_path, capsys, "au22ag3_pet_digitised_pv.csv", "--preset", "au25ag-sr18"
+    )
+    assert ions.loc[0, "ion"] == "[Au22Ag3(PET)18]-"
+    assert "fitted as negative ions" in info["message"]
+
+
 def test_a_spectrum_without_polarity_is_not_fitted_with_ions_of_both_signs(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
