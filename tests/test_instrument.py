@@ -470,6 +470,13 @@ def test_overrides_and_reporting(tmp_path: Path) -> None:
     info = json.loads((tmp_path / "out" / "instrument.json").read_text())
     assert info["peak_shape"] == "gaussian" and info["resolution"] == 20_000.0
     assert info["calibration_ppm_at_median_mz"] == pytest.approx(res.ppm_shift)
+    # where that shift is read, and the slope in the units the README quotes
+    assert info["median_mz"] == pytest.approx(float(np.median(syn.spectrum.mz)), abs=1e-3)
+    cal = summary["calibration"]
+    assert cal["ppm_slope_per_1000_mz"] == pytest.approx(1000.0 * cal["ppm_slope"])
+    assert cal["ppm_intercept"] + cal["ppm_slope"] * cal["median_mz"] == pytest.approx(
+        cal["ppm_at_median_mz"], abs=1e-6
+    )
     # a bad option is a ValueError (issue 2: domain errors subclass the matching builtin)
     with pytest.raises(ValueError, match="peak_shape"):
         assign(syn.spectrum, peak_shape="lorentzian")

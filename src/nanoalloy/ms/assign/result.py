@@ -176,8 +176,11 @@ class Assignment:
                 "model": cal.model,
                 "ppm_intercept": cal.ppm_intercept,
                 "ppm_slope": cal.ppm_slope,
-                # the intercept is the shift at m/z 0: the one that matters is here
+                # the intercept is the shift at m/z 0 (ppm), the slope in ppm per m/z: the
+                # shift that matters is the one at the spectrum's median m/z
                 "ppm_at_median_mz": self.ppm_shift,
+                "median_mz": _median_mz(self.spectrum),
+                "ppm_slope_per_1000_mz": cal.ppm_slope * 1000.0,
                 "rms_ppm_before": _jsonable(cal.rms_ppm_before),
                 "rms_ppm_after": _jsonable(cal.rms_ppm_after),
             },
@@ -231,6 +234,7 @@ class Assignment:
             "calibration_ppm_intercept": None if cal is None else cal.ppm_intercept,
             "calibration_ppm_slope": None if cal is None else cal.ppm_slope,
             "calibration_ppm_at_median_mz": self.ppm_shift,
+            "median_mz": _median_mz(self.spectrum),
         }
 
     def plot(self, path: str | Path | None = None, /, *, n_labels: int = 12) -> Any:
@@ -362,3 +366,8 @@ def _plot(
     if path is not None:
         fig.savefig(Path(path), dpi=110)
     return fig
+
+
+def _median_mz(spectrum: Spectrum) -> float | None:
+    """The spectrum's median m/z (where ``ppm_at_median_mz`` is read), None when empty."""
+    return round(float(np.median(spectrum.mz)), 4) if len(spectrum) else None
