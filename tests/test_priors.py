@@ -110,6 +110,9 @@ def _hand_fit(preset: object, forms: dict[tuple[str, int, int], float]) -> tuple
 
 
 def test_check_priors() -> None:
+    from nanoalloy.commands.assign import _PRIORS
+
+    assert _PRIORS == PRIORS  # the CLI's --no-prior choices
     assert check_priors(None) == frozenset(PRIORS)
     assert check_priors(()) == frozenset()
     assert check_priors(["charge"]) == {"charge"}
@@ -357,3 +360,30 @@ def test_adducts_prior_removes_the_sr_against_7na_decoy_in_a_zoom(
     assert set(with_prior.families["family"]) == {"M44S27"}, with_prior.families
     top = with_prior.ions.iloc[0]
     assert (int(top["na"]), int(top["charge"])) == (1, -3), top
+
+
+def test_fragments_prior_removes_the_isobaric_fragments() -> None:
+    """M44S27 3- alone in 263 m/z (x 18-24 around 20.7, Na+ ladders), Gaussian, R 12,600,
+    -47 ppm with a slope, from a fourth stranger's IsoSpecPy generator (2026-12-05,
+    /work/probe_F case 20; tests/data/SOURCES.md). An M43(SR)28 fragment with 2 Na+ more is
+    isobaric to M44(SR)27 (Au - SR = 2 (Na - H) within 2 mDa) one x lower, and with no
+    other charge state recorded the converged fit gave the fragments as much signal as the
+    clusters: the x distribution off by TV 0.26. ``fragments`` holds fragments that
+    outweigh the clusters to the standard of an implausible family."""
+    from nanoalloy.ms.composition import total_variation, x_distribution
+    from nanoalloy.ms.io import read
+
+    spec = read(Path(__file__).parent / "data" / "probe" / "m44s27_3minus_263mz.csv")
+    truth = {18: 0.0109, 19: 0.0914, 20: 0.2981, 21: 0.3773, 22: 0.1854, 23: 0.0353, 24: 0.0016}
+
+    def fit(priors: tuple[str, ...] | None) -> tuple[float, float]:
+        res = assign(spec, priors=priors, replicates=0)
+        sp = res.species
+        frag = float(sp.loc[sp["family"] == "fragment", "abundance"].sum())
+        got = x_distribution(sp, "M44S27")
+        return frag, total_variation(got, pd.Series(truth, dtype=float))
+
+    frag, tv = fit(tuple(p for p in PRIORS if p != "fragments"))
+    assert frag > 0.5 and tv > 0.1, (frag, tv)  # the decoy, without this prior
+    frag, tv = fit(None)
+    assert frag < 0.05 and tv < 0.05, (frag, tv)

@@ -42,6 +42,7 @@ from typing import Any
 from ..errors import InputError
 
 NAME = "assign"
+_PRIORS = ("na_ladder", "charge", "x_smooth", "h_bookkeeping", "adducts", "fragments")
 HELP = "Assign cluster ions in a spectrum: species, ions and family tables with a fit plot."
 
 
@@ -115,9 +116,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="NAME",
-        choices=("na_ladder", "charge", "x_smooth", "h_bookkeeping", "adducts", "all"),
-        help="switch off a chemistry prior of the model selection (na_ladder, charge, "
-        "x_smooth, h_bookkeeping, adducts, or all); repeatable",
+        # (nanoalloy.ms.assign.priors.PRIORS, written out: importing it loads the assigner)
+        choices=(*_PRIORS, "all"),
+        help=f"switch off a chemistry prior of the model selection ({', '.join(_PRIORS)}, "
+        "or all); repeatable",
     )
 
 

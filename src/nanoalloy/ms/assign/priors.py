@@ -86,7 +86,14 @@ __all__ = [
     "ion_adducts",
 ]
 
-PRIORS: tuple[str, ...] = ("na_ladder", "charge", "x_smooth", "h_bookkeeping", "adducts")
+PRIORS: tuple[str, ...] = (
+    "na_ladder",
+    "charge",
+    "x_smooth",
+    "h_bookkeeping",
+    "adducts",
+    "fragments",
+)
 """Names of the chemistry priors, in the order they are documented."""
 
 PRIOR_WEIGHT = 3.0
