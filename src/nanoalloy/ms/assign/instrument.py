@@ -391,6 +391,7 @@ def _fit_instrument(
     knot_mz: float,
     raw: bool = False,
     calibration_range_ppm: float = 100.0,
+    core_or_centroid: bool = True,
 ) -> tuple[Instrument, tuple[float, float]]:
     """Refine the instrument and the calibration together by the residual of refits.
 
@@ -419,7 +420,8 @@ def _fit_instrument(
     ``raw`` as recorded, the piecewise-linear hats fitting the baseline (used
     once wings were found: the opening eats part of them). The calibration offset
     stays within ``calibration_range_ppm`` (it does not walk out of the range
-    searched, where an isotope step's alias waits).
+    searched, where an isotope step's alias waits), for the peak's core or, with
+    ``core_or_centroid``, its centroid (see ``top_lim``).
 
     Returns the instrument and the calibration (offset ppm, ppm per m/z).
     """
@@ -552,6 +554,8 @@ def _fit_instrument(
         range: an IsoSpecPy generator's 0.9 FWHM tail at R 4,700 sat 190 ppm high in
         ours, and the hydride one isotope step away won at +60 ppm.
         """
+        if not core_or_centroid:
+            return lim
         return lim + 1e6 * cand.tail / float(cand.resolution_at(centre))
 
     par["pc"] = float(np.clip(par["pc"], -lim, top_lim(ins)))  # never beyond the range

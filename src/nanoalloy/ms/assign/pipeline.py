@@ -156,6 +156,9 @@ calibration grid then preferred M44S26 with 7 Na+ more at -100 ppm (chi-square 1
 against 13,100 at the truth): 4 of 4 such windows lost their family, now R within 1 %,
 calibration within 0.6 ppm (``scripts/assign_midwindows.py --seed 21 --widths
 120,250,500``)."""
+ZOOM_MZ = 20.0
+"""Windows narrower than this hold one envelope of an Au25 1- ion (+-8 Da) or a few of a
+multiply charged one: their calibration range is not widened for a tail (:func:`_tail_ppm`)."""
 MID_MZ = 150.0
 """Windows narrower than this (holding more than one envelope) compare their aliases, each
 family alone and the joint fit, at a flat calibration (:func:`_zoom_family`): a slope of
@@ -492,7 +495,7 @@ def assign(
         d, fits = screened(r_tail, TAIL_START)
         if calibrate:
             # (the range holds the core or the centroid: see _tail_ppm)
-            lim = calibration_range_ppm + _tail_ppm(ins, mid)
+            lim = calibration_range_ppm + _tail_ppm(ins, mid, width)
             fits = completed(d, fits, min(TAIL_SPAN_PPM, calibration_range_ppm), centre, lim)
         return chosen(ins, d, fits)
 
@@ -523,7 +526,7 @@ def assign(
     # offset and slope together, in shrinking 3 x 3 grids of full refits; then the ends
     # of a wide window moved by an alias step each (the coarse searches have no slope)
     if calibrate:
-        lim = calibration_range_ppm + _tail_ppm(instrument, float(np.median(design.mz)))
+        lim = calibration_range_ppm + _tail_ppm(instrument, float(np.median(design.mz)), width)
         cal_a, cal_b, state = _walk_calibration(
             prob, design, g, gy, cal_a, cal_b, state["fit"].form, limit_ppm=lim, noise=noise
         )
@@ -565,6 +568,7 @@ def assign(
             knot_mz=baseline_knot_mz,
             raw=True,
             calibration_range_ppm=calibration_range_ppm,
+            core_or_centroid=width >= ZOOM_MZ,
         )
 
     kept: tuple[Any, ...] | None = None
@@ -649,7 +653,7 @@ def assign(
             gy,
             lib,
             noise,
-            calibration_range_ppm + _tail_ppm(instrument, float(np.median(design.mz))),
+            calibration_range_ppm + _tail_ppm(instrument, float(np.median(design.mz)), width),
             (cal_a, cal_b),
             # (a zoom's own instrument per hypothesis: 13 of 21 strongest ions right
             # against 14 without, scripts/assign_sweep.py seeds 1 and 2)
@@ -718,7 +722,7 @@ def assign(
         replicates=replicates,
         pats=pats,
         calibration_range_ppm=calibration_range_ppm
-        + _tail_ppm(instrument, float(np.median(design.mz))),
+        + _tail_ppm(instrument, float(np.median(design.mz)), width),
         # a window's alias chosen by _zoom_family (the zoom's stronger adducts prior;
         # a narrow window's comparison on the data as measured) is not overruled by
         # the weights of data read between samples (a zoom of [Au12Ag32(SR)30+Na-H]4-
@@ -1081,16 +1085,20 @@ def _unidentified(out: Assignment, prob: Any) -> Assignment:
     return replace(out, species=species, families=families)
 
 
-def _tail_ppm(ins: Instrument, mz: float) -> float:
+def _tail_ppm(ins: Instrument, mz: float, width: float = math.inf) -> float:
     """How far a tailed peak's centroid (its position) sits above its core, in ppm at ``mz``.
 
     The calibration range is searched for either: a generator or an instrument that
     puts the core at the true m/z reads that much high in our convention (an
     IsoSpecPy generator's 0.9 FWHM tail at R 4,700 sat 190 ppm high, and the hydride
     one isotope step away won inside +-100 ppm; the composition held where the range
-    reached the centroid).
+    reached the centroid). Not in a window narrower than :data:`ZOOM_MZ` (``width``),
+    where a tail, wings and the calibration trade on one envelope: a 6 m/z pseudo-Voigt
+    zoom took a 1.3 FWHM tail and went to an alias at +162 ppm.
     """
-    return 1e6 * ins.tail / float(ins.resolution_at(mz)) if ins.tail > 0 else 0.0
+    if ins.tail <= 0 or width < ZOOM_MZ:
+        return 0.0
+    return 1e6 * ins.tail / float(ins.resolution_at(mz))
 
 
 def _residual_noise(state: dict[str, Any]) -> float:
