@@ -46,6 +46,18 @@ CASES: dict[str, tuple[str, list[tuple[str, str, float]], tuple[float, float], s
         "positive",
         20_000.0,
     ),
+    "au25ag-sr18 Au25 + Ag25 products (negative)": (
+        "au25ag-sr18",
+        [
+            ("Au25-xAgx", "[Au20Ag5(PET)18]-", 0.2),
+            ("Au25-xAgx", "[Au13Ag12(PET)18]-", 0.3),
+            ("Au25-xAgx", "[Au12Ag13(PET)18]-", 0.3),
+            ("Au25-xAgx", "[Ag25(PET)18]-", 0.2),
+        ],
+        (5000.0, 7500.0),
+        "negative",
+        20_000.0,
+    ),
     "au25-pmba hydrides and neighbours": (
         "au25-pmba",
         [
