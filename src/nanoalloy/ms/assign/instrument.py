@@ -718,7 +718,7 @@ def _fit_instrument(
         # the offset stays near the apex: the rival is a shape, not another calibration
         # basin (an Au25(p-MBA)18 6- ladder's rival walked an isotope step, 130 ppm, to
         # the hydride at the range's end)
-        near = 0.3 * fwhm_ppm
+        apex_room = 0.3 * fwhm_ppm
 
         def at_w(v: np.ndarray) -> tuple[Instrument, float]:
             lr = lr_w + (v[1] * s_lr if free_resolution else 0.0)
@@ -726,7 +726,7 @@ def _fit_instrument(
                 winged,
                 resolution=math.exp(float(np.clip(lr, log_lo, log_hi))),
                 eta=float(np.clip(0.3 + 0.1 * v[2], 0.0, 0.7)),
-            ), float(np.clip(apex + np.clip(v[0] * s_pc, -near, near), -lim, lim))
+            ), float(np.clip(apex + np.clip(v[0] * s_pc, -apex_room, apex_room), -lim, lim))
 
         cand, pc = at_w(_simplex(lambda v: rss(*at_w(v), par["pb"]), 3, 40, 1e-4 * tailed_rss))
         if rss(cand, pc, par["pb"]) < tailed_rss:

@@ -265,7 +265,12 @@ def assess(
     # re-explained by three quarters or more; a dropped family whose own share was at least
     # 5 % of that of the family it would replace when it was tested, or that the others
     # re-explained by three quarters or more)
-    last = {t.family: t for t in trials if not t.family.startswith("detached:")}
+    # (families only: not the detached species' tests, nor the fragments prior's)
+    last = {
+        t.family: t
+        for t in trials
+        if not t.family.startswith("detached:") and t.family != "fragments"
+    }
     own_kept = _family_own(prob, state)
     swaps: list[tuple[str | None, str | None]] = []
     if len(kept) >= 2:
