@@ -884,6 +884,12 @@ def _check_mz(mz: np.ndarray, path: Path, where: Callable[[int], str]) -> None:
         )
 
 
+def _monotone(col: np.ndarray) -> bool:
+    """Strictly increasing, or strictly decreasing throughout."""
+    step = np.diff(col)
+    return bool((step > 0).all() or (step < 0).all())
+
+
 def _is_index(col: np.ndarray) -> bool:
     if col.size < 3 or col[0] not in (0.0, 1.0):
         return False
@@ -929,11 +935,8 @@ def _choose_columns(
     rest = [c for c in cols if c not in index]
     mz_named = [c for c in rest if roles[c] == "mz"]
     int_named = [c for c in rest if roles[c] == "intensity"]
-    increasing = {  # (or decreasing throughout: such a file is turned round)
-        c
-        for c in rest
-        if nrows < 2 or bool(np.all(np.diff(values[c]) > 0)) or bool(np.all(np.diff(values[c]) < 0))
-    }
+    # (or decreasing throughout: such a file is turned round)
+    increasing = {c for c in rest if nrows < 2 or _monotone(values[c])}
     if len(mz_named) > 1 or len(int_named) > 1:
         raise SpectrumFormatError(
             f"{path}: line {first_line}: several columns could be "

@@ -251,6 +251,11 @@ def _mode(ins: Instrument) -> float:
     return float(u[int(np.argmax(ins.density(u)))])
 
 
+def _centroid_shift_ppm(ins: Instrument, mz: float) -> float:
+    """How far a tailed peak's centroid (its position) sits above its core, ppm at ``mz``."""
+    return 1e6 * ins.tail / float(ins.resolution_at(mz)) if ins.tail > 0 else 0.0
+
+
 def _width(ins: Instrument) -> float:
     """Full width at half maximum of the whole peak (core, wings, tail) in core FWHM."""
     if ins.tail < 0.02:
@@ -554,9 +559,7 @@ def _fit_instrument(
         range: an IsoSpecPy generator's 0.9 FWHM tail at R 4,700 sat 190 ppm high in
         ours, and the hydride one isotope step away won at +60 ppm.
         """
-        if not core_or_centroid:
-            return lim
-        return lim + 1e6 * cand.tail / float(cand.resolution_at(centre))
+        return lim + _centroid_shift_ppm(cand, centre) if core_or_centroid else lim
 
     par["pc"] = float(np.clip(par["pc"], -lim, top_lim(ins)))  # never beyond the range
 

@@ -127,6 +127,7 @@ from .calibration import (
 from .candidates import _library, _problem, _prune
 from .design import _build_design, _calibrated, _Design, _fit_round, _fit_started, _read_deficit
 from .instrument import (
+    _centroid_shift_ppm,
     _decimation_resolution,
     _fit_instrument,
     _mode,
@@ -421,6 +422,11 @@ def assign(
     gs = gy if narrow else gy_prune
     row_margin = calibration_range_ppm if calibrate else 0.0
 
+    def searched(ins: Instrument) -> float:
+        """The calibration offsets searched (+-): the range, for the core or the centroid
+        of a tailed peak (:func:`_tail_ppm`, at the current design's median m/z)."""
+        return calibration_range_ppm + _tail_ppm(ins, float(np.median(design.mz)), width)
+
     Start = tuple[float, Instrument, _Design, tuple[float, float], dict[str, Any]]
     Fits = dict[tuple[float, float], dict[str, Any]]
 
@@ -526,7 +532,7 @@ def assign(
     # offset and slope together, in shrinking 3 x 3 grids of full refits; then the ends
     # of a wide window moved by an alias step each (the coarse searches have no slope)
     if calibrate:
-        lim = calibration_range_ppm + _tail_ppm(instrument, float(np.median(design.mz)), width)
+        lim = searched(instrument)
         cal_a, cal_b, state = _walk_calibration(
             prob, design, g, gy, cal_a, cal_b, state["fit"].form, limit_ppm=lim, noise=noise
         )
@@ -653,7 +659,7 @@ def assign(
             gy,
             lib,
             noise,
-            calibration_range_ppm + _tail_ppm(instrument, float(np.median(design.mz)), width),
+            searched(instrument),
             (cal_a, cal_b),
             # (a zoom's own instrument per hypothesis: 13 of 21 strongest ions right
             # against 14 without, scripts/assign_sweep.py seeds 1 and 2)
@@ -721,8 +727,7 @@ def assign(
         noise=noise,
         replicates=replicates,
         pats=pats,
-        calibration_range_ppm=calibration_range_ppm
-        + _tail_ppm(instrument, float(np.median(design.mz)), width),
+        calibration_range_ppm=searched(instrument),
         # a window's alias chosen by _zoom_family (the zoom's stronger adducts prior;
         # a narrow window's comparison on the data as measured) is not overruled by
         # the weights of data read between samples (a zoom of [Au12Ag32(SR)30+Na-H]4-
@@ -1096,9 +1101,7 @@ def _tail_ppm(ins: Instrument, mz: float, width: float = math.inf) -> float:
     where a tail, wings and the calibration trade on one envelope: a 6 m/z pseudo-Voigt
     zoom took a 1.3 FWHM tail and went to an alias at +162 ppm.
     """
-    if ins.tail <= 0 or width < ZOOM_MZ:
-        return 0.0
-    return 1e6 * ins.tail / float(ins.resolution_at(mz))
+    return 0.0 if width < ZOOM_MZ else _centroid_shift_ppm(ins, mz)
 
 
 def _residual_noise(state: dict[str, Any]) -> float:

@@ -102,14 +102,20 @@ def _group_signal(prob: _Problem, state: dict[str, Any]) -> np.ndarray:
 
 
 def _without(
-    prob: _Problem, state: dict[str, Any], design: _Design, drop: np.ndarray
+    prob: _Problem,
+    state: dict[str, Any],
+    design: _Design,
+    drop: np.ndarray,
+    *,
+    converged: bool = False,
 ) -> tuple[_Problem, dict[str, Any], np.ndarray, float, float]:
     """Refit without the groups in ``drop`` (bool per group) and the fragments they orphan.
 
     Returns the trial problem and fit, the ions kept (bool per ion), the rise
     of the residual sum of squares, and the removed columns' own share of the
     model (the sum of squares of their fitted signal: what removing them could
-    at most cost).
+    at most cost). The refit is a few alternations from the preset's forms, or
+    with ``converged`` a fit run to convergence (also from the ions' own heights).
     """
     sig = _group_signal(prob, state)
     sig[drop] = 0.0
@@ -117,7 +123,10 @@ def _without(
     mine = np.flatnonzero(~keep)
     contrib = state["design"][:, mine] @ state["fit"].ion[mine]
     trial_prob = _subset(prob, keep, state["fit"].form)
-    trial = _fit_round(trial_prob, design, state["y"], trial_prob.form_init, 6)
+    if converged:
+        trial = _fit_started(trial_prob, design, state["y"], trial_prob.form_init, 200, tol=1e-5)
+    else:
+        trial = _fit_round(trial_prob, design, state["y"], trial_prob.form_init, 6)
     return trial_prob, trial, keep, trial["rss"] - state["rss"], float(contrib @ contrib)
 
 
@@ -308,11 +317,9 @@ def _outweighing_fragments(
     clusters = float(sig[~np.asarray(prob.free_group, dtype=bool)].sum())
     if not frag.any() or float(sig[frag].sum()) <= FRAGMENT_SHARE * clusters:
         return prob, state
-    trial_prob, _, _, _, own = _without(prob, state, design, frag)
     # refitted to convergence: the clusters' Na+ forms must move two rungs to take the
     # fragments' signal back, which the few alternations of a family's test never reach
-    trial = _fit_started(trial_prob, design, state["y"], trial_prob.form_init, 200, tol=1e-5)
-    gain = float(trial["rss"]) - float(state["rss"])
+    trial_prob, trial, _, gain, own = _without(prob, state, design, frag, converged=True)
     drop = gain < 0.9 * own and gain < 40.0 * state["rss"]
     species = tuple(("fragment", int(prob.group_labels[k][2])) for k in np.flatnonzero(frag))
     trials.append(Trial("fragments", species, gain, own, state["rss"], 1.0, drop))
