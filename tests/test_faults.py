@@ -188,6 +188,34 @@ def test_assign_into_a_used_folder_refused_or_replaced_as_a_whole(
     assert not list(tmp_path.glob(".*.part"))
 
 
+@pytest.mark.parametrize(
+    ("command", "extra"),
+    [
+        ("assign", ["--overwrite", "--no-plot"]),
+        ("series", ["--overwrite"]),
+        ("uvvis", ["--overwrite"]),
+        ("msms", ["--precursor", "[Au25(PET)18]-", "--overwrite"]),
+        ("batch", ["--workers", "1"]),
+    ],
+)
+@pytest.mark.parametrize("given", ["file", "folder"])
+def test_out_that_is_or_holds_an_input_is_refused_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, extra: list[str], given: str
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "spec.csv").write_text("m/z,intensity\n1000,1\n1001,2\n1002,1\n")
+    (data / "notes.csv").write_text("keep me")
+    before = {p.name: p.read_bytes() for p in data.iterdir()}
+    src = data / "spec.csv" if given == "file" or command in ("uvvis", "msms") else data
+    for out in (data, tmp_path):
+        assert cli.main([command, str(src), "--out", str(out), *extra]) == 1
+        line = _one_error_line(capsys.readouterr().err, command)
+        assert str(out) in line and "input" in line and "choose another --out" in line
+        assert {p.name: p.read_bytes() for p in data.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
+
+
 def test_overwrite_never_replaces_the_working_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

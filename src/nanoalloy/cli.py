@@ -122,7 +122,7 @@ def _terminate_cleanly() -> Any:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the process exit code."""
-    from .output import allow_overwrite, check_output_dir
+    from .output import allow_overwrite, check_apart_from_inputs, check_output_dir
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -134,6 +134,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         _refuse_special_files(args)
         overwrite = bool(getattr(args, "overwrite", False))
+        out = getattr(args, "out", None)
+        if isinstance(out, str) and out:
+            # never write over, or into the folder of, a file the command reads
+            others = argparse.Namespace(**{k: v for k, v in vars(args).items() if k != "out"})
+            check_apart_from_inputs(out, _arguments(others))
         if hasattr(args, "overwrite") and getattr(args, "out", None):
             check_output_dir(args.out, overwrite=overwrite)  # refuse before the work
         with allow_overwrite(overwrite):

@@ -20,6 +20,8 @@ atomic_file
     Context manager yielding a temporary path that replaces the target on success.
 atomic_dir
     Context manager yielding a staging folder that replaces the target folder on success.
+check_apart_from_inputs
+    Refuse an output path that is, or holds, one of the command's inputs.
 allow_overwrite
     Context manager: let :func:`atomic_dir` replace non-empty folders (what ``--overwrite`` sets).
 OutputExistsError
@@ -35,7 +37,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
 from pathlib import Path
 
@@ -46,6 +48,7 @@ __all__ = [
     "allow_overwrite",
     "atomic_dir",
     "atomic_file",
+    "check_apart_from_inputs",
     "check_output_dir",
     "clean_stale_parts",
     "clean_stale_parts_in",
@@ -159,6 +162,50 @@ def _protected(target: Path) -> bool:
     cwd = Path.cwd().resolve()
     home = Path.home().resolve()
     return t == home or t == Path(t.anchor) or t == cwd or t in cwd.parents
+
+
+def check_apart_from_inputs(
+    path: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str]], /
+) -> None:
+    """Refuse an output ``path`` that is one of ``inputs`` or a folder holding one.
+
+    Writing there would replace the raw data (``--overwrite`` replaces the folder as a
+    whole) or mix results into the data folder, where a rerun reads them as inputs.
+    Inputs that do not exist are ignored; glob patterns are expanded. Call it before
+    any work.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp()); _ = (d / "spec.csv").write_text("x")
+    >>> check_apart_from_inputs(d, [d / "spec.csv"])
+    Traceback (most recent call last):
+    ...
+    nanoalloy.errors.InputError: output ... holds the input ...; choose another --out
+    >>> check_apart_from_inputs(d / "results", [d / "spec.csv"])
+    """
+    target = Path(path)
+    if not str(path):
+        return
+    t = target.resolve()
+    for item in inputs:
+        text = os.fspath(item)
+        if not text:
+            continue
+        paths = [Path(text)]
+        if glob.has_magic(text) and not Path(text).exists():
+            paths = [Path(p) for p in glob.glob(text)]
+        for p in paths:
+            if not (p.exists() or p.is_symlink()):
+                continue
+            # the path itself and, for a symlink, what it points to
+            for r in (p.parent.resolve() / p.name, p.resolve()):
+                if r == t or t in r.parents:
+                    what = "is the input" if r == t else "holds the input"
+                    raise InputError(
+                        f"output {str(target)!r} {what} {text!r}: writing there would "
+                        "replace the data or mix results into it; choose another --out"
+                    )
 
 
 def check_output_dir(path: str | os.PathLike[str], /, *, overwrite: bool | None = None) -> None:
