@@ -452,6 +452,39 @@ def test_read_timecourse_rejects_bad_tables(tmp_path: Path) -> None:
         KF.read_timecourse(bad)
 
 
+@pytest.mark.parametrize(
+    ("case", "match"),
+    [
+        ("one_time", "too few time points to fit 5 rate constants"),
+        ("header_only", "no data rows"),
+        ("inf_fraction", r"non-finite abundance \(inf\) at data row 2"),
+    ],
+)
+def test_cli_fit_kinetics_refuses_tables_it_cannot_fit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], case: str, match: str
+) -> None:
+    import re
+    import warnings
+
+    tab = pd.read_csv(_synthetic(tmp_path, 1.0))
+    if case == "one_time":
+        tab = tab[tab["time_h"] == 0]
+    elif case == "header_only":
+        tab = tab.iloc[:0]
+    else:
+        tab["abundance"] = tab["abundance"].astype(float)
+        tab.loc[tab.index[1], "abundance"] = math.inf
+    path = tmp_path / f"{case}.csv"
+    tab.to_csv(path, index=False)
+    out = tmp_path / "fit"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert main(["fit-kinetics", str(path), "--out", str(out), "--starts", "1"]) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and re.search(match, err), err
+    assert not out.exists()
+
+
 # ------------------------------------------------------------- window response
 
 WINDOW = {"M44S30": 1.0, "M44S27": 0.4, "M44S26": 0.35}  # the demo's 2000-2800 m/z window

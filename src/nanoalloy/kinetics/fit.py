@@ -161,12 +161,15 @@ def _table(table: Any) -> pd.DataFrame:
     if isinstance(table, pd.DataFrame):
         return table
     try:
-        return pd.read_csv(table)
+        df = pd.read_csv(table)
     except pd.errors.EmptyDataError:
         raise InputError(f"{table}: empty file; expected a CSV table with a header row") from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(f"{table}: not a readable CSV table ({reason})") from None
+    if df.empty:
+        raise InputError(f"{table}: no data rows (only a header)")
+    return df
 
 
 def read_timecourse(table: Any, /) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
@@ -211,6 +214,8 @@ def read_timecourse_sd(
     missing += [n for n in ("family", "au", "ag") if n not in cols]
     if missing:
         raise InputError(f"time course table lacks column(s) {', '.join(missing)}")
+    if df.empty:
+        raise InputError("time course table has no data rows (only a header)")
     fam = df[cols["family"]].astype(str).str.strip()
     bad = sorted(set(fam) - set(FAMILIES))
     if bad:
@@ -221,6 +226,13 @@ def read_timecourse_sd(
     v = pd.to_numeric(df[vcol], errors="coerce")
     if au.isna().any() or ag.isna().any() or t.isna().any() or v.isna().any():
         raise InputError("time course table has non-numeric time, au, ag or abundance values")
+    for name, col in (("time", t), ("au", au), ("ag", ag), (vcol, v)):
+        finite = np.isfinite(col.to_numpy(dtype=float))
+        if not finite.all():
+            i = int(np.flatnonzero(~finite)[0])
+            raise InputError(
+                f"time course table: non-finite {name} ({col.iloc[i]}) at data row {i + 1}"
+            )
     if ((au + ag) != 44).any() or (au < 0).any() or (ag < 0).any():
         raise InputError("time course rows must have au + ag = 44 (44-metal clusters)")
     if (v < 0).any() or (t < 0).any():
@@ -436,6 +448,11 @@ def fit_timecourse(
         raise InputError(f"cannot fit process {unknown[0] if unknown else '(none)'!r}")
     df = _table(table)
     times, dist, sd = read_timecourse_sd(df)
+    if times.size < 2:
+        raise InputError(
+            f"the time course has {times.size} time point: too few time points to fit "
+            f"{len(procs)} rate constants (the first is the starting state; give at least 2)"
+        )
     sigma = _sigma(sd, dist, sd_floor) if weighted and sd is not None else None
     resp = _response(response)
     how = "given" if resp is not None else "none"
