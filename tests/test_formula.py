@@ -185,3 +185,26 @@ def test_make_ion_matches_parse() -> None:
 def test_round_trip(ion) -> None:  # noqa: ANN001
     assert parse(str(ion)) == ion
     assert str(parse(str(ion))) == str(ion)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[Au25(PET)18-30H]7-", "removes 30 proton(s) but the ligands (PET) carry no acidic"),
+        ("[Au25(PET)18]30+", "valence electron count would be -23 (< 0)"),
+    ],
+)
+def test_cli_mz_refuses_an_ion_no_cluster_can_be(
+    text: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from nanoalloy import cli
+
+    assert cli.main(["mz", text]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("nanoalloy mz: error: "), captured.err
+    assert message in lines[0]
+    # sound ions still pass
+    assert cli.main(["mz", "[Au44(p-MBA)26+12Na-16H]6-"]) == 0
+    assert "valence electrons  20" in capsys.readouterr().out

@@ -32,6 +32,9 @@ parse
     with the offending token, its position and a caret line.
 make_ion
     Build an :class:`Ion` from counts (what the candidate library uses).
+check_chemistry
+    Refuse an ion no cluster can be: a negative valence electron count, or more
+    protons removed than its ligands' acidic protons (the rules presets keep).
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ from .ligands import CATIONS, DEFAULT_LIGANDS, LigandRegistry, format_element_fo
 if TYPE_CHECKING:
     from .isotopes import Pattern
 
-__all__ = ["Group", "Ion", "MAX_CHARGE", "MAX_COUNT", "make_ion", "parse"]
+__all__ = ["Group", "Ion", "MAX_CHARGE", "MAX_COUNT", "check_chemistry", "make_ion", "parse"]
 
 MAX_COUNT = 10_000
 """Largest count accepted for any group (anything above is a typo)."""
@@ -404,6 +407,51 @@ def _finish(
             len(text) - 1 if text else None,
         )
     return ion
+
+
+def check_chemistry(
+    ion: Ion, /, *, ligands: LigandRegistry | None = None, text: str | None = None
+) -> None:
+    """Refuse an ion that breaks the rules a preset keeps for its species.
+
+    Its valence electron count must not be negative, and ``-nH`` must not remove more
+    protons than the ligands' acidic protons (checked when every part of the core is
+    known: metals, bare elements and ligands of ``ligands``, default the built-in
+    registry). ``text`` is the notation shown under the caret.
+
+    Examples
+    --------
+    >>> check_chemistry(parse("[Au25(PET)18]-"))
+    >>> check_chemistry(parse("[Au25(PET)18-30H]7-"))
+    Traceback (most recent call last):
+    ...
+    nanoalloy.errors.FormulaError: removes 30 proton(s) but the ligands (PET) carry no acidic ...
+    """
+    reg = DEFAULT_LIGANDS if ligands is None else ligands
+    pos = len(text) - 1 if text else None
+    removed = -sum(n for name, n in ion.adducts if name == "H" and n < 0)
+    known = all(g.kind != "raw" and (g.kind != "ligand" or g.name in reg) for g in ion.core)
+    if removed and known:
+        ligs = [g for g in ion.core if g.kind == "ligand"]
+        acidic = sum(g.count * reg[g.name].acidic_protons for g in ligs)
+        if removed > acidic:
+            names = ", ".join(g.name for g in ligs) or "none"
+            have = f"only {acidic} acidic protons" if acidic else "no acidic protons"
+            raise FormulaError(
+                f"removes {removed} proton(s) but the ligands ({names}) carry {have} (-nH strips "
+                "acidic protons such as COOH; write the charge on the core instead)",
+                text,
+                pos,
+            )
+    e = ion.electrons
+    if e is not None and e < 0:
+        raise FormulaError(
+            f"valence electron count would be {e} (< 0) for core charge "
+            f"{ion.core_charge:+d}; check the charge (signed: - for an anion), ligands "
+            "and modifications",
+            text,
+            pos,
+        )
 
 
 def make_ion(

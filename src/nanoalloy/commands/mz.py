@@ -27,9 +27,11 @@ def registry_from_args(args: argparse.Namespace):  # noqa: ANN201 - shared helpe
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..chem.formula import parse
+    from ..chem.formula import check_chemistry, parse
 
-    ion = parse(args.formula, sr=args.sr, ligands=registry_from_args(args))
+    registry = registry_from_args(args)
+    ion = parse(args.formula, sr=args.sr, ligands=registry)
+    check_chemistry(ion, ligands=registry, text=args.formula)
     info = ion.to_dict()
     if args.json:
         print(json.dumps(info, indent=2))
