@@ -378,6 +378,29 @@ def _au25_and_au38() -> Spectrum:
     return Spectrum(a.mz, np.clip(y, 0.0, None))
 
 
+def test_cli_says_which_scan_of_a_multi_scan_file_it_assigned(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from nanoalloy.ms.io import write_mzml
+
+    syn = synthesize(
+        _pops({"M44S30": {11: 0.4, 12: 0.6}}), mz_range=(2200.0, 2700.0), resolution=20_000, seed=2
+    )
+    s = syn.spectrum
+    path = tmp_path / "tc.mzML"
+    write_mzml(
+        [Spectrum(s.mz, s.intensity, {"rt_min": t, "polarity": "negative"}) for t in (0, 5, 9)],
+        path,
+    )
+    out = tmp_path / "r"
+    argv = ["assign", str(path), "--out", str(out), "--no-plot", "--no-report"]
+    assert cli.main([*argv, "--resolution", "20000"]) == 0
+    said = [ln for ln in capsys.readouterr().err.splitlines() if "scans" in ln]
+    assert len(said) == 1, said
+    assert "holds 3 scans; assigned scan 0 at 0 min" in said[0]
+    assert "--scan N" in said[0] and "--time MIN" in said[0] and "nanoalloy series" in said[0]
+
+
 def test_a_fit_leaving_much_of_the_signal_unexplained_says_so(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], lone_au25: Assignment
 ) -> None:

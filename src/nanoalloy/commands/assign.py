@@ -28,7 +28,9 @@ or invalid input exits 1 with one line on stderr.
 A fit that explains less than 90 % of the signal (R^2 < 0.9: ions outside the
 preset?) says so in one line on stderr, as the other notes of the result do.
 Small negative intensities of a baseline-subtracted export (down to -5 % of the
-largest) are set to 0 by the reader and counted in one line on stderr.
+largest) are set to 0 by the reader and counted in one line on stderr. A file of
+several scans read without ``--scan``/``--time`` is assigned from its first scan,
+with one line on stderr naming it, the number of scans and how to choose.
 """
 
 from __future__ import annotations
@@ -123,6 +125,25 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _note_first_of_many(path: str, spectrum: Any, columns: str | None) -> None:
+    """A file of several scans read without --scan/--time: say which one was taken."""
+    from ..ms.io import iter_scans
+
+    n = sum(1 for _ in iter_scans(path, columns=columns))
+    if n < 2:
+        return
+    rt = spectrum.metadata.get("rt_min")
+    at = f" at {rt:g} min" if isinstance(rt, int | float) else ""
+    level = spectrum.metadata.get("ms_level")
+    ms = f", MS{level}" if level else ""
+    print(
+        f"nanoalloy assign: the file holds {n} scans; assigned scan "
+        f"{spectrum.metadata.get('index', 0)}{at}{ms}, the first (choose with --scan N or "
+        f"--time MIN, or assign them all with `nanoalloy series {path}`)",
+        file=sys.stderr,
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     """Read, assign, write; returns the exit code."""
     from ..ms.assign.pipeline import assign
@@ -149,6 +170,8 @@ def run(args: argparse.Namespace) -> int:
 
         preset = load_preset(args.preset, registry=registry_from_args(args))
     spectrum = read(args.spectrum, scan=args.scan, time=args.time, columns=args.columns)
+    if args.scan is None and args.time is None:
+        _note_first_of_many(args.spectrum, spectrum, args.columns)
     rt = spectrum.metadata.get("rt_min")
     if args.time is not None and isinstance(rt, int | float) and abs(rt - args.time) > 0.5:
         # the nearest scan, however far: say which one was taken
