@@ -216,6 +216,24 @@ def test_out_that_is_or_holds_an_input_is_refused_before_any_work(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
 
 
+def test_pattern_checks_the_plot_before_writing_the_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    table = tmp_path / "y.csv"
+    argv = ["pattern", "[Au25(PET)18]-", "--out", str(table)]
+    assert cli.main([*argv, "--plot", str(tmp_path / "y.xyz")]) == 1
+    line = _one_error_line(capsys.readouterr().err, "pattern")
+    assert "'xyz'" in line and "png" in line
+    assert list(tmp_path.iterdir()) == []
+    # a plot that fails while it is written takes the table with it
+    (tmp_path / "taken").write_text("a file where the plot's folder should be")
+    assert cli.main([*argv, "--plot", str(tmp_path / "taken" / "y.png")]) == 1
+    _one_error_line(capsys.readouterr().err, "pattern")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
+    assert cli.main([*argv, "--plot", str(tmp_path / "y.png")]) == 0
+    assert table.exists() and (tmp_path / "y.png").exists()
+
+
 def test_overwrite_never_replaces_the_working_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -42,6 +42,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--resolution must be between 10 and 1e7, got {args.resolution}")
     if not str(args.out).lower().endswith((".csv", ".txt")):
         raise InputError(f"--out must name a .csv file, got {args.out!r}")
+    if args.plot:
+        _check_plot_format(args.plot)
     ion = parse(args.formula, sr=args.sr, ligands=registry_from_args(args))
     pat = ion.pattern(coverage=args.coverage)
     if args.resolution:
@@ -49,14 +51,31 @@ def run(args: argparse.Namespace) -> int:
         header, cols = "mz,intensity", (mz, y)
     else:
         header, cols = "mz,probability", (pat.mz, pat.probability)
+    # both files or neither: the table is renamed into place only after the plot was written
     with atomic_file(args.out) as tmp:
         np.savetxt(
             tmp, np.column_stack(cols), delimiter=",", header=header, comments="", fmt="%.10g"
         )
-    if args.plot:
-        _plot(ion, pat, args)
+        if args.plot:
+            _plot(ion, pat, args)
     print(f"wrote {args.out} ({len(cols[0])} rows, {header})")
     return 0
+
+
+def _plot_format(path: str) -> str:
+    return (Path(path).suffix or ".png").lstrip(".").lower()
+
+
+def _check_plot_format(path: str) -> None:
+    """Refuse a --plot file type matplotlib cannot write, before anything is written."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    known = FigureCanvasBase.get_supported_filetypes()
+    if _plot_format(path) not in known:
+        raise InputError(
+            f"--plot {path!r}: unknown image format {_plot_format(path)!r}; "
+            f"use one of {', '.join(sorted(known))}"
+        )
 
 
 def _plot(ion, pat, args: argparse.Namespace) -> None:  # noqa: ANN001
@@ -84,7 +103,8 @@ def _plot(ion, pat, args: argparse.Namespace) -> None:  # noqa: ANN001
     ax.set_ylabel("relative abundance")
     ax.set_title(str(ion), fontsize=10)
     ax.legend(frameon=False, fontsize=8)
-    suffix = Path(args.plot).suffix or ".png"
-    with atomic_file(args.plot) as tmp:
-        fig.savefig(tmp, format=suffix.lstrip("."), dpi=150)
-    plt.close(fig)
+    try:
+        with atomic_file(args.plot) as tmp:
+            fig.savefig(tmp, format=_plot_format(args.plot), dpi=150)
+    finally:
+        plt.close(fig)
