@@ -414,6 +414,54 @@ def test_mzml_reader_clips_baseline_noise_below_zero(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "mz", "intensity"),
+    [
+        # decimal commas, thousands dots in the intensities (German exports)
+        ("m/z;Intensity\n7000,0000;2.103\n7000,0583;2.497\n7000,1167;950\n",
+         [7000.0, 7000.0583, 7000.1167], [2103.0, 2497.0, 950.0]),
+        # m/z below 1000 with 3 decimals: '923,700' beside '1.823' in a ';' file
+        ("m/z;Intensit\u00e4t\n923,700;50\n923,702;1.823\n923,704;250.050\n",
+         [923.7, 923.702, 923.704], [50.0, 1823.0, 250050.0]),
+        # m/z of 1000 or more with 3 decimals, integer counts
+        ("m/z;Intensity\n7000,000;11034\n7000,058;14972\n", [7000.0, 7000.058], [11034.0, 14972.0]),
+        # the only thousands dot far from the lines the dialect is judged on (head and tail)
+        ("m/z;Intensity\n" + "".join(f"{1000 + k},5;{1_005_683 if k == 300 else k + 1:_}\n"
+                                      for k in range(600)).replace("_", "."), None, None),
+    ],
+    ids=["dot-thousands", "3-decimal-mz-below-1000", "3-decimal-mz", "late-dot"],
+)  # fmt: skip
+def test_decimal_comma_with_thousands_dots_is_read_right(
+    tmp_path: Path, text: str, mz: list[float] | None, intensity: list[float] | None
+) -> None:
+    s = nio.read(_write(tmp_path, "de.csv", text.encode("utf-8")))
+    if mz is None:
+        want = [1_005_683.0 if k == 300 else float(k + 1) for k in range(600)]
+        assert len(s) == 600 and s.mz[300] == 1300.5 and s.intensity.tolist() == want
+        return
+    assert s.mz.tolist() == pytest.approx(mz, abs=1e-9)
+    assert s.intensity.tolist() == intensity
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        # a tab file: '923,700' and '1.823' read either way
+        ("923,700\t50\n923,702\t1.823\n923,704\t2.050\n", "number format is ambiguous"),
+        # a decimal dot beside decimal commas: never read '2.5' as 25
+        ("m/z;Intensity\n7000,0000;2.103\n7000,0583;2.5\n", r"line 3: '2.5' .*mixed"),
+    ],
+    ids=["tab-ambiguous", "mixed-marks"],
+)
+def test_decimal_marks_that_cannot_be_told_apart_are_refused(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    path = _write(tmp_path, "de.csv", text.encode())
+    with pytest.raises(SpectrumFormatError, match=message) as info:
+        nio.read(path)
+    assert "\n" not in str(info.value) and "export" in str(info.value)
+
+
+@pytest.mark.parametrize(
     "content",
     [
         b"100.1,5\n100.2,-0.3\n100.3,2\n",  # -6 % of the largest: not baseline noise

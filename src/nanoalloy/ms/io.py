@@ -431,7 +431,8 @@ _TOKEN_SPLIT = re.compile(r"[;\t, ]+")
 _HAS_DATA = re.compile(rb"^[ \t]*[+-]?(?:\d|[.,]\d)", re.MULTILINE)
 # decimal commas vs thousands separators, judged on the tokens of sample lines
 _DEC_COMMA = re.compile(
-    r"^[+-]?(?:\d*,\d{1,2}|\d*,\d{4,}|\d{1,3}(?:\.\d{3})+,\d*|,\d+)(?:[eE][+-]?\d+)?$"
+    r"^[+-]?(?:\d*,\d{1,2}|\d*,\d{4,}|\d{4,},\d+|\d{1,3}(?:\.\d{3})+,\d*|,\d+)"
+    r"(?:[eE][+-]?\d+)?$"
 )
 _DEC_COMMA_AMBIGUOUS = re.compile(r"^[+-]?\d{1,3},\d{3}$")
 _THOUSANDS_COMMA = re.compile(
@@ -440,6 +441,15 @@ _THOUSANDS_COMMA = re.compile(
 _THOUSANDS_DOT = re.compile(r"^[+-]?\d{1,3}(?:\.\d{3})+,\d*$|^[+-]?\d{1,3}(?:\.\d{3}){2,}$")
 _SPACE_GROUPED = re.compile(r"^[+-]?\d{1,3}(?: \d{3})+[.,]\d")
 _PLAIN_DOT = re.compile(r"^[+-]?\d*\.\d+(?:[eE][+-]?\d+)?$")
+_GROUPED_DOT = re.compile(r"^[+-]?\d{1,3}(?:\.\d{3})+(?:,\d*)?$")
+# in decimal-comma data: every token holding a dot, to check that each is a thousands group
+_DOTTED = re.compile(rb"[+-]?[\d,]*\.[\d.,]*")
+_GROUPED_DOT_BYTES = re.compile(rb"[+-]?\d{1,3}(?:\.\d{3})+(?:,\d*)?")
+_AMBIGUOUS_HINT = (
+    "the number format is ambiguous: {a} reads as a decimal comma or a thousands comma, {b} "
+    "as a thousands dot or a decimal dot; export with a decimal point and no thousands "
+    "separators (or with ';' between the columns for a decimal comma)"
+)
 
 MZ_MAX = 1e6
 """Largest m/z the readers accept (anything above is a misread column or a corrupt file)."""
@@ -663,12 +673,45 @@ def _dialect(path: Path, sample: list[str], first_line: int) -> tuple[str, str, 
         return sep, ",", "." if dots else None
     if th_comma:
         return sep, ".", ","
-    if any(_DEC_COMMA_AMBIGUOUS.match(t) for t in tokens):
-        # '1,234' alone: a thousands comma beside '.' decimals, else a decimal comma
-        if any(_PLAIN_DOT.match(t) for t in tokens):
+    if amb := [t for t in tokens if _DEC_COMMA_AMBIGUOUS.match(t)]:
+        # '1,234' alone: a decimal comma; beside '1.5' (only a decimal dot) a thousands comma
+        dotted = [t for t in tokens if "." in t]
+        if any(not _GROUPED_DOT.match(t) for t in dotted):
             return sep, ".", ","
+        if dotted:
+            # '923,700' beside '1.823': both readings hold together; a ';' between the
+            # columns is what a decimal-comma locale writes (Excel, German exports)
+            if sep == ";":
+                return sep, ",", "."
+            raise SpectrumFormatError(
+                f"{path}: line {first_line}: "
+                + _AMBIGUOUS_HINT.format(a=repr(amb[0]), b=repr(dotted[0]))
+            )
         return sep, ",", None
     return sep, ".", None
+
+
+def _thousands_dots(
+    path: Path, data: bytes, first_line: int, sep: str, thousands: str | None
+) -> str | None:
+    """Decimal-comma data: ``'.'`` when every dot in it groups thousands, else refuse.
+
+    The dialect is judged on a sample of lines; a dot may first appear later
+    (``1.005.683`` at line 6738). A dot that cannot be a thousands group (``2.5``)
+    beside decimal commas mixes conventions and is refused, never read as 25.
+    """
+    if sep == "," or b"." not in data:
+        return thousands
+    for m in _DOTTED.finditer(data):
+        if not _GROUPED_DOT_BYTES.fullmatch(m.group()):
+            line = first_line + data.count(b"\n", 0, m.start())
+            tok = m.group().decode("latin-1")
+            raise SpectrumFormatError(
+                f"{path}: line {line}: {tok!r} has a decimal dot in a file with decimal "
+                "commas: the number format is mixed; export with one decimal mark and no "
+                "thousands separators"
+            )
+    return "."
 
 
 def _text_blocks(text: bytes) -> Iterator[tuple[int, bytes]]:
@@ -726,6 +769,8 @@ def _read_block(
     sample = [s for s in _decode(data[:20_000]).splitlines()[:200] if s.strip()]
     tail = [s for s in _decode(data[-2000:]).splitlines()[1:] if s.strip()]
     sep, decimal, thousands = _dialect(path, sample + tail, lineno)
+    if decimal == ",":
+        thousands = _thousands_dots(path, data, lineno, sep, thousands)
     try:
         df = pd.read_csv(
             _io.BytesIO(data),
@@ -772,7 +817,14 @@ def _read_block(
                 raise SpectrumFormatError(
                     f"{path}: column {c + 1}: a number too large for a float (above 1.8e308)"
                 ) from None
-            badrow = int(np.flatnonzero((num.isna() & col.notna()).to_numpy())[0])
+            rows = np.flatnonzero((num.isna() & col.notna()).to_numpy())
+            if rows.size == 0:  # every value a number in some other convention
+                raise SpectrumFormatError(
+                    f"{path}: column {c + 1}: numbers written with a decimal mark other than "
+                    f"the file's ({decimal!r}); export with one decimal mark and no thousands "
+                    "separators"
+                )
+            badrow = int(rows[0])
             text = raw_line(badrow).strip()
             what = f"expected {'two ' if ncols == 2 else ''}numbers, got {text[:40]!r}"
             raise SpectrumFormatError(f"{path}: line {lineno + badrow}: {what}")
