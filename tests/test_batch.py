@@ -221,6 +221,43 @@ def test_batch_cli_failures_table_and_exit_1(
     assert "Traceback" not in captured.err
 
 
+_PICKY_BATCH = """
+import sys
+import nanoalloy.batch as b
+from _faulty_assign import picky_assign
+real = b.run_batch
+b.run_batch = lambda *a, **k: real(*a, **{**k, "assign_fn": picky_assign})
+from nanoalloy.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_batch_cli_on_worker_processes_prints_the_table_not_their_tracebacks(
+    spectra_dir: Path, tmp_path: Path
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root / "src"), str(root / "tests")])}
+    files = _inputs_with_bad_ones(tmp_path / "in", spectra_dir)
+    args = ["batch", *map(str, files), "--out", str(tmp_path / "out"), "--workers", "1",
+            "--no-progress"]  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-c", _PICKY_BATCH, *args],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    err = proc.stderr.strip().splitlines()
+    assert "Traceback" not in proc.stderr and "distributed" not in proc.stderr, proc.stderr
+    assert "2 input(s) failed" in err[0] and err[1].split() == ["file", "reason"], proc.stderr
+    assert len(err) == 4, proc.stderr
+    assert any("refused.csv" in ln and "no cluster ion fits" in ln for ln in err[2:])
+    failures = pd.read_csv(tmp_path / "out" / "failures.csv")
+    assert {Path(f).name for f in failures["file"]} == {"garbage.csv", "refused.csv"}
+
+
 def test_batch_task_that_kills_its_workers_is_a_failure_not_a_traceback(
     spectra_dir: Path, tmp_path: Path
 ) -> None:

@@ -135,10 +135,37 @@ def settings_hash(preset: str, assign_kwargs: dict[str, Any] | None = None, /) -
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
+@dataclass(frozen=True, slots=True)
+class _TaskFailed:
+    """What a task returns for an input it could not assign (raised again on the client).
+
+    Returned, not raised: a worker logs every raising task with its traceback on its own
+    stderr, which the batch cannot silence in a worker process; the failures table says it.
+    """
+
+    error: BaseException
+    """The assigner's exception (or a picklable stand-in with its one-line reason)."""
+
+
 def _assign_task(
     packed: Packed, preset: str, kwargs: dict[str, Any], given: Callable[..., Any] | None
+) -> dict[str, pd.DataFrame] | _TaskFailed:
+    """Runs on a worker: assign one spectrum, return its tables (or why it failed)."""
+    import pickle
+
+    try:
+        return _assign_tables(packed, preset, kwargs, given)
+    except Exception as exc:
+        try:
+            pickle.loads(pickle.dumps(exc))
+        except Exception:
+            exc = BatchError(_reason(exc))
+        return _TaskFailed(exc)
+
+
+def _assign_tables(
+    packed: Packed, preset: str, kwargs: dict[str, Any], given: Callable[..., Any] | None
 ) -> dict[str, pd.DataFrame]:
-    """Runs on a worker: assign one spectrum, return its tables."""
     import pandas as pd
 
     from .results.series import _default_assign, unpack_spectrum
@@ -526,6 +553,8 @@ def _run_on_dask(
                 f, key, entry = meta.pop(fut.key)
                 try:
                     tables = fut.result()
+                    if isinstance(tables, _TaskFailed):
+                        raise tables.error
                 except Exception as exc:
                     if _lost(client, exc):
                         raise
