@@ -120,6 +120,38 @@ def check_regular_file(path: PathLike, error: type[Exception] = SpectrumFormatEr
     raise error(f"{path}: is {kind}, not a regular file; save the data to a file first")
 
 
+_PACKED = (
+    (b"\x1f\x8b", "gzip-compressed: decompress it first (gunzip FILE, or 7-Zip)"),
+    (b"PK\x03\x04", "a ZIP archive: extract the spectrum file from it first"),
+    (b"PK\x05\x06", "an empty ZIP archive, not a spectrum file"),
+    (b"BZh", "bzip2-compressed: decompress it first (bunzip2 FILE)"),
+    (b"\xfd7zXZ\x00", "xz-compressed: decompress it first (unxz FILE)"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive: extract the spectrum file from it first"),
+    (b"\x28\xb5\x2f\xfd", "zstd-compressed: decompress it first (unzstd FILE)"),
+    (b"\x01\xa1F\x00i\x00n\x00n\x00i\x00g\x00a\x00n\x00",
+     "a Thermo .raw file: convert it to mzML first (msconvert, or ThermoRawFileParser)"),
+)  # fmt: skip
+
+
+def _packed_kind(head: bytes) -> str | None:
+    """What a compressed, archived, vendor-binary or UTF-16/32 file is (None: none of these)."""
+    for magic, what in _PACKED:
+        if head.startswith(magic):
+            return what
+    utf16 = "UTF-16 text: save it as UTF-8 (or plain ASCII) text, e.g. Notepad's 'Save as' > UTF-8"
+    if head.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        return utf16.replace("UTF-16", "UTF-32")
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return utf16
+    # UTF-16 without a byte-order mark: text with every other byte zero
+    even, odd = head[0::2], head[1::2]
+    if len(head) >= 8 and (even.count(0) >= 0.9 * len(even) or odd.count(0) >= 0.9 * len(odd)):
+        other = odd if even.count(0) > odd.count(0) else even
+        if all(9 <= b < 127 for b in other if b):
+            return utf16
+    return None
+
+
 def _sniff(path: Path) -> Format:
     """Decide the format from the content; check it against a known extension."""
     check_regular_file(path, SpectrumFormatError)
@@ -127,6 +159,8 @@ def _sniff(path: Path) -> Format:
         head = fh.read(8192)
     if not head.strip():
         raise SpectrumFormatError(f"{path}: empty file")
+    if what := _packed_kind(head):
+        raise SpectrumFormatError(f"{path}: {what}")
     if b"\x00" in head or sum(b < 9 or 13 < b < 32 for b in head) > len(head) // 100:
         raise SpectrumFormatError(f"{path}: binary content, not a spectrum file")
     text = head.decode("latin-1")

@@ -254,7 +254,7 @@ bad("huge_digit_count.csv", "100.1,5\n100.2," + "9" * 5000 + "\n", "line 2: expe
 bad("empty.csv", b"", "empty file")
 bad("blank.txt", b"\n  \n\t\n", "empty file")
 bad("binary.csv", bytes(range(256)) * 8, "binary content")
-bad("utf16.csv", "mz,intensity\n100.1,5\n".encode("utf-16"), "binary content")
+bad("utf16.csv", "mz,intensity\n100.1,5\n".encode("utf-16"), "UTF-16 text")
 bad("header_only.csv", "mz,intensity\n", "no numeric m/z-intensity rows")
 bad("one_column.csv", "mz\n100.1\n100.2\n", "one column only")
 bad("nan.csv", "100.1,5\n100.2,nan\n", "non-finite value")
