@@ -208,3 +208,43 @@ def test_series_columns_pick_text_columns(tmp_path: Path) -> None:
     assert [i[0] for i in items] == ["1:3", "3:1"]
     np.testing.assert_allclose(items[0][3].mz, np.asarray(spec.mz))
     np.testing.assert_allclose(items[0][3].intensity, np.asarray(spec.intensity))
+
+
+def test_two_spectra_under_one_label_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import nanoalloy.results.series as series_mod
+
+    monkeypatch.setattr(series_mod, "_default_assign", lambda: fake_assign)
+    for name in ("x_1to3", "y_1to3"):
+        write_csv(make_spectrum(RATIO_DISTS["1:3"]), tmp_path / f"{name}.csv")
+    out = tmp_path / "out"
+    assert cli.main(["series", str(tmp_path / "*.csv"), "--out", str(out)]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("nanoalloy series: error: "), lines
+    assert "x_1to3.csv" in lines[0] and "y_1to3.csv" in lines[0] and "'1:3'" in lines[0]
+    assert not out.exists()
+    files = collect_inputs([tmp_path])
+    with pytest.raises(InputError, match="same label 'a'.*--labels"):
+        load_inputs(files, labels=["a", "a"])
+    assert [lab for lab, *_ in load_inputs(files, labels=["a", "b"])] == ["a", "b"]
+    spec = make_spectrum(RATIO_DISTS["1:3"])
+    with pytest.raises(InputError, match="same label '1:3'"):
+        assign_series([("1:3", None, 1 / 3, spec)] * 2, assign_fn=fake_assign)
+
+
+def test_feed_electrons_belong_to_the_au44_ag44_preset_only() -> None:
+    items = [(*parse_label(lab), make_spectrum(d)) for lab, d in RATIO_DISTS.items()]
+    own = assign_series(items, assign_fn=fake_assign)  # auag44-pmba: the feed is Au44 + Ag44
+    assert np.isfinite(own.summary["feed_electrons"]).all()
+    other = assign_series(items, assign_fn=fake_assign, preset="au25ag-sr18")
+    assert other.summary["feed_electrons"].isna().all()
+    fig = other.plot("electrons")
+    ax = fig.axes[0]
+    labels = [ln.get_label() for ln in ax.get_lines()]
+    assert labels == ["products (assigned)"]  # no (20R+18)/(R+1) feed, no Table S1 rule
+    assert "Au44" not in ax.get_xlabel()
+    assert ax.get_ylim() != (17.5, 20.5)  # the axes follow the products
+    ax_own = own.plot("electrons").axes[0]
+    assert "feed (20R+18)/(R+1)" in [ln.get_label() for ln in ax_own.get_lines()]
+    assert "n(Au44)/n(Ag44)" in ax_own.get_xlabel()

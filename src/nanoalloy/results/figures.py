@@ -99,17 +99,21 @@ def _families(series: SeriesLike) -> list[str]:
     return known + sorted(f for f in present if f not in _ORDER)
 
 
+def _au44_ag44_feed(series: SeriesLike) -> bool:
+    """A feed electron count is known (the Au44/Ag44 system; see ``Series.summary``)."""
+    feed = series.summary.get("feed_electrons")
+    return feed is not None and bool(np.isfinite(feed.to_numpy(dtype=float)).any())
+
+
 def _axis_values(series: SeriesLike) -> tuple[np.ndarray, str, bool]:
     """x positions, axis title and whether the axis is logarithmic."""
     ax = series.axis
     if ax == "time":
         return np.array([p.time_h for p in series.points], dtype=float), "time (h)", False
     if ax == "ratio":
-        return (
-            np.array([p.ratio for p in series.points], dtype=float),
-            "feed ratio R = n(Au44)/n(Ag44)",
-            True,
-        )
+        what = "n(Au44)/n(Ag44)" if _au44_ag44_feed(series) else "(from the labels)"
+        xs = np.array([p.ratio for p in series.points], dtype=float)
+        return xs, f"feed ratio R{' = ' if what[0] == 'n' else ' '}{what}", True
     return np.arange(len(series.points), dtype=float), "spectrum", False
 
 
@@ -303,17 +307,20 @@ def electrons_vs_feed(series: SeriesLike, /) -> Figure:
         fig = _figure(5.2, 3.4)
         ax = fig.add_subplot()
         ax.plot(xs, summ["mean_electrons"], "o-", color="k", label="products (assigned)", ms=4)
-        if series.axis == "ratio":
+        au44 = _au44_ag44_feed(series)
+        if series.axis == "ratio" and au44:
             r = np.geomspace(xs.min(), xs.max(), 200)
             feed = (20 * r + 18) / (r + 1)
             ax.plot(r, feed, color="0.5", ls="--", lw=1, label="feed (20R+18)/(R+1)")
             ax.plot(r, np.where(feed < 19, 18, 20), color="#d62728", lw=1, label="Table S1 rule")
-        ax.axhline(19, color="0.7", lw=0.6, ls=":")
         _set_axis(ax, series)
-        ax.set_ylim(17.5, 20.5)
+        if au44:
+            ax.axhline(19, color="0.7", lw=0.6, ls=":")
+            ax.set_ylim(17.5, 20.5)
         ax.set_ylabel("mean valence electrons")
         ax.legend(frameon=False, fontsize=8)
-        ax.set_title("Valence electrons: products against feed", fontsize=10)
+        title = "products against feed" if au44 else "products (no feed count for this preset)"
+        ax.set_title(f"Valence electrons: {title}", fontsize=10)
     return fig
 
 

@@ -37,6 +37,7 @@ series_html_summary
 
 from __future__ import annotations
 
+import functools
 import glob
 import math
 import re
@@ -129,6 +130,26 @@ class SeriesPoint:
     """Feed ratio n(Au44)/n(Ag44) (ratio series)."""
     source: str = ""
     """Where the spectrum came from (path, or 'simulated')."""
+
+
+@functools.lru_cache(maxsize=32)
+def au44_ag44_feed(preset: str, /) -> bool:
+    """Whether ``preset`` is the Au44/Ag44 system the feed electron count describes.
+
+    The feed of ``R`` parts Au44 (20 e) to 1 part Ag44 (18 e) holds ``(20R + 18)/(R + 1)``
+    valence electrons per cluster; that count, the Table S1 rule and the axis title
+    ``n(Au44)/n(Ag44)`` belong to a preset whose families are the 44-metal ones
+    (``M44S30`` and ``M44S26``). Any other preset (or one that cannot be loaded) has no
+    feed electron count.
+    """
+    from ..errors import NanoalloyError
+    from ..ms.library import load_preset
+
+    try:
+        families = {f.name for f in load_preset(preset).families}
+    except (NanoalloyError, OSError, ValueError):
+        return False
+    return {"M44S30", "M44S26"} <= families
 
 
 def _float_or_nan(v: float | None) -> float:
@@ -237,7 +258,9 @@ class Series:
             e = part["electrons"].to_numpy(dtype=float)
             ok = np.isfinite(w) & np.isfinite(e)
             mean_e = float((w[ok] * e[ok]).sum() / w[ok].sum()) if w[ok].sum() > 0 else np.nan
-            feed_e = (20 * p.ratio + 18) / (p.ratio + 1) if p.ratio is not None else np.nan
+            feed_e = np.nan
+            if p.ratio is not None and au44_ag44_feed(self.preset):
+                feed_e = (20 * p.ratio + 18) / (p.ratio + 1)
             fams = p.assigned.families
             dom = ""
             if not fams.empty and {"family", "fraction"} <= set(fams.columns):
@@ -388,6 +411,18 @@ def _split_labels(labels: Sequence[str] | None) -> list[str] | None:
     return out
 
 
+def _check_unique_labels(labels: Sequence[str], sources: Sequence[str], how: str = "") -> None:
+    """Two spectra under one label would be merged in every table: refused."""
+    seen: dict[str, str] = {}
+    for lab, src in zip(labels, sources, strict=True):
+        if lab in seen:
+            raise InputError(
+                f"spectra {seen[lab]!r} and {src!r} have the same label {lab!r}{how}: "
+                "give each spectrum its own label (--labels), or rename one"
+            )
+        seen[lab] = src
+
+
 def load_inputs(
     inputs: Iterable[str | Path],
     /,
@@ -409,6 +444,12 @@ def load_inputs(
     cols = parse_columns(columns)
     files = collect_inputs(inputs)
     labs = _split_labels(labels)
+    if labs is None or len(labs) == len(files):  # before reading: refuse at once
+        _check_unique_labels(
+            [parse_label(labs[i] if labs else f.stem)[0] for i, f in enumerate(files)],
+            [str(f) for f in files],
+            " (given by --labels)" if labs else " (read from their file names)",
+        )
     out: list[tuple[str, float | None, float | None, Spectrum]] = []
     if len(files) == 1:
         scans = read_series(files[0], columns=cols)
@@ -537,6 +578,10 @@ def assign_series(
     """
     kw = dict(assign_kwargs or {})
     fn = assign_fn if assign_fn is not None else _default_assign()
+    _check_unique_labels(
+        [lab for lab, *_ in items],
+        [str(s.metadata.get("source", f"spectrum {i}")) for i, (*_, s) in enumerate(items)],
+    )
     jobs = [(pack_spectrum(s), preset, kw, fn) for (_, _, _, s) in items]
     results: list[Assigned] = []
     if workers > 1 and len(jobs) > 1:
