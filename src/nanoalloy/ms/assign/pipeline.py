@@ -575,6 +575,7 @@ def assign(
             raw=True,
             calibration_range_ppm=calibration_range_ppm,
             core_or_centroid=width >= ZOOM_MZ,
+            probe_wings=width >= ZOOM_MZ,
         )
 
     kept: tuple[Any, ...] | None = None
