@@ -141,6 +141,21 @@ def test_wings_on_barely_resolved_isotopes_are_found_not_filled_by_a_decoy_famil
     assert total_variation(got, pd.Series(truth, dtype=float)) < 0.05
 
 
+def test_a_calibration_at_the_end_of_the_range_searched_is_noted() -> None:
+    """+40 ppm searched within +-20: the fit stops at +20 and says so (a stranger's Au25
+    zoom at +108 ppm was read +100.0 without a word)."""
+    syn = synthesize(
+        _pops(ONE), mz_range=(2450.0, 2750.0), resolution=15_000.0, calibration_ppm=40.0, seed=13
+    )
+    res = assign(_blind(syn.spectrum), calibration_range_ppm=20.0, replicates=0)
+    # (the range reaches a tailed peak's centroid too: a tail bought part of the way)
+    assert res.ppm_shift >= 19.0
+    assert "end of the range searched" in res.message
+    res = assign(_blind(syn.spectrum), replicates=0)  # the default range holds it
+    assert res.ppm_shift == pytest.approx(40.0, abs=3.0)
+    assert "end of the range searched" not in res.message
+
+
 def test_tailed_spectrum() -> None:
     syn = synthesize(
         _pops(ONE), mz_range=(2450.0, 2750.0), resolution=15_000.0, tail_fwhm=0.8, seed=12
