@@ -414,6 +414,19 @@ def assign(
         if free:
             more = f" and {len(free) - 3} more" if len(free) > 3 else ""
             note += f" (only complex or fragment ions match the peaks: {', '.join(free[:3])}{more})"
+        elif not (in_range & (np.asarray([c.kind for c in lib.candidates]) == "cluster")).any():
+            # say so where no cluster ion of the preset can stand in the window at all
+            ok = fam_ok & (np.asarray([c.kind for c in lib.candidates]) == "cluster")
+            span = (
+                f"its cluster ions span m/z {lib.mz_average[ok].min():.0f}-"
+                f"{lib.mz_average[ok].max():.0f}"
+                if ok.any()
+                else "it holds no cluster ion of this polarity"
+            )
+            note += (
+                f" (no cluster ion of preset {p.name!r} falls in m/z {mz0[0]:.0f}-{mz0[-1]:.0f}:"
+                f" {span})"
+            )
         return _empty(spectrum, starts[0], noise, base, g, note)
 
     # 3. + 4. joint fit, calibration and instrument: the start the residual prefers
