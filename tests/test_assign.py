@@ -287,6 +287,18 @@ def test_no_cluster_spectrum_is_a_clean_empty_result(tmp_path: Path) -> None:
     assert list(pd.read_csv(tmp_path / "out" / "species.csv").columns) == list(SPECIES_COLUMNS)
 
 
+def test_a_window_no_cluster_ion_of_the_preset_reaches_says_so() -> None:
+    """A stranger's 400-1000 m/z spectrum with an Au25 preset: "no clusters found" alone
+    did not say that no ion of the preset can stand there."""
+    rng = np.random.default_rng(1)
+    x = np.linspace(400.0, 1000.0, 20_000)
+    y = 50.0 + rng.normal(0, 1.0, x.size).clip(-40, 40)
+    res = assign(Spectrum(x, y), preset="au25ag-sr18", resolution=20_000)
+    assert not res.found
+    assert "no cluster ion of preset 'au25ag-sr18' falls in m/z 400-1000" in res.message
+    assert "span m/z" in res.message
+
+
 def test_cli_contract(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     syn = synthesize(
         _pops({"M44S30": {11: 0.4, 12: 0.6}}),

@@ -120,6 +120,42 @@ def test_pseudo_voigt_spectrum() -> None:
     assert abs(res.ppm_shift) <= 3.0
 
 
+def test_wings_on_barely_resolved_isotopes_are_found_not_filled_by_a_decoy_family() -> None:
+    """A stranger's pseudo-Voigt (eta 0.36) M44S27 4- window at R 10,677: one isotope
+    spacing per FWHM, so wings and a narrower core trade, and a walk in eta at a fixed
+    R stayed Gaussian (eta 0.06); a false M44S30 family (0.18, sd 0.03) then filled the
+    wings between the rungs. The wing probe steps eta out with R and offset refitted."""
+    from nanoalloy.ms.io import read
+
+    spec = read(Path(__file__).parent / "data" / "probe" / "m44s27_4minus_pv036_215mz.csv")
+    res = assign(spec, replicates=0)
+    fam = family_fractions(res.species)
+    assert fam.get("M44S30", 0.0) < 0.05, fam
+    assert fam.get("M44S27", 0.0) > 0.95, fam
+    assert res.instrument is not None and res.instrument.eta == pytest.approx(0.36, abs=0.12)
+    assert res.resolution == pytest.approx(10_677.0, rel=0.1)
+    # the generator's in-window truth (ions counted whole where their mean m/z is inside)
+    truth = {19: 0.0054, 20: 0.0616, 21: 0.1253, 22: 0.1914, 23: 0.2194, 24: 0.1886}
+    truth |= {25: 0.1216, 26: 0.0589, 27: 0.0214, 28: 0.0057, 29: 0.0007}
+    got = x_distribution(res.species, "M44S27")
+    assert total_variation(got, pd.Series(truth, dtype=float)) < 0.05
+
+
+def test_a_calibration_at_the_end_of_the_range_searched_is_noted() -> None:
+    """+40 ppm searched within +-20: the fit stops at +20 and says so (a stranger's Au25
+    zoom at +108 ppm was read +100.0 without a word)."""
+    syn = synthesize(
+        _pops(ONE), mz_range=(2450.0, 2750.0), resolution=15_000.0, calibration_ppm=40.0, seed=13
+    )
+    res = assign(_blind(syn.spectrum), calibration_range_ppm=20.0, replicates=0)
+    # (the range reaches a tailed peak's centroid too: a tail bought part of the way)
+    assert res.ppm_shift >= 19.0
+    assert "end of the range searched" in res.message
+    res = assign(_blind(syn.spectrum), replicates=0)  # the default range holds it
+    assert res.ppm_shift == pytest.approx(40.0, abs=3.0)
+    assert "end of the range searched" not in res.message
+
+
 def test_tailed_spectrum() -> None:
     syn = synthesize(
         _pops(ONE), mz_range=(2450.0, 2750.0), resolution=15_000.0, tail_fwhm=0.8, seed=12

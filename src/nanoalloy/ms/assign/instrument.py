@@ -59,6 +59,7 @@ SLOPE_LIMIT = 30.0
 TAIL_GAIN = 0.06
 MISFIT_GAIN = 0.5
 _MIN_PROBED = 0.15  # tails from this on (FWHM) are held to TAIL_GAIN against a Gaussian
+ETA_PROBE = (0.15, 0.3, 0.45, 0.6)  # Lorentzian shares stepped through from a Gaussian
 TAIL_PROBE = (0.15, 0.3, 0.5, 0.7, 0.9, 1.2, 1.6)  # tails (FWHM) stepped through from a Gaussian
 INSTRUMENT_ROWS = 8_000
 """Most grid rows the instrument search fits (each of its ~100 trials renders and refits
@@ -397,6 +398,7 @@ def _fit_instrument(
     raw: bool = False,
     calibration_range_ppm: float = 100.0,
     core_or_centroid: bool = True,
+    probe_wings: bool = True,
 ) -> tuple[Instrument, tuple[float, float]]:
     """Refine the instrument and the calibration together by the residual of refits.
 
@@ -426,7 +428,10 @@ def _fit_instrument(
     once wings were found: the opening eats part of them). The calibration offset
     stays within ``calibration_range_ppm`` (it does not walk out of the range
     searched, where an isotope step's alias waits), for the peak's core or, with
-    ``core_or_centroid``, its centroid (see ``top_lim``).
+    ``core_or_centroid``, its centroid (see ``top_lim``). With ``probe_wings``, wings
+    are also stepped out from a Gaussian with R and the offset refitted at each step
+    (``wing_probe``; not in a zoom of one envelope, whose width, wings and
+    calibration trade: a Gaussian 4 m/z zoom took eta 0.15 and lost its one species).
 
     Returns the instrument and the calibration (offset ppm, ppm per m/z).
     """
@@ -661,6 +666,27 @@ def _fit_instrument(
         elif steps[0][1] is not ins:
             ins, par["pc"] = steps[0][1], steps[0][2]
 
+    def wing_probe() -> None:
+        """Wings stepped out (eta up), the offset and R fitted again at each step.
+
+        Like :func:`tail_probe` for the Lorentzian share: where isotope peaks are
+        barely resolved (about one isotope spacing per FWHM), wings and a narrower
+        core trade, and a walk in eta at a fixed R never leaves the Gaussian.
+        """
+        nonlocal ins
+        start, pb = now(), par["pb"]
+        steps = [(start, ins, par["pc"])]
+        prev = steps[0]
+        for e in (e for e in ETA_PROBE if e > ins.eta + 0.05):
+            cand = dataclasses.replace(prev[1], eta=e)
+            steps.append(profiled(cand, prev[2], cand.tail))
+            if steps[-1][0] >= prev[0]:
+                break
+            prev = steps[-1]
+        val, got, off = min(steps, key=lambda st: st[0])
+        if got.eta > ins.eta and beats(val, (ins, par["pc"], pb), SHAPE_GAIN):
+            ins, par["pc"] = got, off
+
     step_pc = 0.0
     for rnd in range(2):
         fine = 0.5 if rnd else 1.0
@@ -671,6 +697,8 @@ def _fit_instrument(
             along("resolution", math.log(ins.resolution), 0.12 * fine, log_lo, log_hi)
         if shape in ("auto", "pseudo-voigt"):
             along("eta", ins.eta, 0.15 * fine, 0.0, 0.7)
+            if rnd == 0 and ins.tail == 0.0 and probe_wings:
+                wing_probe()
         if shape in ("auto", "tailed"):
             along("tail", ins.tail, 0.3 * fine, 0.0, 2.0)
             if rnd == 0:

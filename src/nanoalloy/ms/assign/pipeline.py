@@ -147,6 +147,7 @@ __all__ = ["assign"]
 
 TAIL_START = 0.6  # tail (FWHM) of the tailed start of the instrument search
 TAIL_SPAN_PPM = 20.0  # converged calibration grid of the tailed start: +- this about its centre
+EDGE_PPM = 1.0  # a calibration this close to an end of the range searched is noted
 SCREEN_PPM = 32.0  # span of the species screen of the calibration (ppm)
 PRUNE_BASELINE_MZ = 100.0  # opening of the pruning's baseline (m/z)
 NARROW_MZ = 3.0 * PRUNE_BASELINE_MZ
@@ -413,6 +414,19 @@ def assign(
         if free:
             more = f" and {len(free) - 3} more" if len(free) > 3 else ""
             note += f" (only complex or fragment ions match the peaks: {', '.join(free[:3])}{more})"
+        elif not (in_range & (np.asarray([c.kind for c in lib.candidates]) == "cluster")).any():
+            # say so where no cluster ion of the preset can stand in the window at all
+            ok = fam_ok & (np.asarray([c.kind for c in lib.candidates]) == "cluster")
+            span = (
+                f"its cluster ions span m/z {lib.mz_average[ok].min():.0f}-"
+                f"{lib.mz_average[ok].max():.0f}"
+                if ok.any()
+                else "it holds no cluster ion of this polarity"
+            )
+            note += (
+                f" (no cluster ion of preset {p.name!r} falls in m/z {mz0[0]:.0f}-{mz0[-1]:.0f}:"
+                f" {span})"
+            )
         return _empty(spectrum, starts[0], noise, base, g, note)
 
     # 3. + 4. joint fit, calibration and instrument: the start the residual prefers
@@ -575,6 +589,7 @@ def assign(
             raw=True,
             calibration_range_ppm=calibration_range_ppm,
             core_or_centroid=width >= ZOOM_MZ,
+            probe_wings=width >= ZOOM_MZ,
         )
 
     kept: tuple[Any, ...] | None = None
@@ -794,7 +809,18 @@ def assign(
     note = _single_envelope_note(out, calibrate) if out.found else ""
     if note:
         out = _unidentified(out, prob0)
-    message = "; ".join(m for m in (note or out.message, _unexplained_note(out, p.name)) if m)
+    edge = ""
+    if calibrate and out.found:
+        # a calibration stopped at an end of the range searched may lie beyond it (an
+        # Au25 zoom's centroid at +108 ppm was read +100.0, without a word)
+        at_mid = cal_a + cal_b * float(np.median(design.mz))
+        lo, hi = -calibration_range_ppm, searched(instrument)
+        if at_mid <= lo + EDGE_PPM or at_mid >= hi - EDGE_PPM:
+            edge = (
+                f"the calibration stopped at the end of the range searched ({at_mid:+.1f} ppm):"
+                " the true offset may lie beyond it (--calibration-range to widen it)"
+            )
+    message = "; ".join(m for m in (note or out.message, edge, _unexplained_note(out, p.name)) if m)
     return replace(
         out,
         instrument=instrument,
