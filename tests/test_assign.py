@@ -340,14 +340,18 @@ def test_cli_contract(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert 11 <= fams.loc["M44S30", "mean_x"] <= 12
 
 
+def _m44s30_window() -> Spectrum:
+    """M44S30 x 11-12 over 2200-2700 m/z at R 20,000 (seed 2)."""
+    return synthesize(
+        _pops({"M44S30": {11: 0.4, 12: 0.6}}), mz_range=(2200.0, 2700.0), resolution=20_000, seed=2
+    ).spectrum
+
+
 def test_cli_says_once_that_baseline_noise_below_zero_was_clipped(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    syn = synthesize(
-        _pops({"M44S30": {11: 0.4, 12: 0.6}}), mz_range=(2200.0, 2700.0), resolution=20_000, seed=2
-    )
     # a baseline-subtracted export: noise of sd 0.1 % of the largest around zero
-    s = syn.spectrum
+    s = _m44s30_window()
     top = float(s.intensity.max())
     y = s.intensity - 0.002 * top + np.random.default_rng(4).normal(0.0, 1e-3 * top, len(s))
     n_neg = int((y < 0).sum())
@@ -395,10 +399,7 @@ def test_cli_says_which_scan_of_a_multi_scan_file_it_assigned(
 ) -> None:
     from nanoalloy.ms.io import write_mzml
 
-    syn = synthesize(
-        _pops({"M44S30": {11: 0.4, 12: 0.6}}), mz_range=(2200.0, 2700.0), resolution=20_000, seed=2
-    )
-    s = syn.spectrum
+    s = _m44s30_window()
     path = tmp_path / "tc.mzML"
     write_mzml(
         [Spectrum(s.mz, s.intensity, {"rt_min": t, "polarity": "negative"}) for t in (0, 5, 9)],
