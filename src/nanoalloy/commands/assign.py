@@ -98,6 +98,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "away for ions of charge 5 and more)",
     )
     parser.add_argument(
+        "--baseline-knot",
+        type=float,
+        default=50.0,
+        metavar="MZ",
+        help="knot spacing (m/z) of the baseline fitted with the ions (default: 50; wider, "
+        "e.g. 300, where blurred envelopes at low resolving power pass for baseline)",
+    )
+    parser.add_argument(
         "--polarity",
         choices=("negative", "positive"),
         help="ion mode (default: as recorded in the file, else the spectrum is fitted as each "
@@ -197,6 +205,7 @@ def run(args: argparse.Namespace) -> int:
         priors=priors,
         peak_shape=args.peak_shape,
         calibration_range_ppm=args.calibration_range,
+        baseline_knot_mz=args.baseline_knot,
     )
     release_memory()  # the fit's freed heap goes back before the figure and tables are drawn
     from ..output import atomic_dir
