@@ -304,3 +304,16 @@ def test_cli_bad_reference_leaves_dir_untouched(
     assert list(out.iterdir()) == []
     assert cli.main(["uvvis", str(tmp_path / "missing.csv"), "--out", str(out)]) == 1
     assert list(out.iterdir()) == []
+
+
+def test_a_transmittance_column_is_refused_not_read_as_absorbance(tmp_path: Path) -> None:
+    """A stranger's %T export was read as absorbance: bands at 411 and 609 nm for 450
+    and 670 (the curve's dips are maxima of absorbance)."""
+    from nanoalloy.errors import InputError
+    from nanoalloy.uvvis.bands import read_uvvis
+
+    for name in ("%T", "Transmittance (%)", "% T"):
+        p = tmp_path / "t.csv"
+        p.write_text(f"wavelength,{name}\n300,99.9\n301,99.8\n302,99.7\n")
+        with pytest.raises(InputError, match="transmittance"):
+            read_uvvis(p)

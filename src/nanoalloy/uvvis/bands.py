@@ -227,6 +227,9 @@ def _split(line: str, delim: str | None) -> list[str]:
     return fields
 
 
+_TRANSMITTANCE = re.compile(r"%\s*T\b|transm", re.IGNORECASE)
+
+
 def read_uvvis(
     path: str | Path, /, *, unit: Literal["auto", "nm", "eV"] = "auto"
 ) -> AbsorptionSpectra:
@@ -289,6 +292,13 @@ def read_uvvis(
         header, lines = head, lines[1:]
     if not lines:
         raise bad("no data rows after the header")
+    for name in (header or [])[1:]:
+        if _TRANSMITTANCE.search(name):
+            # read as absorbance, a %T curve puts its bands at the wrong wavelengths
+            raise bad(
+                f"column {name!r} holds transmittance; absorbance is expected: export "
+                "absorbance, or convert (A = 2 - log10(%T), or -log10(T) for a fraction)"
+            )
     ncol = len(header) if header else len(_split(lines[0][1], delim))
     if ncol < 2:
         raise bad(
