@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from typing import Any
 
@@ -133,13 +134,23 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _note_first_of_many(path: str, spectrum: Any, columns: str | None) -> None:
-    """A file of several scans read without --scan/--time: say which one was taken."""
-    from ..ms.io import iter_scans
+def _read_first(path: str, columns: str | None) -> Any:
+    """The first scan of a file, read once; a file of several says which one was taken.
 
-    n = sum(1 for _ in iter_scans(path, columns=columns))
-    if n < 2:
-        return
+    (The rest of the file is read only where a second scan exists, to count them.)
+    """
+    from ..ms.io import iter_scans, read, release_memory
+
+    scans = iter_scans(path, columns=columns)
+    spectrum = next(scans, None)
+    if spectrum is None:  # no scan at all: read's own error
+        return read(path, columns=columns)
+    more = next(scans, None) is not None
+    n = 2 + sum(1 for _ in scans) if more else 1
+    if os.path.getsize(path) > 8 << 20:
+        release_memory()  # the parser's buffers, as read() returns them
+    if not more:
+        return spectrum
     rt = spectrum.metadata.get("rt_min")
     at = f" at {rt:g} min" if isinstance(rt, int | float) else ""
     level = spectrum.metadata.get("ms_level")
@@ -150,6 +161,7 @@ def _note_first_of_many(path: str, spectrum: Any, columns: str | None) -> None:
         f"--time MIN, or assign them all with `nanoalloy series {path}`)",
         file=sys.stderr,
     )
+    return spectrum
 
 
 def run(args: argparse.Namespace) -> int:
@@ -177,9 +189,10 @@ def run(args: argparse.Namespace) -> int:
         from .mz import registry_from_args
 
         preset = load_preset(args.preset, registry=registry_from_args(args))
-    spectrum = read(args.spectrum, scan=args.scan, time=args.time, columns=args.columns)
     if args.scan is None and args.time is None:
-        _note_first_of_many(args.spectrum, spectrum, args.columns)
+        spectrum = _read_first(args.spectrum, args.columns)
+    else:
+        spectrum = read(args.spectrum, scan=args.scan, time=args.time, columns=args.columns)
     rt = spectrum.metadata.get("rt_min")
     if args.time is not None and isinstance(rt, int | float) and abs(rt - args.time) > 0.5:
         # the nearest scan, however far: say which one was taken

@@ -416,19 +416,8 @@ def assign(
         if free:
             more = f" and {len(free) - 3} more" if len(free) > 3 else ""
             note += f" (only complex or fragment ions match the peaks: {', '.join(free[:3])}{more})"
-        elif not (in_range & (np.asarray([c.kind for c in lib.candidates]) == "cluster")).any():
-            # say so where no cluster ion of the preset can stand in the window at all
-            ok = fam_ok & (np.asarray([c.kind for c in lib.candidates]) == "cluster")
-            span = (
-                f"its cluster ions span m/z {lib.mz_average[ok].min():.0f}-"
-                f"{lib.mz_average[ok].max():.0f}"
-                if ok.any()
-                else "it holds no cluster ion of this polarity"
-            )
-            note += (
-                f" (no cluster ion of preset {p.name!r} falls in m/z {mz0[0]:.0f}-{mz0[-1]:.0f}:"
-                f" {span})"
-            )
+        else:
+            note += _beyond_the_preset(lib, in_range, fam_ok, p.name, mz0)
         return _empty(spectrum, starts[0], noise, base, g, note)
 
     # 3. + 4. joint fit, calibration and instrument: the start the residual prefers
@@ -830,33 +819,34 @@ def assign(
         peak_shape=peak_shape,
         priors=tuple(sorted(use_priors)),
     )
-    # (the hats only: the opening's baseline is the data's own, however large)
+    # the share of the signal the baseline fitted with the ions takes where the signal
+    # stands (see _baseline_share): blurred envelopes (isotope peaks unresolved at low R)
+    # pass for baseline between knots 50 m/z apart. An M44S30 + M44S27 window at R 8,200
+    # (a stranger's generator) left half the data to the baseline and lost M44S27 (rmse
+    # 248); with knots 300 m/z apart, a subset of the same baselines, both came back (rmse
+    # 165). The coarser knots are tried, and the lower residual is reported
     share = _baseline_share(res, g.mz, state["hat_fit"]) if res.found and not narrow else 0.0
     if share > BASELINE_SHARE:
-        # (a share of the signal where it stands, see _baseline_share)
-        # blurred envelopes (isotope peaks unresolved at low R) pass for baseline between
-        # knots 50 m/z apart: an M44S30 + M44S27 window at R 8,200 (a stranger's
-        # generator) left half the data to the baseline and lost M44S27 (rmse 248);
-        # with knots 300 m/z apart, a subset of the same baselines, both came back
-        # (rmse 165). The coarser knots are tried, and the lower residual is reported
         coarse_knot = baseline_knot_mz * BASELINE_COARSE
-        if coarse_knot <= width:
-            coarse = assign(
-                spectrum, polarity=polarity, **{**settings, "baseline_knot_mz": coarse_knot}
-            )
-            if coarse.found and _rss(coarse) < _rss(res):
-                said = (
-                    f"baseline knots {coarse_knot:g} m/z apart (with {baseline_knot_mz:g} the"
-                    f" baseline took {share:.0%} of the signal where it stands, and the fit"
-                    " was worse)"
-                )
-                return replace(coarse, message="; ".join(m for m in (coarse.message, said) if m))
         note = (
             f"the baseline fitted with the ions takes {share:.0%} of the signal where it"
             " stands: blurred envelopes may have passed for baseline"
         )
         if coarse_knot <= width:
-            note += f" (compare --baseline-knot {coarse_knot:g})"
+            coarse = assign(
+                spectrum, polarity=polarity, **{**settings, "baseline_knot_mz": coarse_knot}
+            )
+            if coarse.found and _rss(coarse) < _rss(res):
+                res, note = (
+                    coarse,
+                    (
+                        f"baseline knots {coarse_knot:g} m/z apart (with {baseline_knot_mz:g} the"
+                        f" baseline took {share:.0%} of the signal where it stands, and the fit"
+                        " was worse)"
+                    ),
+                )
+            else:
+                note += f" (compare --baseline-knot {coarse_knot:g})"
         res = replace(res, message="; ".join(m for m in (res.message, note) if m))
     return res
 
@@ -866,6 +856,22 @@ BASELINE_SHARE = 0.25
 share of the signal where it stands (windows of :data:`NARROW_MZ` or more) is tried with :data:`BASELINE_COARSE`
 times coarser knots, and noted where it stays."""
 BASELINE_COARSE = 6.0
+
+
+def _beyond_the_preset(
+    lib: Any, in_range: np.ndarray, usable: np.ndarray, name: str, mz: np.ndarray
+) -> str:
+    """Where no cluster ion of the preset stands in the window: that, and where its ions are."""
+    cluster = np.array([c.kind == "cluster" for c in lib.candidates], dtype=bool)
+    if (in_range & cluster).any():
+        return ""
+    ok = usable & cluster
+    span = (
+        f"its cluster ions span m/z {lib.mz_average[ok].min():.0f}-{lib.mz_average[ok].max():.0f}"
+        if ok.any()
+        else "it holds no cluster ion of this polarity"
+    )
+    return f" (no cluster ion of preset {name!r} falls in m/z {mz[0]:.0f}-{mz[-1]:.0f}: {span})"
 
 
 def _baseline_share(res: Assignment, grid_mz: np.ndarray, hat_fit: np.ndarray) -> float:

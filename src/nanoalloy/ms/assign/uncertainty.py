@@ -402,10 +402,10 @@ def assess(
             logw = h[0]
             moved_rss = float(fit[1]["rss"]) + lost(fit[2])
             gain = base_rss - moved_rss
-            # the misfit the moved fit still leaves above the noise (a peak shape not
-            # quite the instrument's, noise that grows with the signal)
-            misfit = max(0.0, moved_rss - dof * noise**2)
             if ki and gain > 0:
+                # the misfit the moved fit still leaves above the noise (a peak shape not
+                # quite the instrument's, noise that grows with the signal)
+                misfit = max(0.0, moved_rss - dof * noise**2)
                 # a comb moved by one isotope step repeats itself (one H more or fewer:
                 # 4.5 mDa from the step); only the fine structure's few-ppm offsets of
                 # the upper isotope peaks tell it from the selected comb, and a peak
