@@ -418,3 +418,55 @@ def test_a_usage_error_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
         assert err.value.code == 2
         lines = capsys.readouterr().err.strip().splitlines()
         assert len(lines) == 1 and "error:" in lines[0] and "--help" in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("command", "extra"),
+    [
+        ("simulate", ["--ratio", "3:1"]),
+        ("series", ["spec.csv"]),
+        ("demo", []),
+        ("batch", ["spec.csv"]),
+        ("pattern", ["[Au25(PET)18]-"]),
+    ],
+)
+def test_an_out_that_cannot_be_written_is_refused_before_any_work(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    command: str,
+    extra: list[str],
+) -> None:
+    """A file where a folder of --out should be, or a folder without write permission:
+    one line naming it before the work (the errno line came after the whole computation)."""
+    import importlib
+
+    mod = importlib.import_module(f"nanoalloy.commands.{command.replace('-', '_')}")
+
+    def never(args: object) -> int:
+        raise AssertionError("the command ran although --out cannot be written")
+
+    monkeypatch.setattr(mod, "run", never)
+    monkeypatch.chdir(tmp_path)
+    Path("spec.csv").write_text("m/z,intensity\n1000,1\n1001,2\n1002,1\n")
+    Path("taken").write_text("a file where the output's folder should be")
+    out = str(Path("taken") / "sub" / ("x.csv" if command == "pattern" else "out"))
+    assert cli.main([command, *extra, "--out", out]) == 1
+    line = _one_error_line(capsys.readouterr().err, command)
+    assert "cannot write" in line and "taken' is a file, not a folder" in line
+    # no permission to write in the parent (root ignores file modes: os.access stands in)
+    Path("locked").mkdir()
+    real_access = os.access
+
+    def access(path: object, mode: int, **kw: object) -> bool:
+        if Path(str(path)).name == "locked":
+            return False
+        return real_access(path, mode)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "access", access)
+    out = str(Path("locked") / ("x.csv" if command == "pattern" else "out"))
+    assert cli.main([command, *extra, "--out", out]) == 1
+    line = _one_error_line(capsys.readouterr().err, command)
+    assert "no permission to write in folder" in line and "locked" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["locked", "spec.csv", "taken"]
+    assert list(Path("locked").iterdir()) == []

@@ -63,6 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# options naming a file or folder the command writes: checked before any work
+_WRITTEN = ("out", "plot", "workspace")
+
+
 def _one_line(exc: BaseException) -> str:
     if isinstance(exc, FormulaError):
         return exc.one_line
@@ -122,7 +126,12 @@ def _terminate_cleanly() -> Any:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the process exit code."""
-    from .output import allow_overwrite, check_apart_from_inputs, check_output_dir
+    from .output import (
+        allow_overwrite,
+        check_apart_from_inputs,
+        check_output_dir,
+        check_writable,
+    )
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -141,6 +150,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             check_apart_from_inputs(out, _arguments(others))
         if hasattr(args, "overwrite") and getattr(args, "out", None):
             check_output_dir(args.out, overwrite=overwrite)  # refuse before the work
+        for name in _WRITTEN:  # a file in the way, no permission, a read-only mount
+            target = getattr(args, name, None)
+            if isinstance(target, str) and target:
+                # (a workspace is written into, the others beside their target)
+                check_writable(os.path.join(target, "x") if name == "workspace" else target)
         with allow_overwrite(overwrite):
             return int(args._run(args) or 0)
     except NanoalloyError as exc:

@@ -22,6 +22,8 @@ atomic_dir
     Context manager yielding a staging folder that replaces the target folder on success.
 check_apart_from_inputs
     Refuse an output path that is, or holds, one of the command's inputs.
+check_writable
+    Refuse, before any work, an output path that could not be written.
 allow_overwrite
     Context manager: let :func:`atomic_dir` replace non-empty folders (what ``--overwrite`` sets).
 OutputExistsError
@@ -50,6 +52,7 @@ __all__ = [
     "atomic_file",
     "check_apart_from_inputs",
     "check_output_dir",
+    "check_writable",
     "clean_stale_parts",
     "clean_stale_parts_in",
 ]
@@ -206,6 +209,47 @@ def check_apart_from_inputs(
                         f"output {str(target)!r} {what} {text!r}: writing there would "
                         "replace the data or mix results into it; choose another --out"
                     )
+
+
+def check_writable(path: str | os.PathLike[str], /) -> None:
+    """Raise :class:`InputError` now if ``path`` (a file or folder to write) could not be made.
+
+    Results are built beside their target, in its parent folder (created when missing).
+    The nearest existing ancestor of that parent must be a folder in which a folder can
+    be made: a file in the way, a folder without write permission or a read-only file
+    system is refused in one line before the work, not after it.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp()); _ = (d / "a.csv").write_text("x")
+    >>> check_writable(d / "a.csv" / "results")
+    Traceback (most recent call last):
+    ...
+    nanoalloy.errors.InputError: cannot write ...: ... is a file, not a folder
+    >>> check_writable(d / "new" / "results")
+    """
+    target = Path(path)
+    if not str(path):
+        return
+    parent = target.absolute().parent
+    existing = parent
+    while not (existing.exists() or existing.is_symlink()) and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InputError(f"cannot write {str(target)!r}: {str(existing)!r} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError(
+            f"cannot write {str(target)!r}: no permission to write in folder {str(existing)!r}"
+        )
+    try:  # what the write does first: a hidden folder beside the target (read-only mounts)
+        probe = tempfile.mkdtemp(prefix=".nanoalloy-write-check.", dir=existing)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise InputError(
+            f"cannot write {str(target)!r}: folder {str(existing)!r}: {reason}"
+        ) from None
+    os.rmdir(probe)
 
 
 def check_output_dir(path: str | os.PathLike[str], /, *, overwrite: bool | None = None) -> None:
