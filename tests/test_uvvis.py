@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,7 @@ from nanoalloy.uvvis import (
 )
 
 WL = np.arange(350.0, 1001.0)
+HC = 1239.841984
 # DOMAIN.md, "UV-vis absorption peaks (DMF)"
 DOMAIN_BANDS = {
     "Au44": [480, 575, 765],
@@ -317,3 +319,38 @@ def test_a_transmittance_column_is_refused_not_read_as_absorbance(tmp_path: Path
         p.write_text(f"wavelength,{name}\n300,99.9\n301,99.8\n302,99.7\n")
         with pytest.raises(InputError, match="transmittance"):
             read_uvvis(p)
+
+
+def test_a_unit_the_file_contradicts_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--unit eV`` on a nm file put a band at "1.84 nm, 672.8 eV" (and ``--unit nm`` on an
+    eV file one at 2.48 nm), exit 0: the unit given by hand is checked against the header
+    and the values."""
+    y = model_spectrum([(450.0, 30.0, 0.8), (670.0, 50.0, 0.5)], WL)
+    e, a = AbsorptionSpectra(WL, y).to_energy()
+    nm = _write(tmp_path / "nm.csv", "wavelength_nm,A", np.column_stack([WL, y]))
+    nm_bare = _write(tmp_path / "nm_bare.csv", None, np.column_stack([WL, y]))
+    ev = _write(tmp_path / "ev.csv", "energy_eV,A", np.column_stack([e, a[:, 0]]))
+    ev_bare = _write(tmp_path / "ev_bare.csv", None, np.column_stack([e, a[:, 0]]))
+    cases = [
+        (nm, "eV", "contradicts the header 'wavelength_nm' (nm)"),
+        (nm_bare, "eV", "are not photon energies in eV"),
+        (ev, "nm", "contradicts the header 'energy_eV' (eV)"),
+        (ev_bare, "nm", "are not wavelengths in nm"),
+    ]
+    for path, unit, message in cases:
+        with pytest.raises(InputError, match=re.escape(message)):
+            read_uvvis(path, unit=unit)  # type: ignore[arg-type]
+        out = tmp_path / f"out_{path.stem}"
+        assert cli.main(["uvvis", str(path), "--unit", unit, "--out", str(out)]) == 1
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err and not out.exists()
+    # the unit that agrees reads the bands where they are, in nm and in eV
+    for path, unit in ((nm_bare, "nm"), (ev_bare, "eV"), (ev, "eV"), (nm, "nm")):
+        bands = find_bands(read_uvvis(path, unit=unit))  # type: ignore[arg-type]
+        got = sorted(b.wavelength_nm for b in bands if b.kind == "peak")
+        assert got == pytest.approx([450.0, 670.0], abs=3.0)
+        assert sorted(b.energy_ev for b in bands if b.kind == "peak") == pytest.approx(
+            [HC / 670.0, HC / 450.0], abs=0.02
+        )

@@ -54,6 +54,8 @@ __all__ = [
 
 HC_EV_NM = 1239.841984
 """h·c in eV·nm: ``E[eV] = HC_EV_NM / λ[nm]``."""
+_EV_MAX = 20.0
+"""Largest photon energy (eV) read as such: above it (62 nm) the axis holds wavelengths."""
 
 FloatArray = NDArray[np.float64]
 _FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
@@ -216,7 +218,7 @@ class Band:
 
 
 # ----------------------------------------------------------------------------- reading
-_UNIT_EV = re.compile(r"\b(e\s*v|energy)\b", re.IGNORECASE)
+_UNIT_EV = re.compile(r"(?<![a-z])(e\s*v|energy)(?![a-z])", re.IGNORECASE)  # energy_eV too
 _UNIT_NM = re.compile(r"(nm|wavelength|lambda|\bwl\b)", re.IGNORECASE)
 
 
@@ -249,6 +251,8 @@ def read_uvvis(
         ``nm``, ``eV`` or ``auto``: the header (``nm``/``wavelength`` or
         ``eV``/``energy``) decides, else the values (all <= 20 means eV, all
         >= 100 means nm). eV data are converted with the Jacobian ``E²/(hc)``.
+        A unit given that the header names otherwise, or that the values
+        contradict (eV above 20, nm all at or below 20), is refused.
 
     Raises
     ------
@@ -333,7 +337,7 @@ def read_uvvis(
             unit = "eV"
         elif _UNIT_NM.search(col):
             unit = "nm"
-        elif x.max() <= 20:
+        elif x.max() <= _EV_MAX:
             unit = "eV"
         elif x.min() >= 100:
             unit = "nm"
@@ -341,6 +345,26 @@ def read_uvvis(
             raise bad(f"cannot tell nm from eV ({x.min():g}-{x.max():g}); pass unit='nm' or 'eV'")
     elif unit not in ("nm", "eV"):
         raise InputError(f"unit must be 'auto', 'nm' or 'eV', got {unit!r}")
+    else:
+        # a unit given by hand that the header or the values contradict: a band at
+        # "1.84 nm, 672.8 eV" (nm read as eV) is no result
+        col = header[0] if header else ""
+        said = "eV" if _UNIT_EV.search(col) else "nm" if _UNIT_NM.search(col) else None
+        if said is not None and said != unit:
+            raise bad(
+                f"the unit given, {unit}, contradicts the header {col!r} ({said}); "
+                f"drop the unit (auto) or give {said}"
+            )
+        if unit == "eV" and x.max() > _EV_MAX:
+            raise bad(
+                f"values {x.min():g}-{x.max():g} are not photon energies in eV (UV-vis-NIR: "
+                f"below {_EV_MAX:g} eV): wavelengths in nm? give nm or auto"
+            )
+        if unit == "nm" and x.max() <= _EV_MAX:
+            raise bad(
+                f"values {x.min():g}-{x.max():g} are not wavelengths in nm (they would all lie "
+                f"below {_EV_MAX:g} nm): photon energies in eV? give eV or auto"
+            )
     if (x <= 0).any():
         raise bad(f"wavelengths/energies must be positive, got {x.min():g}")
     if header:
