@@ -190,3 +190,61 @@ def test_report_in_headless_chromium(series_dir: Path, tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr[-2000:]
     png = shot.read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+
+
+def _assign_folder(folder: Path) -> Path:
+    folder.mkdir()
+    res = fake_assign(make_spectrum(DISTS["1:3"]))
+    res.species.to_csv(folder / "species.csv", index=False)
+    res.ions.to_csv(folder / "ions.csv", index=False)
+    res.families.to_csv(folder / "families.csv", index=False)
+    (folder / "instrument.json").write_text(json.dumps({"resolution": 20000}) + "\n")
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("name", "damage", "message"),
+    [
+        # cut inside the header: the report had not one species, exit 0
+        ("species.csv", lambda b: b[:40], "ends mid-line"),
+        ("species.csv", lambda b: b.replace(b"abundance,", b"abund,", 1), "no column abundance"),
+        ("ions.csv", lambda b: b[: len(b) // 2] + b"\n", "fields, the header"),
+        ("ions.csv", lambda b: b[: len(b) // 2], "ends mid-line"),
+        ("species.csv", lambda b: b.replace(b",", b",x", 1) + b"\xff\n", "not UTF-8"),
+        ("families.csv", lambda b: b"", "No columns to parse"),
+        ("instrument.json", lambda b: b[:5], "instrument.json"),
+        ("instrument.json", lambda b: b"[1, 2]\n", "expected a JSON object"),
+    ],
+)
+def test_a_damaged_results_table_is_one_line(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    name: str,
+    damage: object,
+    message: str,
+) -> None:
+    folder = _assign_folder(tmp_path / "assign")
+    assert cli.main(["report", str(folder)]) == 0
+    (folder / "report.html").unlink()
+    capsys.readouterr()
+    path = folder / name
+    path.write_bytes(damage(path.read_bytes()))  # type: ignore[operator]
+    assert cli.main(["report", str(folder)]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.count("\n") == 1, err
+    assert err.startswith("nanoalloy report: error: cannot read ") and name in err
+    assert message in err
+    assert not (folder / "report.html").exists()
+
+
+def test_a_non_number_in_a_numeric_column_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = _assign_folder(tmp_path / "assign")
+    species = pd.read_csv(folder / "species.csv")
+    species["abundance"] = species["abundance"].astype(object)
+    species.loc[1, "abundance"] = "0.1x"
+    species.to_csv(folder / "species.csv", index=False)
+    assert cli.main(["report", str(folder)]) == 1
+    err = capsys.readouterr().err
+    assert "line 3, column 'abundance': '0.1x' is not a number" in err

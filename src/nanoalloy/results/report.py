@@ -208,13 +208,81 @@ def _plotly_div(fig: Any, div_id: str) -> str:
     )
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
+# The columns each results table must hold, and which of them hold numbers: a table cut
+# short or damaged is refused in one line naming it, never drawn from what is left of it
+# (a species.csv cut inside its header gave a report without a single species, exit 0)
+_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "species.csv": (("species", "family", "abundance"), ("abundance",)),
+    "ions.csv": (("ion", "mz", "intensity"), ("mz", "intensity")),
+    "families.csv": (("family", "fraction"), ("fraction",)),
+    "fit.csv": (("mz", "intensity"), ("mz", "intensity")),
+    "series.csv": (("label", "family", "abundance"), ("abundance",)),
+    "summary.csv": (("label",), ()),
+    "truth.csv": (("label", "family", "abundance"), ("abundance",)),
+    "populations.csv": (("time_h", "family", "fraction"), ("time_h", "fraction")),
+    "final.csv": (("family", "fraction"), ("fraction",)),
+    "bands.csv": (("wavelength_nm", "kind", "height"), ("wavelength_nm",)),
+    "fractions.csv": (("reference", "fraction"), ()),
+}
+_RERUN = "a damaged or truncated file: rerun the command that wrote the folder"
+
+
+def _read_csv(path: Path, columns: tuple[str, ...] | None = None) -> pd.DataFrame:
+    """A results table, checked whole: every row as wide as the header, the table's
+    columns present (``columns``, else by its file name) and their numbers numbers."""
+    import csv
+
     import pandas as pd
 
+    where = str(path)
+    need, numeric = _COLUMNS.get(path.name, ((), ())) if columns is None else (columns, columns)
     try:
-        return pd.read_csv(path)
-    except (pd.errors.EmptyDataError, pd.errors.ParserError) as exc:
-        raise InputError(f"cannot read {str(path)!r}: {exc}") from None
+        with path.open("rb") as raw:  # every table nanoalloy writes ends with its newline
+            size = raw.seek(0, 2)
+            if size and raw.seek(size - 1) >= 0 and raw.read(1) not in (b"\n", b"\r"):
+                raise InputError(f"cannot read {where!r}: the file ends mid-line ({_RERUN})")
+        with path.open(newline="", encoding="utf-8") as fh:
+            reader = csv.reader(fh)
+            header = next(reader, None)
+            for row in reader:
+                if header is not None and row and len(row) != len(header):
+                    raise InputError(
+                        f"cannot read {where!r}: line {reader.line_num} has {len(row)} fields, "
+                        f"the header {len(header)} ({_RERUN})"
+                    )
+        table = pd.read_csv(path)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, csv.Error) as exc:
+        raise InputError(f"cannot read {where!r}: {' '.join(str(exc).split())}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"cannot read {where!r}: not UTF-8 text ({_RERUN})") from None
+    missing = [c for c in need if c not in table.columns]
+    if missing:
+        raise InputError(
+            f"cannot read {where!r}: no column {', '.join(missing)} "
+            f"(columns: {', '.join(map(str, table.columns))}; {_RERUN})"
+        )
+    for c in numeric:
+        if not pd.api.types.is_numeric_dtype(table[c]) and table[c].notna().any():
+            values = pd.to_numeric(table[c], errors="coerce")
+            bad = table[c][values.isna() & table[c].notna()]
+            if len(bad):
+                raise InputError(
+                    f"cannot read {where!r}: line {int(bad.index[0]) + 2}, column {c!r}: "
+                    f"{bad.iloc[0]!r} is not a number ({_RERUN})"
+                )
+            table[c] = values
+    return table
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    """A results folder's JSON record (run.json, summary.json, ...), or one line naming it."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read {str(path)!r}: {exc} ({_RERUN})") from None
+    if not isinstance(data, dict):
+        raise InputError(f"cannot read {str(path)!r}: expected a JSON object ({_RERUN})")
+    return data
 
 
 def _family_color(fam: str) -> str:
@@ -460,7 +528,7 @@ def _truth_table(folder: Path, tab: pd.DataFrame) -> str:
 
 
 def _series_section(folder: Path, ids: _Ids) -> tuple[str, str]:
-    run = json.loads((folder / "run.json").read_text()) if (folder / "run.json").exists() else {}
+    run = _read_json(folder / "run.json") if (folder / "run.json").exists() else {}
     tab = _read_csv(folder / "series.csv")
     summ = _read_csv(folder / "summary.csv") if (folder / "summary.csv").exists() else None
     title = run.get("title") or f"Series {folder.name}"
@@ -499,7 +567,9 @@ def _series_section(folder: Path, ids: _Ids) -> tuple[str, str]:
                 else None
             )
             sp = species[species["label"].astype(str) == lab] if "label" in species else species
-            fig = _spectrum_figure(_read_csv(f), mine if mine is not None else _empty(), sp, lab)
+            fig = _spectrum_figure(
+                _read_csv(f, ("mz", "intensity")), mine if mine is not None else _empty(), sp, lab
+            )
             parts.append(_plotly_div(fig, ids("spectrum")))
     figs = sorted((folder / "figures").glob("*.png")) if (folder / "figures").is_dir() else []
     if figs:
@@ -566,7 +636,7 @@ def _assign_section(folder: Path, ids: _Ids) -> tuple[str, str]:
         parts.append("<h3>Ions</h3>" + table_html(ions, table_id=ids("ions")))
     for name in ("run.json", "parameters.json", "summary.json", "instrument.json"):
         if (folder / name).exists():
-            parts.append(_params(json.loads((folder / name).read_text())))
+            parts.append(_params(_read_json(folder / name)))
     return title, "".join(parts)
 
 
@@ -663,7 +733,7 @@ def _simulate_section(folder: Path, ids: _Ids) -> tuple[str, str]:
             final = final[final["fraction"] > 1e-4]
         parts.append("<h3>Final populations</h3>" + table_html(final, table_id=ids("final")))
     if (folder / "summary.json").exists():
-        parts.append(_params(json.loads((folder / "summary.json").read_text())))
+        parts.append(_params(_read_json(folder / "summary.json")))
     return title, "".join(parts)
 
 
@@ -738,7 +808,7 @@ def write_report(folder: str | Path, /, *, title: str | None = None, note: str =
             f"{str(folder)!r} holds no nanoalloy results "
             "(series.csv, species.csv, populations.csv or bands.csv)"
         )
-    run = json.loads((folder / "run.json").read_text()) if (folder / "run.json").exists() else {}
+    run = _read_json(folder / "run.json") if (folder / "run.json").exists() else {}
     title = title or run.get("report_title") or f"nanoalloy report: {folder.resolve().name}"
     note = note or run.get("note", "")
     nav = "".join(f'<a href="#sec-{i}">{_esc(t)}</a>' for i, (_, t, _) in enumerate(sections))
