@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given, settings
 
@@ -208,3 +210,34 @@ def test_cli_mz_refuses_an_ion_no_cluster_can_be(
     # sound ions still pass
     assert cli.main(["mz", "[Au44(p-MBA)26+12Na-16H]6-"]) == 0
     assert "valence electrons  20" in capsys.readouterr().out
+
+
+def test_a_ligand_file_cannot_redefine_a_known_ligand(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--ligands`` with ``[ligand.PET] formula = "C9H11S"`` silently replaced the built-in
+    PET: every mass of every formula and preset naming PET moved (7390.93 -> 7643.21)."""
+    from nanoalloy import cli
+
+    redef = tmp_path / "redef.toml"
+    redef.write_text('[ligand.PET]\nformula = "C9H11S"\n')
+    with pytest.raises(LigandError, match=r"'PET' is already the known ligand PET \(C8H9S"):
+        DEFAULT_LIGANDS.from_toml(redef)
+    for argv in (
+        ["mz", "[Au25(PET)18]-"],
+        ["preset", "check", "au25ag-sr18"],
+        ["assign", "nothing.csv", "--preset", "au25-sr18", "--out", str(tmp_path / "o")],
+    ):
+        assert cli.main([*argv, "--ligands", str(redef)]) == 1
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "already the known ligand PET" in err
+    # as an alias of one's own ligand, too
+    alias = tmp_path / "alias.toml"
+    alias.write_text('[ligand.MBA2]\nformula = "C7H4O2S"\naliases = ["pMBA"]\n')
+    with pytest.raises(LigandError, match="'pMBA' is already the known ligand p-MBA"):
+        DEFAULT_LIGANDS.from_toml(alias)
+    # the same chemistry under a known name (an extra alias) is no redefinition
+    same = tmp_path / "same.toml"
+    same.write_text('[ligand.PET]\nformula = "C8H9S"\naliases = ["phenylethyl"]\n')
+    reg = DEFAULT_LIGANDS.from_toml(same)
+    assert parse("[Au25(phenylethyl)18]-", ligands=reg) == parse("[Au25(PET)18]-")

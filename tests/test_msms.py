@@ -407,3 +407,21 @@ def test_cli_bad_input(
     assert err.count("\n") == 1 and message in err and "Traceback" not in err
     assert not out.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["garbage.csv"]
+
+
+def test_sr_that_is_not_a_ligand_of_the_preset_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--preset au25-sr18 --sr p-MBA`` built a p-MBA ladder for a PET preset, exit 0:
+    the two options disagree (usage error, exit 2); an alias of the preset's ligand is it."""
+    out = tmp_path / "out"
+    argv = ["msms", "--precursor", "[Au25(SR)18]-", "--preset", "au25-sr18", "--out", str(out)]
+    assert cli.main([*argv, "--sr", "p-MBA"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--sr p-MBA is not a thiolate of preset 'au25-sr18'" in err
+    assert not out.exists()
+    assert cli.main([*argv, "--sr", "SC2H4Ph"]) == 0
+    capsys.readouterr()
+    with (out / "fragments.csv").open() as fh:
+        ions = list(csv.DictReader(fh))
+    assert ions[0]["ion"] == "[Au25(PET)18]-" and len(ions) == 4

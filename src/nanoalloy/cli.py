@@ -5,7 +5,8 @@ exposes ``NAME``, ``HELP``, ``configure(parser)`` and ``run(args) -> int``; they
 are discovered here, so adding a command never touches this file.
 
 Exit codes: 0 success, 1 bad input or a library error (one clear line on
-stderr, never a traceback), 2 usage errors (argparse), 130 interrupted,
+stderr, never a traceback), 2 usage errors (argparse's, and options that conflict
+or lie out of range: :class:`~nanoalloy.errors.UsageError`), 130 interrupted,
 143 terminated (SIGTERM: staging folders and temporary files are removed first).
 Every failure, including numeric overflow, Python's own limits, Dask's
 errors and failures nobody foresaw, ends in one line; set ``NANOALLOY_DEBUG=1``
@@ -29,7 +30,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, NoReturn
 
 from ._version import __version__
-from .errors import FormulaError, InputError, NanoalloyError
+from .errors import FormulaError, InputError, NanoalloyError, UsageError
 
 __all__ = ["build_parser", "main"]
 
@@ -157,6 +158,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 check_writable(os.path.join(target, "x") if name == "workspace" else target)
         with allow_overwrite(overwrite):
             return int(args._run(args) or 0)
+    except UsageError as exc:  # options that conflict or lie out of range: as argparse's
+        print(f"nanoalloy {args.command}: error: {_one_line(exc)}", file=sys.stderr)
+        return 2
     except NanoalloyError as exc:
         print(f"nanoalloy {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 1

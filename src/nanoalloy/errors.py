@@ -6,7 +6,7 @@ matching builtin so that callers who only know Python's exceptions still catch i
 Contents
 --------
 NanoalloyError, FormulaError, LigandError, SpectrumFormatError, PresetError,
-FitError, KineticsError, InputError, BatchError
+FitError, KineticsError, InputError, UsageError, BatchError
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ __all__ = [
     "NanoalloyError",
     "PresetError",
     "SpectrumFormatError",
+    "UsageError",
 ]
 
 
@@ -86,6 +87,10 @@ class SpectrumFormatError(NanoalloyError, ValueError):
 
 class InputError(NanoalloyError, ValueError):
     """Invalid user input other than notation or spectra (options, tables, files)."""
+
+
+class UsageError(InputError):
+    """A command line whose options conflict or lie out of range: exit code 2, as argparse's."""
 
 
 class PresetError(NanoalloyError, ValueError):

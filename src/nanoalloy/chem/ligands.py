@@ -175,7 +175,12 @@ class LigandRegistry(Mapping[str, Ligand]):
         return LigandRegistry(tuple(new.values()))
 
     def from_toml(self, path: str | Path, /) -> LigandRegistry:
-        """A copy extended with the ``[ligand.NAME]`` tables of a TOML file."""
+        """A copy extended with the ``[ligand.NAME]`` tables of a TOML file.
+
+        A table whose name or alias is a known ligand's is accepted only with that
+        ligand's chemistry (formula, acidic protons, electrons); another is refused, since
+        it would change every mass of every formula and preset naming it.
+        """
         p = Path(path)
         try:
             data = tomllib.loads(p.read_text(encoding="utf-8"))
@@ -186,7 +191,29 @@ class LigandRegistry(Mapping[str, Ligand]):
         table = data.get("ligand")
         if not isinstance(table, dict) or not table:
             raise LigandError(f"ligand file {str(p)!r} has no [ligand.NAME] tables")
-        return self.with_ligands(_ligand_from_table(name, spec, p) for name, spec in table.items())
+        new = [_ligand_from_table(name, spec, p) for name, spec in table.items()]
+        for lig in new:
+            # a known name given another formula would silently change every mass of
+            # every preset and formula naming it (PET read as C9H11S)
+            for key in (lig.name, *lig.aliases):
+                old = self._index.get(key)
+                if old is not None and _chemistry(old) != _chemistry(lig):
+                    raise LigandError(
+                        f"ligand {lig.name!r} in {str(p)!r}: {key!r} is already the known "
+                        f"ligand {old.name} ({_describe(old)}), here {_describe(lig)}; give "
+                        "yours a name of its own and write that name in the formula or preset"
+                    )
+        return self.with_ligands(new)
+
+
+def _chemistry(lig: Ligand) -> tuple[object, ...]:
+    return (dict(lig.formula), lig.acidic_protons, lig.electrons)
+
+
+def _describe(lig: Ligand) -> str:
+    return (
+        f"{lig.formula_string}, {lig.acidic_protons} acidic proton(s), {lig.electrons} electron(s)"
+    )
 
 
 def _ligand_from_table(name: str, spec: object, path: Path) -> Ligand:

@@ -18,7 +18,7 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import InputError
+from ..errors import InputError, UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -91,7 +91,15 @@ def run(args: argparse.Namespace) -> int:
             n for n in p.ligand_names if reg[n].electrons > 0 and n not in ("Cl", "Br", "I")
         ]
         if args.sr is not None:
-            thiolates = [reg.resolve(args.sr).name] + [t for t in thiolates if t != args.sr]
+            chosen = reg.resolve(args.sr).name
+            if thiolates and chosen not in thiolates:
+                # SR would be a ligand the preset does not hold: the two options disagree
+                raise UsageError(
+                    f"--sr {args.sr} is not a thiolate of preset {p.name!r} "
+                    f"({', '.join(thiolates)}); drop --sr (SR is then {thiolates[0]}) or "
+                    "name one of them"
+                )
+            thiolates = [chosen] + [t for t in thiolates if t != chosen]
         sr = thiolates or args.sr
     ion = parse(args.precursor, sr=sr if isinstance(sr, str) or sr is None else sr[0], ligands=reg)
     ladder = fragment_ladder(
