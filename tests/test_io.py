@@ -648,3 +648,33 @@ def test_assign_says_which_scan_a_far_time_took(
     assert "no scan at 99 min; assigned the nearest, at 4.2" in err
     assert main([*argv, "--time", "4.22", "--overwrite"]) == 0
     assert "no scan at" not in capsys.readouterr().err
+
+
+def test_headerless_intensity_then_mz_is_read_right_or_refused(tmp_path: Path) -> None:
+    """Two unnamed columns, intensity first: the increasing second column is m/z (it was
+    refused as "unsorted m/z 105 after 112"); a peak list of intensity, m/z sorted by
+    intensity (first column falling) was turned round as m/z written high to low: its
+    base peak at m/z 88,666 with intensity 2,981. Now refused in one line."""
+    rng = np.random.default_rng(1)
+    mz = np.linspace(2000.0, 2010.0, 200)
+    inten = 100 + 1e4 * np.exp(-0.5 * ((mz - 2005) / 0.3) ** 2) + rng.uniform(0, 20, mz.size)
+    swapped = tmp_path / "swapped.csv"
+    swapped.write_text("".join(f"{i:.4f},{m:.5f}\n" for i, m in zip(inten, mz, strict=True)))
+    s = nio.read(swapped)
+    np.testing.assert_allclose(s.mz, mz, atol=1e-5)
+    np.testing.assert_allclose(s.intensity, inten, atol=1e-4)
+    # a peak list sorted by intensity, intensity first
+    pmz = np.sort(rng.uniform(2000, 3000, 40))
+    pin = rng.uniform(1e3, 1e5, 40)
+    order = np.argsort(-pin)
+    peaks = tmp_path / "peaks.csv"
+    rows = zip(pin[order], pmz[order], strict=True)
+    peaks.write_text("".join(f"{i:.4f},{m:.4f}\n" for i, m in rows))
+    with pytest.raises(SpectrumFormatError, match="looks more like m/z: a peak list"):
+        nio.read(peaks)
+    # m/z written high to low (a centroid list) is still turned round
+    rev = tmp_path / "rev.csv"
+    rev.write_text("".join(f"{m:.4f},{i:.4f}\n" for m, i in zip(pmz[::-1], pin[::-1], strict=True)))
+    r = nio.read(rev)
+    np.testing.assert_allclose(r.mz, pmz, atol=1e-4)
+    assert r.metadata.get("reversed") is True

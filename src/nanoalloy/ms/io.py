@@ -887,6 +887,7 @@ def _read_block(
             f"{path}: line {int(row_line[0])}: one column only; expected m/z and intensity"
         )
     mz_c, int_c = _choose_columns(path, values, names, columns, int(row_line[0]))
+    names_known = len(values) != 2 or any(_role(n) is not None for n in names)
     mz = np.ascontiguousarray(values[mz_c])
     inten = np.ascontiguousarray(values[int_c])
     del values
@@ -913,6 +914,8 @@ def _read_block(
     )
     _check_mz(mz, path, lambda r: f"line {int(row_line[r])}")
     step = np.diff(mz)
+    if step.size and (step < 0).all() and columns is None and not names_known:
+        _refuse_intensity_sorted(path, mz, inten, int(row_line[0]))
     if step.size and (step < 0).all():
         # written from high to low m/z (some exports, a figure traced right to left):
         # nothing is lost by turning it round; anything else unsorted is refused below
@@ -982,6 +985,22 @@ def _is_index(col: np.ndarray) -> bool:
     return bool(np.all(np.diff(col) == 1.0))
 
 
+def _refuse_intensity_sorted(path: Path, mz: np.ndarray, inten: np.ndarray, line: int) -> None:
+    """Two unnamed columns, the first falling: m/z written high to low, or a peak list of
+    intensity, m/z sorted by intensity (read as m/z, its intensities gave a base peak at
+    m/z 88,666)? m/z spans the narrower range of the two: the intensity's spans decades."""
+    lo = float(mz.min())
+    if not (inten.min() > 0 and inten.max() <= MZ_MAX and np.unique(inten).size == inten.size):
+        return  # a zero, a repeat or an absurd value: the second column is no m/z
+    if lo > 0 and mz.max() / lo > 4 * float(inten.max() / inten.min()):
+        raise SpectrumFormatError(
+            f"{path}: line {line}: the first column falls from {mz.max():.6g} to {lo:.6g} and "
+            f"the second ({inten.min():.6g}-{inten.max():.6g}) looks more like m/z: a peak list "
+            "of intensity, m/z sorted by intensity? write it sorted by m/z (and --columns 2,1 "
+            "for intensity first); --columns 1,2 reads m/z written from high to low"
+        )
+
+
 def _choose_columns(
     path: Path,
     values: list[np.ndarray],
@@ -1045,7 +1064,17 @@ def _choose_columns(
                 f"{path}: line {first_line}: the first column looks like a point index and the "
                 f"second like m/z: no intensity column? ({shown}); {fix}"
             )
-        return rest[0], rest[1]
+        first, second = rest
+        if (
+            nrows >= 8
+            and second in increasing
+            and first not in increasing
+            and values[second].min() > 0
+            and values[second].max() <= MZ_MAX
+        ):
+            # intensity first, m/z second: m/z is the strictly increasing column
+            return second, first
+        return first, second
     if mz_named:
         mz_c = mz_named[0]
     else:
