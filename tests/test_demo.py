@@ -97,7 +97,7 @@ def test_demo_small(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_demo_cli_bad_workers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(["demo", "--out", str(tmp_path / "d"), "--workers", "0"]) == 1
+    assert cli.main(["demo", "--out", str(tmp_path / "d"), "--workers", "0"]) == 2
     assert "--workers must be >= 1" in capsys.readouterr().err
     assert "simulated" in NOTE.lower()
 

@@ -363,7 +363,7 @@ def test_columns_option_picks_and_refuses(
     assert json.loads(capsys.readouterr().out)[0]["tic"] == 14.0
     assert cli.main(["info", str(path), "--columns", "1,9"]) == 1
     assert "has 4 columns" in _one_error_line(capsys.readouterr().err, "info")
-    assert cli.main(["info", str(path), "--columns", "mz"]) == 1
+    assert cli.main(["info", str(path), "--columns", "mz"]) == 2  # the option's own syntax
     assert "two 1-based column numbers" in _one_error_line(capsys.readouterr().err, "info")
 
 
@@ -470,3 +470,41 @@ def test_an_out_that_cannot_be_written_is_refused_before_any_work(
     assert "no permission to write in folder" in line and "locked" in line
     assert sorted(p.name for p in tmp_path.iterdir()) == ["locked", "spec.csv", "taken"]
     assert list(Path("locked").iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["assign", "x.csv", "--resolution", "50"],
+        ["assign", "x.csv", "--baseline-knot", "nan"],
+        ["assign", "x.csv", "--columns", "1"],
+        ["uvvis", "x.csv", "--window", "0", "--out", "o"],
+        ["uvvis", "x.csv", "--range", "900", "300", "--out", "o"],
+        ["msms", "--precursor", "[Au25(PET)18]-", "--max-neutral", "-5", "--out", "o"],
+        ["pattern", "[Au25(PET)18]-", "--resolution", "0", "--out", "p.csv"],
+        ["simulate", "--ratio", "3:1", "--hours", "-1", "--out", "o"],
+        ["simulate", "--ratio", "3:1", "--add", "30h:Ag44=1", "--out", "o"],
+        ["sweep", "--ratios", "1:0", "--out", "o"],
+        ["preset", "check", "au25-sr18", "--mz", "100:50"],
+        ["preset", "new", "[Au25(PET)18]-", "--dope", "Ag:4-0", "--out", "p.toml"],
+        ["fit-kinetics", "x.csv", "--starts", "0", "--out", "o"],
+        ["batch", "x.csv", "--worker-timeout", "0", "--out", "o"],
+        ["demo", "--workers", "0", "--out", "o"],
+        ["serve", "--workers", "0"],
+    ],
+)
+def test_an_option_out_of_range_exits_2_like_argparse(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+) -> None:
+    """``--resolution abc`` exited 2 (argparse) but ``--resolution 50`` 1, ``serve --port
+    70000`` 2 but ``serve --workers 0`` 1: every option whose value is out of range or
+    malformed is a usage error, exit 2, one line, nothing written."""
+    monkeypatch.chdir(tmp_path)
+    Path("x.csv").write_text("m/z,intensity\n1000,1\n1001,2\n1002,1\n")
+    assert cli.main(argv) == 2
+    line = _one_error_line(capsys.readouterr().err, argv[0])
+    assert "--" in line or "ratio" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.csv"]

@@ -362,7 +362,8 @@ def test_cli_simulate_bad_input(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str]
 ) -> None:
     out = tmp_path / "never"
-    assert main(["simulate", *args, "--out", str(out)]) == 1
+    # an option's value is a usage error (2); a file that cannot be read is bad input (1)
+    assert main(["simulate", *args, "--out", str(out)]) == (1 if "--params" in args else 2)
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "error" in err
     assert not out.exists()
@@ -380,7 +381,7 @@ def test_cli_sweep(tmp_path: Path) -> None:
 
 
 def test_cli_sweep_bad_ratios(tmp_path: Path) -> None:
-    assert main(["sweep", "--ratios", "1:0", "--out", str(tmp_path / "x")]) == 1
+    assert main(["sweep", "--ratios", "1:0", "--out", str(tmp_path / "x")]) == 2
     assert not (tmp_path / "x").exists()
 
 

@@ -422,7 +422,7 @@ def test_cli_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
         cli.main(["serve", "--port", "70000"])
     assert exc.value.code == 2
     assert "port must be 0-65535" in capsys.readouterr().err
-    assert cli.main(["serve", "--workers", "0"]) == 1
+    assert cli.main(["serve", "--workers", "0"]) == 2  # an option out of range, as --port
     assert (
         capsys.readouterr().err.strip() == "nanoalloy serve: error: --workers must be 1-64, got 0"
     )

@@ -42,7 +42,7 @@ import os
 import sys
 from typing import Any
 
-from ..errors import InputError
+from ..errors import UsageError
 
 NAME = "assign"
 _PRIORS = ("na_ladder", "charge", "x_smooth", "h_bookkeeping", "adducts", "fragments")
@@ -172,13 +172,17 @@ def run(args: argparse.Namespace) -> int:
     if args.resolution is not None and not (
         math.isfinite(args.resolution) and 100 <= args.resolution <= 1e7
     ):
-        raise InputError(f"--resolution must be between 100 and 1e7, got {args.resolution}")
+        raise UsageError(f"--resolution must be between 100 and 1e7, got {args.resolution}")
     if not (math.isfinite(args.calibration_range) and 0 < args.calibration_range <= 1000):
-        raise InputError(
+        raise UsageError(
             f"--calibration-range must be in (0, 1000] ppm, got {args.calibration_range}"
         )
+    if not (math.isfinite(args.baseline_knot) and args.baseline_knot > 0):
+        raise UsageError(
+            f"--baseline-knot must be a positive m/z spacing, got {args.baseline_knot}"
+        )
     if args.time is not None and not math.isfinite(args.time):
-        raise InputError(f"--time must be a finite number of minutes, got {args.time}")
+        raise UsageError(f"--time must be a finite number of minutes, got {args.time}")
     from ..ms.assign.priors import PRIORS
 
     off = set(args.no_prior)

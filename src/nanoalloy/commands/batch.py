@@ -82,10 +82,10 @@ def run(args: argparse.Namespace) -> int:
     import math
 
     from ..batch import run_batch
-    from ..errors import InputError
+    from ..errors import UsageError
 
     if not (math.isfinite(args.worker_timeout) and args.worker_timeout > 0):
-        raise InputError(f"--worker-timeout must be > 0 seconds, got {args.worker_timeout}")
+        raise UsageError(f"--worker-timeout must be > 0 seconds, got {args.worker_timeout}")
     if args.scheduler:
         print(
             f"nanoalloy batch: connecting to {args.scheduler}, waiting up to "

@@ -33,9 +33,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the demo."""
     from ..demo import run_demo
-    from ..errors import InputError
+    from ..errors import UsageError
 
     if args.workers < 1:
-        raise InputError(f"--workers must be >= 1, got {args.workers}")
+        raise UsageError(f"--workers must be >= 1, got {args.workers}")
     run_demo(args.out, workers=args.workers, progress=not args.no_progress)
     return 0

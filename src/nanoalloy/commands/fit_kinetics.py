@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
+from ..errors import InputError, UsageError
 
 NAME = "fit-kinetics"
 HELP = "Fit kinetic rate constants to a time course (multi-start least squares, optional Dask)."
@@ -87,7 +87,7 @@ def _parse_response(text: str) -> dict[str, float]:
         except ValueError:
             sep = ""
         if not sep or not name.strip():
-            raise InputError(f"--response expects FAMILY=VALUE,..., got {part!r}")
+            raise UsageError(f"--response expects FAMILY=VALUE,..., got {part!r}")
     return out
 
 
@@ -99,9 +99,9 @@ def run(args: argparse.Namespace) -> int:
     from .simulate import parse_ratio
 
     if args.starts < 1:
-        raise InputError("--starts must be >= 1")
+        raise UsageError("--starts must be >= 1")
     if args.max_nfev < 1:
-        raise InputError("--max-nfev must be >= 1")
+        raise UsageError("--max-nfev must be >= 1")
     path = Path(args.timecourse)
     if not path.is_file():
         raise InputError(f"time course file {str(path)!r} not found")
@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     if args.ratio:
         feed = parse_ratio(args.ratio)
         if feed["Ag44"] <= 0 or feed["Au44"] <= 0:
-            raise InputError("--ratio needs both amounts > 0")
+            raise UsageError("--ratio needs both amounts > 0")
         ratio = feed["Au44"] / feed["Ag44"]
     params = load_params(args.params) if args.params else load_params()
     response = _parse_response(args.response) if args.response else None

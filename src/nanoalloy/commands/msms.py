@@ -76,11 +76,14 @@ def run(args: argparse.Namespace) -> int:
     from .mz import registry_from_args
 
     if args.resolution is not None and not 10 <= args.resolution <= 1e7:
-        raise InputError(f"--resolution must be between 10 and 1e7, got {args.resolution}")
+        raise UsageError(f"--resolution must be between 10 and 1e7, got {args.resolution}")
     if not (math.isfinite(args.tolerance_ppm) and 0 < args.tolerance_ppm <= 1000):
-        raise InputError(f"--tolerance-ppm must be in (0, 1000], got {args.tolerance_ppm}")
+        raise UsageError(f"--tolerance-ppm must be in (0, 1000], got {args.tolerance_ppm}")
     if not 0 < args.min_score <= 1:
-        raise InputError(f"--min-score must be in (0, 1], got {args.min_score}")
+        raise UsageError(f"--min-score must be in (0, 1], got {args.min_score}")
+    for flag, value in (("--max-losses", args.max_losses), ("--max-neutral", args.max_neutral)):
+        if value is not None and value < 0:
+            raise UsageError(f"{flag} must be >= 0, got {value}")
     reg = registry_from_args(args)
     sr: str | list[str] | None = args.sr
     if args.preset is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..errors import InputError
+from ..errors import UsageError
 
 NAME = "pattern"
 HELP = "Aggregated isotope pattern (or a profile at a resolving power) written as CSV."
@@ -37,11 +37,11 @@ def run(args: argparse.Namespace) -> int:
     from .mz import registry_from_args
 
     if not 0.5 < args.coverage < 1:
-        raise InputError(f"--coverage must be between 0.5 and 1, got {args.coverage}")
+        raise UsageError(f"--coverage must be between 0.5 and 1, got {args.coverage}")
     if args.resolution is not None and not 10 <= args.resolution <= 1e7:
-        raise InputError(f"--resolution must be between 10 and 1e7, got {args.resolution}")
+        raise UsageError(f"--resolution must be between 10 and 1e7, got {args.resolution}")
     if not str(args.out).lower().endswith((".csv", ".txt")):
-        raise InputError(f"--out must name a .csv file, got {args.out!r}")
+        raise UsageError(f"--out must name a .csv file, got {args.out!r}")
     if args.plot:
         _check_plot_format(args.plot)
     ion = parse(args.formula, sr=args.sr, ligands=registry_from_args(args))
@@ -72,7 +72,7 @@ def _check_plot_format(path: str) -> None:
 
     known = FigureCanvasBase.get_supported_filetypes()
     if _plot_format(path) not in known:
-        raise InputError(
+        raise UsageError(
             f"--plot {path!r}: unknown image format {_plot_format(path)!r}; "
             f"use one of {', '.join(sorted(known))}"
         )

@@ -19,7 +19,7 @@ import json
 import math
 from pathlib import Path
 
-from ..errors import InputError
+from ..errors import InputError, UsageError
 
 NAME = "preset"
 HELP = "Write (new), check and list candidate presets for any cluster system."
@@ -77,9 +77,9 @@ def _mz(text: str | None) -> tuple[float, float] | None:
     try:
         lo, hi = (float(v) for v in text.split(":"))
     except ValueError:
-        raise InputError(f"--mz must look like 1000:4000, got {text!r}") from None
+        raise UsageError(f"--mz must look like 1000:4000, got {text!r}") from None
     if not (math.isfinite(lo) and math.isfinite(hi) and 0 < lo < hi):
-        raise InputError(f"--mz must satisfy 0 < LO < HI, got {text!r}")
+        raise UsageError(f"--mz must satisfy 0 < LO < HI, got {text!r}")
     return lo, hi
 
 
@@ -98,7 +98,7 @@ def _new(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     if out.suffix.lower() != ".toml":
-        raise InputError(f"--out must end in .toml, got {args.out!r}")
+        raise UsageError(f"--out must end in .toml, got {args.out!r}")
     if out.exists() and not args.force:
         raise InputError(f"{args.out!r} exists; choose another --out or add --force")
     text = preset_template(
@@ -121,11 +121,11 @@ def _check(args: argparse.Namespace) -> int:
     from ..ms.presetkit import check_preset
 
     if not (math.isfinite(args.resolution) and 100 <= args.resolution <= 1e7):
-        raise InputError(f"--resolution must be between 100 and 1e7, got {args.resolution}")
+        raise UsageError(f"--resolution must be between 100 and 1e7, got {args.resolution}")
     if args.max_pairs < 0:
-        raise InputError("--max-pairs must be >= 0")
+        raise UsageError("--max-pairs must be >= 0")
     if args.max_candidates is not None and args.max_candidates < 1:
-        raise InputError("--max-candidates must be >= 1")
+        raise UsageError("--max-candidates must be >= 1")
     p = load_preset(args.preset, registry=_registry(args), max_candidates=args.max_candidates)
     rep = check_preset(p, mz_range=_mz(args.mz), resolution=args.resolution)
     if args.json:

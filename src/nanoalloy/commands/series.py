@@ -48,11 +48,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the series pipeline and print where the report is."""
-    from ..errors import InputError
+    from ..errors import UsageError
     from ..results import series as series_mod
 
     if args.workers < 1:
-        raise InputError(f"--workers must be >= 1, got {args.workers}")
+        raise UsageError(f"--workers must be >= 1, got {args.workers}")
     done: list[str] = []
 
     def progress(label: str) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..errors import InputError
+from ..errors import InputError, UsageError
 
 NAME = "serve"
 HELP = "Start the local web app: upload, assign, explore, compare (history kept in a workspace)."
@@ -58,9 +58,9 @@ def run(args: argparse.Namespace) -> int:
     from ..app import serve
 
     if args.workers < 1 or args.workers > 64:
-        raise InputError(f"--workers must be 1-64, got {args.workers}")
+        raise UsageError(f"--workers must be 1-64, got {args.workers}")
     if not args.max_upload_mb > 0:
-        raise InputError(f"--max-upload-mb must be > 0, got {args.max_upload_mb}")
+        raise UsageError(f"--max-upload-mb must be > 0, got {args.max_upload_mb}")
     try:
         serve(
             args.workspace,

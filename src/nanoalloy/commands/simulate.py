@@ -13,7 +13,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
+from ..errors import NanoalloyError, UsageError
 
 NAME = "simulate"
 HELP = "Simulate the Au44 + Ag44 alloying reaction (feed ratio, dosing) with the kinetic model."
@@ -52,13 +52,13 @@ def parse_ratio(text: str) -> dict[str, float]:
     """``"3:1"`` -> ``{"Au44": 3.0, "Ag44": 1.0}``."""
     parts = text.split(":")
     if len(parts) != 2:
-        raise InputError(f"bad ratio {text!r}; expected AU:AG such as 3:1 or 1:40")
+        raise UsageError(f"bad ratio {text!r}; expected AU:AG such as 3:1 or 1:40")
     try:
         au, ag = (float(p) for p in parts)
     except ValueError:
-        raise InputError(f"bad ratio {text!r}; expected two numbers AU:AG such as 3:1") from None
+        raise UsageError(f"bad ratio {text!r}; expected two numbers AU:AG such as 3:1") from None
     if not (math.isfinite(au) and math.isfinite(ag) and au >= 0 and ag >= 0 and au + ag > 0):
-        raise InputError(f"bad ratio {text!r}; amounts must be finite, >= 0 and not both 0")
+        raise UsageError(f"bad ratio {text!r}; amounts must be finite, >= 0 and not both 0")
     return {"Au44": au, "Ag44": ag}
 
 
@@ -67,13 +67,13 @@ def parse_amount(text: str, *, what: str = "feed") -> tuple[str, float]:
     name, sep, val = text.partition("=")
     key = _PARENTS.get(name.strip().lower())
     if not sep or key is None:
-        raise InputError(f"bad {what} {text!r}; expected NAME=EQ with NAME Au44 or Ag44")
+        raise UsageError(f"bad {what} {text!r}; expected NAME=EQ with NAME Au44 or Ag44")
     try:
         amount = float(val)
     except ValueError:
-        raise InputError(f"bad {what} {text!r}; EQ must be a number") from None
+        raise UsageError(f"bad {what} {text!r}; EQ must be a number") from None
     if not (math.isfinite(amount) and amount >= 0):
-        raise InputError(f"bad {what} {text!r}; EQ must be finite and >= 0")
+        raise UsageError(f"bad {what} {text!r}; EQ must be finite and >= 0")
     return key, amount
 
 
@@ -83,11 +83,14 @@ def parse_addition(text: str) -> tuple[float, str, float]:
 
     when, sep, rest = text.partition(":")
     if not sep:
-        raise InputError(f"bad addition {text!r}; expected TIME:NAME=EQ such as 20h:Ag44=1")
-    t = parse_time(when)
+        raise UsageError(f"bad addition {text!r}; expected TIME:NAME=EQ such as 20h:Ag44=1")
+    try:
+        t = parse_time(when)
+    except NanoalloyError as exc:  # an option's value: a usage error, as the rest of --add
+        raise UsageError(f"bad addition {text!r}: {exc}") from None
     name, amount = parse_amount(rest, what="addition")
     if amount <= 0:
-        raise InputError(f"bad addition {text!r}; EQ must be > 0")
+        raise UsageError(f"bad addition {text!r}; EQ must be > 0")
     return t, name, amount
 
 
@@ -100,7 +103,7 @@ def feed_from_args(args: argparse.Namespace) -> dict[str, float]:
         name, amount = parse_amount(item)
         feed[name] = feed.get(name, 0.0) + amount
     if sum(feed.values()) <= 0:
-        raise InputError("the feed is empty; give a positive amount of Au44 or Ag44")
+        raise UsageError("the feed is empty; give a positive amount of Au44 or Ag44")
     return feed
 
 
@@ -117,7 +120,10 @@ def run(args: argparse.Namespace) -> int:
     feed = feed_from_args(args)
     additions = [parse_addition(a) for a in args.add]
     if not (math.isfinite(args.hours) and args.hours > 0):
-        raise InputError(f"--hours must be > 0, got {args.hours}")
+        raise UsageError(f"--hours must be > 0, got {args.hours}")
+    for (t, _, _), text in zip(additions, args.add, strict=True):
+        if not 0 <= t <= args.hours:
+            raise UsageError(f"--add {text}: {t:g} h lies outside the run, 0..{args.hours:g} h")
     params = load_params(args.params) if args.params else load_params()
     result = simulate(feed, hours=args.hours, additions=additions, params=params)
     with atomic_dir(args.out) as stage:

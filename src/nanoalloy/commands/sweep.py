@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
+from ..errors import UsageError
 
 NAME = "sweep"
 HELP = "Final product families and compositions of the kinetic model against feed ratio."
@@ -43,7 +43,7 @@ def _number(text: str) -> float:
     try:
         val = float(num) / (float(den) if sep else 1.0)
     except (ValueError, ZeroDivisionError):
-        raise InputError(f"bad number {text!r}") from None
+        raise UsageError(f"bad number {text!r}") from None
     return val
 
 
@@ -55,23 +55,23 @@ def parse_ratios(text: str) -> list[float]:
     if text.lower().startswith("log"):
         parts = text[3:].split(":")
         if len(parts) != 3:
-            raise InputError(f"bad ratio list {text!r}; expected logN:LO:HI")
+            raise UsageError(f"bad ratio list {text!r}; expected logN:LO:HI")
         try:
             n = int(parts[0])
         except ValueError:
-            raise InputError(f"bad ratio list {text!r}; N must be an integer") from None
+            raise UsageError(f"bad ratio list {text!r}; N must be an integer") from None
         lo, hi = _number(parts[1]), _number(parts[2])
         if n < 1 or not (0 < lo <= hi and math.isfinite(hi)):
-            raise InputError(f"bad ratio list {text!r}; need N >= 1 and 0 < LO <= HI")
+            raise UsageError(f"bad ratio list {text!r}; need N >= 1 and 0 < LO <= HI")
         return [float(v) for v in np.geomspace(lo, hi, n)]
     out = []
     for item in text.split(","):
         au, sep, ag = item.strip().partition(":")
         if not sep:
-            raise InputError(f"bad ratio {item!r}; expected AU:AG such as 3:1")
+            raise UsageError(f"bad ratio {item!r}; expected AU:AG such as 3:1")
         a, b = _number(au), _number(ag)
         if not (math.isfinite(a) and math.isfinite(b) and a > 0 and b > 0):
-            raise InputError(f"bad ratio {item!r}; both amounts must be > 0")
+            raise UsageError(f"bad ratio {item!r}; both amounts must be > 0")
         out.append(a / b)
     return out
 
@@ -117,9 +117,9 @@ def run(args: argparse.Namespace) -> int:
 
     ratios = parse_ratios(args.ratios)
     if not (math.isfinite(args.hours) and args.hours > 0):
-        raise InputError(f"--hours must be > 0, got {args.hours}")
+        raise UsageError(f"--hours must be > 0, got {args.hours}")
     if args.jobs < 0:
-        raise InputError("--jobs must be >= 0")
+        raise UsageError("--jobs must be >= 0")
     params = load_params(args.params) if args.params else load_params()
     jobs = args.jobs or min(len(ratios), os.cpu_count() or 1)
     table = sweep(ratios, hours=args.hours, n_jobs=jobs, params=params)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..errors import InputError
+from ..errors import InputError, UsageError
 
 NAME = "synth"
 HELP = "Turn a populations table (from simulate) into a realistic ESI mass spectrum."
@@ -50,9 +50,9 @@ def _range(text: str) -> tuple[float, float]:
     try:
         lo, hi = (float(v) for v in text.split(":"))
     except ValueError:
-        raise InputError(f"--mz-range must look like 400:4500, got {text!r}") from None
+        raise UsageError(f"--mz-range must look like 400:4500, got {text!r}") from None
     if not 0 < lo < hi:
-        raise InputError(f"--mz-range must satisfy 0 < LO < HI, got {text!r}")
+        raise UsageError(f"--mz-range must satisfy 0 < LO < HI, got {text!r}")
     return lo, hi
 
 
@@ -63,9 +63,9 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     suffix = out.suffix.lower()
     if suffix not in (".csv", ".mzml", ".txt"):
-        raise InputError(f"--out must end in .csv or .mzML, got {args.out!r}")
+        raise UsageError(f"--out must end in .csv or .mzML, got {args.out!r}")
     if not 100 <= args.resolution <= 1e7:
-        raise InputError(f"--resolution must be between 100 and 1e7, got {args.resolution}")
+        raise UsageError(f"--resolution must be between 100 and 1e7, got {args.resolution}")
     pops = read_populations(args.populations)
     kw = dict(
         preset=args.preset,

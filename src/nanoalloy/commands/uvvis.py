@@ -21,7 +21,7 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import InputError
+from ..errors import UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..uvvis import AbsorptionSpectra, Band, UnmixResult
@@ -103,7 +103,12 @@ def run(args: argparse.Namespace) -> int:
     from ..uvvis import correct_baseline, find_bands, read_uvvis, unmix
 
     if not 1 <= args.window <= 500:
-        raise InputError(f"--window must be 1-500 nm, got {args.window:g}")
+        raise UsageError(f"--window must be 1-500 nm, got {args.window:g}")
+    if args.range and not (
+        all(math.isfinite(v) for v in args.range) and 0 < args.range[0] < args.range[1]
+    ):
+        lo, hi = args.range
+        raise UsageError(f"--range LO HI must satisfy 0 < LO < HI (nm), got {lo:g} {hi:g}")
     spectra = read_uvvis(args.spectrum, unit=args.unit)
     if args.range:
         spectra = spectra.crop(*args.range)

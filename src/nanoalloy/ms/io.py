@@ -67,7 +67,7 @@ from xml.sax.saxutils import quoteattr
 import numpy as np
 
 from .._version import __version__
-from ..errors import InputError, SpectrumFormatError
+from ..errors import SpectrumFormatError, UsageError
 from ..output import atomic_file
 from .spectrum import ScanInfo, Spectrum
 
@@ -631,12 +631,12 @@ def parse_columns(spec: str | Sequence[int | str] | None, /) -> tuple[int | str,
     else:
         parts = list(spec)
     if len(parts) != 2 or any(p in ("", 0) for p in parts):
-        raise InputError(
+        raise UsageError(
             f"--columns takes MZ,INTENSITY: two 1-based column numbers or header names, got {spec!r}"
         )
     for p in parts:
         if isinstance(p, int) and not 1 <= p <= 10_000:
-            raise InputError(f"--columns: column numbers start at 1, got {p}")
+            raise UsageError(f"--columns: column numbers start at 1, got {p}")
     return (parts[0], parts[1])
 
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..chem.formula import parse
 from ..chem.ligands import DEFAULT_LIGANDS, LigandRegistry
-from ..errors import InputError
+from ..errors import InputError, UsageError
 from .library import enumerate_candidates
 from .preset import Preset, family_species, preset_from_text
 
@@ -32,11 +32,11 @@ _RANGE = re.compile(r"^\s*([A-Za-z][A-Za-z0-9_\-,]*)\s*:\s*(\d+)\s*(?:-\s*(\d+))
 def _parse_range(text: str, what: str) -> tuple[str, int, int]:
     m = _RANGE.match(text)
     if m is None:
-        raise InputError(f"{what} {text!r} must look like NAME:LO-HI, e.g. Ag:0-4")
+        raise UsageError(f"{what} {text!r} must look like NAME:LO-HI, e.g. Ag:0-4")
     lo = int(m.group(2))
     hi = int(m.group(3)) if m.group(3) is not None else lo
     if hi < lo:
-        raise InputError(
+        raise UsageError(
             f"{what} {text!r}: the range {lo}-{hi} is empty; write LO-HI with LO <= HI"
         )
     return m.group(1), lo, hi
@@ -114,13 +114,13 @@ def preset_template(
     for d in dope:
         sym, lo, hi = _parse_range(d, "--dope")
         if sym == host:
-            raise InputError(f"--dope {d!r}: {sym} is the host metal; dope with another metal")
+            raise UsageError(f"--dope {d!r}: {sym} is the host metal; dope with another metal")
         m_ranges[sym] = (lo, hi)
     dl = sum(lo for m, (lo, _) in m_ranges.items() if m != host)
     dh = sum(hi for m, (_, hi) in m_ranges.items() if m != host)
     if dope:
         if n_metals - dh < 0:
-            raise InputError(
+            raise UsageError(
                 f"--dope asks for up to {dh} other metal atoms in a {n_metals}-atom cluster"
             )
         m_ranges[host] = (n_metals - dh, n_metals - dl)
@@ -131,7 +131,7 @@ def preset_template(
         lig, lo, hi = _parse_range(e, "--exchange")
         lig = reg.resolve(lig).name
         if lig == main:
-            raise InputError(
+            raise UsageError(
                 f"--exchange {e!r}: {lig} is the parent's ligand; name the incoming one"
             )
         s_ranges[lig] = (lo, hi)
@@ -140,7 +140,7 @@ def preset_template(
         eh = sum(hi for k, (_, hi) in s_ranges.items() if k != main)
         base = shell[main]
         if base - eh < 0:
-            raise InputError(
+            raise UsageError(
                 f"--exchange asks for up to {eh} incoming ligands; the shell holds {base}"
             )
         s_ranges[main] = (base - eh, base - el)
