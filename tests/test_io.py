@@ -678,3 +678,32 @@ def test_headerless_intensity_then_mz_is_read_right_or_refused(tmp_path: Path) -
     r = nio.read(rev)
     np.testing.assert_allclose(r.mz, pmz, atol=1e-4)
     assert r.metadata.get("reversed") is True
+
+
+def test_an_mzml_without_spectra_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An mzML holding no spectrum: "scan None out of range (the file holds 0 scans, 0--1)"."""
+    path = tmp_path / "none.mzML"
+    path.write_text(
+        '<?xml version="1.0"?>\n<mzML xmlns="http://psi.hupo.org/ms/mzml" version="1.1.0">'
+        '<run id="r"><spectrumList count="0"></spectrumList></run></mzML>\n'
+    )
+    for scan in (None, 3):
+        with pytest.raises(SpectrumFormatError, match=r"holds no spectrum \(0 scans\)$"):
+            nio.read(path, scan=scan)
+    assert main(["assign", str(path), "--out", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "holds no spectrum" in err and "None" not in err
+
+
+def test_a_folder_given_as_a_uvvis_or_time_course_file_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """uvvis said "[Errno 21] Is a directory", fit-kinetics "time course file ... not found"."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for command in ("uvvis", "fit-kinetics"):
+        assert main([command, str(folder), "--out", str(tmp_path / "o")]) == 1
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "is a folder, not a file" in err, err

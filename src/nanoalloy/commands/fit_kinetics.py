@@ -104,7 +104,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--max-nfev must be >= 1")
     path = Path(args.timecourse)
     if not path.is_file():
-        raise InputError(f"time course file {str(path)!r} not found")
+        what = "is a folder, not a file" if path.is_dir() else "not found"
+        raise InputError(f"time course file {str(path)!r} {what}")
     ratio = None
     if args.ratio:
         feed = parse_ratio(args.ratio)

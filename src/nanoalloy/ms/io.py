@@ -1308,6 +1308,8 @@ def _read(
             return s
         if not isinstance(scan, str) and s.metadata.get("index", n - 1) == scan:
             return s
+    if n == 0:  # "scan None out of range (the file holds 0 scans, 0--1)"
+        raise SpectrumFormatError(f"{p}: the file holds no spectrum (0 scans)")
     what = f"scan id {scan!r} not found" if isinstance(scan, str) else f"scan {scan} out of range"
     raise SpectrumFormatError(f"{p}: {what} (the file holds {n} scans, 0-{n - 1})")
 

@@ -273,6 +273,8 @@ def read_uvvis(
     def bad(msg: str) -> InputError:
         return InputError(f"{p.name}: {msg}")
 
+    if p.is_dir():
+        raise bad("is a folder, not a file")
     try:
         text = p.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
