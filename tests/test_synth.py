@@ -171,3 +171,20 @@ def test_round_off_negatives_are_zero_real_negatives_are_errors(tmp_path, capsys
     assert main(["synth", str(tmp_path / "bad.csv"), "--out", str(tmp_path / "b.csv")]) == 1
     assert "must be finite and >= 0" in capsys.readouterr().err
     assert not (tmp_path / "b.csv").exists()
+
+
+def test_a_count_that_is_not_a_whole_number_is_refused(tmp_path, capsys) -> None:
+    """``au = 5.5`` was synthesised as au = 5, and a row with an empty ``au`` was dropped
+    with its fraction: both silent misreads of a populations table."""
+    for body, message in (
+        ("M44S30,5.5,1\n", "line 2: au = '5.5' is not a whole number of atoms"),
+        ("M44S30,5,1\nM44S30,,1\n", "line 3: no 'au' (an empty cell)"),
+        ("M44S30,5,1\nM44S30,six,1\n", "line 3: au = 'six' is not a whole number of atoms"),
+    ):
+        path = tmp_path / "pops.csv"
+        path.write_text("family,au,fraction\n" + body)
+        out = tmp_path / "s.csv"
+        assert main(["synth", str(path), "--out", str(out)]) == 1
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err, err
+        assert not out.exists()

@@ -128,10 +128,26 @@ def _check_populations(df: pd.DataFrame, where: str) -> pd.DataFrame:
 
 def _population_species(df: pd.DataFrame, preset: Preset) -> list[tuple[Species, float]]:
     """(species, fraction) of every row, looked up by ``species`` label or by ``x`` / ``au``."""
+    import pandas as pd
+
     families = {f.name: f for f in preset.families}
     by_label = "species" in df.columns
     xcol = "x" if "x" in df.columns else "au"
     key = "species" if by_label else xcol
+    for col in ("family", key):  # groupby drops a missing key, and its fraction, silently
+        empty = df[col].isna().to_numpy()
+        if empty.any():
+            row = _line(df, int(np.argmax(empty)))
+            raise InputError(f"populations: line {row}: no {col!r} (an empty cell)")
+    if not by_label:  # a count of atoms: 5.5 was read as 5
+        counts = pd.to_numeric(df[xcol], errors="coerce").to_numpy(dtype=float)
+        bad = ~(np.isfinite(counts) & (counts == np.round(counts)))
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise InputError(
+                f"populations: line {_line(df, i)}: {xcol} = {str(df[xcol].iloc[i])!r} is not "
+                "a whole number of atoms"
+            )
     grouped = df.groupby(["family", key], sort=True)["fraction"].sum()
     out: list[tuple[Species, float]] = []
     for (fam, k), frac in grouped.items():
@@ -163,6 +179,12 @@ def _population_species(df: pd.DataFrame, preset: Preset) -> list[tuple[Species,
             raise InputError(f"populations: family {fam!r}, {what}: {hint}")
         out.append((found[0], float(frac)))
     return out
+
+
+def _line(df: pd.DataFrame, i: int) -> object:
+    """The file line of row ``i`` of a table read by :func:`read_populations` (header: 1)."""
+    label = df.index[i]
+    return int(label) + 2 if isinstance(label, int | np.integer) else label
 
 
 def _charge_text(z: int) -> str:
