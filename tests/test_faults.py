@@ -508,3 +508,26 @@ def test_an_option_out_of_range_exits_2_like_argparse(
     line = _one_error_line(capsys.readouterr().err, argv[0])
     assert "--" in line or "ratio" in line
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.csv"]
+
+
+def test_a_single_valued_option_given_twice_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--preset au25-sr18 ... --preset au25ag-sr18`` assigned with the second preset,
+    silently; two values of one option are a usage error. The same value twice, and
+    repeatable options (--refs, --feed, --add), stay accepted."""
+    for argv, flag in (
+        (["assign", "x.csv", "--preset", "au25-sr18", "--preset=au25ag-sr18"], "--preset"),
+        (["mz", "[Au25(SR)18]-", "--sr", "PET", "--sr", "p-MBA"], "--sr"),
+        (["assign", "x.csv", "--scan", "0", "--scan", "1"], "--scan"),
+        (["preset", "check", "au25-sr18", "--mz", "1000:2000", "--mz", "3000:4000"], "--mz"),
+    ):
+        with pytest.raises(SystemExit) as info:
+            cli.main(argv)
+        assert info.value.code == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"{flag} given twice" in err and "give it once" in err
+    assert cli.main(["mz", "[Au25(SR)18]-", "--sr", "PET", "--sr", "PET"]) == 0
+    out = tmp_path / "sim"
+    argv = ["simulate", "--feed", "Au44=1", "--feed", "Ag44=1", "--hours", "0.1"]
+    assert cli.main([*argv, "--no-report", "--out", str(out)]) == 0

@@ -35,8 +35,33 @@ from .errors import FormulaError, InputError, NanoalloyError, UsageError
 __all__ = ["build_parser", "main"]
 
 
+class _StoreOnce(argparse._StoreAction):
+    """A single-valued option given twice with two values is refused, not the last taken
+    (``--preset au25-sr18 ... --preset au25ag-sr18`` assigned with the second, silently)."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        given: dict[str, Any] = namespace.__dict__.setdefault("_given", {})
+        if option_string and self.dest in given and given[self.dest] != values:
+            parser.error(
+                f"{option_string} given twice ({given[self.dest]} and {values}); give it once"
+            )
+        given[self.dest] = values
+        super().__call__(parser, namespace, values, option_string)
+
+
 class _Parser(argparse.ArgumentParser):
     """An argument parser whose usage errors are one line (and exit code 2)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.register("action", None, _StoreOnce)
+        self.register("action", "store", _StoreOnce)
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
