@@ -188,3 +188,22 @@ def test_a_count_that_is_not_a_whole_number_is_refused(tmp_path, capsys) -> None
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and message in err, err
         assert not out.exists()
+
+
+def test_synth_options_that_leave_no_spectrum_are_usage_errors(tmp_path, capsys) -> None:
+    """``--mz-range 100:200`` wrote a spectrum of noise alone ("0 ions", exit 0);
+    ``--calibration-ppm nan`` failed as "m/z holds a non-finite value", ``--seed -1`` as
+    numpy's "expected non-negative integer": one line naming the option, exit 2, no file."""
+    pops = tmp_path / "pops.csv"
+    pops.write_text("family,au,fraction\nM44S30,5,1\n")
+    for extra, message in (
+        (["--mz-range", "100:200"], "no ion of these populations falls in --mz-range 100:200"),
+        (["--calibration-ppm", "nan"], "--calibration-ppm must be within +-1000 ppm"),
+        (["--seed", "-1"], "--seed must be >= 0"),
+    ):
+        for name in ("s.csv", "s.mzML"):
+            out = tmp_path / name
+            assert main(["synth", str(pops), "--out", str(out), *extra]) == 2
+            err = capsys.readouterr().err
+            assert err.count("\n") == 1 and message in err, err
+            assert not out.exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from ..errors import InputError, UsageError
@@ -66,6 +67,12 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--out must end in .csv or .mzML, got {args.out!r}")
     if not 100 <= args.resolution <= 1e7:
         raise UsageError(f"--resolution must be between 100 and 1e7, got {args.resolution}")
+    if args.seed < 0:
+        raise UsageError(f"--seed must be >= 0, got {args.seed}")
+    if not (math.isfinite(args.calibration_ppm) and abs(args.calibration_ppm) <= 1000):
+        raise UsageError(
+            f"--calibration-ppm must be within +-1000 ppm, got {args.calibration_ppm:g}"
+        )
     pops = read_populations(args.populations)
     kw = dict(
         preset=args.preset,
@@ -77,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
     times = sorted(pops["time_h"].unique()) if "time_h" in pops.columns else []
     if suffix == ".mzml":
         results = synthesize_series(pops, seed=args.seed, **kw)
+        if not any(len(r.ions) for r in results):
+            raise _no_ions(args.mz_range)
         write_mzml([r.spectrum for r in results], out)
         print(f"wrote {out}: {len(results)} simulated scan(s)")
         return 0
@@ -88,6 +97,15 @@ def run(args: argparse.Namespace) -> int:
             f"note: {len(times)} time points; CSV holds the last one (t = {times[-1]:g} h). Use .mzML for all."
         )
     res = synthesize(pops, seed=args.seed, **kw)
+    if not len(res.ions):
+        raise _no_ions(args.mz_range)
     write_csv(res.spectrum, out)
     print(f"wrote {out}: simulated spectrum, {len(res.spectrum.mz)} points, {len(res.ions)} ions")
     return 0
+
+
+def _no_ions(window: str) -> UsageError:
+    # a spectrum of noise alone, written with exit 0, was no simulation of the populations
+    return UsageError(
+        f"no ion of these populations falls in --mz-range {window}: widen it (default 400:4500)"
+    )
