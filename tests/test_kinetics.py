@@ -571,3 +571,24 @@ def test_simulation_result_is_a_rich_object(tmp_path: Path) -> None:
     html = res._repr_html_()
     assert "<table>" in html and "M44S27" in html and "Au44 3" in html
     assert "2 h" in repr(res)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["simulate", "--ratio", "1e308:1e-308"],
+        ["simulate", "--feed", "Au44=1e7"],
+        ["simulate", "--ratio", "1:1", "--add", "1h:Ag44=1e9"],
+        ["sweep", "--ratios", "1e308:1e-308"],
+    ],
+)
+def test_absurd_feed_amounts_are_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    """``--ratio 1e308:1e-308`` printed numpy's overflow warnings (six lines) and then the
+    solver's "y0 must be finite"; ``sweep`` gave exit 1 for the same option."""
+    out = tmp_path / "never"
+    assert main([*argv, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Warning" not in err and "bad " in err, err
+    assert not out.exists()

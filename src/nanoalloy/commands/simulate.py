@@ -19,6 +19,8 @@ NAME = "simulate"
 HELP = "Simulate the Au44 + Ag44 alloying reaction (feed ratio, dosing) with the kinetic model."
 
 _PARENTS = {"au44": "Au44", "ag44": "Ag44"}
+MAX_EQ = 1e6
+"""Largest amount of a parent (equivalents) in a feed, ratio or addition."""
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -59,6 +61,8 @@ def parse_ratio(text: str) -> dict[str, float]:
         raise UsageError(f"bad ratio {text!r}; expected two numbers AU:AG such as 3:1") from None
     if not (math.isfinite(au) and math.isfinite(ag) and au >= 0 and ag >= 0 and au + ag > 0):
         raise UsageError(f"bad ratio {text!r}; amounts must be finite, >= 0 and not both 0")
+    if max(au, ag) > MAX_EQ:  # 1e308:1e-308 overflowed the solver, with numpy's warnings
+        raise UsageError(f"bad ratio {text!r}; amounts are equivalents, at most {MAX_EQ:g}")
     return {"Au44": au, "Ag44": ag}
 
 
@@ -72,8 +76,8 @@ def parse_amount(text: str, *, what: str = "feed") -> tuple[str, float]:
         amount = float(val)
     except ValueError:
         raise UsageError(f"bad {what} {text!r}; EQ must be a number") from None
-    if not (math.isfinite(amount) and amount >= 0):
-        raise UsageError(f"bad {what} {text!r}; EQ must be finite and >= 0")
+    if not (math.isfinite(amount) and 0 <= amount <= MAX_EQ):
+        raise UsageError(f"bad {what} {text!r}; EQ must be finite, >= 0 and at most {MAX_EQ:g}")
     return key, amount
 
 

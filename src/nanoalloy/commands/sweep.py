@@ -72,6 +72,8 @@ def parse_ratios(text: str) -> list[float]:
         a, b = _number(au), _number(ag)
         if not (math.isfinite(a) and math.isfinite(b) and a > 0 and b > 0):
             raise UsageError(f"bad ratio {item!r}; both amounts must be > 0")
+        if not 0 < a / b < math.inf:  # 1e308:1e-308
+            raise UsageError(f"bad ratio {item!r}; AU/AG = {a / b:g} is no feed ratio")
         out.append(a / b)
     return out
 
