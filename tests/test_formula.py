@@ -241,3 +241,19 @@ def test_a_ligand_file_cannot_redefine_a_known_ligand(
     same.write_text('[ligand.PET]\nformula = "C8H9S"\naliases = ["phenylethyl"]\n')
     reg = DEFAULT_LIGANDS.from_toml(same)
     assert parse("[Au25(phenylethyl)18]-", ligands=reg) == parse("[Au25(PET)18]-")
+
+
+def test_an_unknown_sr_is_refused_also_where_the_formula_holds_no_sr(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``mz "[Au25(PET)18]-" --sr NOPE`` printed the masses, exit 0: the typo went unseen."""
+    from nanoalloy import cli
+
+    for argv in (["mz", "[Au25(PET)18]-"], ["pattern", "[Au25(PET)18]-", "--out", "x.csv"]):
+        if argv[0] == "pattern":
+            argv[-1] = str(tmp_path / "x.csv")
+        assert cli.main([*argv, "--sr", "NOPE"]) == 1
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "--sr NOPE: unknown ligand 'NOPE'" in err
+    assert not (tmp_path / "x.csv").exists()
+    assert cli.main(["mz", "[Au25(SR)18]-", "--sr", "SC2H4Ph"]) == 0  # an alias is known

@@ -592,3 +592,16 @@ def test_absurd_feed_amounts_are_one_line(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Warning" not in err and "bad " in err, err
     assert not out.exists()
+
+
+def test_a_semicolon_time_course_names_its_columns(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A ';'-separated time course said only "lacks column(s) time_h, ..." though it
+    holds them all: the message shows the columns read and the delimiter."""
+    path = tmp_path / "tc.csv"
+    path.write_text("time_h;family;au;ag;abundance\n0;M44S30;5;39;1\n1;M44S30;5;39;0.8\n")
+    assert main(["fit-kinetics", str(path), "--out", str(tmp_path / "k"), "--starts", "1"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "its columns: time_h;family;au;ag;abundance" in err
+    assert "save it as CSV with commas" in err

@@ -30,6 +30,13 @@ def run(args: argparse.Namespace) -> int:
     from ..chem.formula import check_chemistry, parse
 
     registry = registry_from_args(args)
+    if args.sr is not None:  # an unknown --sr was ignored where the formula holds no SR
+        from ..errors import LigandError
+
+        try:
+            registry.resolve(args.sr)
+        except LigandError as exc:
+            raise LigandError(f"--sr {args.sr}: {exc}") from None
     ion = parse(args.formula, sr=args.sr, ligands=registry)
     check_chemistry(ion, ligands=registry, text=args.formula)
     info = ion.to_dict()

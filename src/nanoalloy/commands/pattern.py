@@ -44,7 +44,15 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--out must name a .csv file, got {args.out!r}")
     if args.plot:
         _check_plot_format(args.plot)
-    ion = parse(args.formula, sr=args.sr, ligands=registry_from_args(args))
+    registry = registry_from_args(args)
+    if args.sr is not None:  # an unknown --sr was ignored where the formula holds no SR
+        from ..errors import LigandError
+
+        try:
+            registry.resolve(args.sr)
+        except LigandError as exc:
+            raise LigandError(f"--sr {args.sr}: {exc}") from None
+    ion = parse(args.formula, sr=args.sr, ligands=registry)
     pat = ion.pattern(coverage=args.coverage)
     if args.resolution:
         mz, y = profile(pat, args.resolution)

@@ -213,7 +213,15 @@ def read_timecourse_sd(
     missing = [n for n, c in (("time_h", tcol), ("abundance", vcol)) if c is None]
     missing += [n for n in ("family", "au", "ag") if n not in cols]
     if missing:
-        raise InputError(f"time course table lacks column(s) {', '.join(missing)}")
+        found = ", ".join(map(str, df.columns))
+        if len(found) > 120:
+            found = found[:117] + "..."
+        hint = ""
+        if len(df.columns) == 1 and any(d in str(df.columns[0]) for d in ";\t"):
+            hint = "; the table is read comma-separated: save it as CSV with commas"
+        raise InputError(
+            f"time course table lacks column(s) {', '.join(missing)} (its columns: {found}{hint})"
+        )
     if df.empty:
         raise InputError("time course table has no data rows (only a header)")
     fam = df[cols["family"]].astype(str).str.strip()
