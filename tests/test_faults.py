@@ -221,7 +221,7 @@ def test_pattern_checks_the_plot_before_writing_the_table(
 ) -> None:
     table = tmp_path / "y.csv"
     argv = ["pattern", "[Au25(PET)18]-", "--out", str(table)]
-    assert cli.main([*argv, "--plot", str(tmp_path / "y.xyz")]) == 1
+    assert cli.main([*argv, "--plot", str(tmp_path / "y.xyz")]) == 2  # the option's value
     line = _one_error_line(capsys.readouterr().err, "pattern")
     assert "'xyz'" in line and "png" in line
     assert list(tmp_path.iterdir()) == []
