@@ -180,6 +180,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             target = getattr(args, name, None)
             if isinstance(target, str) and target:
                 # (a workspace is written into, the others beside their target)
+                if name == "workspace" and os.path.exists(target) and not os.path.isdir(target):
+                    raise InputError(f"workspace {target!r} exists and is not a folder")
                 check_writable(os.path.join(target, "x") if name == "workspace" else target)
         with allow_overwrite(overwrite):
             return int(args._run(args) or 0)
