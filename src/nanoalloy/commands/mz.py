@@ -26,17 +26,24 @@ def registry_from_args(args: argparse.Namespace):  # noqa: ANN201 - shared helpe
     return DEFAULT_LIGANDS.from_toml(path) if path else DEFAULT_LIGANDS
 
 
-def run(args: argparse.Namespace) -> int:
-    from ..chem.formula import check_chemistry, parse
-
+def sr_registry(args: argparse.Namespace):  # noqa: ANN201 - shared helper for commands
+    """:func:`registry_from_args`, with ``--sr`` checked against it (an unknown ``--sr``
+    was ignored where the formula holds no SR)."""
     registry = registry_from_args(args)
-    if args.sr is not None:  # an unknown --sr was ignored where the formula holds no SR
+    if args.sr is not None:
         from ..errors import LigandError
 
         try:
             registry.resolve(args.sr)
         except LigandError as exc:
             raise LigandError(f"--sr {args.sr}: {exc}") from None
+    return registry
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..chem.formula import check_chemistry, parse
+
+    registry = sr_registry(args)
     ion = parse(args.formula, sr=args.sr, ligands=registry)
     check_chemistry(ion, ligands=registry, text=args.formula)
     info = ion.to_dict()

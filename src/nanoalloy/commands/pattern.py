@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from ..chem.formula import parse
     from ..chem.isotopes import profile
     from ..output import atomic_file
-    from .mz import registry_from_args
+    from .mz import sr_registry
 
     if not 0.5 < args.coverage < 1:
         raise UsageError(f"--coverage must be between 0.5 and 1, got {args.coverage}")
@@ -44,14 +44,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--out must name a .csv file, got {args.out!r}")
     if args.plot:
         _check_plot_format(args.plot)
-    registry = registry_from_args(args)
-    if args.sr is not None:  # an unknown --sr was ignored where the formula holds no SR
-        from ..errors import LigandError
-
-        try:
-            registry.resolve(args.sr)
-        except LigandError as exc:
-            raise LigandError(f"--sr {args.sr}: {exc}") from None
+    registry = sr_registry(args)
     ion = parse(args.formula, sr=args.sr, ligands=registry)
     pat = ion.pattern(coverage=args.coverage)
     if args.resolution:
