@@ -45,7 +45,7 @@ from typing import Any
 from ..errors import UsageError
 
 NAME = "assign"
-_PRIORS = ("na_ladder", "charge", "x_smooth", "h_bookkeeping", "adducts", "fragments")
+_PRIORS = ("na_ladder", "charge", "x_smooth", "h_bookkeeping", "adducts", "fragments", "halides")
 HELP = "Assign cluster ions in a spectrum: species, ions and family tables with a fit plot."
 
 

@@ -136,7 +136,7 @@ from .instrument import (
 )
 from .priors import ZOOM_ADDUCT_WEIGHT, adduct_load, check_priors
 from .result import Assignment
-from .selection import _group_signal, _outweighing_fragments, _subset, select
+from .selection import _group_signal, _outweighing_fragments, _subset, halide_shells, select
 from .tables import _empty, _tables
 from .uncertainty import CALIBRATION_PRIOR_PPM, _n_params, assess
 
@@ -705,7 +705,12 @@ def assign(
             "linear" if cal_b else "offset", cal_a, cal_b, _ro(before), _ro(after[:, 1])
         )
 
-    # 5. model selection (chemistry priors), then competing hypotheses and the sd
+    # 5. model selection (chemistry priors), then competing hypotheses and the sd; the
+    # halide shells first, and out of every hypothesis where they go (an alternative
+    # family brought its dropped shells back: Cl-substituted M44S30 ions on a wing's
+    # misfit, 0.05 of an M44S27 window)
+    if "halides" in use_priors:
+        prob, state = halide_shells(prob, state, design, lib, family_tolerance, [])
     prob0 = prob
     prob, state, trials = select(
         prob,

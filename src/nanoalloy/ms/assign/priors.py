@@ -46,6 +46,15 @@ score)`` (a prior probability). Each is switchable: ``assign(..., priors=...)`` 
     its few log units are nothing against the residual. See
     :func:`adduct_load`.
 
+``halides``
+    A family's halide shells (Cl in place of SR) are a part of its signal that must
+    earn its place: all its halide forms are tested for removal as one set, like a
+    family, and go when the rest of the model re-explains them; the bar rises with the
+    share of them that floats above an empty halide rung (ions with two Cl without
+    those with one: a partial exchange on a thiolate cluster shows its lower rungs).
+    Removes e.g. Cl-substituted M44S30 ions taking M44S27 signal at low resolving
+    power. See :func:`~nanoalloy.ms.assign.selection.halide_shells`.
+
 Contents
 --------
 PRIORS
@@ -93,6 +102,7 @@ PRIORS: tuple[str, ...] = (
     "h_bookkeeping",
     "adducts",
     "fragments",
+    "halides",
 )
 """Names of the chemistry priors, in the order they are documented."""
 
