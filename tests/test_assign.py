@@ -291,7 +291,9 @@ def test_blurred_envelopes_are_not_left_to_the_baseline() -> None:
     """A sixth stranger's M44S30 + M44S27 window at R 8,170 (isotope peaks unresolved):
     the baseline fitted with the ions at knots 50 m/z apart followed the blurred
     envelopes, held half the data, and M44S27 (0.42) was lost; knots 300 m/z apart fit
-    better and are reported, with a note."""
+    better and were reported, with a note. Since the ``halides`` prior (the Cl shells of
+    M44S30 no longer take the blurred signal) the 50 m/z knots leave the baseline a share
+    below the rival's threshold, and the fit is as close (R^2 0.987 against 0.983)."""
     from nanoalloy.ms.composition import family_fractions, total_variation, x_distribution
     from nanoalloy.ms.io import read
 
@@ -304,7 +306,7 @@ def test_blurred_envelopes_are_not_left_to_the_baseline() -> None:
     truth |= {5: 0.014, 6: 0.037, 14: 0.013}
     got = x_distribution(res.species, "M44S30")
     assert total_variation(got, pd.Series(truth, dtype=float)) < 0.1
-    assert "baseline knots 300 m/z apart" in res.message
+    assert res.r2 > 0.98, res.r2  # the envelopes are the ions', not the baseline's
 
 
 def test_a_window_no_cluster_ion_of_the_preset_reaches_says_so() -> None:
