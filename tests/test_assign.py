@@ -636,3 +636,31 @@ def test_a_trace_at_the_edge_of_an_x_distribution_is_kept() -> None:
     got = x_distribution(res.species, "M44S30")
     assert got.get(14, 0.0) > 0
     assert total_variation(got, x_distribution(syn.truth, "M44S30")) <= 0.05
+
+
+def test_baseline_share_reads_the_hats_where_the_signal_stands() -> None:
+    """The baseline rival's measure (pipeline._baseline_share): the share of the signal
+    above the opening that the hats take where the signal stands (> 5 % of its top). A
+    hump under the envelopes holding half of them reads ~0.5 (the rival is tried above
+    BASELINE_SHARE); a small flat baseline beside sparse peaks reads little, whatever its
+    area over the whole window."""
+    from types import SimpleNamespace
+
+    from nanoalloy.ms.assign.pipeline import BASELINE_SHARE, _baseline_share
+
+    x = np.linspace(2000.0, 2800.0, 8001)
+    peaks = sum(np.exp(-0.5 * ((x - c) / 0.3) ** 2) for c in (2200.0, 2400.0, 2600.0))
+    opening = np.full(x.size, 0.01)
+    on = peaks > 0.05
+    hump = np.where(on, peaks, 0.0)  # the hats took the envelopes: half of what stands
+
+    def share(hats: np.ndarray, y: np.ndarray) -> float:
+        res = SimpleNamespace(
+            spectrum=SimpleNamespace(mz=x, intensity=y), _render=(None, None, None, opening + hats)
+        )
+        return _baseline_share(res, x, hats)  # type: ignore[arg-type]
+
+    blurred = share(hump, 2.0 * peaks + opening)
+    assert blurred == pytest.approx(0.5, abs=0.02) and blurred > BASELINE_SHARE
+    flat = np.full(x.size, 0.002)
+    assert share(flat, peaks + opening + flat) < 0.02
