@@ -573,6 +573,17 @@ def test_simulation_result_is_a_rich_object(tmp_path: Path) -> None:
     assert "2 h" in repr(res)
 
 
+def test_timecourse_plot_starts_at_time_zero() -> None:
+    """A symlog time axis starts at t = 0: its default margin drew decades of negative
+    time (-10^0 h ...) before the run, found by a first user's ``simulate`` timecourse.png."""
+    import nanoalloy
+
+    res = nanoalloy.simulate({"Au44": 3.0, "Ag44": 1.0}, hours=20.0)
+    ax1, ax2 = res.plot().axes
+    assert ax2.get_xscale() == "symlog"
+    assert ax1.get_xlim() == ax2.get_xlim() == pytest.approx((0.0, 20.0))
+
+
 @pytest.mark.parametrize(
     "argv",
     [

@@ -222,6 +222,9 @@ class SimulationResult:
         pos = t[t > 0]
         if pos.size and pos[-1] / pos[0] > 50:
             ax2.set_xscale("symlog", linthresh=float(pos[0]))
+            # the default margin reaches below t = 0, which a symlog axis draws as decades
+            # of negative time (-10^-2 ... -10^0 h) before the run starts
+            ax2.set_xlim(float(t[0]), float(t[-1]))
         ax1.set_ylabel("fraction of 44-metal clusters")
         ax1.set_ylim(-0.02, 1.02)
         ax1.legend(frameon=False)
