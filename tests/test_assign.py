@@ -664,3 +664,21 @@ def test_baseline_share_reads_the_hats_where_the_signal_stands() -> None:
     assert blurred == pytest.approx(0.5, abs=0.02) and blurred > BASELINE_SHARE
     flat = np.full(x.size, 0.002)
     assert share(flat, peaks + opening + flat) < 0.02
+
+
+def test_cli_says_where_the_results_went(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A stranger's walk through the README: `nanoalloy assign` printed nothing on success,
+    so a new user did not learn where the results went. One line on stdout names the
+    folder, the families and the report (none with --json, whose stdout is the JSON)."""
+    syn = synthesize(
+        _pops({"M44S30": {11: 0.4, 12: 0.6}}), mz_range=(2200.0, 2700.0), resolution=20_000, seed=2
+    )
+    path = tmp_path / "spec.csv"
+    write_csv(syn.spectrum, path)
+    out = tmp_path / "r"
+    assert cli.main(["assign", str(path), "--out", str(out), "--no-plot"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"Wrote {out}:"), lines
+    assert "M44S30 1.00" in lines[0] and str(out / "report.html") in lines[0]

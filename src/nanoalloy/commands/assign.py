@@ -249,4 +249,14 @@ def run(args: argparse.Namespace) -> int:
         summary = result.summary()
         summary["out"] = str(args.out)
         print(json.dumps(summary, indent=2, allow_nan=False))
+    elif result.found:  # where the results went, and what they say in one line
+        fams = ", ".join(
+            f"{f} {v:.2f}"
+            for f, v in zip(result.families["family"], result.families["fraction"], strict=True)
+        )
+        report = "" if args.no_report else f"; report: {os.path.join(str(args.out), 'report.html')}"
+        print(
+            f"Wrote {args.out}: {len(result.species)} species, {len(result.ions)} ions"
+            f" (families {fams}; R^2 {result.r2:.4f}){report}"
+        )
     return 0
