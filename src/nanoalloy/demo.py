@@ -50,8 +50,9 @@ __all__ = ["DemoSettings", "instrument_truth", "run_demo"]
 NOTE = (
     "All spectra in this report are SIMULATED: populations from nanoalloy's kinetic model of the "
     "Au44 + Ag44 reaction were rendered as ESI mass spectra (isotope patterns, charge and Na+ "
-    "ladders, fragments, complexes, noise, calibration error) and then assigned blind, as if "
-    "measured. The 'simulated truth' tables compare the assignment with the populations."
+    "ladders, fragments, complexes, noise, calibration error) and then assigned as if measured, "
+    "the truth unseen (preset auag44-pmba-windows: each framework within its composition window). "
+    "The 'simulated truth' tables compare the assignment with the populations."
 )
 
 
@@ -205,7 +206,7 @@ def run_demo(
         "nanoalloy demo: simulating the Au44 + Ag44 reaction and rendering SIMULATED ESI spectra "
         f"(feed ratios {', '.join(st.ratios)} after {st.hours:g} h, and a {st.course_ratio} "
         f"time course at {', '.join(f'{m:g}' for m in st.course_minutes)} min), then assigning "
-        "them blind as if measured."
+        f"them as if measured, the truth unseen (preset {st.preset})."
     )
     course_h = tuple(m / 60.0 for m in st.course_minutes)
     sims: list[tuple[str, float, tuple[float, ...]]] = [

@@ -185,5 +185,6 @@ def _list() -> int:
 
     for name in list_presets():
         p = load_preset(name)
-        print(f"{name:<22} {len(p.families):>2} families  {p.description}")
+        word = "family  " if len(p.families) == 1 else "families"
+        print(f"{name:<22} {len(p.families):>2} {word}  {p.description}")
     return 0
