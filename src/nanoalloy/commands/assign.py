@@ -63,7 +63,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--scan", type=int, metavar="N", help="0-based scan index")
     which.add_argument("--time", type=float, metavar="MIN", help="retention time in minutes")
-    parser.add_argument("--out", default="assign_out", metavar="DIR", help="output folder")
+    parser.add_argument(
+        "--out", default="assign_out", metavar="DIR", help="output folder (default: %(default)s)"
+    )
     parser.add_argument(
         "--overwrite",
         action="store_true",
