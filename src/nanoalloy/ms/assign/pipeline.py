@@ -710,7 +710,7 @@ def assign(
     # family brought its dropped shells back: Cl-substituted M44S30 ions on a wing's
     # misfit, 0.05 of an M44S27 window)
     if "halides" in use_priors:
-        prob, state = halide_shells(prob, state, design, lib, family_tolerance, [])
+        prob, state = halide_shells(prob, state, design, lib, family_tolerance)
     prob0 = prob
     prob, state, trials = select(
         prob,

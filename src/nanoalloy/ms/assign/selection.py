@@ -349,7 +349,6 @@ def halide_shells(
     design: _Design,
     lib: CandidateLibrary,
     tolerance: float,
-    trials: list[Trial],
 ) -> tuple[_Problem, dict[str, Any]]:
     """The ``halides`` prior: each family's halide shells tested as one set, like a family.
 
@@ -370,7 +369,6 @@ def halide_shells(
     hal = np.fromiter((lib.candidates[int(i)].halides for i in prob.idx), dtype=int, count=n)
     if not (hal > 0).any():
         return prob, state
-    fams = [f.name for f in lib.preset.families]
     ion_fam = np.where(prob.form >= 0, prob.form_family[np.maximum(prob.form, 0)], -1)
     for k in sorted({int(f) for f in ion_fam[hal > 0]}):
         ion = np.asarray(state["fit"].ion[:n], dtype=float)
@@ -390,7 +388,6 @@ def halide_shells(
         gain = float(trial["rss"] - state["rss"])
         bar = tolerance + max(0.9 - tolerance, 0.0) * score
         drop = gain < bar * own and gain < (HALIDE_RESIDUAL + 36.0 * score) * state["rss"]
-        trials.append(Trial(f"halides:{fams[k]}", (), gain, own, state["rss"], score, drop))
         if drop:
             prob, state = trial_prob, trial
             n = prob.idx.size

@@ -274,7 +274,7 @@ def assess(
     last = {
         t.family: t
         for t in trials
-        if not t.family.startswith(("detached:", "halides:")) and t.family != "fragments"
+        if not t.family.startswith("detached:") and t.family != "fragments"
     }
     own_kept = _family_own(prob, state)
     swaps: list[tuple[str | None, str | None]] = []
