@@ -92,6 +92,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-calibrate", action="store_true", help="keep the m/z axis as recorded")
     parser.add_argument(
+        "--no-charge-search",
+        action="store_true",
+        help="fit only the charge states the preset lists (by default a reported family is "
+        "also looked for at the ones it leaves out, and kept there where the data want it)",
+    )
+    parser.add_argument(
         "--calibration-range",
         type=float,
         default=100.0,
@@ -225,6 +231,7 @@ def run(args: argparse.Namespace) -> int:
         peak_shape=args.peak_shape,
         calibration_range_ppm=args.calibration_range,
         baseline_knot_mz=args.baseline_knot,
+        search_charges=not args.no_charge_search,
     )
     release_memory()  # the fit's freed heap goes back before the figure and tables are drawn
     from ..output import atomic_dir

@@ -125,6 +125,7 @@ from .calibration import (
     _window_shifts,
 )
 from .candidates import _library, _problem, _prune
+from .charges import MIN_CHARGE_SHARE, MIN_RSS_DROP, added_share, unlisted_charges, with_charges
 from .design import _build_design, _calibrated, _Design, _fit_round, _fit_started, _read_deficit
 from .instrument import (
     _centroid_shift_ppm,
@@ -214,6 +215,7 @@ def assign(
     replicates: int = 8,
     peak_shape: str = "auto",
     calibration_range_ppm: float = 100.0,
+    search_charges: bool = True,
 ) -> Assignment:
     """Assign every cluster ion of a preset in one spectrum.
 
@@ -248,6 +250,11 @@ def assign(
         ``auto`` (the residual decides), ``gaussian``, ``pseudo-voigt`` or ``tailed``.
     calibration_range_ppm
         Calibration offsets searched (+-); above 32 ppm by converged fits.
+    search_charges
+        Look for each reported family at the charge states the preset does not list
+        (between its listed ones and one beyond either end) where the data hold signal
+        the family does not explain; the spectrum is assigned again with them and the
+        better fit kept (:mod:`~nanoalloy.ms.assign.charges`; ``message`` says so).
     family_tolerance
         A family is dropped (and the rest refitted) when removing it raises the
         residual sum of squares by less than this fraction of the family's own
@@ -853,7 +860,44 @@ def assign(
             else:
                 note += f" (compare --baseline-knot {coarse_knot:g})"
         res = replace(res, message="; ".join(m for m in (res.message, note) if m))
+    if search_charges and res.found:
+        res = _with_unlisted_charges(spectrum, res, p, polarity, settings)
     return res
+
+
+def _with_unlisted_charges(
+    spectrum: Spectrum, res: Assignment, p: Preset, polarity: str | None, settings: dict[str, Any]
+) -> Assignment:
+    """``res``, or the spectrum assigned with the charge states the preset lacks where the
+    data want them (see :mod:`~nanoalloy.ms.assign.charges`)."""
+    added = unlisted_charges(res, p)
+    if not added:
+        return res
+    wider = with_charges(p, added)
+    other = assign(
+        spectrum, polarity=polarity, **{**settings, "preset": wider, "search_charges": False}
+    )
+    if not other.found:
+        return res
+    base, alt = _rss(res), _rss(other)
+    share = added_share(other, added)
+    kept = {f: zs for f, zs in added.items() if share.get(f, 0.0) >= MIN_CHARGE_SHARE}
+    fewer = set(other.families["family"]) < set(res.families["family"])
+    if not kept or not alt < base or not (fewer or alt <= (1.0 - MIN_RSS_DROP) * base):
+        return res
+    said = ", ".join(
+        f"{fam} at {', '.join(f'{abs(z)}' + ('-' if z < 0 else '+') for z in zs)}"
+        f" ({share[fam]:.0%} of its ions)"
+        for fam, zs in kept.items()
+    )
+    gone = sorted(set(res.families["family"]) - set(other.families["family"]))
+    note = (
+        f"{said}: charge states preset {p.name!r} does not list; fitted with them, the"
+        f" residual is {alt / max(base, 1e-300):.2g}x"
+        + (f" and {', '.join(gone)} no longer needed" if gone else "")
+        + " (add them to a copy of the preset; --no-charge-search to leave them out)"
+    )
+    return replace(other, message="; ".join(m for m in (other.message, note) if m))
 
 
 BASELINE_SHARE = 0.25
