@@ -36,6 +36,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..library import count_candidates
+
 if TYPE_CHECKING:
     from ..preset import Preset
     from .result import Assignment
@@ -103,9 +105,13 @@ def unlisted_charges(res: Assignment, preset: Preset) -> dict[str, tuple[int, ..
         strong = height >= 0.05 * height.max()
         mass = (mine["mz"].to_numpy(dtype=float) * np.abs(mine["charge"].to_numpy()))[strong]
         f_total = float(model.sum()) * float(height.clip(min=0).sum()) / i_all
-        sign = 1 if spec.ion_charges[0] > 0 else -1
+        # the polarity the family was found in (a preset may list both)
+        sign = 1 if float(mine["charge"].mean()) > 0 else -1
+        listed = {abs(q) for q in spec.ion_charges if q * sign > 0}
+        if not listed:
+            continue
         found = []
-        for z in _candidates({abs(q) for q in spec.ion_charges}):
+        for z in _candidates(listed):
             lo, hi = mass.min() / z - 5.0 / z, mass.max() / z + 5.0 / z
             seen = min(hi, mz[-1]) - max(lo, mz[0])
             if seen < 0.5 * (hi - lo):
@@ -119,6 +125,11 @@ def unlisted_charges(res: Assignment, preset: Preset) -> dict[str, tuple[int, ..
                 found.append(sign * z)
         if found:
             out[spec.name] = tuple(found)
+    # only charge states that make ions (a thiolate without acidic protons has no 2- form
+    # of a 1- cluster, and an adduct-free family no cation form beyond its charge)
+    if out:
+        before, after = count_candidates(preset), count_candidates(with_charges(preset, out))
+        out = {f: zs for f, zs in out.items() if after.get(f, 0) > before.get(f, 0)}
     return out
 
 
