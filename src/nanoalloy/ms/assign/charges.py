@@ -85,7 +85,10 @@ def unlisted_charges(res: Assignment, preset: Preset) -> dict[str, tuple[int, ..
         return {}
     _, _, mz_cal, baseline = res._render
     mz = np.asarray(mz_cal, dtype=float)
-    data = np.clip(np.asarray(res.spectrum.intensity, dtype=float) - baseline, 0.0, None)
+    data = np.asarray(res.spectrum.intensity, dtype=float) - baseline
+    # signal, not noise summed over a wide span (a weak spectrum's noise would pass for it)
+    floor = 2.0 * res.noise if np.isfinite(res.noise) and res.noise > 0 else 0.0
+    data = np.where(data > floor, data, 0.0)
     model = np.clip(res.model - baseline, 0.0, None)
     ions = res.ions
     if not len(ions) or mz.size < 2:
