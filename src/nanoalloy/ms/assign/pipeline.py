@@ -76,7 +76,12 @@
    ``min_snr`` x noise are not reported unless their abundance is ``min_snr``
    sd's from 0 and a neighbour in x stands above the limit
    (:func:`~nanoalloy.ms.assign.tables._detected`); a spectrum without any reported
-   cluster gives empty tables and ``message == "no clusters found"``.
+   cluster gives empty tables and ``message == "no clusters found"``;
+8. charge states the preset does not list (:mod:`.charges`, ``search_charges``):
+   where a reported family would stand at a charge between its listed ones or
+   one beyond, and the data hold signal there the family does not explain, the
+   spectrum is assigned again with them added; that fit is kept when they carry
+   2 % of the family's ions and the residual falls by 5 % (or a family goes).
 
 Score: cosine similarity between a species' fitted contribution and the data
 it explains (its contribution plus the residual, where it is >= 5 % of its
