@@ -114,7 +114,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..._parallel import pmap, serial_blas
-from ...errors import FitError, InputError
+from ...errors import FitError, InputError, NanoalloyError
 from ..fit import PEAK_SHAPES, Instrument, decimate
 from ..library import Preset, load_preset
 from ..peaks import Calibration
@@ -882,9 +882,12 @@ def _with_unlisted_charges(
     if not added:
         return res
     wider = with_charges(p, added)
-    other = assign(
-        spectrum, polarity=polarity, **{**settings, "preset": wider, "search_charges": False}
-    )
+    try:
+        other = assign(
+            spectrum, polarity=polarity, **{**settings, "preset": wider, "search_charges": False}
+        )
+    except NanoalloyError:  # a rival that cannot be fitted (e.g. a candidate cap): none
+        return res
     if not other.found:
         return res
     base, alt = _rss(res), _rss(other)
