@@ -103,9 +103,10 @@ def unlisted_charges(res: Assignment, preset: Preset) -> dict[str, tuple[int, ..
     # signal, not noise summed over a wide span (a weak spectrum's noise would pass for it)
     floor = 2.0 * res.noise if np.isfinite(res.noise) and res.noise > 0 else 0.0
     data = np.where(data > floor, data, 0.0)
-    resid = np.asarray(res.spectrum.intensity, dtype=float) - res.model
+    fitted = res.model  # (rendered on every access)
+    resid = np.asarray(res.spectrum.intensity, dtype=float) - fitted
     resid = np.where(resid > floor, resid, 0.0)
-    model = np.clip(res.model - baseline, 0.0, None)
+    model = np.clip(fitted - baseline, 0.0, None)
     ions = res.ions
     if not len(ions) or mz.size < 2:
         return {}
