@@ -722,3 +722,29 @@ def test_the_tables_carry_the_instrument_in_their_metadata() -> None:
         assert meta["peak_shape"] in ("gaussian", "pseudo-voigt", "tailed", "pseudo-voigt+tail")
         assert meta["resolution_at_median_mz"] == pytest.approx(20_000, rel=0.05)
         assert meta["calibration_ppm_at_median_mz"] == pytest.approx(8.0, abs=1.0)
+
+
+def test_peak_shape_searched_again_without_the_families_dropped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A noise redraw of the seventh stranger's pseudo-Voigt M44S27 4- window (eta 0.38,
+    R 12,076; /work/probe_J case c17r1, tests/data/SOURCES.md). The shape search runs with
+    every candidate, and Cl2 forms of M44S30 on the Lorentzian wings let a Gaussian fit as
+    well: read Gaussian, the competing hypotheses brought that M44S30 back for 0.10 of the
+    signal after the selection had dropped it. Searched again without the families the
+    selection dropped: pseudo-Voigt, and no M44S30."""
+    from nanoalloy.ms.assign import pipeline
+    from nanoalloy.ms.io import read
+
+    spec = read(Path(__file__).parent / "data" / "probe" / "m44s27_4minus_pv038_800mz_redraw.csv")
+
+    def fit() -> tuple[float, float]:
+        res = assign(spec, replicates=0, search_charges=False)
+        fam = dict(zip(res.families["family"], res.families["fraction"], strict=True))
+        return float(fam.get("M44S30", 0.0)), float(res.instrument.eta)
+
+    decoy, eta = fit()
+    assert decoy < 0.01 and eta > 0.2, (decoy, eta)
+    monkeypatch.setattr(pipeline, "RESHAPE_SHARE", 2.0)  # never searched again
+    decoy, eta = fit()
+    assert decoy > 0.05 and eta < 0.1, (decoy, eta)  # the decoy, without it

@@ -12,6 +12,7 @@ against 0 (7 electrons), one H apart.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -389,16 +390,21 @@ def test_fragments_prior_removes_the_isobaric_fragments() -> None:
     assert frag < 0.05 and tv < 0.05, (frag, tv)
 
 
-def test_halides_prior_removes_cl_shells_on_a_wing() -> None:
+def test_halides_prior_removes_cl_shells_on_a_wing(monkeypatch: pytest.MonkeyPatch) -> None:
     """M44S27 alone in 2000-2800 m/z (its 4- ions, x 15-24 around 19.7, Na+ ladders; no
     chloride), pseudo-Voigt eta 0.38, R 12,076, 8.3 points per FWHM, -9.8 ppm with a slope,
     Poisson and read noise and a baseline, from a seventh stranger's IsoSpecPy generator
     (2026-12-05, /work/probe_J case c17; tests/data/SOURCES.md). Without ``halides`` the
     Lorentzian wings' misfit went to an M44S30 x 15-17 made of Cl-substituted ions (0.05
     of the signal, most of it with two Cl): its shells are tested as one set and go, and
-    the family with them."""
+    the family with them. (The peak shape searched again after the selection and the
+    hypotheses' residuals weighed by a variance growing with the signal remove it too;
+    both are held off here: see tests/test_instrument.py and tests/test_uncertainty.py.)"""
+    from nanoalloy.ms.assign import pipeline, uncertainty
     from nanoalloy.ms.io import read
 
+    monkeypatch.setattr(pipeline, "RESHAPE_SHARE", 2.0)
+    monkeypatch.setattr(uncertainty, "SHOT_NOISE_MIN", math.inf)
     spec = read(Path(__file__).parent / "data" / "probe" / "m44s27_4minus_pv038_800mz.csv")
 
     def fit(priors: tuple[str, ...] | None) -> tuple[float, float]:

@@ -303,3 +303,58 @@ def test_fit_kinetics_response_undoes_the_window(tmp_path: Path) -> None:
     assert abs(np.log(naive.multipliers["conversion"])) > 0.3  # the window biases the naive fit
     with pytest.raises(InputError, match="response"):
         fit_timecourse(path, response={"M44S26": 0.0}, **kw)
+
+
+def _variance_case(k: float, seed: int = 3) -> tuple[dict, float, int]:
+    """A fit whose residual has variance 100 + k * model (model 0 on most rows)."""
+    from types import SimpleNamespace
+
+    rng = np.random.default_rng(seed)
+    x = np.arange(4000.0)
+    model = 2000.0 * np.exp(-0.5 * ((x % 400.0 - 200.0) / 20.0) ** 2)
+    noise = rng.normal(0.0, 1.0, x.size) * np.sqrt(100.0 + k * model)
+    state = {"y": model + noise, "fit": SimpleNamespace(model=model)}
+    rss = float(noise @ noise)
+    return state, rss / x.size, x.size
+
+
+def test_row_variance_grows_with_the_signal_where_the_residual_does() -> None:
+    """Shot noise (variance 100 + 1.5 x the model, 3,100 at the apexes): the rows' variances
+    follow it (within 25 %), and the selected fit's weighed residual is its degrees of
+    freedom; without it (variance 100 everywhere) one variance for every row."""
+    from nanoalloy.ms.assign.uncertainty import _row_variance
+
+    state, s2, n = _variance_case(1.5)
+    var = _row_variance(state, s2, n)
+    true = 100.0 + 1.5 * state["fit"].model
+    assert np.all(np.abs(var / true - 1.0) < 0.25), float(np.max(np.abs(var / true - 1.0)))
+    r = state["y"] - state["fit"].model
+    assert float((r * r) @ (1.0 / var)) == pytest.approx(n, rel=1e-9)
+    state, s2, n = _variance_case(0.0)
+    assert np.allclose(_row_variance(state, s2, n), s2)
+
+
+def test_shot_noise_weighing_keeps_a_wing_decoy_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The seventh stranger's pseudo-Voigt M44S27 4- window (Poisson counts, apex 2,875;
+    tests/data/SOURCES.md, its case c17), without the ``halides`` prior and the peak shape
+    searched once: with one variance for every row, the hypothesis with Cl forms of M44S30
+    on the wings won by its lower residual on the peaks, where the counting noise is ten
+    times the empty rows'; weighed by the rows' variance, it does not."""
+    import math
+
+    from nanoalloy.ms.assign import pipeline, uncertainty
+    from nanoalloy.ms.assign.priors import PRIORS
+    from nanoalloy.ms.io import read
+
+    monkeypatch.setattr(pipeline, "RESHAPE_SHARE", 2.0)
+    spec = read(Path(__file__).parent / "data" / "probe" / "m44s27_4minus_pv038_800mz.csv")
+    priors = tuple(p for p in PRIORS if p != "halides")
+
+    def decoy() -> float:
+        res = assign(spec, priors=priors, replicates=0, search_charges=False)
+        fam = dict(zip(res.families["family"], res.families["fraction"], strict=True))
+        return float(fam.get("M44S30", 0.0))
+
+    assert decoy() < 0.01
+    monkeypatch.setattr(uncertainty, "SHOT_NOISE_MIN", math.inf)  # one variance
+    assert decoy() > 0.03
