@@ -63,10 +63,15 @@
    contiguous x range go when the rest re-explains >= 50 % of theirs, unless
    they hold >= 5 % of all cluster signal (a second mode: then the family
    standard applies); the chemistry priors of :mod:`.priors` raise the bar
-   for implausible minor families (``priors=``);
+   for implausible minor families (``priors=``). Where the families dropped held
+   2 % of the cluster signal or more, the peak shape and calibration are searched
+   again on the selected fit (a decoy family on the peaks' wings lets a Gaussian
+   fit as well as the true pseudo-Voigt); where eta or the tail moves, the design
+   is rendered again and the selection made afresh;
 6. uncertainty (:mod:`.uncertainty`): competing hypotheses (near-isobaric
    families swapped, the calibration moved by Au/Ag-against-4 Na+/H+ steps)
-   refitted and weighted; an ambiguity group where an alternative holds a
+   refitted and weighted (residuals weighed by a variance growing with the
+   signal: counting noise); an ambiguity group where an alternative holds a
    share; sd from a bootstrap of the final problem, the calibration, the local
    misfit and the hypotheses' spread;
 7. tables: species (abundance = share of the integrated cluster ion signal,
