@@ -577,7 +577,11 @@ def assign(
         y = _calibrated(g.mz, gy, cal_a, cal_b, design.mz)
 
     def refined(
-        pr: Any, d: _Design, st: dict[str, Any], c: tuple[float, float]
+        pr: Any,
+        d: _Design,
+        st: dict[str, Any],
+        c: tuple[float, float],
+        rivals: list[tuple[Instrument, tuple[float, float]]] | None = None,
     ) -> tuple[Instrument, tuple[float, float]]:
         """The instrument and calibration refined on the fit ``st`` of ``pr``."""
         return _fit_instrument(
@@ -598,6 +602,7 @@ def assign(
             calibration_range_ppm=calibration_range_ppm,
             core_or_centroid=width >= ZOOM_MZ,
             probe_wings=width >= ZOOM_MZ,
+            rivals=rivals,
         )
 
     kept: tuple[Any, ...] | None = None
@@ -605,7 +610,23 @@ def assign(
         if calibrate:
             state = _fit_round(prob, design, y, state["fit"].form, 60, tol=1e-4)
         kept = (instrument, (cal_a, cal_b), design, state, gy, base)
-        instrument, (cal_a, cal_b) = refined(prob, design, state, (cal_a, cal_b))
+        rivals: list[tuple[Instrument, tuple[float, float]]] = []
+        instrument, (cal_a, cal_b) = refined(prob, design, state, (cal_a, cal_b), rivals)
+        if rivals:
+            # a wing rival that lost to a tail on the search's rows and short refits:
+            # both converged on the whole grid, the data as recorded (see _fit_instrument)
+            raw0 = np.asarray(g.intensity, dtype=float)
+
+            def converged_rss(ins: Instrument, c: tuple[float, float]) -> float:
+                d = _build_design(prob, pats, g, ins, baseline_knot_mz, rows=design.rows)
+                yc = _calibrated(g.mz, raw0, c[0], c[1], d.mz)
+                st = _fit_started(prob, d, yc, state["fit"].form, 60, tol=1e-4)
+                return float(st["rss"]) + noise**2 * _read_deficit(g.mz, c[0], c[1], d.mz)
+
+            scores = pmap(lambda ic: converged_rss(*ic), [(instrument, (cal_a, cal_b)), *rivals])
+            won = int(np.argmin(scores))
+            if won > 0:
+                instrument, (cal_a, cal_b) = rivals[won - 1]
         design = _build_design(prob, pats, g, instrument, baseline_knot_mz, margin_ppm=row_margin)
         if instrument.eta > WING_ETA:
             # Lorentzian wings pile up into a pedestal that the opening would take
