@@ -754,8 +754,10 @@ def test_a_wing_rival_is_judged_on_the_whole_grid(monkeypatch: pytest.MonkeyPatc
     """M44S30 + M44S27 over 1500-4000 m/z, pseudo-Voigt eta 0.30 at R 11,764 and 3.7 points
     per FWHM (a noise redraw of a stranger's case: tests/data/SOURCES.md). The search ended
     with a 0.6 FWHM tail at R 15,100, 24 ppm off: its wing rival (eta 0.30, R 11,810) lost
-    by 1.6 % on the search's rows and short refits from the tail's forms, and fits the whole
-    grid better once both are converged: that comparison now decides."""
+    by 1.6 % on the search's rows and short refits from the tail's forms, and fits every row
+    better once both are converged, rendered where each calibration puts the peaks: that
+    comparison now decides (a true tail at apex S/N 30 keeps it:
+    test_a_tail_is_found_in_a_noisy_spectrum)."""
     from nanoalloy.ms.assign import pipeline
     from nanoalloy.ms.io import read
 

@@ -12,7 +12,6 @@ against 0 (7 electrons), one H apart.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -397,14 +396,12 @@ def test_halides_prior_removes_cl_shells_on_a_wing(monkeypatch: pytest.MonkeyPat
     (2026-12-05, /work/probe_J case c17; tests/data/SOURCES.md). Without ``halides`` the
     Lorentzian wings' misfit went to an M44S30 x 15-17 made of Cl-substituted ions (0.05
     of the signal, most of it with two Cl): its shells are tested as one set and go, and
-    the family with them. (The peak shape searched again after the selection and the
-    hypotheses' residuals weighed by a variance growing with the signal remove it too;
-    both are held off here: see tests/test_instrument.py and tests/test_uncertainty.py.)"""
-    from nanoalloy.ms.assign import pipeline, uncertainty
+    the family with them. (The peak shape searched again after the selection removes it
+    too; it is held off here: see tests/test_instrument.py.)"""
+    from nanoalloy.ms.assign import pipeline
     from nanoalloy.ms.io import read
 
     monkeypatch.setattr(pipeline, "RESHAPE_SHARE", 2.0)
-    monkeypatch.setattr(uncertainty, "SHOT_NOISE_MIN", math.inf)
     spec = read(Path(__file__).parent / "data" / "probe" / "m44s27_4minus_pv038_800mz.csv")
 
     def fit(priors: tuple[str, ...] | None) -> tuple[float, float]:

@@ -7,11 +7,8 @@ Two sources the Gram matrix of one fit does not see are added to the noise:
   4 Na/H, another charge state's family). Each such alternative (the kept family
   replaced by the dropped one, the calibration refined again for it, since a
   near-isobar sits a few ppm off) is refitted; hypotheses get shares
-  ``exp(-sum_i (r_hi^2 - r_0i^2) / (2 v_i) - PRIOR_WEIGHT * score_h)`` with ``v_i``
-  the variance of row ``i``, growing with the fitted signal there (counting noise:
-  ``c + k m_i``, the line of the selected fit's squared residuals, scaled to its
-  reduced chi-square 1; one variance, the residual's per point and at least the
-  noise's, where it does not grow; :func:`_row_variance`) and ``score_h`` the
+  ``exp(-(rss_h - rss_min) / (2 s^2) - PRIOR_WEIGHT * score_h)`` with ``s^2`` the
+  residual variance per point (at least the noise variance) and ``score_h`` the
   prior implausibility of the hypothesis' families
   (:func:`~nanoalloy.ms.assign.priors.family_scores`). Alternatives with a share
   of at least ``min_share`` form an ambiguity group: abundances are averaged over
@@ -235,26 +232,10 @@ def assess(
     kept = sorted({lab[1] for k, lab in enumerate(prob.group_labels) if not prob.free_group[k]})
     n_log = math.log(max(n_rows, 2))
 
-    # the variance of each row, growing with the signal (shot noise; see _row_variance):
-    # every hypothesis' residual is weighed by it, the selected fit's reading 1 per
-    # degree of freedom as rss / s2 does
-    var = _row_variance(state, s2, dof)
-    v0 = float(var.min())  # the flat rows', where reads between samples lose noise
-
     def lost(cal: tuple[float, float] | None) -> float:
         if cal is None:
             return 0.0
         return noise**2 * _read_deficit(g.mz, cal[0], cal[1], design.mz)
-
-    def lost_w(cal: tuple[float, float] | None) -> float:
-        return lost(cal) * s2 / v0  # (weighed as flat rows are)
-
-    def weighted(st: dict[str, Any]) -> float:
-        """The residual in units of s2: sum of r^2 s2 / var (rss where var is flat)."""
-        r = np.asarray(st["y"], dtype=float) - st["fit"].model
-        return float((r * r) @ (s2 / var))
-
-    own_w = weighted(state)
 
     def scored(
         label: str, pr: _Problem, st: dict[str, Any], cal: Any
@@ -268,7 +249,7 @@ def assess(
         sc = family_scores(pr, st, lib, priors)
         # residuals of data read on different axes compare once the noise the reads
         # lost is added back (see design._read_deficit)
-        logw = -(weighted(st) + lost_w(cal) - own_w - lost_w(calibration)) / (2.0 * s2)
+        logw = -(st["rss"] + lost(cal) - state["rss"] - lost(calibration)) / (2.0 * s2)
         pri = PRIOR_WEIGHT * sum(sc.get(f, 0.0) for f in fams)
         if "adducts" in priors:
             pri += ADDUCT_WEIGHT * adduct_load(pr, st, lib)
@@ -437,11 +418,7 @@ def assess(
                 # (A selected fit in a wrong basin, whose misfit the move takes away,
                 # keeps its rescue: an M44 window at +74 ppm moved to -32, 2.5x better.)
                 within = min(gain, misfit)
-                # (the gain as weighed: rows whose variance grows with the signal
-                # count less, and so does this part of it)
-                w_gain = weighted(base_h[3]) + lost_w(base_h[4]) - weighted(fit[1]) - lost_w(fit[2])
-                v_eff = s2 * gain / w_gain if w_gain > 0 else s2
-                logw -= within / (2.0 * v_eff) - within / (2.0 * (v_eff + misfit))
+                logw -= within / (2.0 * s2) - within / (2.0 * (s2 + misfit))
             hyps.append((logw + prior + lift, *h[1:5], h[5] - prior))
     logs = np.array([h[0] for h in hyps])
     if keep_fit:
@@ -511,42 +488,6 @@ def assess(
         >= 0.01
     )
     return prob, state, calibration, Uncertainty(sd_ab, sd_fr, tuple(chosen), involved)
-
-
-SHOT_NOISE_MIN = 0.25
-"""The variance grows with the signal only where it rises, from the flat rows to the
-strongest, by at least this share of the flat rows' variance (else one variance for all)."""
-
-
-def _row_variance(state: dict[str, Any], s2: float, dof: int) -> np.ndarray:
-    """The variance of each fitted row: ``c + k m`` with ``m`` the fitted model there.
-
-    Counting (shot) noise grows with the signal: on an independent generator's
-    Poisson spectrum (apex ~3,000 counts) the squared residual rose from 240 on
-    empty rows to 2,900 at the apexes. A residual sum weighed with one variance
-    then counts a hypothesis' gain on the peaks ten times over: a false M44S30
-    family (Cl2 forms on an M44S27 4- envelope's pseudo-Voigt wings, 10 % of the
-    signal) lowered the residual by 9 % and won over the selected fit by ~1,000 log
-    units, while the selection had found 97 % of its signal re-explained. ``c`` and
-    ``k >= 0`` are the least-squares line of the squared residuals against the model
-    (a misfit growing with the signal counts as such noise too: a peak shape off
-    by it reshapes the peaks by as much), scaled so that the selected fit's
-    weighed residual is ``dof`` (its reduced chi-square 1, as ``rss / s2``);
-    ``s2`` for every row when the line does not rise by :data:`SHOT_NOISE_MIN`.
-    """
-    y = np.asarray(state["y"], dtype=float)
-    m = np.maximum(np.asarray(state["fit"].model, dtype=float), 0.0)
-    r2 = (y - state["fit"].model) ** 2
-    flat = np.full(y.size, s2)
-    if y.size < 3 or float(m.max(initial=0.0)) <= 0:
-        return flat
-    a = np.column_stack([np.ones(y.size), m])
-    (c, k), *_ = np.linalg.lstsq(a, r2, rcond=None)
-    c = max(float(c), 1e-3 * s2)
-    if not k > 0 or k * float(m.max()) < SHOT_NOISE_MIN * c:
-        return flat
-    var = c + k * m
-    return np.asarray(var * float(r2 @ (1.0 / var)) / max(dof, 1))
 
 
 def _family_own(prob: _Problem, state: dict[str, Any]) -> dict[str, float]:
