@@ -614,6 +614,15 @@ def assign(
             rivals=rivals,
         )
 
+    def rendered(pr: Any, ins: Instrument) -> tuple[_Design, np.ndarray, np.ndarray]:
+        """The design of ``pr`` with ``ins``, and the data and baseline it is fitted to."""
+        d = _build_design(pr, pats, g, ins, baseline_knot_mz, margin_ppm=row_margin)
+        if ins.eta > WING_ETA:
+            # Lorentzian wings pile up into a pedestal that the opening would take
+            # for baseline: the hats alone fit the baseline
+            return d, np.asarray(g.intensity, dtype=float), np.zeros_like(base)
+        return d, gy, base
+
     kept: tuple[Any, ...] | None = None
     if peak_shape != "gaussian" or resolution is None:
         if calibrate:
@@ -639,12 +648,7 @@ def assign(
             won = int(np.argmin(scores))
             if won > 0:
                 instrument, (cal_a, cal_b) = rivals[won - 1]
-        design = _build_design(prob, pats, g, instrument, baseline_knot_mz, margin_ppm=row_margin)
-        if instrument.eta > WING_ETA:
-            # Lorentzian wings pile up into a pedestal that the opening would take
-            # for baseline: the hats alone fit the baseline
-            base = np.zeros_like(base)
-            gy = np.asarray(g.intensity, dtype=float)
+        design, gy, base = rendered(prob, instrument)
     y = _calibrated(g.mz, gy, cal_a, cal_b, design.mz)
     # converged (see step 6): the selection must not drop a trace species the
     # alternation had not reached yet
@@ -775,12 +779,7 @@ def assign(
             abs(ins2.tail - instrument.tail) >= RESHAPE_STEP
         ):
             instrument, (cal_a, cal_b) = ins2, cal2
-            design = _build_design(
-                before_selection[0], pats, g, instrument, baseline_knot_mz, margin_ppm=row_margin
-            )
-            if instrument.eta > WING_ETA:  # (as above: no opening under wings)
-                base = np.zeros_like(base)
-                gy = np.asarray(g.intensity, dtype=float)
+            design, gy, base = rendered(before_selection[0], instrument)
             y = _calibrated(g.mz, gy, cal_a, cal_b, design.mz)
             state = _fit_started(
                 before_selection[0],
