@@ -149,3 +149,23 @@ def test_composition_helpers() -> None:
     assert tab["fraction"].sum() == pytest.approx(1.0)
     s = comp.summarize_series([("a", df), ("b", df)])
     assert list(s["label"]) == ["a", "a", "b", "b"]
+
+
+def test_decimate_averages_runs_of_whole_samples() -> None:
+    """Bins hold whole runs of samples, never one here and two there (issue 11).
+
+    Data sampled 6 times per FWHM and decimated for 4 pass unchanged (fixed m/z bins
+    averaged pairs of samples in a sixth of them, a misfit the model cannot follow);
+    40 per FWHM go in runs of 10; a gap in the sampling starts a new run.
+    """
+    fwhm = 2000.0 / 20_000
+    x6 = 2000.0 + np.arange(600) * fwhm / 6
+    g6 = decimate(x6, np.ones(x6.size), resolution=20_000, points_per_fwhm=4)
+    assert np.array_equal(g6.index, np.arange(x6.size))
+    x40 = 2000.0 + np.arange(4000) * fwhm / 40
+    counts = np.bincount(decimate(x40, np.ones(x40.size), resolution=20_000).index)
+    assert set(counts[:-1].tolist()) == {10}
+    gap = np.concatenate([x40[:1005], x40[1005:] + 5.0])  # 5 m/z without samples
+    g = decimate(gap, np.ones(gap.size), resolution=20_000, points_per_fwhm=4)
+    assert g.index[1004] != g.index[1005]  # no bin spans the gap
+    assert np.diff(g.mz).max() > 4.0

@@ -177,6 +177,29 @@ def test_h_bookkeeping_prefers_the_closed_shell(au25: object) -> None:
     assert family_scores(prob, state, lib, frozenset({"h_bookkeeping"})) == {"Au25S18ox": 0.0}
 
 
+def _fixed_bins(
+    mz: np.ndarray, intensity: np.ndarray, *, resolution: float, points_per_fwhm: float = 4.0
+):  # type: ignore[no-untyped-def]
+    """The spectrum averaged in fixed log-uniform m/z bins of ``FWHM / points_per_fwhm``:
+    nanoalloy's decimation before 2026-12-06, and what a re-binned vendor export looks
+    like. Over data sampled 1-3 times as finely, bins hold one sample here and two or
+    three there, and the model misses the averaged apexes irregularly: the misfit some
+    decoys below fill (on runs of whole samples, :func:`nanoalloy.ms.fit.decimate`, they
+    do not arise at all; the priors are shown where they do)."""
+    from nanoalloy.ms.fit import Grid, _trapezoid_weights
+
+    step = np.log1p(1.0 / (resolution * points_per_fwhm))
+    k = np.floor(np.log(mz / mz[0]) / step).astype(np.intp)
+    new = np.ones(k.size, dtype=bool)
+    new[1:] = k[1:] != k[:-1]
+    index = np.cumsum(new) - 1
+    n = int(index[-1]) + 1
+    counts = np.bincount(index, minlength=n).astype(float)
+    x = np.bincount(index, weights=mz, minlength=n) / counts
+    y = np.bincount(index, weights=intensity, minlength=n) / counts
+    return Grid(x, y, _trapezoid_weights(x), index)
+
+
 def _gauss(centre: float, width: float, lo: int, hi: int) -> dict[int, float]:
     xs = np.arange(lo, hi + 1)
     w = np.exp(-0.5 * ((xs - centre) / width) ** 2)
@@ -226,7 +249,9 @@ def test_prior_removes_its_decoy(prior: str, case: tuple) -> None:
     spectrum = _m44s27(*case)
     without = _families(spectrum, ())
     decoy = {f: v for f, v in without.items() if f != "M44S27"}
-    assert max(decoy.values(), default=0.0) > 0.005, without  # a decoy, without priors
+    # a decoy, without priors (0.4-0.5 % of the signal since the decimation averages
+    # whole runs of samples, 0.7-7 % before: the decoys depend on the fit's path)
+    assert max(decoy.values(), default=0.0) > 0.003, without
     with_prior = _families(spectrum, (prior,))
     assert set(with_prior) == {"M44S27"}, with_prior
     assert with_prior["M44S27"] == pytest.approx(1.0)
@@ -362,16 +387,20 @@ def test_adducts_prior_removes_the_sr_against_7na_decoy_in_a_zoom(
     assert (int(top["na"]), int(top["charge"])) == (1, -3), top
 
 
-def test_fragments_prior_removes_the_isobaric_fragments() -> None:
+def test_fragments_prior_removes_the_isobaric_fragments(monkeypatch: pytest.MonkeyPatch) -> None:
     """M44S27 3- alone in 263 m/z (x 18-24 around 20.7, Na+ ladders), Gaussian, R 12,600,
     -47 ppm with a slope, from a fourth stranger's IsoSpecPy generator (2026-12-05,
     /work/probe_F case 20; tests/data/SOURCES.md). An M43(SR)28 fragment with 2 Na+ more is
     isobaric to M44(SR)27 (Au - SR = 2 (Na - H) within 2 mDa) one x lower, and with no
     other charge state recorded the converged fit gave the fragments as much signal as the
     clusters: the x distribution off by TV 0.26. ``fragments`` holds fragments that
-    outweigh the clusters to the standard of an implausible family."""
+    outweigh the clusters to the standard of an implausible family. (On a grid averaged in
+    fixed m/z bins, :func:`_fixed_bins`: on runs of whole samples the decoy does not arise.)"""
+    from nanoalloy.ms.assign import pipeline
     from nanoalloy.ms.composition import total_variation, x_distribution
     from nanoalloy.ms.io import read
+
+    monkeypatch.setattr(pipeline, "decimate", _fixed_bins)
 
     spec = read(Path(__file__).parent / "data" / "probe" / "m44s27_3minus_263mz.csv")
     truth = {18: 0.0109, 19: 0.0914, 20: 0.2981, 21: 0.3773, 22: 0.1854, 23: 0.0353, 24: 0.0016}
@@ -397,11 +426,13 @@ def test_halides_prior_removes_cl_shells_on_a_wing(monkeypatch: pytest.MonkeyPat
     Lorentzian wings' misfit went to an M44S30 x 15-17 made of Cl-substituted ions (0.05
     of the signal, most of it with two Cl): its shells are tested as one set and go, and
     the family with them. (The peak shape searched again after the selection removes it
-    too; it is held off here: see tests/test_instrument.py.)"""
+    too; it is held off here: see tests/test_instrument.py. And on a grid averaged in fixed
+    m/z bins, :func:`_fixed_bins`: on runs of whole samples the decoy does not arise.)"""
     from nanoalloy.ms.assign import pipeline
     from nanoalloy.ms.io import read
 
     monkeypatch.setattr(pipeline, "RESHAPE_SHARE", 2.0)
+    monkeypatch.setattr(pipeline, "decimate", _fixed_bins)
     spec = read(Path(__file__).parent / "data" / "probe" / "m44s27_4minus_pv038_800mz.csv")
 
     def fit(priors: tuple[str, ...] | None) -> tuple[float, float]:

@@ -248,9 +248,20 @@ def _trapezoid_weights(x: FloatArray) -> FloatArray:
 def decimate(
     mz: FloatArray, intensity: FloatArray, /, *, resolution: float, points_per_fwhm: float = 4.0
 ) -> Grid:
-    """Average a profile spectrum into log-uniform bins of ``FWHM / points_per_fwhm``.
+    """Average a profile spectrum over runs of whole samples, about ``FWHM / points_per_fwhm`` wide.
 
-    Data already coarser than the bins pass through unchanged (one point per bin).
+    Each bin holds ``k`` consecutive samples, ``k`` the whole number of the data's
+    local spacings in ``FWHM / points_per_fwhm`` (``FWHM = m/z / resolution``; at
+    least 1, so data already coarser than the bins pass through unchanged); ``k`` is
+    read from the spacing smoothed over ~100 samples and a bin never spans a gap
+    (a spacing 3 x the local one). Whole runs, not fixed m/z bins: bins of a fixed
+    width over data sampled 1-2 times as finely average one sample here and two
+    there, and the model, read at each bin's mean m/z, misses the averaged apexes
+    irregularly (6 points per FWHM decimated to ~5: a noise-free M44S27 3- window
+    fitted 2.5 times worse in rms, R 0.3 % low, and a near-isobaric family with a
+    broader Na+ ladder filled the misfit better than the truth). Runs of ``k``
+    samples blur every peak alike (a box of ``k`` spacings), which the fitted
+    resolving power absorbs.
 
     Parameters
     ----------
@@ -259,7 +270,7 @@ def decimate(
     resolution
         Resolving power; the FWHM at m/z is ``m/z / resolution``.
     points_per_fwhm
-        Bins per FWHM.
+        Bins per FWHM (at most; whole samples per bin round it up).
 
     Examples
     --------
@@ -267,19 +278,36 @@ def decimate(
     >>> g = decimate(x, np.ones(x.size), resolution=10_000, points_per_fwhm=4)
     >>> g.mz.size < x.size, bool(np.allclose(g.intensity, 1.0))
     (True, True)
+    >>> sorted(set(np.bincount(g.index).tolist()))  # 100 samples per FWHM: runs of 25, the last 1
+    [1, 25]
     """
+    from scipy.ndimage import uniform_filter1d
+
     if mz.size == 0:
         raise FitError("the spectrum is empty")
-    step = math.log1p(1.0 / (resolution * points_per_fwhm))
-    k = np.floor(np.log(mz / mz[0]) / step).astype(np.intp)
-    # renumber occupied bins 0..n-1
-    new = np.ones(k.size, dtype=bool)
-    new[1:] = k[1:] != k[:-1]
-    index = np.cumsum(new) - 1
-    n = int(index[-1]) + 1
-    counts = np.bincount(index, minlength=n).astype(float)
-    x = np.bincount(index, weights=mz, minlength=n) / counts
-    y = np.bincount(index, weights=intensity, minlength=n) / counts
+    n = mz.size
+    if n < 3:
+        index = np.arange(n, dtype=np.intp)
+    else:
+        d = np.diff(mz)
+        local = uniform_filter1d(d, size=min(101, d.size), mode="nearest")
+        k = np.floor(mz[1:] / (resolution * points_per_fwhm * np.maximum(local, 1e-300)))
+        k = np.maximum(k, 1.0).astype(np.intp)
+        # a new run where k changes or after a gap; within a run, groups of k samples
+        start = np.ones(n, dtype=bool)
+        start[1:] = (k != np.r_[k[0], k[:-1]]) | (d > 3.0 * local)
+        run = np.cumsum(start) - 1
+        first = np.flatnonzero(start)
+        size = np.r_[k[0], k][first]
+        pos = np.arange(n) - first[run]
+        local_bin = pos // size[run]
+        new = np.ones(n, dtype=bool)
+        new[1:] = (run[1:] != run[:-1]) | (local_bin[1:] != local_bin[:-1])
+        index = np.cumsum(new) - 1
+    m = int(index[-1]) + 1
+    counts = np.bincount(index, minlength=m).astype(float)
+    x = np.bincount(index, weights=mz, minlength=m) / counts
+    y = np.bincount(index, weights=intensity, minlength=m) / counts
     return Grid(x, y, _trapezoid_weights(x), index)
 
 

@@ -1,9 +1,10 @@
 """The design of the joint fit: rendered isotope columns on the decimated grid, the
-piecewise-linear baseline, the calibrated read of the data, and one fit round (step 3).
+baseline basis (cubic B-splines, straight hats in windows under three knot spacings), the calibrated read of the data, and one fit round (step 3).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -345,10 +346,35 @@ def _fit_started(
     return b if b["rss"] < a["rss"] else a
 
 
+CUBIC_MIN_INTERVALS = 3
+"""Windows spanning at least this many knot spacings get a cubic B-spline baseline (see
+:func:`_hats`); narrower ones straight hats."""
+
+
 def _hats(mz: np.ndarray, spacing: float) -> Any:
-    """Piecewise-linear (hat) basis with knots every ``spacing`` m/z, one column per knot."""
+    """Baseline basis: piecewise-linear hats with knots every ``spacing`` m/z (one column
+    per knot), or cubic B-splines on knots as far apart where the window spans three
+    spacings or more.
+
+    Both are non-negative, so non-negative coefficients give a non-negative baseline.
+    Cubic pieces follow a curved baseline that straight ones cut across (a chemical
+    baseline decaying e-fold over 30 m/z under a 120 m/z window of M44S27 3- ions:
+    straight pieces 50 m/z long missed it by up to 0.017 of the tallest peak, and a
+    near-isobaric family with a broad Na+ ladder filled the misfit), with the same
+    reach (no piece narrower than ``spacing``); a narrower window keeps straight
+    pieces, as a cubic over one envelope could take its shape.
+    """
     from scipy import sparse
 
+    width = float(mz[-1] - mz[0])
+    n_int = math.ceil(width / spacing) if width > 0 else 0
+    if n_int >= CUBIC_MIN_INTERVALS:
+        from scipy.interpolate import BSpline
+
+        h = width / n_int
+        knots = mz[0] + h * np.arange(-3, n_int + 4)
+        x = np.clip(mz, knots[3], knots[-4])
+        return sparse.csc_matrix(BSpline.design_matrix(x, knots, 3))
     pos = (mz - mz[0]) / spacing
     k = np.floor(pos).astype(np.intp)
     t = pos - k

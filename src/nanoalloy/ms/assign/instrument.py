@@ -696,6 +696,7 @@ def _fit_instrument(
             ins, par["pc"] = got, off
 
     step_pc = 0.0
+    probed = False  # wings stepped out from a Gaussian (wing_probe)
     for rnd in range(2):
         fine = 0.5 if rnd else 1.0
         if calibrate:
@@ -707,12 +708,18 @@ def _fit_instrument(
             along("eta", ins.eta, 0.15 * fine, 0.0, 0.7)
             if rnd == 0 and ins.tail == 0.0 and probe_wings:
                 wing_probe()
+                probed = True
         if shape in ("auto", "tailed"):
             along("tail", ins.tail, 0.3 * fine, 0.0, 2.0)
             if rnd == 0:
                 tail_probe()
         if free_resolution and span > 1.25 and rnd == 1:
+            # R0 and k trade along a valley: walked once more each, with a finer step (an
+            # Orbitrap's R = 107,000 (2000 / m)^0.5 over 900-2700 m/z stopped at k -0.38, R
+            # 8 % high at 2000, once the baseline under its peaks was cubic; now -0.47, +2 %)
             along("exponent", ins.exponent, 0.3, -1.5, 1.5)
+            along("resolution", math.log(ins.resolution), 0.03, log_lo, log_hi)
+            along("exponent", ins.exponent, 0.1, -1.5, 1.5)
     if shape == "auto" and (ins.eta > 0 or ins.tail > 0):
         # the Gaussian rival: the coordinate search reaches eta and tail before the
         # resolving power and calibration have settled, and a shape that helped on
@@ -742,6 +749,12 @@ def _fit_instrument(
         gain = TAIL_GAIN if shaped.tail >= _MIN_PROBED else SHAPE_GAIN
         if beats(shaped_rss, (ins, par["pc"], par["pb"]), gain):
             ins, par = shaped, shaped_par
+        elif shape == "auto" and probe_wings and not probed:
+            # a tailed search that ends Gaussian never stepped wings out (the probe
+            # runs from a Gaussian, and the wing rival below from a tail): a
+            # pseudo-Voigt (eta 0.3) 300 m/z window read Gaussian so, once its data
+            # were no longer averaged in pairs here and there (fit.decimate)
+            wing_probe()
     if shape == "auto" and ins.tail > 0 and calibrate:
         # the wing rival: a search that starts tailed walks eta at that tail and stalls
         # (a pseudo-Voigt (eta 0.3) 300 m/z window fitted without a baseline opening

@@ -5,8 +5,10 @@
 1. instrument: starting resolving powers from isolated peaks, the file's
    claim, valley depths and peak widths (all that give a number; a grid over
    3,000-100,000 when none is plausible), the spectrum decimated finely enough
-   for the largest; baseline removal (wide morphological opening; the
-   remainder is fitted as a piecewise-linear baseline with the ions; a window
+   for the largest (in runs of whole samples, :func:`~nanoalloy.ms.fit.decimate`);
+   baseline removal (wide morphological opening; the remainder is fitted with the
+   ions on non-negative cubic B-splines ``baseline_knot_mz`` apart, straight hats
+   in a window narrower than three such spacings; a window
    narrower than 300 m/z has no stretch without signal, and its baseline is
    fitted with the ions only), noise estimate. The peak shape and R(m/z) are fitted in step 4 (see
    :mod:`~nanoalloy.ms.assign.instrument`); nothing is refused;
@@ -262,7 +264,8 @@ def assign(
         envelopes, else the floor between them is taken for baseline. The
         pruning uses at most 100 m/z.
     baseline_knot_mz
-        Knot spacing of the piecewise-linear baseline correction fitted with the ions.
+        Knot spacing of the baseline correction fitted with the ions (non-negative cubic
+        B-splines; piecewise-linear hats in a window narrower than three spacings).
     isobar_threshold
         Cosine similarity above which two fitted columns are flagged near-isobaric.
     peak_shape
