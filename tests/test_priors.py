@@ -186,18 +186,13 @@ def _fixed_bins(
     three there, and the model misses the averaged apexes irregularly: the misfit some
     decoys below fill (on runs of whole samples, :func:`nanoalloy.ms.fit.decimate`, they
     do not arise at all; the priors are shown where they do)."""
-    from nanoalloy.ms.fit import Grid, _trapezoid_weights
+    from nanoalloy.ms.fit import binned
 
     step = np.log1p(1.0 / (resolution * points_per_fwhm))
     k = np.floor(np.log(mz / mz[0]) / step).astype(np.intp)
     new = np.ones(k.size, dtype=bool)
     new[1:] = k[1:] != k[:-1]
-    index = np.cumsum(new) - 1
-    n = int(index[-1]) + 1
-    counts = np.bincount(index, minlength=n).astype(float)
-    x = np.bincount(index, weights=mz, minlength=n) / counts
-    y = np.bincount(index, weights=intensity, minlength=n) / counts
-    return Grid(x, y, _trapezoid_weights(x), index)
+    return binned(mz, intensity, np.cumsum(new) - 1)
 
 
 def _gauss(centre: float, width: float, lo: int, hi: int) -> dict[int, float]:

@@ -32,7 +32,9 @@ PEAK_SHAPES
 Grid
     A decimated, baseline-free spectrum: m/z, intensity and trapezoid weights.
 decimate
-    Bin a profile spectrum onto a log-uniform grid of a few points per FWHM.
+    Average a profile spectrum over runs of whole samples, a few per FWHM.
+binned
+    The grid of given bins (mean m/z and intensity of each).
 render
     Patterns -> sparse design matrix (one column per pattern, unit integral).
 peak_profile
@@ -78,6 +80,7 @@ __all__ = [
     "StructuredFit",
     "SymmetricPairs",
     "cosine_pairs",
+    "binned",
     "decimate",
     "fit_structured",
     "nnls_blocks",
@@ -304,6 +307,12 @@ def decimate(
         new = np.ones(n, dtype=bool)
         new[1:] = (run[1:] != run[:-1]) | (local_bin[1:] != local_bin[:-1])
         index = np.cumsum(new) - 1
+    return binned(mz, intensity, index)
+
+
+def binned(mz: FloatArray, intensity: FloatArray, index: IntArray, /) -> Grid:
+    """The :class:`Grid` of the mean m/z and intensity of each bin ``index`` (``0..n-1``,
+    ascending with m/z)."""
     m = int(index[-1]) + 1
     counts = np.bincount(index, minlength=m).astype(float)
     x = np.bincount(index, weights=mz, minlength=m) / counts
