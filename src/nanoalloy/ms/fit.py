@@ -79,8 +79,8 @@ __all__ = [
     "PEAK_SHAPES",
     "StructuredFit",
     "SymmetricPairs",
-    "cosine_pairs",
     "binned",
+    "cosine_pairs",
     "decimate",
     "fit_structured",
     "nnls_blocks",
@@ -295,18 +295,14 @@ def decimate(
         d = np.diff(mz)
         local = uniform_filter1d(d, size=min(101, d.size), mode="nearest")
         k = np.floor(mz[1:] / (resolution * points_per_fwhm * np.maximum(local, 1e-300)))
-        k = np.maximum(k, 1.0).astype(np.intp)
+        k = np.r_[k[0], k].clip(1.0).astype(np.intp)  # per sample
         # a new run where k changes or after a gap; within a run, groups of k samples
         start = np.ones(n, dtype=bool)
-        start[1:] = (k != np.r_[k[0], k[:-1]]) | (d > 3.0 * local)
-        run = np.cumsum(start) - 1
+        start[1:] = (k[1:] != k[:-1]) | (d > 3.0 * local)
         first = np.flatnonzero(start)
-        size = np.r_[k[0], k][first]
+        run = np.cumsum(start) - 1
         pos = np.arange(n) - first[run]
-        local_bin = pos // size[run]
-        new = np.ones(n, dtype=bool)
-        new[1:] = (run[1:] != run[:-1]) | (local_bin[1:] != local_bin[:-1])
-        index = np.cumsum(new) - 1
+        index = np.cumsum(pos % k[first][run] == 0) - 1
     return binned(mz, intensity, index)
 
 

@@ -1,5 +1,6 @@
 """The design of the joint fit: rendered isotope columns on the decimated grid, the
-baseline basis (cubic B-splines, straight hats in windows under three knot spacings), the calibrated read of the data, and one fit round (step 3).
+baseline basis (cubic B-splines, straight hats in windows under three knot spacings), the
+calibrated read of the data, and one fit round (step 3).
 """
 
 from __future__ import annotations
