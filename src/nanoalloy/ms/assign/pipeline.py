@@ -771,15 +771,28 @@ def assign(
     # M44S27 4- window, eta 0.38: Gaussian, with Cl2 forms of M44S30 for 0.10 on the
     # wings, which the hypotheses then brought back; searched without them, eta 0.3x
     # and none). Where the shape moves, the design is rendered again and the
-    # selection made afresh from the whole problem
+    # selection made afresh from the whole problem. So too where the fragments prior
+    # dropped isobaric fragments, and then also where R or the calibration moved: they
+    # had filled the misfit of the shape searched with them in (a Gaussian 120 m/z
+    # window read as a 0.15 FWHM tail, R 5 % high, 4.5 ppm off; searched again:
+    # Gaussian, R within 0.1 %, 0.1 ppm)
+    fragments_gone = any(t.family == "fragments" and t.dropped for t in trials)
     if (
         _dropped_share(*before_selection, prob) >= RESHAPE_SHARE
         and peak_shape != "gaussian"
         and not (zoom or narrow or refitted is not None)
-    ):
+    ) or (fragments_gone and not zoom and (peak_shape != "gaussian" or resolution is None)):
         ins2, cal2 = refined(prob, design, state, (cal_a, cal_b))
-        if abs(ins2.eta - instrument.eta) >= RESHAPE_STEP or (
-            abs(ins2.tail - instrument.tail) >= RESHAPE_STEP
+        if (
+            abs(ins2.eta - instrument.eta) >= RESHAPE_STEP
+            or abs(ins2.tail - instrument.tail) >= RESHAPE_STEP
+            or (
+                fragments_gone
+                and (
+                    abs(ins2.resolution / instrument.resolution - 1.0) >= 0.01
+                    or abs(cal2[0] - cal_a) >= 1.0
+                )
+            )
         ):
             instrument, (cal_a, cal_b) = ins2, cal2
             design, gy, base = rendered(before_selection[0], instrument)
