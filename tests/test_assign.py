@@ -764,8 +764,10 @@ def test_a_curved_baseline_is_not_filled_by_a_near_isobaric_family(
 
     On straight baseline pieces 50 m/z long the misfit (up to 1.7 % of the tallest
     peak) was filled by M44S26 with 8 Na+ more (one SR against 7 Na+ - 8 H+, ~9 ppm
-    away): the whole window went to M44S26, sd 0. Cubic B-splines follow the baseline
-    and M44S27 stands alone, at its calibration (-29.3 ppm) and resolving power.
+    away): the whole window went to M44S26, sd 0 (now 0.46 of it: the ``fragments`` prior
+    takes out the isobaric fragments, 0.70 of the cluster signal without it, and the
+    instrument is searched again without them). Cubic B-splines follow the baseline and
+    M44S27 stands alone, at its calibration (-29.3 ppm) and resolving power.
     """
     from nanoalloy.ms.assign import design
 
@@ -789,5 +791,5 @@ def test_a_curved_baseline_is_not_filled_by_a_near_isobaric_family(
         assert tv < 0.05
         assert abs(res.ppm_shift - (-29.29)) < 3.0
         assert abs(res.resolution / 10_362.0 - 1.0) < 0.05
-    else:  # the decoy the cubic baseline removes
-        assert got.get("M44S26", 0.0) > 0.5
+    else:  # the decoy the cubic baseline removes (none in the truth)
+        assert got.get("M44S26", 0.0) > 0.3
