@@ -621,6 +621,29 @@ def test_faint_species_are_reported_where_their_sd_and_an_x_neighbour_back_them(
     assert out["abundance_sd"].iloc[0] == pytest.approx(0.01 * scale)
 
 
+def test_faint_tails_of_an_x_distribution_are_reported_whatever_their_sd() -> None:
+    """A family with three or more species above the limit shows a distribution: its
+    faint x neighbours are its tails, kept at 1 sd (cutting them biased an independent
+    generator's M44S27 by TV 0.12); a family of one loud species still needs 3 sd."""
+    from nanoalloy.ms.assign.tables import _detected
+
+    sp = pd.DataFrame(
+        {
+            "species": ["a", "b", "c", "d", "e", "f", "g"],
+            "family": ["M44S27"] * 5 + ["M44S30"] * 2,
+            "x": [19, 20, 21, 18, 23, 10, 11],
+            "abundance": [0.2, 0.3, 0.2, 0.01, 0.01, 0.27, 0.01],
+            "abundance_sd": [0.01, 0.01, 0.01, 0.01, 0.01, 0.01, 0.01],
+            "_faint": [False, False, False, True, True, False, True],
+        }
+    )
+    out = _detected(sp, 3.0)
+    # d: the tail of a, b, c -> kept; e: x = 23 has no loud neighbour (22 absent);
+    # g: next to f, but f is its family's only loud species and g is 1 sd -> dropped
+    assert out["species"].tolist() == ["a", "b", "c", "d", "f"]
+    assert out["abundance"].sum() == pytest.approx(1.0)
+
+
 def test_a_trace_at_the_edge_of_an_x_distribution_is_kept() -> None:
     """The demo's 3:1 course at 30 min: M44S30 (13 % of the signal) holds x = 12, 13, 14 at
     0.093, 0.033 and 0.006. x = 14's tallest peak stands below 3 x noise; left out (and with
