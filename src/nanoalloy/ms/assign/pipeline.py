@@ -777,23 +777,23 @@ def assign(
     # window read as a 0.15 FWHM tail, R 5 % high, 4.5 ppm off; searched again:
     # Gaussian, R within 0.1 %, 0.1 ppm)
     fragments_gone = any(t.family == "fragments" and t.dropped for t in trials)
-    if (
+    reshape = (
         _dropped_share(*before_selection, prob) >= RESHAPE_SHARE
         and peak_shape != "gaussian"
         and not (zoom or narrow or refitted is not None)
-    ) or (fragments_gone and not zoom and (peak_shape != "gaussian" or resolution is None)):
+    )
+    instrument_free = peak_shape != "gaussian" or resolution is None
+    if reshape or (fragments_gone and instrument_free and not zoom):
         ins2, cal2 = refined(prob, design, state, (cal_a, cal_b))
-        if (
+        shape_moved = (
             abs(ins2.eta - instrument.eta) >= RESHAPE_STEP
             or abs(ins2.tail - instrument.tail) >= RESHAPE_STEP
-            or (
-                fragments_gone
-                and (
-                    abs(ins2.resolution / instrument.resolution - 1.0) >= 0.01
-                    or abs(cal2[0] - cal_a) >= 1.0
-                )
-            )
-        ):
+        )
+        r_or_cal_moved = (
+            abs(ins2.resolution / instrument.resolution - 1.0) >= RESHAPE_R
+            or abs(cal2[0] - cal_a) >= RESHAPE_PPM
+        )
+        if shape_moved or (fragments_gone and r_or_cal_moved):
             instrument, (cal_a, cal_b) = ins2, cal2
             design, gy, base = rendered(before_selection[0], instrument)
             y = _calibrated(g.mz, gy, cal_a, cal_b, design.mz)
@@ -1032,6 +1032,10 @@ RESHAPE_SHARE = 0.02
 this share of the cluster signal or more."""
 RESHAPE_STEP = 0.05
 """... and the design rendered again when eta or the tail moved by this much (in FWHM)."""
+RESHAPE_R = 0.01
+"""... or, after the ``fragments`` prior dropped fragments, when R moved by this share ..."""
+RESHAPE_PPM = 1.0
+"""... or the calibration offset by this much (ppm)."""
 
 
 def _dropped_share(prob: Any, state: dict[str, Any], kept: Any) -> float:
