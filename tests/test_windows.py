@@ -209,6 +209,53 @@ def test_an_au_ag_panel_with_the_au_ag_preset(
     assert "fitted as negative ions" in info["message"]
 
 
+def test_a_sparse_zoom_does_not_fit_peaks_narrower_than_its_sampling(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """[Au22Ag3(PET)18]- in 3.7 m/z digitised as 14 points (one every 0.27 m/z), Gaussian at
+    R 7,000, -20 ppm, with the wide `au25-sr18` preset (Cu, Pt, Pd, Cd, Hg dopants; a ninth
+    stranger's IsoSpecPy generator, /work/probe_L case L40). The resolving power ran to
+    105,000, combs far narrower than the samples can show, and [Au23Cu2(PET)18]- (0.45 Da
+    away) took the window. Held to a FWHM of at least one sampling step, R comes back and
+    the true ion leads; the Cu alias, which the 14 points cannot rule out, is stated."""
+    info, ions, species = _assign(
+        tmp_path, capsys, "au22ag3_pet_14points_r7000.csv", "--preset", "au25-sr18"
+    )
+    assert abs(info["resolution"] / 7000.0 - 1.0) < 0.25, info["resolution"]
+    assert ions.loc[0, "ion"] == "[Au22Ag3(PET)18]-"
+    row = species.set_index("species").loc["[Au22Ag3(PET)18]-"]
+    if row["abundance"] < 0.95:  # a share left to an alias is named as such
+        assert isinstance(row["ambiguity_group"], str) and row["ambiguity_group"]
+
+
+def test_a_polarity_the_data_cannot_tell_is_said_to_be_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """[Au25(PET)18]+ in 5.8 m/z from a CSV (no polarity), R 20,000, +5 ppm (the ninth
+    stranger's case L05), with a preset holding the 1+ and 1- ions (the stranger's own,
+    written with `nanoalloy preset new`). The cation and the anion are 1.1 mDa apart: the
+    two fits tie, and the tie was broken towards negative with "the positive ions leave 1x
+    the residual", which reads as a finding."""
+    info, ions, _ = _assign(
+        tmp_path,
+        capsys,
+        "au25_pet_cation_6mz_no_polarity.csv",
+        "--preset",
+        str(DATA / "presets" / "au25plus-pet.toml"),
+    )
+    assert "polarity not recorded and not identifiable from the data" in info["message"]
+    assert "--polarity" in info["message"]
+    # told the polarity, the cation
+    out = tmp_path / "pos"
+    code = cli.main(
+        ["assign", str(DATA / "au25_pet_cation_6mz_no_polarity.csv"), "--out", str(out)]
+        + ["--preset", str(DATA / "presets" / "au25plus-pet.toml"), "--polarity", "positive"]
+    )
+    assert code == 0
+    assert "polarity not recorded" not in capsys.readouterr().err
+    assert pd.read_csv(out / "ions.csv").loc[0, "ion"] == "[Au25(PET)18]+"
+
+
 def test_a_spectrum_without_polarity_is_not_fitted_with_ions_of_both_signs(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

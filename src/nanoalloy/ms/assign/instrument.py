@@ -25,6 +25,7 @@ _fit_instrument
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -46,6 +47,11 @@ __all__: list[str] = []
 R_MIN, R_MAX = 3_000.0, 100_000.0  # the grid searched when nothing else is known
 R_SUSPECT = 5_000.0  # estimates all below this: the grid is searched too
 R_TRUSTED = 10_000.0  # the spectrum is never decimated more coarsely than for this
+# a peak no narrower than the data's typical sampling step: beyond, the samples cannot
+# show the width, and a free resolving power only lets aliases fit (a digitised 14-point
+# zoom of [Au22Ag3(PET)18]- at R 7,000, one point every 0.27 m/z, was read at R 105,000
+# as [Au23Cu2(PET)18]-, 0.45 Da away)
+SAMPLING_FWHM = 1.0
 SHAPE_GAIN = 5e-3  # a shape parameter must lower the residual by this share
 # calibration slopes walked (ppm per 1000 m/z): +-10 held a poorly calibrated Q-TOF's
 # -30..+30 ppm over 3500-7600 m/z (14.6 per 1000) at 10, 15 ppm off at the ends, R low
@@ -145,7 +151,8 @@ def _decimation_resolution(
     or not at all (no candidate, or data sampled more coarsely than that); the
     search may then reach 1.1 x the decimation's resolving power (beyond, the
     bins would blur the peaks), or anything up to 130,000 when nothing was
-    merged.
+    merged (the starts and the instrument search also hold the whole peak to at
+    least :data:`SAMPLING_FWHM` sampling steps: :func:`_sampling_capped`).
     """
     native = _native_resolution(spectrum, points_per_fwhm)
     # never coarser than for R = 10,000: a low estimate may be a blurred misreading
@@ -153,6 +160,16 @@ def _decimation_resolution(
     if top < native:
         return float(top), float(1.1 * top)
     return float(native), 1.3 * R_MAX
+
+
+def _sampled_resolution(spectrum: Spectrum) -> float:
+    """The resolving power whose FWHM is the data's typical sampling step (median m/z
+    over median spacing: a digitised trace holds a few close points at its peaks)."""
+    d = np.diff(spectrum.mz)
+    ok = d > 0
+    if not ok.any():
+        return math.inf
+    return float(np.median(spectrum.mz[1:][ok]) / np.median(d[ok]))
 
 
 def _start_grid(candidates: list[float], r_max: float) -> list[float]:
@@ -257,6 +274,17 @@ def _centroid_shift_ppm(ins: Instrument, mz: float) -> float:
     return 1e6 * ins.tail / float(ins.resolution_at(mz)) if ins.tail > 0 else 0.0
 
 
+def _sampling_capped(ins: Instrument, r_sampled: float) -> Instrument:
+    """``ins`` with its resolving power lowered where the whole peak (core, wings, tail)
+    would be narrower than a sampling step (``r_sampled``: the resolving power whose FWHM
+    is one step; see :data:`SAMPLING_FWHM`)."""
+    if not math.isfinite(r_sampled):
+        return ins
+    top = r_sampled * _width(ins)
+    return ins if ins.resolution <= top else dataclasses.replace(ins, resolution=top)
+
+
+@functools.lru_cache(maxsize=512)
 def _width(ins: Instrument) -> float:
     """Full width at half maximum of the whole peak (core, wings, tail) in core FWHM."""
     if ins.tail < 0.02:
@@ -400,6 +428,7 @@ def _fit_instrument(
     core_or_centroid: bool = True,
     probe_wings: bool = True,
     rivals: list[tuple[Instrument, tuple[float, float]]] | None = None,
+    r_sampled: float = math.inf,
 ) -> tuple[Instrument, tuple[float, float]]:
     """Refine the instrument and the calibration together by the residual of refits.
 
@@ -486,6 +515,8 @@ def _fit_instrument(
     def rss(cand: Instrument, pc: float, pb: float) -> float:
         if not free_resolution:  # a given resolving power is held, whatever the shape
             cand = dataclasses.replace(cand, resolution=fixed_r, exponent=fixed_k)
+        else:  # no peak narrower than the samples can show
+            cand = _sampling_capped(cand, r_sampled)
         key = (cand.resolution, cand.eta, cand.tail, cand.exponent, pc, pb)
         hit = cache.get(key)
         if hit is None:
@@ -807,5 +838,9 @@ def _fit_instrument(
             par = sloped
     if not free_resolution:
         ins = dataclasses.replace(ins, resolution=fixed_r, exponent=fixed_k)
+    else:
+        ins = _sampling_capped(ins, r_sampled)
+        if rivals:
+            rivals[:] = [(_sampling_capped(i, r_sampled), c) for i, c in rivals]
     b = par["pb"] / 1000.0
     return ins, (par["pc"] - b * centre, b)

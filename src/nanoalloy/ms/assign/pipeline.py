@@ -147,12 +147,15 @@ from .design import (
     _read_deficit,
 )
 from .instrument import (
+    SAMPLING_FWHM,
     _centroid_shift_ppm,
     _decimation_resolution,
     _fit_instrument,
     _mode,
     _own_columns,
     _resolution_candidates,
+    _sampled_resolution,
+    _sampling_capped,
     _start_grid,
     _trial_design,
 )
@@ -353,7 +356,9 @@ def assign(
     # 1. instrument: starting resolving powers (the residual decides later), decimation
     candidates = [float(resolution)] if resolution is not None else _resolution_candidates(spectrum)
     r_dec, r_max = _decimation_resolution(spectrum, candidates, points_per_fwhm)
-    starts = _start_grid(candidates, r_max)
+    # no peak narrower than the data's sampling step can show (a digitised panel)
+    r_sampled = _sampled_resolution(spectrum) / SAMPLING_FWHM
+    starts = _start_grid(candidates, min(r_max, r_sampled))
     g = decimate(spectrum.mz, spectrum.intensity, resolution=r_dec, points_per_fwhm=points_per_fwhm)
     gspec = Spectrum(g.mz, g.intensity)
     # two openings: a narrow one (PRUNE_BASELINE_MZ) that lifts envelopes off any
@@ -530,6 +535,9 @@ def assign(
             float(resolution) if resolution is not None else min(best[1].resolution * 1.3, r_max)
         )
         ins = Instrument(r_tail, tail=TAIL_START)
+        if resolution is None:
+            ins = _sampling_capped(ins, r_sampled)
+            r_tail = ins.resolution
         mid = float(np.median(best[2].mz))
         centre = best[3][0] + best[3][1] * mid - _mode(ins) * 1e6 / r_tail
         d, fits = screened(r_tail, TAIL_START)
@@ -615,6 +623,7 @@ def assign(
             core_or_centroid=width >= ZOOM_MZ,
             probe_wings=width >= ZOOM_MZ,
             rivals=rivals,
+            r_sampled=r_sampled,
         )
 
     def rendered(pr: Any, ins: Instrument) -> tuple[_Design, np.ndarray, np.ndarray]:
@@ -826,6 +835,17 @@ def assign(
         calibration = Calibration(
             "linear" if cal_b else "offset", cal_a, cal_b, _ro(before), _ro(after[:, 1])
         )
+    keep_fit = refitted is not None or (zoom and calibrate)
+
+    def measured_rss(pr: Any, st: dict[str, Any], c: tuple[float, float]) -> float:
+        """A hypothesis refitted on the data as measured (see ``assess``'s ``measured``)."""
+        true_mz = SimpleNamespace(mz=g.mz / (1.0 + 1e-6 * (c[0] + c[1] * g.mz)))
+        own = replace(pr, col=np.arange(pr.idx.size))  # its own design's columns
+        d = _build_design(own, pats, true_mz, instrument, baseline_knot_mz, rows=design.rows)
+        yr = gy[design.rows]
+        fit = _fit_started(own, d, yr, st["fit"].form, FINAL_ITERATIONS, tol=FINAL_TOL)
+        return float(fit["rss"]) + float(gy @ gy) - float(yr @ yr)  # rows no ion reaches
+
     prob, state, cal_new, unc = assess(
         prob0,
         prob,
@@ -848,7 +868,8 @@ def assign(
         # a narrow window's comparison on the data as measured) is not overruled by
         # the weights of data read between samples (a zoom of [Au12Ag32(SR)30+Na-H]4-
         # went to x 14 with 3 Cl and 9 Na+ at +21 ppm for +10)
-        keep_fit=refitted is not None or (zoom and calibrate),
+        keep_fit=keep_fit,
+        measured=measured_rss if keep_fit else None,
     )
     if calibration is not None and cal_new is not None and cal_new != (cal_a, cal_b):
         # an alternative hypothesis won with its own calibration (window errors re-read)
@@ -1076,6 +1097,10 @@ def _rss(res: Assignment) -> float:
     return float(r @ r)
 
 
+POLARITY_TIE = 1.05
+"""Residual ratio of the two polarities' fits within which the polarity is not identifiable."""
+
+
 def _either_polarity(spectrum: Spectrum, settings: dict[str, Any]) -> Assignment:
     """The spectrum assigned as negative and as positive ions; the better fit is reported.
 
@@ -1097,12 +1122,18 @@ def _either_polarity(spectrum: Spectrum, settings: dict[str, Any]) -> Assignment
     best = fits[pol]
     if not math.isfinite(got[pol]):
         return best
+    ratio = got[other] / max(got[pol], 1e-300)
+    if ratio <= POLARITY_TIE:
+        # [Au25(PET)18]+ and [Au25(PET)18]- are 1.1 mDa apart (two electrons): no
+        # resolving power tells them apart, and a tie broken silently reads as a finding
+        note = (
+            f"polarity not recorded and not identifiable from the data: the {pol} and "
+            f"{other} ions fit alike ({ratio:.3g}x the residual); reported as {pol}, "
+            "--polarity to choose"
+        )
+        return replace(best, message="; ".join(m for m in (best.message, note) if m))
     note = f"polarity not recorded: fitted as {pol} ions (the {other} ions "
-    note += (
-        f"leave {got[other] / max(got[pol], 1e-300):.2g}x the residual"
-        if math.isfinite(got[other])
-        else "explain nothing"
-    )
+    note += f"leave {ratio:.2g}x the residual" if math.isfinite(got[other]) else "explain nothing"
     note += "; --polarity to choose)"
     return replace(best, message="; ".join(m for m in (best.message, note) if m))
 
