@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from _draws import populations
 from nanoalloy import cli
 from nanoalloy.errors import InputError
 from nanoalloy.ms.assign import assign
@@ -432,10 +433,8 @@ def test_fragments_prior_removes_minor_isobaric_fragments_and_their_instrument()
         + [0.21294683649088705, 0.249706297828086, 0.19762479849725137]
         + [0.10556185798481774, 0.038056272854715086],  # x = 18-25
     }
-    first = {"M44S30": 4, "M44S27": 18}
-    rows = [(f, first[f] + i, w) for f, ws in pops.items() for i, w in enumerate(ws)]
     syn = synthesize(
-        pd.DataFrame(rows, columns=["family", "au", "fraction"]),
+        populations(pops, {"M44S30": 4, "M44S27": 18}),
         mz_range=(3561.394746611669, 3681.394746611669),
         resolution=10886.846947200198,
         calibration_ppm=-19.511155086860864,

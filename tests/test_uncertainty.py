@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from _draws import populations
 from nanoalloy.errors import InputError
 from nanoalloy.kinetics import load_params, simulate
 from nanoalloy.kinetics.fit import fit_timecourse, read_timecourse, read_timecourse_sd
@@ -239,10 +240,8 @@ def test_narrow_window_alternatives_are_weighed_on_the_data_as_measured() -> Non
         "M44S27": [0.012374913827155692, 0.11565120536500793, 0.3590974814666597]
         + [0.370449293146895, 0.12696949645396693, 0.014458533300242727],  # x = 18-23
     }
-    first = {"M44S30": 4, "M44S27": 18}
-    rows = [(f, first[f] + i, w) for f, ws in pops.items() for i, w in enumerate(ws)]
     syn = synthesize(
-        pd.DataFrame(rows, columns=["family", "au", "fraction"]),
+        populations(pops, {"M44S30": 4, "M44S27": 18}),
         mz_range=(3581.695748621243, 3601.695748621243),
         resolution=24784.93748067384,
         calibration_ppm=-18.26083020328074,
