@@ -256,6 +256,26 @@ def test_a_polarity_the_data_cannot_tell_is_said_to_be_so(
     assert pd.read_csv(out / "ions.csv").loc[0, "ion"] == "[Au25(PET)18]+"
 
 
+def test_a_zoom_whose_ion_the_preset_lacks_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same [Au25(PET)18]+ zoom as positive ions with `au25-sr18`, which holds no bare
+    Au25 cation: [Au23Cu2(PET)18+2Cs]+ 1 Da away leaves a tenth of the signal (R^2 0.89),
+    and the noise level, read on the flanks of the one envelope that fills the window at
+    13x the true one, passed that for noise: no warning."""
+    info, _, _ = _assign(
+        tmp_path,
+        capsys,
+        "au25_pet_cation_6mz_no_polarity.csv",
+        "--preset",
+        "au25-sr18",
+        "--polarity",
+        "positive",
+    )
+    assert info["r2"] < 0.9
+    assert "the model explains only" in info["message"]
+
+
 def test_a_spectrum_without_polarity_is_not_fitted_with_ions_of_both_signs(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
