@@ -25,7 +25,6 @@ _fit_instrument
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -278,13 +277,12 @@ def _sampling_capped(ins: Instrument, r_sampled: float) -> Instrument:
     """``ins`` with its resolving power lowered where the whole peak (core, wings, tail)
     would be narrower than a sampling step (``r_sampled``: the resolving power whose FWHM
     is one step; see :data:`SAMPLING_FWHM`)."""
-    if not math.isfinite(r_sampled):
+    if ins.resolution <= r_sampled:  # (the whole peak is never narrower than its core)
         return ins
     top = r_sampled * _width(ins)
     return ins if ins.resolution <= top else dataclasses.replace(ins, resolution=top)
 
 
-@functools.lru_cache(maxsize=512)
 def _width(ins: Instrument) -> float:
     """Full width at half maximum of the whole peak (core, wings, tail) in core FWHM."""
     if ins.tail < 0.02:
@@ -818,6 +816,8 @@ def _fit_instrument(
             b = par["pb"] / 1000.0
             if not free_resolution:
                 cand = dataclasses.replace(cand, resolution=fixed_r, exponent=fixed_k)
+            else:  # as ``rss`` scored it
+                cand = _sampling_capped(cand, r_sampled)
             rivals.append((cand, (pc - b * centre, b)))
     # shape parameters that hardly pay for themselves go back to 0
     for name in ("eta", "tail"):
@@ -840,7 +840,5 @@ def _fit_instrument(
         ins = dataclasses.replace(ins, resolution=fixed_r, exponent=fixed_k)
     else:
         ins = _sampling_capped(ins, r_sampled)
-        if rivals:
-            rivals[:] = [(_sampling_capped(i, r_sampled), c) for i, c in rivals]
     b = par["pb"] / 1000.0
     return ins, (par["pc"] - b * centre, b)

@@ -716,11 +716,12 @@ def assign(
                 sub, design, _calibrated(g.mz, gy, *c, design.mz), sub.form_init, 60, tol=1e-4
             )
             ins, c2 = refined(sub, design, st, c)
-            true_mz = SimpleNamespace(mz=g.mz / (1.0 + 1e-6 * (c2[0] + c2[1] * g.mz)))
             return (
                 ins,
                 c2,
-                _build_design(prob, pats, true_mz, ins, baseline_knot_mz, rows=design.rows),
+                _build_design(
+                    prob, pats, _measured_axis(g, c2), ins, baseline_knot_mz, rows=design.rows
+                ),
             )
 
         picked, cal, refitted = _zoom_family(
@@ -837,14 +838,17 @@ def assign(
         )
     keep_fit = refitted is not None or (zoom and calibrate)
 
+    y_rows = gy[design.rows]
+    y_outside = float(gy @ gy) - float(y_rows @ y_rows)  # rows no ion reaches
+
     def measured_rss(pr: Any, st: dict[str, Any], c: tuple[float, float]) -> float:
         """A hypothesis refitted on the data as measured (see ``assess``'s ``measured``)."""
-        true_mz = SimpleNamespace(mz=g.mz / (1.0 + 1e-6 * (c[0] + c[1] * g.mz)))
         own = replace(pr, col=np.arange(pr.idx.size))  # its own design's columns
-        d = _build_design(own, pats, true_mz, instrument, baseline_knot_mz, rows=design.rows)
-        yr = gy[design.rows]
-        fit = _fit_started(own, d, yr, st["fit"].form, FINAL_ITERATIONS, tol=FINAL_TOL)
-        return float(fit["rss"]) + float(gy @ gy) - float(yr @ yr)  # rows no ion reaches
+        d = _build_design(
+            own, pats, _measured_axis(g, c), instrument, baseline_knot_mz, rows=design.rows
+        )
+        fit = _fit_started(own, d, y_rows, st["fit"].form, FINAL_ITERATIONS, tol=FINAL_TOL)
+        return float(fit["rss"]) + y_outside
 
     prob, state, cal_new, unc = assess(
         prob0,
@@ -1095,6 +1099,12 @@ def _rss(res: Assignment) -> float:
     """Residual sum of squares of an assignment on the spectrum as given."""
     r = np.asarray(res.residual, dtype=float)
     return float(r @ r)
+
+
+def _measured_axis(g: Any, c: tuple[float, float]) -> SimpleNamespace:
+    """The grid's true m/z where calibration ``c`` (ppm offset, slope) puts the data: a
+    design rendered there is compared with the data as measured, no reads between samples."""
+    return SimpleNamespace(mz=g.mz / (1.0 + 1e-6 * (c[0] + c[1] * g.mz)))
 
 
 POLARITY_TIE = 1.05

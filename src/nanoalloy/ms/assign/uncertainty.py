@@ -249,8 +249,12 @@ def assess(
             return 0.0
         return noise**2 * _read_deficit(g.mz, cal[0], cal[1], design.mz)
 
-    as_measured = measured if measured is not None and calibration is not None else None
-    ref_measured = as_measured(prob, state, calibration) if as_measured is not None else 0.0  # type: ignore[arg-type]
+    as_measured = measured if calibration is not None else None
+    ref_measured = (
+        measured(prob, state, calibration)
+        if measured is not None and calibration is not None
+        else 0.0
+    )
 
     def data_term(st: dict[str, Any], pr: _Problem, cal: Any) -> float:
         """The log weight the data give a hypothesis, relative to the selected fit."""
