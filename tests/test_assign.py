@@ -733,6 +733,50 @@ def test_a_charge_state_the_preset_does_not_list_is_found() -> None:
     assert res.r2 > listed.r2
 
 
+def test_a_na_ladder_cut_by_the_preset_is_fitted_deeper() -> None:
+    """A pure [Ag44(p-MBA)30]4- with a Poisson Na+ ladder of mean 3.5 (rungs to ~10; an
+    independent IsoSpecPy generator, pseudo-Voigt, R 15,000, -20 ppm), assigned with the
+    preset ``nanoalloy preset new`` writes (max_na 6): the rungs beyond 6 went to a false
+    Au1Ag43 (+4 Na+ ~ one Au/Ag swap) of 0.10 +- 0.02, with no word. Fitted deeper, the
+    sample is pure Ag44 again and the message says the preset cut the ladder."""
+    from nanoalloy.ms.assign.ladders import truncated_ladders
+    from nanoalloy.ms.io import read
+    from nanoalloy.ms.library import load_preset
+
+    probe = Path(__file__).parent / "data" / "probe"
+    spec = read(probe / "ag44_pmba_4minus_na_poisson35_80mz.csv")
+    preset = probe / "presets" / "ag44-pmba-max-na6.toml"
+    cut = assign(spec, preset=preset, replicates=0, search_ladders=False)
+    ab = dict(zip(cut.species["species"], cut.species["abundance"], strict=True))
+    assert ab.get("Au1Ag43(p-MBA)30", 0.0) > 0.05, ab  # the decoy
+    assert truncated_ladders(cut, load_preset(preset)) == {"ag44-p-mba-30": 10}
+    res = assign(spec, preset=preset, replicates=0)
+    ab = dict(zip(res.species["species"], res.species["abundance"], strict=True))
+    assert ab.get("Ag44(p-MBA)30", 0.0) > 0.98, ab
+    assert res.ions["na"].max() > 6
+    assert "max_na" in res.message and "fitted to 10 Na+" in res.message, res.message
+    assert res.r2 > cut.r2
+
+
+def test_deeper_ladders_tried_only_where_the_last_rung_is_strong() -> None:
+    """The trigger reads the fitted rungs: strong at max_na (a Poisson ladder of mean 3.5 cut
+    at 6) triggers, a ladder fading well before it (the benchmark's) does not; the preset
+    copy is deeper for that family only, its candidate cap lifted."""
+    from nanoalloy.ms.assign.ladders import DEEPEN, TOP_SHARE, truncated_ladders, with_ladders
+    from nanoalloy.ms.library import load_preset
+
+    p = load_preset("auag44-pmba")
+    deeper = with_ladders(p, {"M44S27": 14})
+    assert deeper.family("M44S27").max_na == 14
+    assert deeper.family("M44S30") == p.family("M44S30")
+    assert deeper.max_candidates > p.max_candidates
+    assert DEEPEN >= 4 and 0.0 < TOP_SHARE < 1.0
+    pops = pd.DataFrame({"family": ["M44S30"] * 3, "au": [10, 11, 12], "fraction": [0.3, 0.4, 0.3]})
+    spec = synthesize(pops, mz_range=(2200, 2700), resolution=20000, seed=3).spectrum
+    res = assign(spec, resolution=20000, replicates=0, search_ladders=False)
+    assert truncated_ladders(res, p) == {}
+
+
 def test_unlisted_charge_states_tried() -> None:
     """The charge states tried: the gaps between the listed ones and one step beyond, the
     preset copy with them added (weights appended, the candidate cap lifted)."""

@@ -98,6 +98,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "also looked for at the ones it leaves out, and kept there where the data want it)",
     )
     parser.add_argument(
+        "--no-ladder-search",
+        action="store_true",
+        help="keep each family's Na+ ladder to the preset's max_na (by default a ladder still "
+        "strong at max_na is fitted deeper, and kept so where the data want it)",
+    )
+    parser.add_argument(
         "--calibration-range",
         type=float,
         default=100.0,
@@ -232,6 +238,7 @@ def run(args: argparse.Namespace) -> int:
         calibration_range_ppm=args.calibration_range,
         baseline_knot_mz=args.baseline_knot,
         search_charges=not args.no_charge_search,
+        search_ladders=not args.no_ladder_search,
     )
     release_memory()  # the fit's freed heap goes back before the figure and tables are drawn
     from ..output import atomic_dir

@@ -137,6 +137,7 @@ from .calibration import (
 )
 from .candidates import _library, _problem, _prune
 from .charges import MIN_CHARGE_SHARE, MIN_RSS_DROP, added_share, unlisted_charges, with_charges
+from .ladders import MIN_RUNG_SHARE, added_rung_share, truncated_ladders, with_ladders
 from .design import (
     _build_design,
     _calibrated,
@@ -240,6 +241,7 @@ def assign(
     peak_shape: str = "auto",
     calibration_range_ppm: float = 100.0,
     search_charges: bool = True,
+    search_ladders: bool = True,
 ) -> Assignment:
     """Assign every cluster ion of a preset in one spectrum.
 
@@ -986,9 +988,51 @@ def assign(
             else:
                 note += f" (compare --baseline-knot {coarse_knot:g})"
         res = replace(res, message="; ".join(m for m in (res.message, note) if m))
+    if search_ladders and res.found:
+        res, p = _with_deeper_ladders(spectrum, res, p, polarity, settings)
     if search_charges and res.found:
         res = _with_unlisted_charges(spectrum, res, p, polarity, settings)
     return res
+
+
+def _with_deeper_ladders(
+    spectrum: Spectrum, res: Assignment, p: Preset, polarity: str | None, settings: dict[str, Any]
+) -> tuple[Assignment, Preset]:
+    """``res`` and ``p``, or the spectrum assigned with deeper Na+ ladders where the data
+    want them, and that preset (see :mod:`~nanoalloy.ms.assign.ladders`)."""
+    depth = truncated_ladders(res, p)
+    if not depth:
+        return res, p
+    deeper = with_ladders(p, depth)
+    try:
+        other = assign(
+            spectrum,
+            polarity=polarity,
+            **{**settings, "preset": deeper, "search_charges": False, "search_ladders": False},
+        )
+    except NanoalloyError:  # a rival that cannot be fitted (e.g. a candidate cap): none
+        return res, p
+    if not other.found:
+        return res, p
+    base, alt = _rss(res), _rss(other)
+    share = added_rung_share(other, p, depth)
+    kept = {f: d for f, d in depth.items() if share.get(f, 0.0) >= MIN_RUNG_SHARE}
+    fewer = len(other.species) < len(res.species)
+    if not kept or not alt <= base or not (fewer or alt <= (1.0 - MIN_RSS_DROP) * base):
+        return res, p
+    was = {f.name: f.max_na for f in p.families}
+    gone = len(res.species) - len(other.species)
+    note = (
+        f"Na+ ladders beyond the max_na of preset {p.name!r}: "
+        + ", ".join(
+            f"{fam} fitted to {depth[fam]} Na+ ({share[fam]:.0%} of its ions beyond {was[fam]})"
+            for fam in kept
+        )
+        + f"; the residual is {alt / max(base, 1e-300):.2g}x"
+        + (f" with {gone} species fewer" if gone > 0 else "")
+        + " (raise max_na in a copy of the preset; --no-ladder-search to leave it)"
+    )
+    return replace(other, message="; ".join(m for m in (other.message, note) if m)), deeper
 
 
 def _with_unlisted_charges(
