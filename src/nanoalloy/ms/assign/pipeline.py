@@ -137,7 +137,6 @@ from .calibration import (
 )
 from .candidates import _library, _problem, _prune
 from .charges import MIN_CHARGE_SHARE, MIN_RSS_DROP, added_share, unlisted_charges, with_charges
-from .ladders import MIN_RUNG_SHARE, added_rung_share, truncated_ladders, with_ladders
 from .design import (
     _build_design,
     _calibrated,
@@ -160,6 +159,7 @@ from .instrument import (
     _start_grid,
     _trial_design,
 )
+from .ladders import MIN_RUNG_SHARE, added_rung_share, truncated_ladders, with_ladders
 from .priors import ZOOM_ADDUCT_WEIGHT, adduct_load, check_priors
 from .result import Assignment
 from .selection import _group_signal, _outweighing_fragments, _subset, halide_shells, select
