@@ -403,6 +403,30 @@ def test_text_reader_clips_baseline_noise_below_zero(tmp_path: Path) -> None:
     assert "clipped_negative" not in nio.read(path).metadata
 
 
+def test_a_weak_spectrums_noise_below_zero_is_clipped_not_refused(tmp_path: Path) -> None:
+    """Read noise of 4 counts under an apex of 200 reaches -16, 8 % of the apex (a stranger's
+    low-count Au25 ladder was refused as "is this column the intensity?"): within six times
+    the noise it is baseline noise; a difference spectrum's negative peak is not."""
+    rng = np.random.default_rng(3)
+    mz = np.linspace(1000.0, 1100.0, 5000)
+    peak = 200.0 * np.exp(-0.5 * ((mz - 1050.0) / 0.05) ** 2)
+    noise = rng.normal(0.0, 4.0, mz.size)
+    path = tmp_path / "weak.csv"
+    y = peak + noise
+    assert y.min() < -0.05 * y.max()
+    path.write_text(
+        "mz,intensity\n" + "".join(f"{a:.5f},{b:.3f}\n" for a, b in zip(mz, y, strict=True))
+    )
+    s = nio.read(path)
+    assert s.metadata["clipped_negative"] == int((np.round(y, 3) < 0).sum())
+    diff = peak - 200.0 * np.exp(-0.5 * ((mz - 1060.0) / 0.05) ** 2) + noise
+    path.write_text(
+        "mz,intensity\n" + "".join(f"{a:.5f},{b:.3f}\n" for a, b in zip(mz, diff, strict=True))
+    )
+    with pytest.raises(SpectrumFormatError, match="negative intensity -2"):
+        nio.read(path)
+
+
 def test_mzml_reader_clips_baseline_noise_below_zero(tmp_path: Path) -> None:
     # Spectrum refuses negatives, so the file is written from an unvalidated stand-in
     def raw(y: list[float]) -> Spectrum:

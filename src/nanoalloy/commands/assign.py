@@ -181,7 +181,7 @@ def _read_first(path: str, columns: str | None) -> Any:
 def run(args: argparse.Namespace) -> int:
     """Read, assign, write; returns the exit code."""
     from ..ms.assign.pipeline import assign
-    from ..ms.io import NEGATIVE_CLIP, read, release_memory
+    from ..ms.io import NEGATIVE_CLIP, NEGATIVE_SIGMA, read, release_memory
 
     if args.resolution is not None and not (
         math.isfinite(args.resolution) and 100 <= args.resolution <= 1e7
@@ -223,7 +223,7 @@ def run(args: argparse.Namespace) -> int:
     if clipped:
         print(
             f"nanoalloy assign: {clipped} small negative intensities (baseline noise, above "
-            f"-{NEGATIVE_CLIP:.0%} of the largest) set to 0",
+            f"-{NEGATIVE_CLIP:.0%} of the largest or -{NEGATIVE_SIGMA:g} times the noise) set to 0",
             file=sys.stderr,
         )
     result = assign(
