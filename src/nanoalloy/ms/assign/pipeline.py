@@ -934,7 +934,7 @@ def assign(
         min_snr,
         unc,
     )
-    note = _single_envelope_note(out, calibrate) if out.found else ""
+    note = _single_envelope_note(out, calibrate, prob0) if out.found else ""
     if note:
         out = _unidentified(out, prob0)
     edge = ""
@@ -1360,7 +1360,7 @@ def _one_envelope_span(charges: set[int], span: float) -> bool:
     return len(charges) == 1 and span < 1.5 * na_h / max(charges)
 
 
-def _single_envelope_note(out: Assignment, calibrate: bool) -> str:
+def _single_envelope_note(out: Assignment, calibrate: bool, prob: Any) -> str:
     """A warning when the cluster signal is one envelope: the composition is not identifiable.
 
     One Au/Ag swap against four Na+/H+ exchanges moves an ion by ~1.17 Da (about one
@@ -1369,11 +1369,16 @@ def _single_envelope_note(out: Assignment, calibrate: bool) -> str:
     ladders and charge states pin x and the calibration; with one envelope only (a
     zoomed export), x, the Na+ count and a free calibration trade, and the reported
     composition is one of several that fit (the ambiguity group lists those the fit
-    tested). Returns "" when the window holds a second rung or charge state.
+    tested). Returns "" when the window holds a second rung or charge state, or when
+    the preset offers nothing else there: the pruned problem ``prob`` holds one cluster
+    ion only (a bare-anion Au25(PET)18 preset: the nearest other ion, Au24Ag, stands
+    90 Da away; the note stood beside an sd of 0.02 and named trades that did not exist).
     """
     ions = out.ions
     cl = ions[~ions["family"].isin(["fragment", "complex"])]
     if cl.empty or not calibrate:
+        return ""
+    if int(np.count_nonzero(~prob.free_group[prob.group])) < 2:
         return ""
     strong = cl[cl["intensity"] >= 0.05 * float(cl["intensity"].max())]
     charges = {abs(int(z)) for z in strong["charge"]}
