@@ -101,7 +101,7 @@ MALFORMED = [
     ("[Au44(p-MBA)26]2", "needs a sign", 15),
     ("[Au44(p-MBA)26]x", "after the end of the ion", 15),
     ("[Au44(p-MBA)26]999-", "out of range", 15),
-    ("[Au44(p-MBA)26]0-", "out of range", 15),
+    ("[Au44(p-MBA)26]0-", "takes no sign", 15),
     ("Au\x0744", "control character U+0007", 2),
     ("Au44\x00(p-MBA)26", "control character U+0000", 4),
     ("Au44(p-MBA)26\n", "control character U+000A", 13),
@@ -257,3 +257,13 @@ def test_an_unknown_sr_is_refused_also_where_the_formula_holds_no_sr(
         assert err.count("\n") == 1 and "--sr NOPE: unknown ligand 'NOPE'" in err
     assert not (tmp_path / "x.csv").exists()
     assert cli.main(["mz", "[Au25(SR)18]-", "--sr", "SC2H4Ph"]) == 0  # an alias is known
+
+
+def test_a_neutral_species_label_reads_back() -> None:
+    """species.csv writes a neutral-core species as [Au25(p-MBA)18]0 (a -1/0 pair, one
+    electron apart); the parser refused its own notation ("0 needs a sign")."""
+    ion = parse("[Au25(p-MBA)18]0")
+    assert ion.charge == 0
+    assert parse("[Au25(p-MBA)18]-").composition == ion.composition
+    with pytest.raises(FormulaError, match="takes no sign"):
+        parse("[Au25(PET)18]0-")

@@ -851,6 +851,8 @@ class _Parser:
                     self.s[start : self.pos + 1],
                 )
         else:
+            if digits == "0":  # a neutral species, as species.csv writes one: [Au25(PET)18]0
+                return 0
             if digits:
                 raise self.error(
                     f"charge {digits!r} needs a sign after the number, e.g. {digits}-",
@@ -862,6 +864,10 @@ class _Parser:
                     f"expected the core charge (e.g. 2-) after ']', got {self.describe()}"
                 )
             return 0
+        if digits and set(digits) == {"0"}:
+            raise self.error(
+                "a charge of 0 takes no sign: write ]0 for a neutral species", start, digits
+            )
         if digits and (digits[0] == "0" or len(digits) > 4 or int(digits) > MAX_CHARGE):
             shown = digits if len(digits) <= 20 else f"{digits[:8]}...({len(digits)} digits)"
             raise self.error(

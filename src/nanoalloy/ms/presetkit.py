@@ -155,6 +155,7 @@ def preset_template(
     x = next((m for m in metal_order[1:] if m_ranges[m][1] > m_ranges[m][0]), None)
     x = x or next((k for k, v in list(s_ranges.items())[1:] if v[1] > v[0]), None)
     x = x or ("H" if h_hi > h_lo else host)
+    q_text = f"{q:+d}" if q else "0"
     lines = [
         f"# Preset written by `nanoalloy preset new {formula!r}`: a starting point. Edit the ranges,",
         "# charges and ion forms to what your chemistry and spectra show, then run",
@@ -162,7 +163,7 @@ def preset_template(
         "# Cite the literature each family rests on in a comment like this one.",
         "format = 2",
         f'name = "{label}"',
-        f'description = "{ion.core_notation} (core charge {q:+d}) and its variants"',
+        f'description = "{ion.core_notation} (core charge {q_text}) and its variants"',
         "",
         "[[family]]",
         f'name = "{label}"',
