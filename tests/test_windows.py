@@ -369,3 +369,21 @@ def test_a_zoom_with_no_alias_in_the_preset_is_not_called_unidentifiable(
     assert ions.loc[0, "ion"] == "[Au25(PET)18]-"
     assert "not identifiable" not in info["message"], info["message"]
     assert species["abundance_sd"].max() < 0.1
+
+
+def test_unresolved_isotopes_do_not_cap_the_resolving_power(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """[Au144(PET)60]3- at R 20,000, 10 points per FWHM: its isotopes (0.33 m/z apart) sit
+    under a 0.6 m/z FWHM, the width estimates read the envelope (R ~3,900), the spectrum
+    was decimated for R 13,000 and the search stopped at its cap, 14,300, with twice the
+    residual of the true R."""
+    info, ions, _ = _assign(
+        tmp_path,
+        capsys,
+        "au144_pet_3minus_r20000_60mz.csv",
+        "--preset",
+        str(DATA / "presets" / "au144-pet.toml"),
+    )
+    assert ions.loc[0, "ion"] == "[Au144(PET)60]3-"
+    assert abs(info["resolution"] / 20_000.0 - 1.0) < 0.1, info["resolution"]
