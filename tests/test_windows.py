@@ -27,6 +27,11 @@ def _assign(tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, *extr
     return json.loads(captured.out), pd.read_csv(out / "ions.csv"), pd.read_csv(out / "species.csv")
 
 
+def _assign_own(tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, preset: str):  # type: ignore[no-untyped-def]
+    """:func:`_assign` with a stranger's own preset file (``data/probe/presets/``)."""
+    return _assign(tmp_path, capsys, name, "--preset", str(DATA / "presets" / preset))
+
+
 def test_zoom_on_the_top_of_an_envelope_without_its_mean(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -52,12 +57,8 @@ def test_an_ion_just_outside_a_zoom_is_not_listed_as_the_tallest(
     [Au23Ag2(p-MBA)18H+9Na-14H]6- rung (mean m/z 1282.8, beyond the window) was fitted to a
     few edge points and listed with 620, about nine times the true ion's signal, as the most
     intense ion."""
-    _, ions, _ = _assign(
-        tmp_path,
-        capsys,
-        "au25_pmba_6minus_4mz.csv",
-        "--preset",
-        str(DATA / "presets" / "au25-pmba-broad-noS17.toml"),
+    _, ions, _ = _assign_own(
+        tmp_path, capsys, "au25_pmba_6minus_4mz.csv", "au25-pmba-broad-noS17.toml"
     )
     spec = pd.read_csv(DATA / "au25_pmba_6minus_4mz.csv")
     assert ions.loc[0, "ion"] == "[Au25(p-MBA)18-5H]6-"
@@ -237,12 +238,8 @@ def test_a_polarity_the_data_cannot_tell_is_said_to_be_so(
     written with `nanoalloy preset new`). The cation and the anion are 1.1 mDa apart: the
     two fits tie, and the tie was broken towards negative with "the positive ions leave 1x
     the residual", which reads as a finding."""
-    info, ions, _ = _assign(
-        tmp_path,
-        capsys,
-        "au25_pet_cation_6mz_no_polarity.csv",
-        "--preset",
-        str(DATA / "presets" / "au25plus-pet.toml"),
+    info, ions, _ = _assign_own(
+        tmp_path, capsys, "au25_pet_cation_6mz_no_polarity.csv", "au25plus-pet.toml"
     )
     assert "polarity not recorded and not identifiable from the data" in info["message"]
     assert "--polarity" in info["message"]
@@ -313,13 +310,7 @@ def test_the_fit_is_not_held_by_its_starting_na_guess(
     on x = 4 with 4 Na+ (the comb one isotope step away) at R^2 0.83, with or without a
     calibration search, where the true ion alone fits to 0.998. The fit is started from
     the ions' free fit too, and the lower residual kept."""
-    info, ions, _ = _assign(
-        tmp_path,
-        capsys,
-        "auag25_pmba_5minus_6mz.csv",
-        "--preset",
-        str(DATA / "presets" / "auag25-pmba.toml"),
-    )
+    info, ions, _ = _assign_own(tmp_path, capsys, "auag25_pmba_5minus_6mz.csv", "auag25-pmba.toml")
     assert ions.loc[0, "ion"] == "[Au22Ag3(p-MBA)18-4H]5-"
     assert info["r2"] > 0.98
     assert abs(info["calibration"]["ppm_at_median_mz"] - 1.1) < 5.0
@@ -359,12 +350,8 @@ def test_a_zoom_with_no_alias_in_the_preset_is_not_called_unidentifiable(
     Na+ forms, the nearest other ion (Au24Ag) 90 Da away. The single-envelope note said
     an Au/Ag swap traded against Na+/H+ exchanges, beside an sd of 0.02; with nothing
     else in reach the ion is identified, and no trade is named."""
-    info, ions, species = _assign(
-        tmp_path,
-        capsys,
-        "au25_pet_7mz_bare_anion_preset.csv",
-        "--preset",
-        str(DATA / "presets" / "au25ag-pet-bare.toml"),
+    info, ions, species = _assign_own(
+        tmp_path, capsys, "au25_pet_7mz_bare_anion_preset.csv", "au25ag-pet-bare.toml"
     )
     assert ions.loc[0, "ion"] == "[Au25(PET)18]-"
     assert "not identifiable" not in info["message"], info["message"]
@@ -378,12 +365,8 @@ def test_unresolved_isotopes_do_not_cap_the_resolving_power(
     under a 0.6 m/z FWHM, the width estimates read the envelope (R ~3,900), the spectrum
     was decimated for R 13,000 and the search stopped at its cap, 14,300, with twice the
     residual of the true R."""
-    info, ions, _ = _assign(
-        tmp_path,
-        capsys,
-        "au144_pet_3minus_r20000_60mz.csv",
-        "--preset",
-        str(DATA / "presets" / "au144-pet.toml"),
+    info, ions, _ = _assign_own(
+        tmp_path, capsys, "au144_pet_3minus_r20000_60mz.csv", "au144-pet.toml"
     )
     assert ions.loc[0, "ion"] == "[Au144(PET)60]3-"
     assert abs(info["resolution"] / 20_000.0 - 1.0) < 0.1, info["resolution"]
