@@ -970,11 +970,16 @@ def assign(
             " stands: blurred envelopes may have passed for baseline"
         )
         if coarse_knot <= width:
-            # (the charge search below runs once, on the fit kept)
+            # (the ladder and charge searches below run once, on the fit kept)
             coarse = assign(
                 spectrum,
                 polarity=polarity,
-                **{**settings, "baseline_knot_mz": coarse_knot, "search_charges": False},
+                **{
+                    **settings,
+                    "baseline_knot_mz": coarse_knot,
+                    "search_charges": False,
+                    "search_ladders": False,
+                },
             )
             if coarse.found and _rss(coarse) < _rss(res):
                 res, note = (
