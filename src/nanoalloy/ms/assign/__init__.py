@@ -21,6 +21,9 @@ uncertainty
     Competing hypotheses (ambiguity groups with shares) and the abundance sd.
 tables
     Species, ion and family tables of the final fit.
+charges, ladders
+    Charge states the preset does not list and Na+ ladders deeper than it allows:
+    looked for after the fit, fitted where the data want them.
 result
     :class:`Assignment` (tables, model, residual, calibration, plot, write).
 """

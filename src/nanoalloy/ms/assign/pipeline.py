@@ -87,7 +87,11 @@
    where a reported family would stand at a charge between its listed ones or
    one beyond, and the data hold signal there the family does not explain, the
    spectrum is assigned again with them added; that fit is kept when they carry
-   2 % of the family's ions and the residual falls by 5 % (or a family goes).
+   2 % of the family's ions and the residual falls by 5 % (or a family goes);
+   before it, Na+ ladders deeper than the preset allows (:mod:`.ladders`,
+   ``search_ladders``): where a family's ladder is still strong at ``max_na``, the
+   spectrum is assigned again with it deeper, kept on the same rule (or with fewer
+   species: the near-isobars that had taken the cut rungs gone).
 
 Score: cosine similarity between a species' fitted contribution and the data
 it explains (its contribution plus the residual, where it is >= 5 % of its
