@@ -32,6 +32,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..library import count_candidates
+
 if TYPE_CHECKING:
     from ..preset import Preset
     from .result import Assignment
@@ -84,6 +86,10 @@ def truncated_ladders(res: Assignment, preset: Preset) -> dict[str, int]:
             peak += float(rungs.max())
         if peak > 0 and last >= TOP_SHARE * peak:
             out[spec.name] = spec.max_na + max(DEEPEN, spec.max_na // 2)
+    # only ladders that make ions (a ladder at its acidic protons' limit goes no deeper)
+    if out:
+        before, after = count_candidates(preset), count_candidates(with_ladders(preset, out))
+        out = {f: d for f, d in out.items() if after.get(f, 0) > before.get(f, 0)}
     return out
 
 
