@@ -305,6 +305,29 @@ def test_cli_preset_new_writes_a_valid_commented_preset(
 
 
 @pytest.mark.parametrize(
+    ("formula", "seen"),
+    [
+        # the charge states published for each (DOMAIN.md; the shipped presets)
+        ("[Au25(p-MBA)18]-", {-3, -4, -5, -6, -7}),
+        ("[Ag44(p-MBA)30]4-", {-4, -5}),
+        ("[Au44(p-MBA)26]2-", {-3, -6, -7, -8}),
+    ],
+)
+def test_preset_new_lists_the_charge_states_acidic_clusters_show(
+    tmp_path, formula: str, seen: set[int]
+) -> None:  # noqa: ANN001
+    """An acidic shell's charge states start at the core's own: a default starting two below
+    it left Ag44(p-MBA)30's 4- ions (the dominant ones) out, and the charge search, one step
+    beyond either end, brought back 5- but not 4-."""
+    from nanoalloy.cli import main
+
+    out = tmp_path / "p.toml"
+    assert main(["preset", "new", formula, "--out", str(out)]) == 0
+    (f,) = load_preset(out).families
+    assert seen <= set(f.ion_charges), f.ion_charges
+
+
+@pytest.mark.parametrize(
     ("args", "message"),
     [
         (["[Au25(PET)18]-", "--dope", "Ag:0-40"], "up to 40 other metal atoms"),

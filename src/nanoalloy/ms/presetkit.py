@@ -179,7 +179,12 @@ def preset_template(
         lines.append(f"hydrides = {_toml_range(h_lo, h_hi)}   # H as a one-electron ligand")
     lines.append(f"core_charge = {q}             # signed; a list gives several species")
     if acidic:
-        zs = [z for z in range(min(q, 0) - 2, min(q, 0) - 7, -1)]
+        # from the core's own charge, six steps down: Au25(p-MBA)18 (core 1-) shows 3- to 7-,
+        # Ag44(p-MBA)30 (core 4-) 4- and 5-, Au44(p-MBA)26 (core 2-) 3- and 6- to 8- (the charge
+        # search adds one step beyond either end only: a default starting two below the core
+        # left Ag44's 4- ions, 45 % of its signal, to other forms)
+        top = min(q, -1)
+        zs = list(range(top, top - 7, -1))
         lines += [
             f"ion_charges = {zs}   # acidic ligands: Na+/H+ ladders at several charges",
             "max_na = 6                   # Na+ ladder depth (h = na + core - z protons removed)",
