@@ -758,6 +758,22 @@ def test_a_na_ladder_cut_by_the_preset_is_fitted_deeper() -> None:
     assert res.r2 > cut.r2
 
 
+def test_a_long_na_ladder_is_deepened_until_the_data_stop_wanting_it() -> None:
+    """A pure [Au43Ag1(p-MBA)26]4- with a Poisson Na+ ladder of mean 5.5 (an eleventh
+    stranger's IsoSpecPy generator, 3080-3260 m/z, R 25,000, -5 ppm), preset max_na 4:
+    deepened once (to 8), the rungs beyond 8 went to a false Au44 of 0.15 +- 0.04; deepened
+    while the last rung stays strong, the sample is pure Au43Ag1 again."""
+    from nanoalloy.ms.io import read
+
+    probe = Path(__file__).parent / "data" / "probe"
+    spec = read(probe / "au43ag1_pmba_4minus_na_poisson55_180mz.csv")
+    res = assign(spec, preset=probe / "presets" / "au44ag-pmba-max-na4.toml", replicates=0)
+    ab = dict(zip(res.species["species"], res.species["abundance"], strict=True))
+    assert ab.get("Au43Ag1(p-MBA)26", 0.0) > 0.97, ab
+    assert res.ions["na"].max() > 8
+    assert "fitted to 12 Na+" in res.message, res.message
+
+
 def test_deeper_ladders_tried_only_where_the_last_rung_is_strong() -> None:
     """The trigger reads the fitted rungs: strong at max_na (a Poisson ladder of mean 3.5 cut
     at 6) triggers, a ladder fading well before it (the benchmark's) does not; the preset

@@ -10,8 +10,9 @@ assigned with ``max_na = 6``, came back with a false Au1Ag43 of 0.09 +- 0.02 and
 
 What a chemist does: where a family's ladder is still strong at the preset's last rung
 (:data:`TOP_SHARE` of its strongest rung, at a charge state whose next rung lies in the
-window), assign the spectrum once more with the ladder :data:`DEEPEN` rungs deeper, and
-keep the fit that wants them: the added rungs carry at least :data:`MIN_RUNG_SHARE` of the
+window), assign the spectrum once more with the ladder :data:`DEEPEN` rungs deeper (again,
+up to :data:`ROUNDS` times, while the new last rung is strong), and keep the fit that wants
+them: the added rungs carry at least :data:`MIN_RUNG_SHARE` of the
 family's ion signal and the residual falls by :data:`~.charges.MIN_RSS_DROP`, or the same
 residual or lower is reached with fewer species (the decoy gone).
 
@@ -56,6 +57,9 @@ MIN_RUNG_SHARE = 0.02
 
 DEEPEN = 4
 """Rungs added (at least; half the preset's depth when that is more)."""
+
+ROUNDS = 3
+"""Deepenings at most, each kept on the same rule (from 6: 10, 15, 22 Na+)."""
 
 
 def truncated_ladders(res: Assignment, preset: Preset) -> dict[str, int]:

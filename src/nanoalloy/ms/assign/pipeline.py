@@ -164,6 +164,7 @@ from .instrument import (
     _trial_design,
 )
 from .ladders import MIN_RUNG_SHARE, added_rung_share, truncated_ladders, with_ladders
+from .ladders import ROUNDS as LADDER_ROUNDS
 from .priors import ZOOM_ADDUCT_WEIGHT, adduct_load, check_priors
 from .result import Assignment
 from .selection import _group_signal, _outweighing_fragments, _subset, halide_shells, select
@@ -1008,40 +1009,58 @@ def _with_deeper_ladders(
     spectrum: Spectrum, res: Assignment, p: Preset, polarity: str | None, settings: dict[str, Any]
 ) -> tuple[Assignment, Preset]:
     """``res`` and ``p``, or the spectrum assigned with deeper Na+ ladders where the data
-    want them, and that preset (see :mod:`~nanoalloy.ms.assign.ladders`)."""
-    depth = truncated_ladders(res, p)
-    if not depth:
+    want them, and that preset (see :mod:`~nanoalloy.ms.assign.ladders`): deepened again
+    while the last rung stays strong and the data keep wanting it, up to
+    :data:`~.ladders.ROUNDS` times (a Poisson ladder of mean 5 cut at 2, taken to 6 once,
+    left its rungs beyond 6 to a false Au1Ag43 of 0.26)."""
+    first, start = p, res
+    still = False
+    for _ in range(LADDER_ROUNDS):
+        depth = truncated_ladders(res, p)
+        if not depth:
+            break
+        deeper = with_ladders(p, depth)
+        try:
+            other = assign(
+                spectrum,
+                polarity=polarity,
+                **{**settings, "preset": deeper, "search_charges": False, "search_ladders": False},
+            )
+        except NanoalloyError:  # a rival that cannot be fitted (e.g. a candidate cap): none
+            break
+        if not other.found:
+            break
+        base, alt = _rss(res), _rss(other)
+        share = added_rung_share(other, p, depth)
+        kept = any(share.get(f, 0.0) >= MIN_RUNG_SHARE for f in depth)
+        fewer = len(other.species) < len(res.species)
+        if not kept or not alt <= base or not (fewer or alt <= (1.0 - MIN_RSS_DROP) * base):
+            break
+        res, p = other, deeper
+    else:
+        still = bool(truncated_ladders(res, p))
+    if p is first:
         return res, p
-    deeper = with_ladders(p, depth)
-    try:
-        other = assign(
-            spectrum,
-            polarity=polarity,
-            **{**settings, "preset": deeper, "search_charges": False, "search_ladders": False},
-        )
-    except NanoalloyError:  # a rival that cannot be fitted (e.g. a candidate cap): none
-        return res, p
-    if not other.found:
-        return res, p
-    base, alt = _rss(res), _rss(other)
-    share = added_rung_share(other, p, depth)
-    kept = {f: d for f, d in depth.items() if share.get(f, 0.0) >= MIN_RUNG_SHARE}
-    fewer = len(other.species) < len(res.species)
-    if not kept or not alt <= base or not (fewer or alt <= (1.0 - MIN_RSS_DROP) * base):
-        return res, p
-    was = {f.name: f.max_na for f in p.families}
-    gone = len(res.species) - len(other.species)
+    was = {f.name: f.max_na for f in first.families}
+    deep = {f.name: f.max_na for f in p.families if f.max_na > was[f.name]}
+    share = added_rung_share(res, first, deep)
+    gone = len(start.species) - len(res.species)
     note = (
-        f"Na+ ladders beyond the max_na of preset {p.name!r}: "
+        f"Na+ ladders beyond the max_na of preset {first.name!r}: "
         + ", ".join(
-            f"{fam} fitted to {depth[fam]} Na+ ({share[fam]:.0%} of its ions beyond {was[fam]})"
-            for fam in kept
+            f"{fam} fitted to {deep[fam]} Na+ ({share[fam]:.0%} of its ions beyond {was[fam]})"
+            for fam in deep
         )
-        + f"; the residual is {alt / max(base, 1e-300):.2g}x"
+        + f"; the residual is {_rss(res) / max(_rss(start), 1e-300):.2g}x"
         + (f" with {gone} species fewer" if gone > 0 else "")
+        + (
+            "; the ladder may run deeper still (near-isobars may hold its last rungs)"
+            if still
+            else ""
+        )
         + " (raise max_na in a copy of the preset; --no-ladder-search to leave it)"
     )
-    return replace(other, message="; ".join(m for m in (other.message, note) if m)), deeper
+    return replace(res, message="; ".join(m for m in (res.message, note) if m)), p
 
 
 def _with_unlisted_charges(
