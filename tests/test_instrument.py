@@ -706,6 +706,12 @@ def test_an_orbitrap_spectrum_without_fragments_is_not_called_unexplained() -> N
     assert res.species["abundance"].iloc[0] > 0.95
     assert res.r2 > 0.95
     assert "outside the preset" not in res.message
+    # R(m/z) is reported where the calibration is read, the spectrum's median m/z (it was
+    # read at the median of the fit's rows: 16,300 beside a median whose R was 14,852)
+    meta = res.instrument_summary()
+    assert res.instrument is not None and meta["resolution_exponent"] < -0.3
+    at = float(res.instrument.resolution_at(meta["median_mz"]))
+    assert meta["resolution_at_median_mz"] == pytest.approx(at, rel=1e-4)
 
 
 def test_the_tables_carry_the_instrument_in_their_metadata() -> None:
