@@ -389,7 +389,7 @@ def test_cli_says_once_that_baseline_noise_below_zero_was_clipped(
     said = [line for line in err if "negative intensities" in line]
     assert said == [
         f"nanoalloy assign: {n_neg} small negative intensities (baseline noise, above -5% of "
-        "the largest) set to 0"
+        "the largest or -6 times the noise) set to 0"
     ]
     assert "Traceback" not in "\n".join(err)
     fams = pd.read_csv(out / "families.csv").set_index("family")
