@@ -263,7 +263,10 @@ def _mzxml_record(d: Mapping[str, Any], path: Path, index: int) -> Spectrum:
 
 
 def _scatter(y: np.ndarray) -> float:
-    """Robust sd of the noise: the median absolute deviation of point-to-point differences."""
+    """Robust sd of the noise: the median absolute deviation of point-to-point differences.
+
+    Not :func:`~nanoalloy.ms.peaks.noise_level`: that one reads a validated spectrum and
+    skips every point at or below 0, the very points judged here."""
     if y.size < 8:
         return 0.0
     d = np.diff(y)

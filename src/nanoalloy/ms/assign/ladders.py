@@ -28,10 +28,9 @@ added_rung_share
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from typing import TYPE_CHECKING
-
-import numpy as np
 
 from ..library import count_candidates
 
@@ -108,7 +107,7 @@ def with_ladders(preset: Preset, depth: dict[str, int]) -> Preset:
             f = replace(f, max_na=new)
         fams.append(f)
     return replace(
-        preset, families=tuple(fams), max_candidates=int(np.ceil(preset.max_candidates * factor))
+        preset, families=tuple(fams), max_candidates=math.ceil(preset.max_candidates * factor)
     )
 
 

@@ -1005,6 +1005,18 @@ def assign(
     return res
 
 
+def _reassigned(
+    spectrum: Spectrum, polarity: str | None, settings: dict[str, Any], **changed: Any
+) -> Assignment | None:
+    """The spectrum assigned again with ``settings`` changed (a rival preset of a search),
+    or None where that finds nothing or cannot be fitted (e.g. a candidate cap)."""
+    try:
+        other = assign(spectrum, polarity=polarity, **{**settings, **changed})
+    except NanoalloyError:
+        return None
+    return other if other.found else None
+
+
 def _with_deeper_ladders(
     spectrum: Spectrum, res: Assignment, p: Preset, polarity: str | None, settings: dict[str, Any]
 ) -> tuple[Assignment, Preset]:
@@ -1020,15 +1032,10 @@ def _with_deeper_ladders(
         if not depth:
             break
         deeper = with_ladders(p, depth)
-        try:
-            other = assign(
-                spectrum,
-                polarity=polarity,
-                **{**settings, "preset": deeper, "search_charges": False, "search_ladders": False},
-            )
-        except NanoalloyError:  # a rival that cannot be fitted (e.g. a candidate cap): none
-            break
-        if not other.found:
+        other = _reassigned(
+            spectrum, polarity, settings, preset=deeper, search_charges=False, search_ladders=False
+        )
+        if other is None:
             break
         base, alt = _rss(res), _rss(other)
         share = added_rung_share(other, p, depth)
@@ -1072,13 +1079,8 @@ def _with_unlisted_charges(
     if not added:
         return res
     wider = with_charges(p, added)
-    try:
-        other = assign(
-            spectrum, polarity=polarity, **{**settings, "preset": wider, "search_charges": False}
-        )
-    except NanoalloyError:  # a rival that cannot be fitted (e.g. a candidate cap): none
-        return res
-    if not other.found:
+    other = _reassigned(spectrum, polarity, settings, preset=wider, search_charges=False)
+    if other is None:
         return res
     base, alt = _rss(res), _rss(other)
     share = added_share(other, added)
