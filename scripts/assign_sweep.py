@@ -44,6 +44,7 @@ import argparse
 import math
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -119,6 +120,12 @@ def main(argv: list[str] | None = None) -> int:
         "--verbose", action="store_true", help="print every case's species, assigned and true"
     )
     parser.add_argument(
+        "--save",
+        metavar="DIR",
+        help="write every case's spectrum (CSV, as `nanoalloy assign` reads it) and its true "
+        "ions to DIR, named by the synthesis seed",
+    )
+    parser.add_argument(
         "--noise",
         action="store_true",
         help="vary the noise, baseline and signal strength too (no zooms)",
@@ -178,6 +185,13 @@ def main(argv: list[str] | None = None) -> int:
                 **noise,
             )
             spec = syn.spectrum
+            if args.save:
+                out = Path(args.save)
+                out.mkdir(parents=True, exist_ok=True)
+                pd.DataFrame({"mz": spec.mz, "intensity": spec.intensity}).to_csv(
+                    out / f"{seed}.csv", index=False
+                )
+                syn.ions.to_csv(out / f"{seed}_ions.csv", index=False)
             res = assign(_blind(spec))
             # coverage of abundance_sd / fraction_sd at +-2 sd: every random spectrum is
             # one noise draw (scripts/assign_coverage.py repeats draws of fixed scenarios)

@@ -328,6 +328,30 @@ def test_preset_new_lists_the_charge_states_acidic_clusters_show(
 
 
 @pytest.mark.parametrize(
+    ("formula", "seen"),
+    [
+        # the Cs+ adduct charges of the shipped presets au25-sr18, au38-sr24, au144-sr60
+        # (their literature: Qian & Jin 2009; Qian et al. 2010)
+        ("[Au25(PET)18]0", {1}),
+        ("[Au38(PET)24]0", {1, 2}),
+        ("[Au144(PET)60]0", {2, 3, 4}),
+    ],
+)
+def test_preset_new_gives_larger_neutral_clusters_more_cs_charges(
+    tmp_path, formula: str, seen: set[int]
+) -> None:  # noqa: ANN001
+    """A neutral cluster was written with [M+Cs]+ only: a stranger's Au144(PET)60 3+/4+ and
+    Au38(PET)24 2+ panels needed the preset edited before any ion was found."""
+    from nanoalloy.cli import main
+
+    out = tmp_path / "p.toml"
+    assert main(["preset", "new", formula, "--out", str(out)]) == 0
+    (f,) = load_preset(out).families
+    assert seen <= set(f.ion_charges), f.ion_charges
+    assert f.max_cations >= max(seen)
+
+
+@pytest.mark.parametrize(
     ("args", "message"),
     [
         (["[Au25(PET)18]-", "--dope", "Ag:0-40"], "up to 40 other metal atoms"),

@@ -865,6 +865,8 @@ def fit_structured(
     w = np.asarray(form_init, dtype=float).copy()
     has_form = form >= 0
     fidx = np.where(has_form, form, 0)
+    if not n_form:  # free columns only (no family left): a placeholder to index, unused
+        w = np.zeros(1)
     free_groups = np.unique(group[~has_form])
     col_form = np.where(has_form, fidx, np.searchsorted(free_groups, group) + n_form)
     n_fam = int(form_family.max()) + 1 if n_form else 0
@@ -923,7 +925,7 @@ def fit_structured(
     ion = a[group] * np.where(has_form, w[fidx], 1.0)
     # |y - D c|^2 from the cross products (cancellation leaves ~1e-15 |y|^2)
     rss = float(y @ y - 2.0 * (ion @ dty) + ion @ (pairs.matrix @ ion))
-    return StructuredFit(a, w, ion, gram, max(rss, 0.0), design)
+    return StructuredFit(a, w[:n_form], ion, gram, max(rss, 0.0), design)
 
 
 def scan_shift(

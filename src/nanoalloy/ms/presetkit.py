@@ -198,10 +198,15 @@ def preset_template(
             f"max_cations = {1 - q}",
         ]
     elif q == 0:
+        # a neutral cluster takes Cs+ in positive mode, more of them the larger it is:
+        # Au25(SR)18 [M+Cs]+, Au38(SR)24 also [M+2Cs]2+, Au144(SR)60 2+ to 4+ (a stranger's
+        # Au144 3+/4+ and Au38 2+ panels needed the preset edited when only 1+ was written)
+        k = 1 if n_metals < 30 else 2 if n_metals < 100 else 4
+        zs = list(range(1, k + 1))
         lines += [
-            "ion_charges = [1]            # a neutral cluster shows as [M+Cs]+ in positive mode",
+            f"ion_charges = {zs}            # a neutral cluster shows as [M+nCs]n+ in positive mode",
             'cations = ["Cs"]             # counter-ions: Cs, K, Na, TOA, PPh4, TBA, NH4',
-            "max_cations = 1",
+            f"max_cations = {k}",
         ]
     else:
         lines.append(f"ion_charges = [{q}]           # the bare cation")
