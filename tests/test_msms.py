@@ -426,3 +426,19 @@ def test_sr_that_is_not_a_ligand_of_the_preset_is_refused(
     with (out / "fragments.csv").open() as fh:
         ions = list(csv.DictReader(fh))
     assert ions[0]["ion"] == "[Au25(PET)18]-" and len(ions) == 4
+
+
+def test_cli_says_which_scan_it_annotates_and_whose_precursor_it_isolated(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], shared_dir: Path
+) -> None:
+    """A stranger's `msms --precursor [Au12Ag32(p-MBA)30]4- CytC_ETD.mzML` annotated scan 0, an
+    MS1 scan, without a word; now the first MS2 scan is taken and its own precursor (cytochrome
+    c 12+, m/z 1225.6) is said not to be the one given."""
+    mzml = shared_dir / "data" / "real" / "FLASHDeconv_sample_input1_CytC_ETD.mzML"
+    argv = ["msms", "--precursor", PRECURSOR, str(mzml), "--resolution", "20000"]
+    assert cli.main([*argv, "--out", str(tmp_path / "a")]) == 0
+    err = capsys.readouterr().err
+    assert "holds several scans: used scan 2" in err
+    assert "isolated m/z 1225.6 (z 12), not the precursor's" in err
+    assert cli.main([*argv, "--scan", "0", "--out", str(tmp_path / "b")]) == 0
+    assert "scan 0 is an MS1 scan, not a product-ion spectrum" in capsys.readouterr().err

@@ -354,3 +354,47 @@ def test_a_unit_the_file_contradicts_is_refused(
         assert sorted(b.energy_ev for b in bands if b.kind == "peak") == pytest.approx(
             [HC / 670.0, HC / 450.0], abs=0.02
         )
+
+
+def test_cli_says_where_an_energy_axis_was_converted_and_where_axes_differ(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A stranger's mixture in eV against references in nm came back 0.876/0.124 for 0.70/0.30
+    without a word: the eV file held plain absorbance, which the Jacobian (the issue's
+    convention: an eV axis holds a density per eV) reshapes by E^2."""
+    refs = _refs(["Au44", "Ag44"], False)
+    ref_paths = [
+        _write(
+            tmp_path / f"{r.labels[0]}.csv",
+            f"nm,{r.labels[0]}",
+            np.column_stack([WL, r.absorbance]),
+        )
+        for r in refs
+    ]
+    y = 0.7 * refs[0].absorbance[:, 0] + 0.3 * refs[1].absorbance[:, 0]
+    e, a = AbsorptionSpectra(WL, y[:, None]).to_energy()  # a density per eV: read back exactly
+    spec = _write(tmp_path / "mix_ev.csv", "energy_eV,A", np.column_stack([e, a[:, 0]]))
+    out = tmp_path / "out"
+    assert cli.main(["uvvis", str(spec), "--refs", *map(str, ref_paths), "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "an energy axis (eV), read as absorbance per eV" in err
+    assert "different axes (nm and eV)" in err
+    fr = {r["reference"]: float(r["fraction"]) for r in _rows(out / "fractions.csv")}
+    assert fr == pytest.approx({"Au44": 0.7, "Ag44": 0.3}, abs=0.03)
+    # one axis for every file: nothing to say
+    spec_nm = _write(tmp_path / "mix.csv", "nm,A", np.column_stack([WL, y]))
+    argv = ["uvvis", str(spec_nm), "--refs", *map(str, ref_paths), "--out", str(tmp_path / "o2")]
+    assert cli.main(argv) == 0
+    assert "eV" not in capsys.readouterr().err
+
+
+def test_cli_an_output_folder_named_like_the_command_is_no_input(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--out uvvis` (or `batch DIR --out batch`, a rerun) was refused as "the input 'uvvis'":
+    the command's own name was checked as an input path."""
+    spec = _write(tmp_path / "s.csv", "nm,A", np.column_stack([WL, _measured("Au44", 1)]))
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["uvvis", str(spec), "--out", "uvvis"]) == 0
+    assert cli.main(["uvvis", str(spec), "--out", "uvvis", "--overwrite"]) == 0
+    assert (tmp_path / "uvvis" / "bands.csv").exists()

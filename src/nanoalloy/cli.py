@@ -172,7 +172,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         out = getattr(args, "out", None)
         if isinstance(out, str) and out:
             # never write over, or into the folder of, a file the command reads
-            others = argparse.Namespace(**{k: v for k, v in vars(args).items() if k != "out"})
+            # (the command's own name is no path: `batch DIR --out batch` is a rerun)
+            others = argparse.Namespace(
+                **{k: v for k, v in vars(args).items() if k not in ("out", "command")}
+            )
             check_apart_from_inputs(out, _arguments(others))
         if hasattr(args, "overwrite") and getattr(args, "out", None):
             check_output_dir(args.out, overwrite=overwrite)  # refuse before the work

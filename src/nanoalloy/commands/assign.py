@@ -106,7 +106,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--calibration-range",
         type=float,
-        default=100.0,
+        default=None,
         metavar="PPM",
         help="calibration offsets searched, +-PPM at the spectrum's centre (default: 100; "
         "narrow it when the axis is known to be better: isotope-step aliases wait ~100 ppm "
@@ -187,10 +187,13 @@ def run(args: argparse.Namespace) -> int:
         math.isfinite(args.resolution) and 100 <= args.resolution <= 1e7
     ):
         raise UsageError(f"--resolution must be between 100 and 1e7, got {args.resolution}")
-    if not (math.isfinite(args.calibration_range) and 0 < args.calibration_range <= 1000):
-        raise UsageError(
-            f"--calibration-range must be in (0, 1000] ppm, got {args.calibration_range}"
-        )
+    if args.calibration_range is not None and args.no_calibrate:
+        raise UsageError("--calibration-range searches a calibration that --no-calibrate turns off")
+    cal_range = 100.0 if args.calibration_range is None else args.calibration_range
+    if not (math.isfinite(cal_range) and 0 < cal_range <= 1000):
+        raise UsageError(f"--calibration-range must be in (0, 1000] ppm, got {cal_range}")
+    if args.scan is not None and args.scan < 0:
+        raise UsageError(f"--scan must be a 0-based scan index (>= 0), got {args.scan}")
     if not (math.isfinite(args.baseline_knot) and args.baseline_knot > 0):
         raise UsageError(
             f"--baseline-knot must be a positive m/z spacing, got {args.baseline_knot}"
@@ -235,7 +238,7 @@ def run(args: argparse.Namespace) -> int:
         polarity=args.polarity,
         priors=priors,
         peak_shape=args.peak_shape,
-        calibration_range_ppm=args.calibration_range,
+        calibration_range_ppm=cal_range,
         baseline_knot_mz=args.baseline_knot,
         search_charges=not args.no_charge_search,
         search_ladders=not args.no_ladder_search,

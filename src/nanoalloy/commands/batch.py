@@ -38,7 +38,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--worker-timeout",
         type=float,
-        default=60.0,
+        default=None,
         metavar="SECONDS",
         help="with --scheduler: how long to wait for a worker (default 60)",
     )
@@ -84,12 +84,17 @@ def run(args: argparse.Namespace) -> int:
     from ..batch import run_batch
     from ..errors import UsageError
 
-    if not (math.isfinite(args.worker_timeout) and args.worker_timeout > 0):
-        raise UsageError(f"--worker-timeout must be > 0 seconds, got {args.worker_timeout}")
+    if args.worker_timeout is not None and not args.scheduler:
+        raise UsageError("--worker-timeout is for --scheduler: local workers start with the batch")
+    timeout = 60.0 if args.worker_timeout is None else args.worker_timeout
+    if not (math.isfinite(timeout) and timeout > 0):
+        raise UsageError(f"--worker-timeout must be > 0 seconds, got {timeout}")
+    if args.workers < 1:
+        raise UsageError(f"--workers must be >= 1, got {args.workers}")
     if args.scheduler:
         print(
             f"nanoalloy batch: connecting to {args.scheduler}, waiting up to "
-            f"{args.worker_timeout:g} s for a worker",
+            f"{timeout:g} s for a worker",
             file=sys.stderr,
         )
     with _quiet_dask():
@@ -101,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
             scheduler=args.scheduler,
             progress=not args.no_progress,
             fail_fast=args.fail_fast,
-            worker_timeout=args.worker_timeout,
+            worker_timeout=timeout,
             columns=args.columns,
         )
     print(

@@ -98,6 +98,8 @@ def run(args: argparse.Namespace) -> int:
     from ..output import atomic_dir
     from .simulate import parse_ratio
 
+    if args.response and args.no_response:
+        raise UsageError("--response gives the window shares that --no-response ignores: use one")
     if args.starts < 1:
         raise UsageError("--starts must be >= 1")
     if args.max_nfev < 1:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import csv
 import math
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -114,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
     )
     matches = spectrum = None
     if args.spectrum is not None:
-        spectrum = _read(args.spectrum, args.scan)
+        spectrum = _read(args.spectrum, args.scan, float(ion.mz_average))
         matches = match_spectrum(
             spectrum,
             ladder,
@@ -135,13 +136,54 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read(path: str, scan: int | None) -> Spectrum:
-    from ..ms.io import read
+PRECURSOR_TOLERANCE = 0.005
+"""Relative m/z difference beyond which a scan's recorded precursor is another ion (an
+isolation window is a few m/z wide at most)."""
+
+
+def _read(path: str, scan: int | None, precursor_mz: float) -> Spectrum:
+    """The product-ion spectrum of the precursor: the scan given, else the first MS2 scan
+    isolating the precursor's m/z (else the first MS2 scan, else the first scan). Says on
+    stderr which scan of several was used, and where it is an MS1 scan or isolated
+    another precursor (a first scan that was MS1 was annotated without a word)."""
+    from ..ms.io import iter_scans, read
 
     p = Path(path)
     if not p.is_file():
         raise InputError(f"spectrum file {path!r} does not exist or is not a file")
-    return read(p) if scan is None else read(p, scan=scan)
+    if scan is not None:
+        if scan < 0:
+            raise UsageError(f"--scan must be a 0-based scan index (>= 0), got {scan}")
+        spectrum = read(p, scan=scan)
+        several = True
+    else:
+        scans = list(iter_scans(p))
+        several = len(scans) > 1
+
+        def isolates(s: Spectrum) -> bool:
+            pmz = s.metadata.get("precursor_mz")
+            return isinstance(pmz, float) and abs(pmz / precursor_mz - 1) <= PRECURSOR_TOLERANCE
+
+        product = [s for s in scans if (s.metadata.get("ms_level") or 1) >= 2]
+        spectrum = next((s for s in product if isolates(s)), product[0] if product else scans[0])
+    md = spectrum.metadata
+    index = md.get("index", scan if scan is not None else 0)
+    level = md.get("ms_level")
+    pmz = md.get("precursor_mz")
+    say = []
+    if several and scan is None:
+        say.append(f"{path} holds several scans: used scan {index} (choose with --scan N)")
+    if level == 1:
+        say.append(f"scan {index} is an MS1 scan, not a product-ion spectrum")
+    elif isinstance(pmz, float) and abs(pmz / precursor_mz - 1) > PRECURSOR_TOLERANCE:
+        z = md.get("precursor_charge")
+        say.append(
+            f"scan {index} isolated m/z {pmz:.1f}{f' (z {z})' if z else ''}, not the "
+            f"precursor's {precursor_mz:.1f}: its fragments are another ion's"
+        )
+    for line in say:
+        print(f"nanoalloy msms: {line}", file=sys.stderr)
+    return spectrum
 
 
 def _write_fragments(ladder: list[Fragment], path: Path) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import csv
 import math
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -56,7 +57,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="replace the output folder as a whole if it already holds files",
     )
     parser.add_argument("--no-report", action="store_true", help="do not write report.html")
-    parser.add_argument("--unit", choices=["auto", "nm", "eV"], default="auto")
+    parser.add_argument(
+        "--unit",
+        choices=["auto", "nm", "eV"],
+        default="auto",
+        help="the first column's unit (auto: eV where every value is below 62). An eV axis "
+        "is read as absorbance per eV (as nanocluster papers plot it) and put on the nm axis "
+        "with the intensity Jacobian, A(nm) = A(eV) E^2 / hc",
+    )
     parser.add_argument("--range", nargs=2, type=float, metavar=("LO", "HI"), help="nm to use")
     parser.add_argument(
         "--baseline",
@@ -93,9 +101,32 @@ def _read_refs(paths: list[str], unit: str) -> list[AbsorptionSpectra]:
     for p in paths:
         ref = read_uvvis(p, unit=unit)  # type: ignore[arg-type]
         if ref.n_spectra == 1 and ref.labels[0].lower() in {"a", "absorbance", "abs", "a1"}:
-            ref = type(ref)(ref.wavelength_nm, ref.absorbance, labels=(Path(p).stem,))
+            ref = type(ref)(
+                ref.wavelength_nm, ref.absorbance, labels=(Path(p).stem,), units=ref.units
+            )
         refs.append(ref)
     return refs
+
+
+def _axis_notes(spectrum: str, spectra: AbsorptionSpectra, refs: list[AbsorptionSpectra]) -> None:
+    """Say on stderr where an energy axis was converted, and where the inputs' axes differ."""
+    from_ev = "from eV" in spectra.units
+    if from_ev:
+        print(
+            f"nanoalloy uvvis: {spectrum}: an energy axis (eV), read as absorbance per eV and "
+            "put on the nm axis with the Jacobian A(nm) = A(eV) E^2 / hc (--unit nm if the "
+            "first column is a wavelength)",
+            file=sys.stderr,
+        )
+    if refs and any(("from eV" in r.units) != from_ev for r in refs):
+        # the Jacobian reshapes a band by E^2 across it: right where the eV file holds a
+        # density (a paper's energy plot), wrong where it holds plain absorbance
+        print(
+            "nanoalloy uvvis: the spectrum and the references were given on different axes "
+            "(nm and eV): the fractions assume the eV files hold absorbance per eV; give "
+            "every file on one axis if they hold plain absorbance",
+            file=sys.stderr,
+        )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -115,8 +146,11 @@ def run(args: argparse.Namespace) -> int:
     corrected = correct_baseline(spectra, model=args.baseline, regions=args.baseline_region)
     bands = find_bands(corrected, window_nm=args.window)
     result = None
+    if not args.refs:
+        _axis_notes(args.spectrum, spectra, [])
     if args.refs:
         refs = _read_refs(args.refs, args.unit)
+        _axis_notes(args.spectrum, spectra, refs)
         result = unmix(spectra, refs, normalize=args.normalize, background=args.background)
     with atomic_dir(args.out) as stage:
         _write_bands(stage / "bands.csv", bands)
