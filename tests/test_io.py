@@ -619,6 +619,27 @@ def test_info_cli_table_and_json(real_file: Path, capsys: pytest.CaptureFixture[
     assert set(rows[0]) == set(ScanInfo.__slots__)
 
 
+def test_info_cli_shows_what_the_reader_did(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A high-to-low file with a small negative: `info` (table and `--json`) did not show the
+    `reversed` and `clipped_negative` the README says the reader records."""
+    path = tmp_path / "rev.csv"
+    path.write_text("m/z,intensity\n2002,1\n2001,-0.001\n2000,5\n")
+    assert main(["info", str(path)]) == 0
+    assert "scan 0: m/z axis read high to low, turned round; 1 small negative" in (
+        capsys.readouterr().out
+    )
+    assert main(["info", str(path), "--json"]) == 0
+    (scan,) = json.loads(capsys.readouterr().out)
+    assert scan["read"] == {"reversed": True, "clipped_negative": 1}
+    path.write_text("m/z,intensity\n2000,5\n2001,0\n2002,1\n")  # read as it stands
+    assert main(["info", str(path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["read"] is None
+    assert main(["info", str(path)]) == 0
+    assert "scan 0:" not in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(("name", "content", "message"), BAD_CASES[:6])
 def test_info_cli_bad_input(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, content: bytes, message: str

@@ -208,6 +208,12 @@ def test_two_browsers_do_not_see_each_others_jobs(app: Any, assigned: tuple[Any,
         ("one column.txt", b"1000.0\n1001.0\n1002.0\n" * 10, ""),
         ("cut.mzML", b'<?xml version="1.0"?>\n<mzML xmlns="http://psi.hupo.org/ms/mzml"><run>', ""),
         ("nan.csv", b"1000.0,1.0\n1000.1,nan\n1000.2,3.0\n" * 10, ""),
+        # the readers' advice names --columns, which the upload form does not have
+        (
+            "mz.csv",
+            b"m/z,intensity\n" + b"".join(b"%d,%d\n" % (k - 5, 10 + k) for k in range(40)),
+            "save the file with its m/z and intensity columns first",
+        ),
     ],
 )
 def test_bad_files_give_a_readable_message(

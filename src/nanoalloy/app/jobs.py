@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import re
 import shutil
 import time
 import traceback
@@ -48,6 +49,13 @@ def readable(exc: BaseException, names: dict[str, str] | None = None) -> str:
         text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
     for stored, name in (names or {}).items():
         text = text.replace(stored, name)
+    # the readers' advice names a CLI option the upload form does not have
+    text = re.sub(
+        r"choose (?:columns|them) with --columns MZ,INTENSITY(?: \(1-based numbers or header names\))?",
+        "save the file with its m/z and intensity columns first, or use "
+        "`nanoalloy assign FILE --columns MZ,INTENSITY`",
+        text,
+    )
     return text or type(exc).__name__
 
 

@@ -47,4 +47,12 @@ def run(args: argparse.Namespace) -> int:
             f"{_fmt(s.precursor_mz, '.4f'):>10} {_fmt(s.precursor_charge):>3} {pol:>3} "
             f"{mode:>8}  {s.id}"
         )
+    for s in scans:  # what the reader did to the data
+        if s.read:
+            done = []
+            if s.read.get("reversed"):
+                done.append("m/z axis read high to low, turned round")
+            if s.read.get("clipped_negative"):
+                done.append(f"{s.read['clipped_negative']} small negative intensities set to 0")
+            print(f"scan {s.index}: {'; '.join(done)}")
     return 0

@@ -315,6 +315,10 @@ class Spectrum:
         return np.interp(x, self.mz, self.intensity, left=0.0, right=0.0)
 
 
+READ_NOTES = ("reversed", "clipped_negative")
+"""Metadata keys in which the readers record what they did to the data."""
+
+
 @dataclass(frozen=True, slots=True)
 class ScanInfo:
     """Summary of one scan, as listed by :func:`nanoalloy.ms.io.list_scans`.
@@ -350,6 +354,9 @@ class ScanInfo:
     """'positive' or 'negative'."""
     centroided: bool | None = None
     """True for centroid data, False for profile data."""
+    read: dict[str, Any] | None = None
+    """What the reader did to the data, where it did anything: ``reversed`` (a high-to-low
+    m/z axis turned round), ``clipped_negative`` (small negatives set to 0)."""
 
     @classmethod
     def from_spectrum(cls, spectrum: Spectrum, /) -> ScanInfo:
@@ -377,6 +384,7 @@ class ScanInfo:
             precursor_charge=None if charge is None else int(charge),
             polarity=md.get("polarity"),
             centroided=spectrum.centroided,
+            read={k: md[k] for k in READ_NOTES if md.get(k)} or None,
         )
 
     def to_dict(self) -> dict[str, Any]:
