@@ -752,3 +752,17 @@ def test_a_folder_given_as_a_uvvis_or_time_course_file_says_so(
         assert main([command, str(folder), "--out", str(tmp_path / "o")]) == 1
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "is a folder, not a file" in err, err
+
+
+def test_a_missing_side_file_is_named_in_plain_words(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A missing --params file read "[Errno 2] No such file or directory: 'x'"."""
+    series = tmp_path / "series.csv"
+    series.write_text("time_min,family,fraction\n0,M44S26,1\n")
+    missing = tmp_path / "nope.toml"
+    argv = ["fit-kinetics", str(series), "--params", str(missing), "--out", str(tmp_path / "o")]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{missing}: no such file" in err and "Errno" not in err
+    assert not (tmp_path / "o").exists()

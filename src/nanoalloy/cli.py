@@ -129,6 +129,10 @@ def _describe(exc: BaseException) -> str:
         return f"numeric overflow or invalid arithmetic: {_one_line(exc)}"
     if isinstance(exc, RecursionError):
         return "input nested too deeply (recursion limit)"
+    if isinstance(exc, FileNotFoundError) and exc.filename:
+        return f"{exc.filename}: no such file"
+    if isinstance(exc, IsADirectoryError) and exc.filename:
+        return f"{exc.filename}: is a folder, not a file"
     if isinstance(exc, OSError | ValueError):
         return _one_line(exc)
     return f"{type(exc).__name__}: {_one_line(exc)}"

@@ -392,13 +392,13 @@ def _as_profile(spectrum: Spectrum, resolution: float | None) -> tuple[Spectrum,
         if spectrum.centroided:
             raise InputError(
                 "a centroided spectrum needs the resolving power to render envelopes: "
-                "--resolution R, or resolution=R"
+                "--resolution R (Python: resolution=R)"
             )
         resolution = float(estimate_resolution(spectrum))
         if not math.isfinite(resolution):
             raise InputError(
                 "could not estimate the resolving power from the spectrum; "
-                "pass it: --resolution R, or resolution=R"
+                "pass it: --resolution R (Python: resolution=R)"
             )
     if not (isinstance(resolution, int | float) and math.isfinite(resolution) and resolution > 0):
         raise InputError(f"resolution must be a positive number, got {resolution!r}")
