@@ -370,23 +370,3 @@ def test_unresolved_isotopes_do_not_cap_the_resolving_power(
     )
     assert ions.loc[0, "ion"] == "[Au144(PET)60]3-"
     assert abs(info["resolution"] / 20_000.0 - 1.0) < 0.1, info["resolution"]
-
-
-@pytest.mark.parametrize(
-    ("name", "top"),
-    [
-        ("m44s27_3minus_pv_zoom_4mz_sweep844553.csv", "[Au19Ag25(p-MBA)27+Na-H]3-"),
-        ("m44s27_m44s30_3minus_tailed_zoom_4mz_sweep453513.csv", "[Au22Ag22(p-MBA)27+Na-H]3-"),
-    ],
-)
-def test_a_zooms_hypotheses_are_compared_each_with_its_own_instrument(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, top: str
-) -> None:
-    """Two 4 m/z zooms of M44S27 3- ions from the widened sweep (pseudo-Voigt; a 0.73 FWHM
-    tail). Compared under the instrument fitted with the joint fit's own split of the
-    envelope, M44S26 with 8 Na+ (one SR against 7 Na+ - 8 H+) won both; each hypothesis
-    now gets its own resolving power and shape before the comparison."""
-    info, ions, _ = _assign(tmp_path, capsys, name)
-    assert ions.loc[0, "ion"] == top
-    # a zoom's composition is still not identifiable, and said to be so
-    assert "not identifiable" in info["message"]

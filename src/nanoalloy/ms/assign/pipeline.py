@@ -741,11 +741,12 @@ def assign(
             noise,
             searched(instrument),
             (cal_a, cal_b),
-            # each hypothesis with its own instrument, a zoom's too: the joint fit's
-            # instrument is fitted with its own split of the envelope, and favours it
-            # (scripts/assign_sweep.py --only zoom, seeds 1 and 2: 5 of 21 zooms pass,
-            # 15 strongest ions right; with the joint fit's instrument 0 and 15)
-            refit=refit,
+            # (a zoom's own instrument per hypothesis: 13 of 21 strongest ions right
+            # against 14 without, scripts/assign_sweep.py seeds 1 and 2; tried again in
+            # the sixteenth session: 5 of the 21 zooms passed, 0 without, but an
+            # independent engine's [Au22Ag3(p-MBA)18-4H]5- zoom went to x 4 with 4 Na+,
+            # test_windows.py::test_the_fit_is_not_held_by_its_starting_na_guess)
+            refit=refit if mid else None,
         )
         if picked is not prob or cal != (cal_a, cal_b):
             # a narrow window keeps every family: the winner's calibration and
@@ -753,8 +754,6 @@ def assign(
             # groups weigh them (one family alone would hide a pair the data cannot
             # tell apart); a zoom's split of one envelope is arbitrary
             prob, (cal_a, cal_b) = (prob if mid else picked), cal
-            if refitted is not None and not mid:  # its own design's columns
-                prob = replace(prob, col=np.arange(prob.idx.size))
             if refitted is not None:  # the winner's instrument, rendered once
                 instrument = refitted
                 design = _build_design(
@@ -1294,8 +1293,8 @@ def _zoom_family(
     carries other adducts than another (the fits' mean Na+ counts spread by less
     than :data:`ALIAS_MIN_SPREAD`: clusters without acid groups, metal-for-metal
     near-isobars) the priors add nothing to the joint fit's own calibration search,
-    and ``prob`` and ``current`` are returned as they were. With ``refit`` (the
-    assigner passes it for zooms and narrow windows of several envelopes) the whole
+    and ``prob`` and ``current`` are returned as they were. With ``refit`` (a
+    narrow window of several envelopes, which may hold two families) the whole
     problem competes at its own aliases too, each family keeps the fragments and
     complexes, and each hypothesis' best alias gets its own instrument and
     calibration (``refit(sub, cal)`` returns them and the design on the data's own
