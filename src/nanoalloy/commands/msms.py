@@ -157,15 +157,24 @@ def _read(path: str, scan: int | None, precursor_mz: float) -> Spectrum:
         spectrum = read(p, scan=scan)
         several = True
     else:
-        scans = list(iter_scans(p))
-        several = len(scans) > 1
-
-        def isolates(s: Spectrum) -> bool:
-            pmz = s.metadata.get("precursor_mz")
-            return isinstance(pmz, float) and abs(pmz / precursor_mz - 1) <= PRECURSOR_TOLERANCE
-
-        product = [s for s in scans if (s.metadata.get("ms_level") or 1) >= 2]
-        spectrum = next((s for s in product if isolates(s)), product[0] if product else scans[0])
+        # streamed: a scan is kept only while it is the best choice so far
+        first: Spectrum | None = None
+        product: Spectrum | None = None
+        chosen: Spectrum | None = None
+        seen = 0
+        for s in iter_scans(p):
+            seen += 1
+            first = first or s
+            if (s.metadata.get("ms_level") or 1) >= 2:
+                pmz = s.metadata.get("precursor_mz")
+                if isinstance(pmz, float) and abs(pmz / precursor_mz - 1) <= PRECURSOR_TOLERANCE:
+                    chosen = s
+                    break
+                product = product or s
+        picked = chosen or product or first
+        if picked is None:
+            raise InputError(f"spectrum file {path!r} holds no scan")
+        spectrum, several = picked, seen > 1
     md = spectrum.metadata
     index = md.get("index", scan if scan is not None else 0)
     level = md.get("ms_level")

@@ -145,12 +145,10 @@ def run(args: argparse.Namespace) -> int:
         spectra = spectra.crop(*args.range)
     corrected = correct_baseline(spectra, model=args.baseline, regions=args.baseline_region)
     bands = find_bands(corrected, window_nm=args.window)
+    refs = _read_refs(args.refs, args.unit) if args.refs else []
+    _axis_notes(args.spectrum, spectra, refs)
     result = None
-    if not args.refs:
-        _axis_notes(args.spectrum, spectra, [])
-    if args.refs:
-        refs = _read_refs(args.refs, args.unit)
-        _axis_notes(args.spectrum, spectra, refs)
+    if refs:
         result = unmix(spectra, refs, normalize=args.normalize, background=args.background)
     with atomic_dir(args.out) as stage:
         _write_bands(stage / "bands.csv", bands)
