@@ -370,3 +370,33 @@ def test_unresolved_isotopes_do_not_cap_the_resolving_power(
     )
     assert ions.loc[0, "ion"] == "[Au144(PET)60]3-"
     assert abs(info["resolution"] / 20_000.0 - 1.0) < 0.1, info["resolution"]
+
+
+@pytest.mark.parametrize(
+    ("name", "preset", "ion", "ppm"),
+    [
+        (
+            "ag44_pmba_4minus_digitised_plus38ppm.csv",
+            "ag44-pmba-new.toml",
+            "[Ag44(p-MBA)30]4-",
+            38.0,
+        ),
+        ("au25_pet_digitised_minus38ppm.csv", "au25-pet-new.toml", "[Au25(PET)18]-", -38.0),
+    ],
+)
+def test_a_digitised_trace_with_gaps_is_calibrated_on_its_own_samples(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, preset: str, ion: str, ppm: float
+) -> None:
+    """Clean digitised traces at R 40,000 (a twelfth stranger's IsoSpecPy panels,
+    /work/probe_O cases I3 and A4): clusters of points on the isotope peaks, none in the
+    valleys between them, and a calibration error of 38 ppm. Reads between samples fell
+    into the gaps at every offset but 0: "no clusters found" for the very ion the preset
+    holds (both are right at 0 ppm). The offset is now searched with the model rendered at
+    the samples; the calibration comes back within 2 ppm and the message says how."""
+    info, ions, _ = _assign_own(tmp_path, capsys, name, preset)
+    assert info["clusters_found"], info["message"]
+    assert ions.loc[0, "ion"] == ion
+    assert info["r2"] > 0.98
+    assert abs(info["calibration"]["ppm_at_median_mz"] - ppm) < 2.0
+    assert abs(ions.loc[0, "ppm_error"] - ppm) < 2.0
+    assert "rendered at the samples" in info["message"]

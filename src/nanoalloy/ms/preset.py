@@ -330,6 +330,10 @@ def _preset_text(name_or_path: str | Path, /) -> tuple[str, str]:
     if path.suffix == ".toml" or path.exists():
         try:
             return path.read_text(encoding="utf-8"), where
+        except FileNotFoundError:
+            raise PresetError(f"cannot read preset {where!r}: no such file") from None
+        except IsADirectoryError:
+            raise PresetError(f"cannot read preset {where!r}: it is a folder") from None
         except (OSError, UnicodeDecodeError) as exc:
             raise PresetError(f"cannot read preset {where!r}: {exc}") from None
     res = resources.files("nanoalloy") / "data" / "presets" / f"{name_or_path}.toml"

@@ -116,6 +116,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -130,9 +131,12 @@ from ..library import Preset, load_preset
 from ..peaks import Calibration
 from ..spectrum import Spectrum
 from .calibration import (
+    OWN_AXIS_RANGE_PPM,
     PIVOT_MIN_SPAN_MZ,
     _alias_calibration,
     _coarse_calibration,
+    _gappy,
+    _own_axis_offsets,
     _pivot_calibration,
     _screen_calibration,
     _swap_ppm,
@@ -208,6 +212,8 @@ interleave), each a few ppm wide: a 10 ppm grid stepped over the right one
 (M44S30 + M44S27 at R 26,600: -44 ppm, rss 1.5, between grid points at 7.5 and
 4.1) and an isotope-step alias 108 ppm away won."""
 MIN_POINTS = 8
+_ON_OWN_AXIS: ContextVar[bool] = ContextVar("on_own_axis", default=False)
+"""Set while :func:`_on_own_axis` assigns a moved spectrum (no second search there)."""
 """Fewest points assigned: a digitised zoom of one envelope can hold 8-15 (a 2 m/z window
 of a 1- ion at R 6,000); fewer cannot carry a position, a width and a height."""
 REFINE_WORSE = 2.0
@@ -460,6 +466,28 @@ def assign(
         else:
             note += _beyond_the_preset(lib, in_range, fam_ok, p.name, mz0)
         return _empty(spectrum, starts[0], noise, base, g, note)
+
+    if (
+        calibrate
+        and not _ON_OWN_AXIS.get()
+        and _gappy(np.asarray(g.mz), np.asarray(gy if narrow else gy_prune, dtype=float))
+    ):
+        # sampled too sparsely for reads between samples (a digitised trace): the
+        # calibration is found with the model rendered on the samples, and the spectrum
+        # assigned about each offset found
+        offsets = _own_axis_offsets(
+            prob,
+            pats,
+            np.asarray(g.mz),
+            np.asarray(gy if narrow else gy_prune, dtype=float),
+            starts,
+            range_ppm=calibration_range_ppm,
+            knot_mz=baseline_knot_mz,
+            noise=noise,
+            free_resolution=resolution is None,
+        )
+        if offsets:
+            return _on_own_axis(spectrum, {**settings, "polarity": pol}, offsets)
 
     # 3. + 4. joint fit, calibration and instrument: the start the residual prefers
     # the starts (resolving power, tail, calibration) are compared on the data above
@@ -946,9 +974,10 @@ def assign(
     if note:
         out = _unidentified(out, prob0)
     edge = ""
-    if calibrate and out.found:
+    if calibrate and out.found and not _ON_OWN_AXIS.get():
         # a calibration stopped at an end of the range searched may lie beyond it (an
-        # Au25 zoom's centroid at +108 ppm was read +100.0, without a word)
+        # Au25 zoom's centroid at +108 ppm was read +100.0, without a word); a run about
+        # an offset found on the data's own axis is moved on instead (_run_about)
         at_mid = cal_a + cal_b * float(np.median(design.mz))
         lo, hi = -calibration_range_ppm, searched(instrument)
         if at_mid <= lo + EDGE_PPM or at_mid >= hi - EDGE_PPM:
@@ -1223,6 +1252,76 @@ def _either_polarity(spectrum: Spectrum, settings: dict[str, Any]) -> Assignment
     note += f"leave {ratio:.2g}x the residual" if math.isfinite(got[other]) else "explain nothing"
     note += "; --polarity to choose)"
     return replace(best, message="; ".join(m for m in (best.message, note) if m))
+
+
+def _run_about(
+    spectrum: Spectrum, y: np.ndarray, settings: dict[str, Any], p: float, r: float
+) -> tuple[float, float, Assignment]:
+    """The spectrum assigned on its axis moved by ``p`` ppm (see :func:`_on_own_axis`),
+    with its chi-square on the samples as recorded plus the offset's prior."""
+    # a tenth of a FWHM either way (at least OWN_AXIS_RANGE_PPM): the reads stay next to
+    # the samples; a run stopped at an end is moved there and run again (twice at most)
+    span = max(OWN_AXIS_RANGE_PPM, 0.1e6 / r)
+    for _ in range(3):
+        moved = Spectrum(spectrum.mz / (1.0 + 1e-6 * p), spectrum.intensity, spectrum.metadata)
+        res = assign(moved, **{**settings, "calibration_range_ppm": span})
+        if not res.found or abs(res.ppm_shift) < span - EDGE_PPM:
+            break
+        p += res.ppm_shift
+    rest = y - res.model if res.found else y
+    chi2 = float(rest @ rest) / max(res.noise, 1e-300) ** 2
+    return chi2 + ((p + res.ppm_shift) / CALIBRATION_PRIOR_PPM) ** 2, p, res
+
+
+def _on_own_axis(
+    spectrum: Spectrum, settings: dict[str, Any], offsets: list[tuple[float, float]]
+) -> Assignment:
+    """The spectrum assigned about each calibration offset found on its own axis; the
+    fit closest to the data as recorded is reported.
+
+    For data sampled too sparsely for reads between samples (:func:`~.calibration._gappy`):
+    the m/z axis is divided by ``1 + p 1e-6`` for each offset ``p``
+    (:func:`~.calibration._own_axis_offsets`) and the spectrum assigned with a calibration
+    range of a tenth of a FWHM about it (at least
+    :data:`~.calibration.OWN_AXIS_RANGE_PPM`), where the reads stay next to the samples. The fits compare by chi-square on the samples as recorded
+    (:attr:`Assignment.model` renders each at the samples' calibrated m/z) plus the
+    coarse search's prior on the offset; the chosen one's calibration, ions' observed
+    m/z and ppm errors are given back on the spectrum's own axis.
+    """
+    y = np.asarray(spectrum.intensity, dtype=float)
+    runs = []
+    token = _ON_OWN_AXIS.set(True)  # the runs below (and theirs) read on the moved axis
+    try:
+        for p, r in offsets:
+            runs.append(_run_about(spectrum, y, settings, p, r))
+    finally:
+        _ON_OWN_AXIS.reset(token)
+    _, p, best = min(runs, key=lambda t: t[0])
+    cal = best.calibration
+    if cal is not None:
+        cal = replace(
+            cal,
+            ppm_intercept=cal.ppm_intercept + p,
+            ppm_before=np.asarray(cal.ppm_before, dtype=float) + p,
+        )
+    ions = best.ions.copy()
+    if len(ions):
+        ions["ppm_error"] = ions["ppm_error"].astype(float) + p
+        ions["mz_observed"] = ions["mz"].astype(float) * (1.0 + 1e-6 * ions["ppm_error"])
+    note = (
+        "sampled too sparsely for reads between samples: the calibration "
+        f"({p + best.ppm_shift:+.1f} ppm) "
+        "was searched with the model rendered at the samples"
+    )
+    if not best.found:
+        note = ""
+    return replace(
+        best,
+        spectrum=spectrum,
+        calibration=cal,
+        ions=ions,
+        message="; ".join(m for m in (best.message, note) if m),
+    )
 
 
 ALIAS_MIN_SPREAD = 0.5
