@@ -400,3 +400,24 @@ def test_a_digitised_trace_with_gaps_is_calibrated_on_its_own_samples(
     assert abs(info["calibration"]["ppm_at_median_mz"] - ppm) < 2.0
     assert abs(ions.loc[0, "ppm_error"] - ppm) < 2.0
     assert "rendered at the samples" in info["message"]
+
+
+def test_only_data_with_gaps_under_signal_are_calibrated_on_their_own_samples() -> None:
+    """:func:`_gappy`: evenly sampled data, however coarse, and zeros left out between peaks
+    (as some profile exports do) read between samples as before; a trace with clusters of
+    points on its peaks and none in the valleys does not."""
+    import numpy as np
+
+    from nanoalloy.ms.assign.calibration import _gappy
+
+    mz = np.linspace(2000.0, 2004.0, 60)  # 1.5 points per FWHM at R 40,000, evenly
+    comb = np.exp(-0.5 * ((mz - 2002.0) / 0.2) ** 2) * (1 + np.cos(2 * np.pi * mz / 0.25))
+    assert not _gappy(mz, comb)
+    # peaks sampled densely, the valleys between them not at all
+    centres = 2000.125 + 0.25 * np.arange(16)
+    traced = np.sort(np.concatenate([c + np.linspace(-0.03, 0.03, 6) for c in centres]))
+    assert _gappy(traced, np.exp(-0.5 * ((traced - 2002.0) / 1.0) ** 2))
+    # the same points where only zeros lie between the peaks' feet
+    feet = np.sort(np.concatenate([c + np.linspace(-0.1, 0.1, 12) for c in centres[::4]]))
+    height = np.exp(-0.5 * ((feet - np.round((feet - 2000.125) / 1.0) - 2000.125) / 0.02) ** 2)
+    assert not _gappy(feet, np.where(height > 1e-3, height, 0.0))
