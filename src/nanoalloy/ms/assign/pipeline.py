@@ -478,7 +478,7 @@ def assign(
         and not _ON_OWN_AXIS.get()
         and _gappy(np.asarray(g.mz), np.asarray(gy if narrow else gy_prune, dtype=float))
     ):
-        # sampled too sparsely for reads between samples (a digitised trace): the
+        # gaps a read between samples would fall into (a digitised trace): the
         # calibration is found with the model rendered on the samples, and the spectrum
         # assigned about each offset found
         offsets = _own_axis_offsets(
@@ -1292,24 +1292,25 @@ def _on_own_axis(
     """The spectrum assigned about each calibration offset found on its own axis; the
     fit closest to the data as recorded is reported.
 
-    For data sampled too sparsely for reads between samples (:func:`~.calibration._gappy`):
-    the m/z axis is divided by ``1 + p 1e-6`` for each offset ``p``
-    (:func:`~.calibration._own_axis_offsets`) and the spectrum assigned with a calibration
-    range of a tenth of a FWHM about it (at least
-    :data:`~.calibration.OWN_AXIS_RANGE_PPM`), where the reads stay next to the samples. The fits compare by chi-square on the samples as recorded
-    (:attr:`Assignment.model` renders each at the samples' calibrated m/z) plus the
-    coarse search's prior on the offset; the chosen one's calibration is given back on
-    the spectrum's own axis.
+    For data whose reads between samples would fall into gaps
+    (:func:`~.calibration._gappy`): the m/z axis is divided by ``1 + p 1e-6`` for each
+    offset ``p`` (:func:`~.calibration._own_axis_offsets`) and the spectrum assigned with
+    a calibration range of a tenth of a FWHM about it (at least
+    :data:`~.calibration.OWN_AXIS_RANGE_PPM`), where the reads stay next to the samples.
+    The fits compare by chi-square on the samples as recorded (:attr:`Assignment.model`
+    renders each at the samples' calibrated m/z) plus the coarse search's prior on the
+    offset; the chosen one's calibration is given back on the spectrum's own axis.
     """
     token = _ON_OWN_AXIS.set(True)  # the runs below (and theirs) read on the moved axis
     try:
         runs = [_run_about(spectrum, settings, p, r) for p, r in offsets]
     finally:
         _ON_OWN_AXIS.reset(token)
-    # compared on the samples every run fitted: the ends a run's calibrated reads could
-    # fall off are not fitted, and an ion standing there is unconstrained (one of 500 on
-    # the last sample of a 30 m/z Au25(SG)18 6- panel normalised to 100 made the true
-    # calibration's fit look 15 times worse than an alias 110 ppm away)
+    # compared on the samples every run reads on them: a read beyond an end returns the
+    # end's value, and an ion held by a lone last sample is barely constrained (one of 500
+    # on the last sample of a 30 m/z Au25(SG)18 6- panel normalised to 100, before the runs
+    # fitted their ends, made the true calibration's fit look 15 times worse than an
+    # alias 110 ppm away)
     keep = _readable(np.asarray(spectrum.mz), max(span for _, span, _ in runs))
     y = np.asarray(spectrum.intensity, dtype=float)[keep]
 
