@@ -702,8 +702,8 @@ def _own_axis_offsets(
     local = np.flatnonzero((pad[1:-1] <= pad[:-2]) & (pad[1:-1] <= pad[2:]))
 
     def refined(k: int) -> tuple[float, float, float]:
-        p, r, c = float(trials[k]), scanned[k][1], scanned[k][0]
-        width = step
+        p, r = float(trials[k]), scanned[k][1]
+        c, width = scanned[k][0], step
         for _ in range(2):
             if free_resolution:
                 got = minimize_scalar(

@@ -473,11 +473,9 @@ def assign(
             note += _beyond_the_preset(lib, in_range, fam_ok, p.name, mz0)
         return _empty(spectrum, starts[0], noise, base, g, note)
 
-    if (
-        calibrate
-        and not _ON_OWN_AXIS.get()
-        and _gappy(np.asarray(g.mz), np.asarray(gy if narrow else gy_prune, dtype=float))
-    ):
+    # the data the starts are compared on (see below), and the own-axis search's
+    gs = gy if narrow else gy_prune
+    if calibrate and not _ON_OWN_AXIS.get() and _gappy(np.asarray(g.mz), gs):
         # gaps a read between samples would fall into (a digitised trace): the
         # calibration is found with the model rendered on the samples, and the spectrum
         # assigned about each offset found
@@ -485,7 +483,7 @@ def assign(
             prob,
             pats,
             np.asarray(g.mz),
-            np.asarray(gy if narrow else gy_prune, dtype=float),
+            gs,
             starts,
             range_ppm=calibration_range_ppm,
             knot_mz=baseline_knot_mz,
@@ -498,8 +496,7 @@ def assign(
     # 3. + 4. joint fit, calibration and instrument: the start the residual prefers
     # the starts (resolving power, tail, calibration) are compared on the data above
     # the narrow opening: left to the hats, a baseline lets broad or tailed peaks
-    # win on its foot; the composition is then fitted above the wide one
-    gs = gy if narrow else gy_prune
+    # win on its foot; the composition is then fitted above the wide one (gs, above)
     # (a run about an offset found on the data's own axis reads within a tenth of a FWHM
     # of its samples: its ends are fitted too, where a lone last sample of a digitised
     # trace may be all that holds an ion; left out, an Au25(SG)18 6- ion seen only by its
@@ -1336,9 +1333,9 @@ def _on_own_axis(
     note = (
         "gaps between the data points (a digitised trace?): the calibration "
         f"({p + best.ppm_shift:+.1f} ppm) was found with the model rendered at the points"
+        if best.found
+        else ""
     )
-    if not best.found:
-        note = ""
     return replace(
         best,
         spectrum=spectrum,
