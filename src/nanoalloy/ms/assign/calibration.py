@@ -39,6 +39,21 @@ def _parabola(values: np.ndarray, k: int, step: float) -> float:
     return float(np.clip(0.5 * (r0 - r2) / den, -1, 1)) * step if den > 0 else 0.0
 
 
+SLOPE_MIN_RATIO = 1.1
+"""A calibration slope is fitted only where the ions' rows span more than this m/z ratio
+(the instrument fit's rule for the signal, :func:`~.instrument._fit_instrument`): over a
+narrower window a slope within the range searched moves the ends by a fraction of a ppm,
+below what the residual tells from noise, and one picked by noise left the reported
+intercept (the ppm at m/z 0) anywhere from -107 to +67 ppm for a pure offset on 2.5-40 m/z
+windows (a twelfth stranger's panels). There the slope is held at 0 and the offset alone
+is fitted."""
+
+
+def _slope_free(design_mz: np.ndarray) -> bool:
+    """Whether the rows ``design_mz`` (ascending) span enough m/z to fit a slope."""
+    return design_mz.size > 1 and float(design_mz[-1]) > SLOPE_MIN_RATIO * float(design_mz[0])
+
+
 FINALIST_ITERATIONS = 200
 FINALIST_TOL = 1e-5
 """The coarse grid's basins are compared on fits run this far (alternations, relative
@@ -187,6 +202,8 @@ def _screen_calibration(
     """
     centre = float(np.median(design.mz))
     trials = np.arange(-span_ppm, span_ppm + 1e-9, step_ppm)
+    if not _slope_free(design.mz):
+        slopes = (0.0,)
     mat, _ = design.restricted(prob.col)
     group_ext, form_ext = _extended(prob, design)
     mix = _mixer(group_ext, _form_factor(form_ext, prob.form_init), int(group_ext.max()) + 1)
@@ -276,7 +293,8 @@ def _refine_calibration(
     refitted on a 3 x 3 grid of (ppm at the spectrum's centre, ppm per 1000
     m/z) spaced by ``step``; the result is the minimum of the quadratic through
     the nine (at most 1.5 steps away) when a refit there confirms it, else the
-    best grid point. Trials run on threads. :func:`assign` calls this in
+    best grid point (with ``step[1] == 0`` the offset alone: three refits and a
+    parabola). Trials run on threads. :func:`assign` calls this in
     shrinking steps, refitting the forms in between. The offset at the centre
     stays within ``limit_ppm`` (the range the calibration was searched over: an
     isotope-step alias waits beyond it).
@@ -293,6 +311,17 @@ def _refine_calibration(
         lost = noise**2 * _read_deficit(g.mz, a, b, design.mz)
         return float(_fit_round(prob, design, y, form_w, iterations)["rss"]) + lost
 
+    if sb == 0.0:  # the offset alone: three refits and a parabola
+        line = [(pc + i * sa, pb) for i in (-1.0, 0.0, 1.0)]
+        vals = np.array(pmap(rss, line))
+        k = int(np.argmin(vals))
+        best, best_val = line[k], float(vals[k])
+        if k == 1:
+            cand = (float(np.clip(pc + _parabola(vals, 1, sa), -limit_ppm, limit_ppm)), pb)
+            if cand != best and rss(cand) < best_val:
+                best = cand
+        b = best[1] / 1000.0
+        return best[0] - b * centre, b
     unit = np.array([(i, j) for i in (-1.0, 0.0, 1.0) for j in (-1.0, 0.0, 1.0)])
     pts = [(pc + i * sa, pb + j * sb) for i, j in unit]
     vals = np.array(pmap(rss, pts))
@@ -392,6 +421,9 @@ def _walk_calibration(
     calibration and the last fit at it.
     """
     state: dict[str, Any] = {}
+    if not _slope_free(design.mz):  # the offset alone (see SLOPE_MIN_RATIO)
+        a, b = a + b * float(np.median(design.mz)), 0.0
+        steps = tuple((sa, 0.0) for sa, _ in steps)
     for step in steps:
         a, b = _refine_calibration(
             prob, design, g, gy, a, b, step=step, form_w=form_w, limit_ppm=limit_ppm, noise=noise

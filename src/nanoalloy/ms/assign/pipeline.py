@@ -144,6 +144,7 @@ from .calibration import (
     _own_axis_offsets,
     _pivot_calibration,
     _screen_calibration,
+    _slope_free,
     _swap_ppm,
     _walk_calibration,
     _window_shifts,
@@ -620,7 +621,7 @@ def assign(
         cal_a, cal_b, state = _walk_calibration(
             prob, design, g, gy, cal_a, cal_b, state["fit"].form, limit_ppm=lim, noise=noise
         )
-        if design.mz[-1] - design.mz[0] >= PIVOT_MIN_SPAN_MZ:
+        if design.mz[-1] - design.mz[0] >= PIVOT_MIN_SPAN_MZ and _slope_free(design.mz):
             step = _swap_ppm(prob, state, lib, pats)[0]
             pivot = _pivot_calibration(
                 prob,
