@@ -422,3 +422,19 @@ def test_only_data_with_gaps_under_signal_are_calibrated_on_their_own_samples() 
     feet = np.sort(np.concatenate([c + np.linspace(-0.1, 0.1, 12) for c in centres[::4]]))
     height = np.exp(-0.5 * ((feet - np.round((feet - 2000.125) / 1.0) - 2000.125) / 0.02) ** 2)
     assert not _gappy(feet, np.where(height > 1e-3, height, 0.0))
+
+
+def test_a_window_too_narrow_to_pin_a_slope_is_calibrated_by_an_offset(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Nine hand-clicked peak tops of [Au25(PET)18]- over 10 m/z at -30 ppm (the twelfth
+    stranger's panel A2): a slope over 10 m/z moves the ends by a hundredth of a ppm, and
+    one picked by noise (-15 ppm per 1000 m/z) put the reported intercept, the shift at m/z
+    0, at +85 ppm. The slope is now held at 0: the intercept is the offset."""
+    info, ions, _ = _assign_own(tmp_path, capsys, "au25_pet_9_peak_tops.csv", "au25-pet-new.toml")
+    assert ions.loc[0, "ion"] == "[Au25(PET)18]-"
+    cal = info["calibration"]
+    assert cal["ppm_slope"] == 0.0
+    assert cal["ppm_intercept"] == pytest.approx(cal["ppm_at_median_mz"])
+    # nine tops clicked to a pixel: the offset within 6 ppm of the -30 ppm rendered
+    assert abs(cal["ppm_at_median_mz"] + 30.0) < 6.0

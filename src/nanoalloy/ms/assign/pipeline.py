@@ -746,6 +746,9 @@ def assign(
     # assign_midwindows.py on seeds 11-13: 21 of 30 pass, 16 without)
     mid = "adducts" in use_priors and width < MID_MZ and not zoom
     refitted = None
+    # what the data could be before a zoom's envelope is given to one family: the
+    # statement of what it cannot tell (_single_envelope_note, _unidentified) is about these
+    unpicked = prob
     if calibrate and (zoom or mid):
         # a zoom: each family alone at its calibration's aliases, decided by the
         # priors (see _alias_calibration); the joint fit's split of one envelope
@@ -978,9 +981,10 @@ def assign(
         min_snr,
         unc,
     )
-    note = _single_envelope_note(out, calibrate, prob0) if out.found else ""
+    seen = (prob0, unpicked) if zoom else (prob0,)
+    note = _single_envelope_note(out, calibrate, *seen) if out.found else ""
     if note:
-        out = _unidentified(out, prob0)
+        out = _unidentified(out, *seen)
     edge = ""
     if calibrate and out.found and not _ON_OWN_AXIS.get():
         # a calibration stopped at an end of the range searched may lie beyond it (an
@@ -1513,7 +1517,7 @@ def _one_envelope_span(charges: set[int], span: float) -> bool:
     return len(charges) == 1 and span < 1.5 * na_h / max(charges)
 
 
-def _single_envelope_note(out: Assignment, calibrate: bool, prob: Any) -> str:
+def _single_envelope_note(out: Assignment, calibrate: bool, *probs: Any) -> str:
     """A warning when the cluster signal is one envelope: the composition is not identifiable.
 
     One Au/Ag swap against four Na+/H+ exchanges moves an ion by ~1.17 Da (about one
@@ -1523,15 +1527,15 @@ def _single_envelope_note(out: Assignment, calibrate: bool, prob: Any) -> str:
     zoomed export), x, the Na+ count and a free calibration trade, and the reported
     composition is one of several that fit (the ambiguity group lists those the fit
     tested). Returns "" when the window holds a second rung or charge state, or when
-    the preset offers nothing else there: the pruned problem ``prob`` holds one cluster
-    ion only (a bare-anion Au25(PET)18 preset: the nearest other ion, Au24Ag, stands
+    the preset offers nothing else there: each pruned problem of ``probs`` (the one
+    selected from, and a zoom's before its family was picked) holds one cluster ion only (a bare-anion Au25(PET)18 preset: the nearest other ion, Au24Ag, stands
     90 Da away; the note stood beside an sd of 0.02 and named trades that did not exist).
     """
     ions = out.ions
     cl = ions[~ions["family"].isin(["fragment", "complex"])]
     if cl.empty or not calibrate:
         return ""
-    if int(np.count_nonzero(~prob.free_group[prob.group])) < 2:
+    if max(int(np.count_nonzero(~pr.free_group[pr.group])) for pr in probs) < 2:
         return ""
     strong = cl[cl["intensity"] >= 0.05 * float(cl["intensity"].max())]
     charges = {abs(int(z)) for z in strong["charge"]}
@@ -1595,7 +1599,7 @@ UNIDENTIFIED_SD = 0.5
 """sd of a share the data cannot determine: +-2 sd spans 0-1 from any estimate."""
 
 
-def _unidentified(out: Assignment, prob: Any) -> Assignment:
+def _unidentified(out: Assignment, *probs: Any) -> Assignment:
     """The sd's of a single-envelope window's composition, where it is not identifiable.
 
     One envelope pins an ion's m/z, not its composition (see
@@ -1604,9 +1608,18 @@ def _unidentified(out: Assignment, prob: Any) -> Assignment:
     abundance (family fraction) gets an sd of at least :data:`UNIDENTIFIED_SD`,
     the statement that any share between 0 and 1 fits. The noise and hypothesis
     sd's of a fit that chose one of several explanations promise an error it
-    cannot keep (a sweep's zooms: 0.49 of the truths within +-2 sd).
+    cannot keep (a sweep's zooms: 0.49 of the truths within +-2 sd). ``probs`` are the
+    pruned problems the fit chose from: a zoom's family is picked before the selection
+    (:func:`_zoom_family`), and judged on the picked one alone an
+    [Au22Ag22(p-MBA)26+8Na-9H]3- zoom, truly [Au22Ag22(p-MBA)27+Na-H]3-, read M44S26
+    1.00 +- 0.00.
     """
-    labels = {(lab[0], lab[1]) for k, lab in enumerate(prob.group_labels) if not prob.free_group[k]}
+    labels = {
+        (lab[0], lab[1])
+        for pr in probs
+        for k, lab in enumerate(pr.group_labels)
+        if not pr.free_group[k]
+    }
     species, families = out.species.copy(), out.families.copy()
     cluster = ~species["family"].isin(["fragment", "complex"])
     if len(labels) > 1:
