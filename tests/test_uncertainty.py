@@ -129,6 +129,30 @@ def test_indistinguishable_pair_is_reported_as_ambiguous(
     assert "<h3>Ambiguities</h3>" in html and partners[0] in html
 
 
+@pytest.mark.parametrize("seed", [2, 3])
+def test_a_zoom_of_one_envelope_names_the_near_isobar_it_could_be(pair: object, seed: int) -> None:
+    """One 5- envelope in 4 m/z at R 20,000: one SR against 7 Na+ - 8 H+ is 13 ppm, and a
+    free calibration takes it up. The zoom's family is picked on the priors
+    (``_zoom_family``); the other family was then out of the ambiguity comparison, and
+    the window was reported as one family, no partner named. It now competes as a
+    family the selection dropped: both are one ambiguity group, and the top ion names
+    its partner at its place."""
+    spec = _au25(pair, (1540.0, 1544.0), 20_000.0, seed)
+    res = assign(spec, preset=pair, resolution=20_000.0)
+    sp = res.species.set_index("family")
+    assert set(sp.index) == {"Au25S18", "Au25S17"}
+    assert set(sp["ambiguity_group"]) == {"A1"}
+    assert sp["ambiguity_share"].sum() == pytest.approx(1.0)
+    top = res.ions.iloc[0]
+    other = "Au25(p-MBA)17" if "(p-MBA)18" in top["ion"] else "Au25(p-MBA)18"
+    assert other in top["ambiguous_with"]
+    # the truth (Au25S18 alone) within +-2 sd of each family's fraction
+    fam = res.families.set_index("family")
+    truth = {"Au25S18": 1.0, "Au25S17": 0.0}
+    for f, t in truth.items():
+        assert abs(fam.loc[f, "fraction"] - t) <= 2 * fam.loc[f, "fraction_sd"]
+
+
 def test_report_says_when_nothing_is_ambiguous(pair: object, tmp_path: Path) -> None:
     from nanoalloy.results.report import write_report
 

@@ -434,7 +434,7 @@ def test_a_window_too_narrow_to_pin_a_slope_is_calibrated_by_an_offset(
     info, ions, _ = _assign_own(tmp_path, capsys, "au25_pet_9_peak_tops.csv", "au25-pet-new.toml")
     assert ions.loc[0, "ion"] == "[Au25(PET)18]-"
     cal = info["calibration"]
-    assert cal["ppm_slope"] == 0.0
+    assert cal["model"] == "offset" and cal["ppm_slope"] == 0.0
     assert cal["ppm_intercept"] == pytest.approx(cal["ppm_at_median_mz"])
     # nine tops clicked to a pixel: the offset within 6 ppm of the -30 ppm rendered
     assert abs(cal["ppm_at_median_mz"] + 30.0) < 6.0

@@ -178,7 +178,14 @@ from .ladders import MIN_RUNG_SHARE, added_rung_share, truncated_ladders, with_l
 from .ladders import ROUNDS as LADDER_ROUNDS
 from .priors import ZOOM_ADDUCT_WEIGHT, adduct_load, check_priors
 from .result import Assignment
-from .selection import _group_signal, _outweighing_fragments, _subset, halide_shells, select
+from .selection import (
+    Trial,
+    _group_signal,
+    _outweighing_fragments,
+    _subset,
+    halide_shells,
+    select,
+)
 from .tables import _empty, _tables
 from .uncertainty import CALIBRATION_PRIOR_PPM, _n_params, assess
 
@@ -899,12 +906,29 @@ def assign(
         fit = _fit_started(own, d, y_rows, st["fit"].form, FINAL_ITERATIONS, tol=FINAL_TOL)
         return float(fit["rss"]) + y_outside
 
+    # a zoom's envelope given to one family (_zoom_family, on its own priors): the other
+    # families it was picked from compete in the ambiguity groups as families the
+    # selection dropped do, so that a near-isobar the window cannot tell apart is stated,
+    # not hidden (a 4 m/z zoom of [Au25(SR)18+Na-5H]5- was reported as Au25(SR)17 with
+    # 8 Na+ alone, no partner named)
+    assess_prob0, assess_trials = prob0, trials
+    if zoom and unpicked is not prob and set(prob0.group_labels) <= set(unpicked.group_labels):
+        fams_kept = {lab[1] for k, lab in enumerate(prob.group_labels) if not prob.free_group[k]}
+        others = {
+            lab[1] for k, lab in enumerate(unpicked.group_labels) if not unpicked.free_group[k]
+        } - fams_kept
+        if others:
+            assess_prob0 = unpicked
+            assess_trials = [
+                *trials,
+                *(Trial(f, (), 0.0, math.inf, math.nan, 0.0, True) for f in sorted(others)),
+            ]
     prob, state, cal_new, unc = assess(
-        prob0,
+        assess_prob0,
         prob,
         state,
         design,
-        trials,
+        assess_trials,
         lib=lib,
         priors=use_priors,
         g=g,
