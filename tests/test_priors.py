@@ -414,14 +414,19 @@ def test_fragments_prior_removes_the_isobaric_fragments(monkeypatch: pytest.Monk
     assert frag < 0.05 and tv < 0.05, (frag, tv)
 
 
-def test_fragments_prior_removes_minor_isobaric_fragments_and_their_instrument() -> None:
+def test_fragments_prior_removes_minor_isobaric_fragments_and_their_instrument(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """M44S27 3- ions alone in 120 m/z (the M44S30 + M44S27 kind of
     ``scripts/assign_midwindows.py --seed 21``, case 09), Gaussian, R 10,900, -19.5 ppm.
     Without the ``fragments`` prior the search read a 0.15 FWHM tail at R 5 % high and
     -15 ppm, and M43(SR)28 fragments with 2 Na+ more (isobaric to M44(SR)27 one x lower)
     filled its misfit at 0.37 of the cluster signal, x off by TV 0.08. With it, fragments
     the clusters re-explain go even below half the signal, and the peak shape, R and
-    calibration are searched again without them."""
+    calibration are searched again without them. (Over these 120 m/z, an m/z ratio of 1.03, no
+    calibration slope is fitted now, which alone takes the decoy to 0.13; it is shown
+    with the slope walked, as it was found.)"""
+    from nanoalloy.ms.assign import calibration
     from nanoalloy.ms.composition import total_variation, x_distribution
 
     # the script's draws at full precision (rounded to 4 decimals, the decoy takes 0.19)
@@ -451,8 +456,13 @@ def test_fragments_prior_removes_minor_isobaric_fragments_and_their_instrument()
         tv = total_variation(x_distribution(sp, "M44S27"), x_distribution(syn.truth, "M44S27"))
         return frag, tv, res
 
-    frag, tv, _ = fit(tuple(p for p in PRIORS if p != "fragments"))
+    without = tuple(p for p in PRIORS if p != "fragments")
+    with monkeypatch.context() as m:
+        m.setattr(calibration, "SLOPE_MIN_RATIO", 1.0)  # the slope walked, as found
+        frag, tv, _ = fit(without)
     assert frag > 0.2 and tv > 0.05, (frag, tv)  # the decoy, without this prior
+    frag, _, _ = fit(without)
+    assert frag > 0.05, frag  # without a slope, still there without the prior
     frag, tv, res = fit(None)
     assert frag < 0.05 and tv < 0.02, (frag, tv)
     assert res.instrument is not None and res.instrument.shape == "gaussian"
