@@ -469,6 +469,8 @@ def _pivot_calibration(
     as it stands (fitted from its own forms and from the preset's), is walked
     (:func:`_walk_calibration`) and kept when it still does.
     """
+    if not _slope_free(design.mz):  # no slope over such a window (see SLOPE_MIN_RATIO)
+        return None
     lo, hi = float(design.mz[0]), float(design.mz[-1])
     centre = float(np.median(design.mz))
 

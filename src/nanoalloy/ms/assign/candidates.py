@@ -36,6 +36,11 @@ class _Problem:
     parents: list[tuple[tuple[str, int], ...]]  # per group: parent species of a fragment
     observable: frozenset[tuple[str, int]]  # cluster species with an ion in the m/z range
 
+    @property
+    def families(self) -> set[str]:
+        """The cluster families of the problem (free groups left out)."""
+        return {lab[1] for k, lab in enumerate(self.group_labels) if not self.free_group[k]}
+
 
 def _library(
     preset: Preset, *, cache: bool = True

@@ -144,7 +144,6 @@ from .calibration import (
     _own_axis_offsets,
     _pivot_calibration,
     _screen_calibration,
-    _slope_free,
     _swap_ppm,
     _walk_calibration,
     _window_shifts,
@@ -628,7 +627,7 @@ def assign(
         cal_a, cal_b, state = _walk_calibration(
             prob, design, g, gy, cal_a, cal_b, state["fit"].form, limit_ppm=lim, noise=noise
         )
-        if design.mz[-1] - design.mz[0] >= PIVOT_MIN_SPAN_MZ and _slope_free(design.mz):
+        if design.mz[-1] - design.mz[0] >= PIVOT_MIN_SPAN_MZ:
             step = _swap_ppm(prob, state, lib, pats)[0]
             pivot = _pivot_calibration(
                 prob,
@@ -913,15 +912,23 @@ def assign(
     # 8 Na+ alone, no partner named)
     assess_prob0, assess_trials = prob0, trials
     if zoom and unpicked is not prob and set(prob0.group_labels) <= set(unpicked.group_labels):
-        fams_kept = {lab[1] for k, lab in enumerate(prob.group_labels) if not prob.free_group[k]}
-        others = {
-            lab[1] for k, lab in enumerate(unpicked.group_labels) if not unpicked.free_group[k]
-        } - fams_kept
+        others = unpicked.families - prob.families
         if others:
             assess_prob0 = unpicked
             assess_trials = [
                 *trials,
-                *(Trial(f, (), 0.0, math.inf, math.nan, 0.0, True) for f in sorted(others)),
+                *(
+                    Trial(
+                        family=f,
+                        species=(),
+                        gain=0.0,
+                        own=math.inf,  # the whole envelope is its own (see assess' swaps)
+                        rss=math.nan,
+                        score=0.0,
+                        dropped=True,
+                    )
+                    for f in sorted(others)
+                ),
             ]
     prob, state, cal_new, unc = assess(
         assess_prob0,
@@ -1212,7 +1219,7 @@ def _dropped_share(prob: Any, state: dict[str, Any], kept: Any) -> float:
     total = float(sig[cluster].sum())
     if total <= 0:
         return 0.0
-    fams = {lab[1] for k, lab in enumerate(kept.group_labels) if not kept.free_group[k]}
+    fams = kept.families
     gone = [k for k, lab in enumerate(prob.group_labels) if cluster[k] and lab[1] not in fams]
     return float(sig[gone].sum()) / total
 
@@ -1552,8 +1559,9 @@ def _single_envelope_note(out: Assignment, calibrate: bool, *probs: Any) -> str:
     composition is one of several that fit (the ambiguity group lists those the fit
     tested). Returns "" when the window holds a second rung or charge state, or when
     the preset offers nothing else there: each pruned problem of ``probs`` (the one
-    selected from, and a zoom's before its family was picked) holds one cluster ion only (a bare-anion Au25(PET)18 preset: the nearest other ion, Au24Ag, stands
-    90 Da away; the note stood beside an sd of 0.02 and named trades that did not exist).
+    selected from, and a zoom's before its family was picked) holds one cluster ion
+    only (a bare-anion Au25(PET)18 preset: the nearest other ion, Au24Ag, stands 90 Da
+    away; the note stood beside an sd of 0.02 and named trades that did not exist).
     """
     ions = out.ions
     cl = ions[~ions["family"].isin(["fragment", "complex"])]

@@ -241,7 +241,7 @@ def assess(
     # residual between two calibrations (a 20 m/z window gave half the share to x + 1
     # in another family with 7 Na+ more, at +11 ppm)
     noise = min(noise, math.sqrt(state["rss"] / dof))
-    kept = sorted({lab[1] for k, lab in enumerate(prob.group_labels) if not prob.free_group[k]})
+    kept = sorted(prob.families)
     n_log = math.log(max(n_rows, 2))
 
     def lost(cal: tuple[float, float] | None) -> float:
@@ -272,7 +272,7 @@ def assess(
         The last element is what the priors took off the log weight (the data's own
         part is the log weight plus it).
         """
-        fams = sorted({lab[1] for k, lab in enumerate(pr.group_labels) if not pr.free_group[k]})
+        fams = sorted(pr.families)
         sc = family_scores(pr, st, lib, priors)
         logw = data_term(st, pr, cal)
         pri = PRIOR_WEIGHT * sum(sc.get(f, 0.0) for f in fams)
@@ -345,9 +345,7 @@ def assess(
         if alt is None:
             continue
         alt_prob, alt_state, alt_cal = alt
-        fams_alt = {
-            lab[1] for k, lab in enumerate(alt_prob.group_labels) if not alt_prob.free_group[k]
-        }
+        fams_alt = alt_prob.families
         if (add is not None and add not in fams_alt) or not fams_alt:
             continue
         label = (
@@ -621,9 +619,7 @@ def _alternative(
     squares unexplained); else the refit after one more calibration refinement.
     """
     final = set(prob.group_labels)
-    hyp_fams = {lab[1] for k, lab in enumerate(prob.group_labels) if not prob.free_group[k]} - {
-        remove
-    } | ({add} if add else set())
+    hyp_fams = prob.families - {remove} | ({add} if add else set())
     keep_group = np.array(
         [
             (
