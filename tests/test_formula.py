@@ -267,3 +267,11 @@ def test_a_neutral_species_label_reads_back() -> None:
     assert parse("[Au25(p-MBA)18]-").composition == ion.composition
     with pytest.raises(FormulaError, match="takes no sign"):
         parse("[Au25(PET)18]0-")
+
+
+def test_a_counter_ion_is_written_by_its_name() -> None:
+    """``+2TOA`` as the README's counter-ions name it (was "unknown ligand 'TOA'")."""
+    by_name = parse("[Au25(PET)18+2TOA]+")
+    assert by_name == parse("[Au25(PET)18+2C32H68N]+")
+    assert by_name.charge == 1
+    assert parse("[Au25(PET)18+TBA]0") == parse("[Au25(PET)18+C16H36N]0")

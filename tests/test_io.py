@@ -543,8 +543,9 @@ def test_invalid_arrays_in_mzml(tmp_path: Path) -> None:
     good = tmp_path / "g.mzML"
     nio.write_mzml([Spectrum([1.0, 2.0], [1.0, 2.0]), Spectrum([1.0, 2.0], [1.0, 2.0])], good)
     raw = good.read_text()
-    # swap the binary of scan 2's m/z array for a descending one
-    desc = base64.b64encode(zlib.compress(np.array([2.0, 1.0], "<f8").tobytes())).decode()
+    # swap the binary of scan 2's m/z array for one with a repeated m/z (a descending one is
+    # turned round: test_an_mzml_written_high_to_low_is_turned_round)
+    desc = base64.b64encode(zlib.compress(np.array([1.0, 1.0], "<f8").tobytes())).decode()
     i = raw.rindex("<binary>")
     j = raw.rindex("<binary>", 0, i)
     k = raw.index("</binary>", j)
@@ -555,7 +556,7 @@ def test_invalid_arrays_in_mzml(tmp_path: Path) -> None:
         + changed[changed.index("<mzML") : changed.index("</mzML>") + 7]
     )
     bad = _write(tmp_path, "desc.mzML", plain.encode())
-    with pytest.raises(SpectrumFormatError, match=r"desc\.mzML: scan 1: unsorted m/z"):
+    with pytest.raises(SpectrumFormatError, match=r"desc\.mzML: scan 1: duplicate m/z"):
         nio.list_scans(bad)
 
 
@@ -766,3 +767,125 @@ def test_a_missing_side_file_is_named_in_plain_words(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"{missing}: no such file" in err and "Errno" not in err
     assert not (tmp_path / "o").exists()
+
+
+# ------------------------------------------------ a stranger's instrument exports (2026-12-07)
+def test_without_scan_the_first_ms1_scan_holding_data_is_read(tmp_path: Path) -> None:
+    """A DDA file can start with an MS2 or an empty scan: ``read`` without ``scan`` took scan 0
+    and ``assign`` then refused a file holding a good MS1 scan ("only 4 points")."""
+    rng = np.random.default_rng(5)
+    ms1 = _profile(rng)
+    ms2 = Spectrum([500.0, 600.0, 700.0, 800.0], [1.0, 2.0, 3.0, 4.0], {"ms_level": 2})
+    path = tmp_path / "dda.mzML"
+    nio.write_mzml([ms2, Spectrum([], [], {}), ms1], path)
+    got = nio.read(path)
+    assert got.ms_level == 1 and len(got) == len(ms1)
+    np.testing.assert_array_equal(got.intensity, ms1.intensity)
+    assert len(nio.read(path, scan=0)) == 4  # a scan asked for is the one given
+
+
+def _tiny_mzml(mz: np.ndarray, y: np.ndarray, compression: str = "MS:1000576") -> str:
+    """A minimal unindexed mzML of one profile scan (arrays as given, 64-bit, uncompressed)."""
+
+    def arr(a: np.ndarray, acc: str, name: str) -> str:
+        data = base64.b64encode(np.asarray(a, "<f8").tobytes()).decode()
+        return (
+            f'<binaryDataArray encodedLength="{len(data)}">'
+            '<cvParam cvRef="MS" accession="MS:1000523" name="64-bit float" value=""/>'
+            f'<cvParam cvRef="MS" accession="{compression}" name="compression" value=""/>'
+            f'<cvParam cvRef="MS" accession="{acc}" name="{name}" value=""/>'
+            f"<binary>{data}</binary></binaryDataArray>"
+        )
+
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n<mzML xmlns="http://psi.hupo.org/ms/mzml" '
+        'version="1.1.0"><cvList count="1"><cv id="MS" fullName="PSI-MS" URI="x"/></cvList>'
+        '<run id="r"><spectrumList count="1">'
+        f'<spectrum index="0" id="scan=1" defaultArrayLength="{len(mz)}">'
+        '<cvParam cvRef="MS" accession="MS:1000511" name="ms level" value="1"/>'
+        '<cvParam cvRef="MS" accession="MS:1000128" name="profile spectrum" value=""/>'
+        '<binaryDataArrayList count="2">'
+        + arr(mz, "MS:1000514", "m/z array")
+        + arr(y, "MS:1000515", "intensity array")
+        + "</binaryDataArrayList></spectrum></spectrumList></run></mzML>\n"
+    )
+
+
+def test_an_mzml_written_high_to_low_is_turned_round(tmp_path: Path) -> None:
+    """Text exports from high to low m/z were turned round, mzML arrays refused (with advice
+    for Python users given to a command-line user)."""
+    mz = np.array([1000.0, 1000.1, 1000.2, 1000.3, 1000.4])
+    y = np.array([1.0, 5.0, 9.0, 4.0, 2.0])
+    path = tmp_path / "desc.mzML"
+    path.write_text(_tiny_mzml(mz[::-1], y[::-1]))
+    back = nio.read(path)
+    np.testing.assert_array_equal(back.mz, mz)
+    np.testing.assert_array_equal(back.intensity, y)
+    assert back.metadata.get("reversed") is True
+    # still refused: an order that is neither
+    path.write_text(_tiny_mzml(mz[[0, 2, 1, 3, 4]], y))
+    with pytest.raises(SpectrumFormatError, match="unsorted m/z"):
+        nio.read(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "expect_polarity"),
+    [
+        ("SPECTRUM - MS\n180523_GSH_neg.raw\nFTMS - p ESI Full ms [1000.00-1010.00]\n"
+         "Scan #: 42\nRT: 1.00\nData points: 3\nMass\tIntensity\n", "negative"),
+    ],
+)  # fmt: skip
+def test_a_thermo_export_whose_raw_file_name_starts_with_a_digit_keeps_its_header(
+    tmp_path: Path, text: str, expect_polarity: str
+) -> None:
+    """The raw file's line ``180523_GSH_neg.raw`` was taken for data: the header with the
+    ``FTMS - p ESI`` filter went, and the polarity with it."""
+    path = tmp_path / "thermo.txt"
+    path.write_text(text.replace("FTMS - p", "FTMS - p") + "1000.0\t5\n1000.1\t6\n1000.2\t7\n")
+    s = nio.read(path)
+    assert s.metadata["polarity"] == expect_polarity and s.metadata["id"] == "42"
+    assert len(s) == 3
+
+
+@pytest.mark.parametrize(
+    ("text", "intensity"),
+    [
+        ('\ufeff"m/z";"Intensität"\n"2640,0000";"1251,57"\n"2640,0220";"1461,96"\n',
+         [1251.57, 1461.96]),
+        ('"m/z","Intensity"\n"2640.0000","1,252"\n"2640.0220","742"\n', [1252.0, 742.0]),
+        ("   m/z          Intensity\n     2640.0000   1251.57\n     2640.0220   1461.96\n"
+         "End of spectrum\n", [1251.57, 1461.96]),
+    ],
+)  # fmt: skip
+def test_quoted_numbers_and_a_footer_are_read(
+    tmp_path: Path, text: str, intensity: list[float]
+) -> None:
+    """Excel in a decimal-comma locale quotes "2640,0000"; US Excel quotes "1,252" beside
+    "2640.0000"; a fixed-width export ends in a line of words. All three were refused."""
+    path = tmp_path / "x.csv"
+    path.write_bytes(text.encode("utf-8"))
+    s = nio.read(path)
+    np.testing.assert_allclose(s.mz, [2640.0, 2640.022])
+    np.testing.assert_allclose(s.intensity, intensity)
+
+
+def test_excel_mgf_and_numpress_files_are_refused_for_what_they_are(tmp_path: Path) -> None:
+    import zipfile
+
+    xlsx = tmp_path / "s.xlsx"
+    with zipfile.ZipFile(xlsx, "w") as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+        z.writestr("xl/workbook.xml", "<workbook/>")
+    with pytest.raises(SpectrumFormatError, match="Excel workbook"):
+        nio.read(xlsx)
+    mgf = tmp_path / "p.mgf"
+    mgf.write_text("BEGIN IONS\nPEPMASS=500\n100.0 5\nEND IONS\n")
+    with pytest.raises(SpectrumFormatError, match="MGF peak list"):
+        nio.read(mgf)
+    npz = tmp_path / "n.mzML"
+    npz.write_text(_tiny_mzml(np.array([1.0, 2.0, 3.0]), np.ones(3), "MS:1002312"))
+    try:
+        import pynumpress  # noqa: F401
+    except ImportError:
+        with pytest.raises(SpectrumFormatError, match="MS-Numpress"):
+            nio.read(npz)

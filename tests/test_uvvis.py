@@ -398,3 +398,38 @@ def test_cli_an_output_folder_named_like_the_command_is_no_input(
     assert cli.main(["uvvis", str(spec), "--out", "uvvis"]) == 0
     assert cli.main(["uvvis", str(spec), "--out", "uvvis", "--overwrite"]) == 0
     assert (tmp_path / "uvvis" / "bands.csv").exists()
+
+
+def test_a_cary_export_with_two_header_rows_and_a_method_log_is_read(tmp_path: Path) -> None:
+    """An Agilent Cary CSV: the sample name, then "Wavelength (nm),Abs,", the data from high to
+    low wavelength with a trailing comma, a blank line and the method log (a stranger's probe,
+    2026-12-07: refused as "one column only" and "line 654 has 1 columns")."""
+    y = model_spectrum([(480.0, 40.0, 0.8)], WL)
+    rows = "".join(f"{w:.1f},{a:.5f},\n" for w, a in zip(WL[::-1], y[::-1], strict=True))
+    path = tmp_path / "cary.csv"
+    path.write_text(
+        "Sample1,\nWavelength (nm),Abs,\n" + rows + "\nMethod Log\nInstrument,Cary 60\n"
+        "Start (nm),900.0\n"
+    )
+    s = read_uvvis(path)
+    np.testing.assert_allclose(s.wavelength_nm, WL)
+    np.testing.assert_allclose(s.absorbance[:, 0], y, atol=1e-5)
+    assert s.labels == ("Sample1",)
+    # a word line with data after it is a bad row, not a footer
+    bad = tmp_path / "bad.csv"
+    bad.write_text("nm,A\n400,0.1\n401,0.2\nOVER,0.3\n402,0.3\n403,0.2\n")
+    with pytest.raises(InputError, match="line 4"):
+        read_uvvis(bad)
+
+
+def test_decimal_commas_between_semicolons_are_read(tmp_path: Path) -> None:
+    """``250,0;0,56200``: a European export (refused before: "'250,0' is not a number")."""
+    y = model_spectrum([(480.0, 40.0, 0.8)], WL)
+    path = tmp_path / "dc.csv"
+    path.write_text(
+        "nm;A\n"
+        + "".join(f"{w:.1f};{a:.5f}\n".replace(".", ",") for w, a in zip(WL, y, strict=True))
+    )
+    s = read_uvvis(path)
+    np.testing.assert_allclose(s.wavelength_nm, WL)
+    np.testing.assert_allclose(s.absorbance[:, 0], y, atol=1e-5)

@@ -438,3 +438,21 @@ def test_a_window_too_narrow_to_pin_a_slope_is_calibrated_by_an_offset(
     assert cal["ppm_intercept"] == pytest.approx(cal["ppm_at_median_mz"])
     # nine tops clicked to a pixel: the offset within 6 ppm of the -30 ppm rendered
     assert abs(cal["ppm_at_median_mz"] + 30.0) < 6.0
+
+
+def test_a_zoom_s_hypotheses_are_compared_each_at_its_own_instrument(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """[Au22Ag22(p-MBA)27+Na-H]3- in 4 m/z (3619.4-3623.4), a 0.73 FWHM tail, R 35,134, +1.4 ppm
+    (the widened sweep's seed 2, case 453513). The joint fit's instrument (R 42,000, a 0.85
+    tail) was fitted with the near-isobaric M44S26 hypothesis, 8 Na+ at +12 ppm, and at it
+    M44S26 fitted better by 22 chi-square units than its priors weigh: the zoom went to
+    [Au22Ag22(p-MBA)26+8Na-9H]3-. Each family's alias now also gets its own instrument and
+    calibration (the joint fit's kept where it fits better): M44S27 fits as well, with 1 Na+."""
+    info, ions, species = _assign(tmp_path, capsys, "m44s27_3minus_tail073_4mz.csv")
+    assert ions.loc[0, "ion"] == "[Au22Ag22(p-MBA)27+Na-H]3-"
+    assert abs(info["calibration"]["ppm_at_median_mz"] - 1.4) < 3.0
+    inst = json.loads((tmp_path / "out" / "instrument.json").read_text())
+    assert abs(inst["resolution_at_median_mz"] / 35_134 - 1.0) < 0.1
+    top = species.sort_values("abundance", ascending=False).iloc[0]
+    assert top["species"] == "Au22Ag22(p-MBA)27"

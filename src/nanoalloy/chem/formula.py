@@ -825,7 +825,8 @@ class _Parser:
                 while self.pos < len(self.s) and self.s[self.pos].isalnum():
                     self.pos += 1
                 token = self.s[start : self.pos]
-                formula = self.parse_raw_formula(token, start)
+                # a counter-ion by name (+2TOA: tetraoctylammonium), as presets write them
+                formula = self.parse_raw_formula(CATIONS.get(token, token), start)
             else:
                 raise self.error(
                     f"expected a group after '{'+' if sign > 0 else '-'}' (e.g. +12Na, -16H), "

@@ -20,7 +20,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--out",
         required=True,
         metavar="FILE",
-        help="output .csv (one spectrum) or .mzML (time course)",
+        help="output .csv or .txt (one spectrum, comma-separated m/z,intensity) or .mzML (time course)",
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument(
@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     suffix = out.suffix.lower()
     if suffix not in (".csv", ".mzml", ".txt"):
-        raise UsageError(f"--out must end in .csv or .mzML, got {args.out!r}")
+        raise UsageError(f"--out must end in .csv, .txt or .mzML, got {args.out!r}")
     if not 100 <= args.resolution <= 1e7:
         raise UsageError(f"--resolution must be between 100 and 1e7, got {args.resolution}")
     if args.seed < 0:

@@ -904,12 +904,17 @@ def fit_structured(
             if now > last * (1.0 - tol):
                 break
             last = now
-        # form step: a form's column is the sum of its ions weighted by the species abundances
-        f = np.where(has_form, a[group], 1.0)
+        # form step: a form's column is the sum of its ions weighted by the species
+        # abundances; a free column is scaled by the largest abundance, so that both are
+        # in the data's units (a free column left at 1 was ~1e-24 of a form's squared
+        # norm in intensities of ~1e12, and the solver dropped it as vanishing: the
+        # answer depended on the intensity unit)
+        unit = float(np.max(a[group[has_form]], initial=0.0)) or 1.0
+        f = np.where(has_form, a[group], unit)
         rhs = _sum_by(col_form, f * dty, n_form + free_groups.size)
         sol = nnls_blocks(form_gram(f), rhs, x0=np.concatenate([w, a[free_groups]]))
         new_w = _per_family(sol[:n_form], form_family, n_fam, w)
-        a[free_groups] = sol[n_form:]
+        a[free_groups] = sol[n_form:] * unit
         w_prev, w_plain = w_plain, new_w
         extrapolated = tol > 0 and it >= 1
         # alternating steps crawl along the valley of near-isobaric trades (one

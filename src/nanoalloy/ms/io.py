@@ -162,6 +162,13 @@ def _sniff(path: Path) -> Format:
     if not head.strip():
         raise SpectrumFormatError(f"{path}: empty file")
     if what := _packed_kind(head):
+        if head.startswith(b"PK\x03\x04") and (
+            b"xl/" in head or path.suffix.lower() in (".xlsx", ".xlsm")
+        ):
+            what = (
+                "an Excel workbook (.xlsx), not a text table: save the sheet as CSV "
+                "(File > Save As > CSV) and read that"
+            )
         raise SpectrumFormatError(f"{path}: {what}")
     if b"\x00" in head or sum(b < 9 or 13 < b < 32 for b in head) > len(head) // 100:
         raise SpectrumFormatError(f"{path}: binary content, not a spectrum file")
@@ -175,6 +182,11 @@ def _sniff(path: Path) -> Format:
             raise SpectrumFormatError(f"{path}: XML file that is neither mzML nor mzXML")
     else:
         found = "text"
+        if re.search(r"^\s*BEGIN IONS\s*$", text, re.M):
+            raise SpectrumFormatError(
+                f"{path}: an MGF peak list (centroided MS/MS), which is not read: export the "
+                "profile spectrum as mzML, mzXML or a two-column text table"
+            )
     expected = _EXTENSIONS.get(path.suffix.lower())
     if expected is not None and expected != found:
         raise SpectrumFormatError(
@@ -317,6 +329,16 @@ def _make(mz: Any, inten: Any, md: dict[str, Any], path: Path) -> Spectrum:
                 "is this array an intensity? (a difference or processed spectrum "
                 "cannot be assigned; export the raw intensities)",
             )
+    if (
+        isinstance(mz, np.ndarray)
+        and isinstance(inten, np.ndarray)
+        and mz.ndim == inten.ndim == 1
+        and mz.size == inten.size > 1
+        and (np.diff(mz) < 0).all()
+    ):
+        # written from high to low m/z, as text exports are turned round (see _read_block)
+        mz, inten = mz[::-1].copy(), inten[::-1].copy()
+        md["reversed"] = True
     try:
         if (
             isinstance(mz, np.ndarray)
@@ -347,6 +369,8 @@ def _iter_xml(path: Path, fmt: Format) -> Iterator[Spectrum]:
         from pyteomics.auxiliary import PyteomicsError
 
     _verify_complete(path, fmt)
+    if fmt == "mzml":
+        _check_numpress(path)
     try:
         if fmt == "mzml":
             # huge_tree: one profile scan's binary array easily exceeds libxml2's
@@ -364,6 +388,26 @@ def _iter_xml(path: Path, fmt: Format) -> Iterator[Spectrum]:
         msg = " ".join(str(exc).split()) or type(exc).__name__
         name = "mzML" if fmt == "mzml" else "mzXML"
         raise SpectrumFormatError(f"{path}: malformed or truncated {name}: {msg}") from None
+
+
+_NUMPRESS = re.compile(rb'accession="MS:100231[234]"')
+
+
+def _check_numpress(path: Path) -> None:
+    """Refuse MS-Numpress arrays (MS:1002312-1002314) when no decoder is installed: read as
+    plain numbers they are noise ("malformed", or a non-finite value)."""
+    with path.open("rb") as fh:
+        head = fh.read(4 << 20)
+    if _NUMPRESS.search(head) is None:
+        return
+    try:
+        import pynumpress  # noqa: F401
+    except ImportError:
+        raise SpectrumFormatError(
+            f"{path}: its arrays are MS-Numpress compressed, which needs the pynumpress "
+            "package (pip install pynumpress); or convert the file without Numpress "
+            "(msconvert: leave out --numpressLinear/--numpressPic/--numpressSlof)"
+        ) from None
 
 
 @lru_cache(maxsize=1)
@@ -706,6 +750,13 @@ def _dialect(path: Path, sample: list[str], first_line: int) -> tuple[str, str, 
             return sep, ".", ","
         if any(_DEC_COMMA.match(t) for t in quoted):  # "1500,12","5678,9"
             return sep, ",", None
+        # "2640.0000","1,252" (US Excel): beside a decimal dot, a quoted comma groups thousands
+        if any(_DEC_COMMA_AMBIGUOUS.match(t) for t in quoted) and any(
+            "." in t and not _GROUPED_DOT.match(t)
+            for s in sample
+            for t in _split(s.replace('"', " "))
+        ):
+            return sep, ".", ","
         return sep, ".", None
     if sep == r"\s+":
         # "1 500,12 5 678,9": thousands grouped by spaces cannot be told from column breaks;
@@ -717,7 +768,8 @@ def _dialect(path: Path, sample: list[str], first_line: int) -> tuple[str, str, 
                 f"{path}: line {first_line}: digits grouped by spaces ({sample[0].strip()[:30]!r}) "
                 "cannot be told from column breaks; export without thousands separators"
             )
-    tokens = [t.strip() for s in sample for t in re.split(sep, s.strip()) if t.strip()]
+    # (quotes off: Excel in a decimal-comma locale writes "2640,0000";"1251,57")
+    tokens = [t.strip().strip('"') for s in sample for t in re.split(sep, s.strip()) if t.strip()]
     dec_comma = [t for t in tokens if _DEC_COMMA.match(t)]
     th_comma = [t for t in tokens if _THOUSANDS_COMMA.match(t)]
     if dec_comma and th_comma:
@@ -771,6 +823,38 @@ def _thousands_dots(
     return "."
 
 
+def _without_footer(data: bytes) -> bytes:
+    """``data`` without its trailing "End ..." lines (an export's "End of spectrum" footer;
+    any other line of words after the data is refused as the bad row it may be)."""
+    end = len(data)
+    for _ in range(FOOTER_LINES):
+        stripped = data[:end].rstrip()
+        if not stripped:
+            break
+        nl = stripped.rfind(b"\n")
+        last = _decode(stripped[nl + 1 :]).strip()
+        if not _FOOTER.match(last):
+            break
+        end = nl + 1
+    return data[:end]
+
+
+FOOTER_LINES = 5
+"""Most trailing "End ..." lines dropped from a text export's data as its footer."""
+_FOOTER = re.compile(r"^\W*end\b", re.IGNORECASE)  # "End of spectrum", "[END]", "END"
+
+
+def _holds_data(piece: bytes) -> bool:
+    """Whether a chunk of text holds a data line (not only a header line that starts with a
+    digit, like a Thermo export's raw file name ``180523_GSH_neg.raw``)."""
+    for m in _HAS_DATA.finditer(piece):
+        end = piece.find(b"\n", m.start())
+        line = _decode(piece[m.start() : len(piece) if end < 0 else end])
+        if _is_data_line(line.split("#", 1)[0]):
+            return True
+    return False
+
+
 def _text_blocks(text: bytes) -> Iterator[tuple[int, bytes]]:
     """(first line number, text) of each block; a block starts at a Thermo scan header."""
     # block starts are lines that begin with a word: find those first (fast), then match
@@ -782,7 +866,7 @@ def _text_blocks(text: bytes) -> Iterator[tuple[int, bytes]]:
     line = 1
     for k, (_, end) in enumerate(chunks):
         piece = text[start:end]
-        if k < len(chunks) - 1 and _HAS_DATA.search(piece) is None:
+        if k < len(chunks) - 1 and not _holds_data(piece):
             continue  # header-only chunk: joins the next block
         yield line, piece
         line += piece.count(b"\n")
@@ -820,7 +904,7 @@ def _read_block(
         lineno += 1
     if data_start < 0:
         return None
-    data = block[data_start:]
+    data = _without_footer(block[data_start:])
     if b"#" in data:  # comments: blank them, keeping one row per line
         data = re.sub(rb"#[^\n]*", b"", data)
     sample = [s for s in _decode(data[:20_000]).splitlines()[:200] if s.strip()]
@@ -998,7 +1082,8 @@ def _check_mz(mz: np.ndarray, path: Path, where: Callable[[int], str]) -> None:
 
 def _monotone(col: np.ndarray) -> bool:
     """Strictly increasing, or strictly decreasing throughout."""
-    step = np.diff(col)
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf: refused later, by line
+        step = np.diff(col)
     return bool((step > 0).all() or (step < 0).all())
 
 
@@ -1237,7 +1322,8 @@ def read(
     path
         mzML, mzXML or text file (format sniffed from the content).
     scan
-        0-based scan index (int) or native id (str). Default: the first scan.
+        0-based scan index (int) or native id (str). Default: the first ``ms_level`` scan
+        holding data (else the first scan).
     time
         Retention time in minutes: the ``ms_level`` scan nearest to it.
     scans
@@ -1325,14 +1411,24 @@ def _read(
             raise SpectrumFormatError(f"{p}: no MS{ms_level} scan in range {lo}-{hi}")
         return _combine(picked, combine, p)
     n = 0
+    first: Spectrum | None = None
     for s in iter_scans(p, columns=columns):
         n += 1
-        if scan is None or (isinstance(scan, str) and s.metadata.get("id") == scan):
+        if scan is None:
+            # the first MS1 scan holding data, not an MS2 or empty scan that happens to lead
+            # (a DDA run can start with either; --scan picks any)
+            first = s if first is None else first
+            if (s.ms_level or 1) == ms_level and len(s) > 0:
+                return s
+            continue
+        if isinstance(scan, str) and s.metadata.get("id") == scan:
             return s
         if not isinstance(scan, str) and s.metadata.get("index", n - 1) == scan:
             return s
     if n == 0:  # "scan None out of range (the file holds 0 scans, 0--1)"
         raise SpectrumFormatError(f"{p}: the file holds no spectrum (0 scans)")
+    if scan is None and first is not None:
+        return first  # no MS1 scan with data: the first scan, refused downstream with its reason
     what = f"scan id {scan!r} not found" if isinstance(scan, str) else f"scan {scan} out of range"
     raise SpectrumFormatError(f"{p}: {what} (the file holds {n} scans, 0-{n - 1})")
 

@@ -112,7 +112,7 @@ class Spectrum:
                 what = "duplicate" if step[i - 1] == 0 else "unsorted"
                 raise SpectrumFormatError(
                     f"{what} m/z at point {i}: {mz[i]:.10g} after {mz[i - 1]:.10g} "
-                    "(m/z must be strictly increasing; use Spectrum.from_unsorted to sort/merge)"
+                    "(m/z must be strictly increasing; in Python, Spectrum.from_unsorted sorts and merges)"
                 )
         mz.flags.writeable = False
         inten.flags.writeable = False

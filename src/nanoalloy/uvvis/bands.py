@@ -229,6 +229,7 @@ def _split(line: str, delim: str | None) -> list[str]:
     return fields
 
 
+_DEC_COMMA = re.compile(r"^[+-]?\d*,\d+$")
 _TRANSMITTANCE = re.compile(r"%\s*T\b|transm", re.IGNORECASE)
 
 
@@ -237,9 +238,11 @@ def read_uvvis(
 ) -> AbsorptionSpectra:
     """Read an absorption table: one wavelength/energy column, one or more absorbance columns.
 
-    Separators: comma, tab, semicolon or whitespace (taken from the first data
-    line). Lines starting with ``#`` and blank lines are skipped. The first line
-    is a header if its first field is not a number; its names become labels.
+    Separators: tab, semicolon, comma or whitespace; with tabs or semicolons a
+    comma is a decimal comma (``250,0;0,562``). Lines starting with ``#`` and blank
+    lines are skipped. Lines before the first row whose first field is a number are
+    a header (a Cary export writes two); the last one's names become labels. Lines
+    of words after the data (a method log) are a footer and end the table.
     Descending wavelengths (as spectrometers often write them) are reversed;
     duplicated or non-monotonic ones are refused.
 
@@ -286,18 +289,40 @@ def read_uvvis(
     ]
     if not lines:
         raise bad("empty file, expected a wavelength column and absorbance columns")
-    first = lines[0][1]
-    delim = next((d for d in (",", "\t", ";") if d in first), None)
-    if len(lines) > 1 and delim is None:
-        delim = next((d for d in (",", "\t", ";") if d in lines[1][1]), None)
-    header: list[str] | None = None
-    head = _split(first, delim)
-    try:
-        float(head[0])
-    except ValueError:
-        header, lines = head, lines[1:]
+    # the separator: tab or ';' wherever they occur (',' is then a decimal comma), else ','
+    delim = next((d for d in ("\t", ";", ",") if any(d in s for _, s in lines[:50])), None)
+    comma = delim in ("\t", ";") and any(
+        _DEC_COMMA.match(f) for _, s in lines[:50] for f in _split(s, delim)
+    )
+
+    def number(tok: str) -> float:
+        return float(tok.replace(",", ".") if comma else tok)
+
+    def is_data(line: str) -> bool:
+        fields = _split(line, delim)
+        try:
+            number(fields[0])
+        except (ValueError, IndexError):
+            return False
+        return True
+
+    # header lines until the first data row (a Cary export writes the sample name, then
+    # "Wavelength (nm),Abs"); the names come from the last of them
+    start = next((k for k, (_, s) in enumerate(lines) if is_data(s)), len(lines))
+    header: list[str] | None = _split(lines[start - 1][1], delim) if start else None
+    if header and len(header) == 2 and start >= 2:
+        # Cary: "Sample1," above "Wavelength (nm),Abs,": the sample names the column
+        above = _split(lines[start - 2][1], delim)
+        if len(above) == 1 and above[0] and not is_data(lines[start - 2][1]):
+            header = [header[0], above[0]]
+    lines = lines[start:]
     if not lines:
         raise bad("no data rows after the header")
+    # a footer of words after the data (a Cary export's method log) ends the table; a word
+    # line with data rows after it is refused below as the bad row it is
+    end = next((k for k, (_, s) in enumerate(lines) if not is_data(s)), len(lines))
+    if end < len(lines) and not any(is_data(s) for _, s in lines[end:]):
+        lines = lines[:end]
     for name in (header or [])[1:]:
         if _TRANSMITTANCE.search(name):
             # read as absorbance, a %T curve puts its bands at the wrong wavelengths
@@ -317,7 +342,7 @@ def read_uvvis(
             raise bad(f"line {lineno} has {len(fields)} columns, expected {ncol}")
         for c, tok in enumerate(fields):
             try:
-                v = float(tok)
+                v = number(tok)
             except ValueError:
                 raise bad(f"line {lineno}, column {c + 1}: {tok!r} is not a number") from None
             if not math.isfinite(v):

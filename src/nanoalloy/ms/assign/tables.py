@@ -389,7 +389,8 @@ def _ion_table(
 def _with_uncertainty(sp: pd.DataFrame, unc: Uncertainty, preset: Preset) -> pd.DataFrame:
     """Species abundances averaged over the ambiguity hypotheses, their sd and groups.
 
-    Species that only an alternative hypothesis holds get rows of their own.
+    Species that only an alternative hypothesis holds get rows of their own, in the
+    ambiguity group.
     """
     import pandas as pd
 
@@ -431,7 +432,9 @@ def _with_uncertainty(sp: pd.DataFrame, unc: Uncertainty, preset: Preset) -> pd.
             sum(h.share * h.abundance.get(k, 0.0) for h in hyps) if c else a
             for k, c, a in zip(keys, cluster, sp["abundance"], strict=True)
         ]
-        involved = [k in unc.species for k in keys]
+        # (a species only an alternative holds is part of the ambiguity by definition)
+        only_alt = {(r["species"], r["family"]) for r in extra}
+        involved = [k in unc.species or k in only_alt for k in keys]
         sp.loc[involved, "ambiguity_group"] = "A1"
         sp.loc[involved, "ambiguity_share"] = [
             sum(h.share for h in hyps if h.abundance.get(k, 0.0) > 0)
