@@ -889,3 +889,24 @@ def test_excel_mgf_and_numpress_files_are_refused_for_what_they_are(tmp_path: Pa
     except ImportError:
         with pytest.raises(SpectrumFormatError, match="MS-Numpress"):
             nio.read(npz)
+
+
+def test_assign_takes_the_first_ms1_scan_holding_data(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``nanoalloy assign`` without ``--scan`` on a file led by an MS2 scan: it took that scan
+    ("only 4 points; nothing to fit"); now the MS1 scan, and stderr says which and why."""
+    import pandas as pd
+
+    from nanoalloy.ms.synth import synthesize
+
+    pops = pd.DataFrame({"family": ["M44S30"] * 2, "au": [11, 12], "fraction": [0.4, 0.6]})
+    ms1 = synthesize(pops, mz_range=(2300, 2360), resolution=20_000, seed=3).spectrum
+    ms2 = Spectrum([500.0, 600.0, 700.0, 800.0], [1.0, 2.0, 3.0, 4.0], {"ms_level": 2})
+    path = tmp_path / "dda.mzML"
+    nio.write_mzml([ms2, ms1], path)
+    code = main(["assign", str(path), "--out", str(tmp_path / "out"), "--resolution", "20000"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "assigned scan 1" in err and "the first MS1 scan holding data" in err
+    assert (tmp_path / "out" / "species.csv").exists()

@@ -29,8 +29,8 @@ A fit that explains less than 90 % of the signal (R^2 < 0.9: ions outside the
 preset?) says so in one line on stderr, as the other notes of the result do.
 Small negative intensities of a baseline-subtracted export (down to -5 % of the
 largest) are set to 0 by the reader and counted in one line on stderr. A file of
-several scans read without ``--scan``/``--time`` is assigned from its first scan,
-with one line on stderr naming it, the number of scans and how to choose.
+several scans read without ``--scan``/``--time`` is assigned from its first MS1 scan
+holding data, with one line on stderr naming it, the number of scans and how to choose.
 """
 
 from __future__ import annotations
@@ -149,21 +149,25 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _read_first(path: str, columns: str | None) -> Any:
-    """The first scan of a file, read once; a file of several says which one was taken.
-
-    (The rest of the file is read only where a second scan exists, to count them.)
-    """
+    """The first MS1 scan holding data (else the first scan) of a file, read once; a file of
+    several says which one was taken (all are read, to count them)."""
     from ..ms.io import iter_scans, read, release_memory
 
-    scans = iter_scans(path, columns=columns)
-    spectrum = next(scans, None)
-    if spectrum is None:  # no scan at all: read's own error
+    first = chosen = None
+    n = 0
+    for s in iter_scans(path, columns=columns):
+        n += 1
+        if first is None:
+            first = s
+        # the first MS1 scan holding data: a DDA run may start with an MS2 or an empty scan
+        if chosen is None and (s.ms_level or 1) == 1 and len(s) > 0:
+            chosen = s
+    if first is None:  # no scan at all: read's own error
         return read(path, columns=columns)
-    more = next(scans, None) is not None
-    n = 2 + sum(1 for _ in scans) if more else 1
+    spectrum = chosen or first
     if os.path.getsize(path) > 8 << 20:
         release_memory()  # the parser's buffers, as read() returns them
-    if not more:
+    if n == 1:
         return spectrum
     rt = spectrum.metadata.get("rt_min")
     at = f" at {rt:g} min" if isinstance(rt, int | float) else ""
@@ -171,7 +175,8 @@ def _read_first(path: str, columns: str | None) -> Any:
     ms = f", MS{level}" if level else ""
     print(
         f"nanoalloy assign: the file holds {n} scans; assigned scan "
-        f"{spectrum.metadata.get('index', 0)}{at}{ms}, the first (choose with --scan N or "
+        f"{spectrum.metadata.get('index', 0)}{at}{ms}, the first"
+        f"{'' if spectrum is first else ' MS1 scan holding data'} (choose with --scan N or "
         f"--time MIN, or assign them all with `nanoalloy series {path}`)",
         file=sys.stderr,
     )

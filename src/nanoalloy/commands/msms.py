@@ -164,7 +164,7 @@ def _read(path: str, scan: int | None, precursor_mz: float) -> Spectrum:
         seen = 0
         for s in iter_scans(p):
             seen += 1
-            first = first or s
+            first = s if first is None else first
             if (s.metadata.get("ms_level") or 1) >= 2:
                 pmz = s.metadata.get("precursor_mz")
                 if isinstance(pmz, float) and abs(pmz / precursor_mz - 1) <= PRECURSOR_TOLERANCE:
