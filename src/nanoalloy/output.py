@@ -246,8 +246,10 @@ def check_writable(path: str | os.PathLike[str], /) -> None:
         probe = tempfile.mkdtemp(prefix=".nanoalloy-write-check.", dir=existing)
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
+        # (a read-only mount, or a virtual one such as /proc, which answers "No such file")
         raise InputError(
-            f"cannot write {str(target)!r}: folder {str(existing)!r}: {reason}"
+            f"cannot write {str(target)!r}: folder {str(existing)!r} takes no new files "
+            f"({reason}); write somewhere else"
         ) from None
     os.rmdir(probe)
 
