@@ -275,3 +275,6 @@ def test_a_counter_ion_is_written_by_its_name() -> None:
     assert by_name == parse("[Au25(PET)18+2C32H68N]+")
     assert by_name.charge == 1
     assert parse("[Au25(PET)18+TBA]0") == parse("[Au25(PET)18+C16H36N]0")
+    # and written back by its name, as a chemist labels it (was "+2C32H68N")
+    assert str(by_name) == "[Au25(PET)18+2TOA]+"
+    assert str(parse("[Au25(PET)18+C24H20P+Cs]2+")) == "[Au25(PET)18+PPh4+Cs]2+"

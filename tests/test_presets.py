@@ -190,9 +190,9 @@ def test_counter_ions_toa_and_pph4() -> None:
     p = preset_from_text(text)
     (s,) = [s for s in family_species(p, "A") if s.x == 0]
     forms = {str(c.ion): c for c in species_forms(p, s)}
-    assert "[Au25(PET)18+2C32H68N]+" in forms  # 2 TOA+ on the 1- core
-    assert "[Au25(PET)18+2C24H20P]+" in forms
-    assert forms["[Au25(PET)18+2C32H68N]+"].ion.core_charge == -1
+    assert "[Au25(PET)18+2TOA]+" in forms  # 2 TOA+ on the 1- core
+    assert "[Au25(PET)18+2PPh4]+" in forms
+    assert forms["[Au25(PET)18+2TOA]+"].ion.core_charge == -1
 
 
 def test_na_ladder_with_several_core_charges_is_charge_consistent() -> None:

@@ -311,9 +311,16 @@ class Ion:
         }
 
 
+_CATION_NAMES = {f: n for n, f in CATIONS.items() if f != n}
+"""Counter-ions written by name in a notation (``+2TOA``, not ``+2C32H68N``)."""
+
+
 def _adduct_text(name: str) -> str:
-    """An adduct as written: an element (``Na``) or a formula that reads back as one
-    (``C1O1``: ``CO`` alone would be an unknown ligand name)."""
+    """An adduct as written: a counter-ion's name (``TOA``), an element (``Na``) or a
+    formula that reads back as one (``C1O1``: ``CO`` alone would be an unknown ligand
+    name)."""
+    if name in _CATION_NAMES:
+        return _CATION_NAMES[name]
     if name in ELEMENTS or any(ch.isdigit() for ch in name):
         return name
     return _explicit_formula(_adduct_formula(name), name)
