@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from nanoalloy.chem.formula import parse
 from nanoalloy.errors import PresetError
 from nanoalloy.ms.library import (
     count_candidates,
@@ -510,3 +511,19 @@ def test_assign_takes_the_ligands_a_preset_names(
     assert main([*argv, "--ligands", str(ligs), "--out", str(tmp_path / "b")]) == 0
     got = pd.read_csv(tmp_path / "b" / "ions.csv")
     assert got.loc[0, "ion"] == "[Au25(SBu)18]-"
+
+
+def test_counter_ions_of_two_kinds_mix_on_one_ion() -> None:
+    """A stranger's positive-mode Au25 panel held [Au25(PET)18+TOA+Cs]+ beside +2TOA and +2Cs,
+    which no preset could write: the kinds now mix (each multiset of ``max_cations`` at most)."""
+    text = BASE.replace("ion_charges = [-1]", 'ion_charges = [-1, 1]\ncations = ["TOA", "Cs"]')
+    p = preset_from_text(text)
+    (s,) = [s for s in family_species(p, "A") if s.x == 0]
+    forms = {str(c.ion): c for c in species_forms(p, s)}
+    assert {"[Au25(PET)18+2TOA]+", "[Au25(PET)18+2Cs]+", "[Au25(PET)18+TOA+Cs]+"} <= set(forms)
+    mixed = forms["[Au25(PET)18+TOA+Cs]+"]
+    assert mixed.n_cation == 2 and mixed.cation == "TOA+Cs"
+    assert parse("[Au25(PET)18+TOA+Cs]+").formula == mixed.ion.formula
+    # the fast count agrees with the forms built
+    built = [c for c in enumerate_candidates(p).candidates if c.kind == "cluster"]
+    assert count_candidates(p)["A"] == len(built)

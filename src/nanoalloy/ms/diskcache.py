@@ -35,7 +35,7 @@ from .preset import Preset
 
 __all__ = ["cache_dir", "load", "preset_key", "store"]
 
-_FORMAT = 1  # bump when the cached objects change shape
+_FORMAT = 2  # bump when the cached objects change shape or content (2: mixed counter-ions)
 
 
 def cache_dir() -> Path:

@@ -24,8 +24,10 @@ enumerate_candidates, count_candidates
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import combinations_with_replacement
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -183,9 +185,14 @@ def _forms(
             out.append((ion, na, h, "", 0))
         n = z - q
         if 1 <= n <= max_cations:
-            for cat in cations:
-                ion = make_ion(metals, ligs, charge=z, adducts={CATIONS[cat]: n}, registry=registry)
-                out.append((ion, 0, 0, cat, n))
+            # every mix of the kinds ([Au25(PET)18+TOA+Cs]+ beside +2TOA and +2Cs); a mix
+            # is named by its kinds joined with "+"
+            for mix in combinations_with_replacement(cations, n):
+                adducts = {}
+                for cat in mix:
+                    adducts[CATIONS[cat]] = adducts.get(CATIONS[cat], 0) + 1
+                ion = make_ion(metals, ligs, charge=z, adducts=adducts, registry=registry)
+                out.append((ion, 0, 0, "+".join(dict.fromkeys(mix)), n))
     return out
 
 
@@ -447,7 +454,7 @@ def _n_forms(f: FamilySpec, q: int, acidic: int) -> int:
     for z in f.ion_charges:
         n += sum(1 for na in range(f.max_na + 1) if 0 <= na + q - z <= acidic)
         if 1 <= z - q <= f.max_cations:
-            n += len(f.cations)
+            n += math.comb(len(f.cations) + z - q - 1, z - q)  # the mixes of z - q cations
     return n
 
 

@@ -20,7 +20,8 @@ lists structural *families*. Two formats are read:
 
 An ion of charge ``z`` from a core of charge ``q`` carries either ``n`` Na+ with
 ``h = n + q - z`` protons removed (``0 <= h <=`` the shell's acidic protons;
-``n = 0, h = 0`` is the bare ion) or ``z - q`` cations of one kind.
+``n = 0, h = 0`` is the bare ion) or ``z - q`` cations, of one kind or mixed
+(``+TOA+Cs`` beside ``+2TOA`` and ``+2Cs``).
 
 Every problem is one :class:`~nanoalloy.errors.PresetError` line naming the key
 and the fix: unknown metal or ligand, empty ranges, overlapping families,
