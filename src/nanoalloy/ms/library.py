@@ -25,6 +25,7 @@ enumerate_candidates, count_candidates
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations_with_replacement
@@ -188,10 +189,8 @@ def _forms(
             # every mix of the kinds ([Au25(PET)18+TOA+Cs]+ beside +2TOA and +2Cs); a mix
             # is named by its kinds joined with "+"
             for mix in combinations_with_replacement(cations, n):
-                adducts = {}
-                for cat in mix:
-                    adducts[CATIONS[cat]] = adducts.get(CATIONS[cat], 0) + 1
-                ion = make_ion(metals, ligs, charge=z, adducts=adducts, registry=registry)
+                mixed = Counter(CATIONS[cat] for cat in mix)
+                ion = make_ion(metals, ligs, charge=z, adducts=mixed, registry=registry)
                 out.append((ion, 0, 0, "+".join(dict.fromkeys(mix)), n))
     return out
 
