@@ -340,25 +340,75 @@ def _refine_calibration(
     return best[0] - b * centre, b
 
 
+X_STEP_MAX_DA = 3.5
+"""A family's x step (x + 1 in any of its ion forms) counts as a comb alias of an ion only
+where some such form lies within this many Da of it (about three isotope steps): farther,
+no calibration in the range searched brings its envelope near."""
+
+
+def _x_step_da(lib: CandidateLibrary, i: int) -> float | None:
+    """Mass change (Da, signed) from candidate ``i`` to the nearest ion of its family at x +- 1.
+
+    The same charge, halide count and counter-ion kind; any Na+ (counter-ion) count. For an
+    Au/Ag family the Au/Ag swap against four Na+/H+ exchanges (2.134 Da); for a ligand
+    exchange whose two thiolates differ by about one Da (p-MBA against NTP, 0.995 Da: the
+    comb of x + 1 sits ~1 ppm from an isotope step of x) or by about a Na+ rung (PET
+    against SC6H13 with one Na+ more, 2.01 Da) the exchange itself. None where no such ion
+    lies within :data:`X_STEP_MAX_DA`.
+    """
+    index = _x_index(lib)
+    c = lib.candidates[i]
+    key = (c.family, c.ion.charge, c.halides, c.cation)
+    m0 = c.ion.mz_monoisotopic * (abs(c.ion.charge) or 1)
+    best: float | None = None
+    for dx in (1, -1):
+        for j in index.get((*key, c.x + dx), ()):
+            cj = lib.candidates[j]
+            d = cj.ion.mz_monoisotopic * (abs(cj.ion.charge) or 1) - m0
+            if abs(d) <= X_STEP_MAX_DA and (best is None or abs(d) < abs(best)):
+                best = d
+    return best
+
+
+_X_INDEX: dict[int, tuple[Any, dict[tuple[Any, ...], list[int]]]] = {}
+
+
+def _x_index(lib: CandidateLibrary) -> dict[tuple[Any, ...], list[int]]:
+    """The library's cluster ions by (family, charge, halides, counter-ion kind, x)."""
+    hit = _X_INDEX.get(id(lib))
+    if hit is not None and hit[0] is lib:
+        return hit[1]
+    index: dict[tuple[Any, ...], list[int]] = {}
+    for j, c in enumerate(lib.candidates):
+        if c.kind == "cluster":
+            index.setdefault((c.family, c.ion.charge, c.halides, c.cation, c.x), []).append(j)
+    _X_INDEX.clear()  # one library at a time (a process assigns with one preset)
+    _X_INDEX[id(lib)] = (lib, index)
+    return index
+
+
 def _swap_ppm(
     prob: _Problem, state: dict[str, Any], lib: CandidateLibrary, pats: list[Any] | None
 ) -> tuple[float, float, float]:
-    """ppm by which an Au/Ag swap against four Na+/H+ exchanges moves the isotope comb,
-    the ppm of one isotope step, and the ppm of one H atom (a hydride, or the H
-    bookkeeping of a form: 1.00783 Da, 0.6 ppm from the isotope step of an Au25 ion,
-    which at high signal-to-noise is thousands of chi-square units).
+    """ppm by which a family's x step (an Au/Ag swap against four Na+/H+ exchanges, a
+    ligand exchange) moves the isotope comb, the ppm of one isotope step, and the ppm of
+    one H atom (a hydride, or the H bookkeeping of a form: 1.00783 Da, 0.6 ppm from the
+    isotope step of an Au25 ion, which at high signal-to-noise is thousands of chi-square
+    units).
 
-    The monoisotopic mass changes by ``m(Au) - m(Ag) - 4 (m(Na) - m(H))``
-    (2.134 Da), about two isotope peaks: what is left is where the swapped comb
-    sits against the fitted one. It is read off the isotope patterns of the
-    fitted cluster ions (the peak of the swapped pattern nearest to each one's
+    The monoisotopic mass changes by the x step's ``d`` (:func:`_x_step_da`: for an Au/Ag
+    family ``m(Au) - m(Ag) - 4 (m(Na) - m(H))``, 2.134 Da, about two isotope peaks;
+    for Ag44(p-MBA)30-x(NTP)x 0.995 Da, about one): what is left is where the moved
+    comb sits against the fitted one. It is read off the isotope patterns of the
+    fitted cluster ions (the peak of the moved pattern nearest to each one's
     apex; the aggregated peaks of Ag-rich clusters are ~1.000 Da apart, not the
-    1.00336 of 13C), signal-weighted; ~0.13 Da, 12-14 ppm for an Au44 cluster.
-    Without patterns, two steps of 1.001 Da are taken.
+    1.00336 of 13C), signal-weighted; ~0.13 Da, 12-14 ppm for an Au44 cluster, ~1 ppm
+    for the NTP exchange. Where the library holds no x step near the ion the Au/Ag
+    swap's is taken; without patterns, whole steps of 1.001 Da.
     """
     from ...chem.isotopes import monoisotopic_mass
 
-    d = (
+    swap = (
         monoisotopic_mass({"Au": 1})
         - monoisotopic_mass({"Ag": 1})
         - 4 * (monoisotopic_mass({"Na": 1}) - monoisotopic_mass({"H": 1}))
@@ -377,8 +427,10 @@ def _swap_ppm(
         mass = z * float(lib.mz_average[i])
         iso[n] = 1e6 * 1.001 / mass
         hyd[n] = 1e6 * m_h / mass
+        d = _x_step_da(lib, i)
+        d = swap if d is None else d
         if pats is None or len(pats[i]) < 2:
-            ppm[n] = 1e6 * abs(d - 2 * 1.001) / mass
+            ppm[n] = 1e6 * abs(d - round(d / 1.001) * 1.001) / mass
             continue
         pat = pats[i]
         top = int(np.argmax(pat.probability))

@@ -221,7 +221,9 @@ def assess(
         ``(problem, fit, calibration) -> residual sum of squares`` of a hypothesis
         refitted on the data as measured, its model rendered where its calibration
         puts it (no reads between samples). Given (with ``keep_fit``: a window whose
-        alias was chosen so), every hypothesis' data term is taken from it, so that
+        alias was chosen so; and every window narrower than
+        :data:`~nanoalloy.ms.assign.pipeline.MID_MZ`), every hypothesis' data term,
+        and the gain of a comb moved by an isotope step, is taken from it, so that
         the shares weigh the alternatives as the choice did: read between samples,
         M44S26 with 7 Na+ in place of M44S27 at +36 ppm (for -18) scored 21 log units
         above the truth in a 20 m/z window and took half the share, while on the
@@ -250,19 +252,24 @@ def assess(
         return noise**2 * _read_deficit(g.mz, cal[0], cal[1], design.mz)
 
     as_measured = measured if calibration is not None else None
-    ref_measured = (
-        measured(prob, state, calibration)
-        if measured is not None and calibration is not None
-        else 0.0
-    )
+    memo: dict[int, tuple[dict[str, Any], float]] = {}
+
+    def comparable(pr: _Problem, st: dict[str, Any], cal: Any) -> float:
+        """A hypothesis' residual as the data term weighs it: refitted on the data as
+        measured where ``measured`` is given, else on the reads plus the noise they lost
+        (see design._read_deficit), so that residuals of different axes compare."""
+        if as_measured is not None and cal is not None:
+            hit = memo.get(id(st))
+            if hit is None:  # (the fit kept beside its value: its id stays its own)
+                hit = memo[id(st)] = (st, as_measured(pr, st, cal))
+            return hit[1]
+        return float(st["rss"]) + lost(cal)
+
+    ref = comparable(prob, state, calibration)
 
     def data_term(st: dict[str, Any], pr: _Problem, cal: Any) -> float:
         """The log weight the data give a hypothesis, relative to the selected fit."""
-        if as_measured is not None and cal is not None:
-            return -(as_measured(pr, st, cal) - ref_measured) / (2.0 * s2)
-        # residuals of data read on different axes compare once the noise the reads
-        # lost is added back (see design._read_deficit)
-        return -(st["rss"] + lost(cal) - state["rss"] - lost(calibration)) / (2.0 * s2)
+        return -(comparable(pr, st, cal) - ref) / (2.0 * s2)
 
     def scored(
         label: str, pr: _Problem, st: dict[str, Any], cal: Any
@@ -379,7 +386,7 @@ def assess(
         # that same wide problem at the calibration applied, so that a shift wins by
         # what the shift explains, not by the species the selection pruned
         base_h = scored("", *_shifted(wide, design, g, gy, calibration, 0.0, noise=noise))
-        base, base_rss = base_h[0], float(base_h[3]["rss"]) + lost(base_h[4])
+        base, base_rss = base_h[0], comparable(*base_h[2:5])
         centre = float(np.median(design.mz))
         now_ppm = calibration[0] + calibration[1] * centre
         # x moved by one or two Au/Ag swaps (comb ~13 ppm away), the whole comb by
@@ -423,7 +430,7 @@ def assess(
         for (label, prior, _, _, ki), fit in zip(near, refined, strict=True):
             h = scored(label, *fit)
             logw = h[0]
-            moved_rss = float(fit[1]["rss"]) + lost(fit[2])
+            moved_rss = comparable(*fit)
             gain = base_rss - moved_rss
             if ki and gain > 0:
                 # the misfit the moved fit still leaves above the noise (a peak shape not
