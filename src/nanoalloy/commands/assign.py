@@ -261,6 +261,13 @@ def run(args: argparse.Namespace) -> int:
             write_report(stage, title=f"nanoalloy assign: {args.spectrum}")
     if result.message:
         print(f"nanoalloy assign: {result.message}", file=sys.stderr)
+    filled = int(result.spectrum.metadata.get("zero_filled", 0) or 0)
+    if filled:
+        print(
+            f"nanoalloy assign: {filled} gaps between peaks read as zeros (a reduced-profile "
+            "export leaves out the points below its threshold)",
+            file=sys.stderr,
+        )
     if not result.found:
         # most often the wrong preset (the default is the Au44/Ag44 system)
         name = getattr(preset, "name", preset)

@@ -28,7 +28,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from ..errors import SpectrumFormatError
 
-__all__ = ["METADATA_KEYS", "ScanInfo", "Spectrum"]
+__all__ = ["METADATA_KEYS", "ScanInfo", "Spectrum", "zero_filled"]
 
 METADATA_KEYS: Mapping[str, str] = MappingProxyType(
     {
@@ -42,6 +42,7 @@ METADATA_KEYS: Mapping[str, str] = MappingProxyType(
         "centroided": "True for centroid (stick) data, False for profile data",
         "source": "path of the file the spectrum was read from",
         "clipped_negative": "number of small negative intensities (baseline noise) the reader set to 0",
+        "zero_filled": "number of gaps between peaks read as zeros (see zero_filled)",
     }
 )
 
@@ -427,3 +428,70 @@ def decimate(
         keep.extend({a + int(np.argmin(seg)), a + int(np.argmax(seg))})
     idx = np.unique(np.array(keep, dtype=int))
     return (mz[idx], *(y[idx] for y in ys))
+
+
+ZERO_GAP = 3.0
+"""A step this many times the smaller of its neighbours' is a gap (:func:`zero_filled`)."""
+ZERO_QUIET = 0.1
+"""... read as zeros where both its ends are below this share of the tallest point (the
+complement of a digitised trace's loud gaps, :func:`~nanoalloy.ms.assign.calibration._gappy`)."""
+ZERO_SIDE = 1000
+"""Zeros put at each end of a gap at the neighbouring step (the whole gap where it holds
+fewer): more than a calibration search of +-200 ppm moves a read at m/z 5,000 at the
+finest Orbitrap steps, so every read the search makes falls on a sample."""
+
+
+def zero_filled(spectrum: Spectrum, /) -> Spectrum:
+    """The spectrum with the points a reduced-profile export left out put back as zeros.
+
+    Orbitrap and some Q-TOF exports ("reduced profile") drop the samples below a
+    threshold: each resolved isotope peak is then an island of points, with no sample
+    in the valleys between them. The valleys are not unknown there, they are below the
+    threshold, and a reader that interpolates across the gap bridges them: data read a
+    quarter of an isotope step away fall between the islands, where nothing was
+    recorded, and a model placed there fitted "better" than the truth (a PtAu24 +
+    PdAu24 2- window at R 52,000 read "no clusters found"). A gap is a step
+    :data:`ZERO_GAP` times the smaller of its neighbours' whose two ends are both below
+    :data:`ZERO_QUIET` of the tallest point (a digitised trace whose points sit on the
+    peaks, its valleys left out, has loud ends and is left as it is). A gap is filled
+    with zeros at the smaller neighbouring step (the sampling the islands show), at most
+    :data:`ZERO_SIDE` from each end (interpolation between two zeros reads zero). Zeros at
+    a few steps from each end only were not enough: a search reads the data on its own
+    rows moved by the offset tried, and rows only near the islands read nothing but
+    zeros a quarter step away, where a model of nothing fits them. Returns the spectrum
+    itself where there is no such gap, else a new one whose metadata ``zero_filled``
+    counts the gaps.
+
+    Examples
+    --------
+    >>> s = Spectrum([1.0, 1.1, 1.2, 3.0, 3.1, 3.2], [0.0, 5.0, 0.01, 0.02, 4.0, 0.0])
+    >>> f = zero_filled(s)
+    >>> len(f), f.metadata["zero_filled"], f.intensity.max()
+    (23, 1, 5.0)
+    """
+    mz, y = spectrum.mz, spectrum.intensity
+    if mz.size < 4:
+        return spectrum
+    d = np.diff(mz)
+    prev = np.r_[d[0], d[:-1]]
+    nxt = np.r_[d[1:], d[-1]]
+    top = float(y.max())
+    quiet = np.maximum(y[:-1], y[1:]) <= ZERO_QUIET * top
+    gaps = np.flatnonzero((d > ZERO_GAP * np.minimum(prev, nxt)) & quiet)
+    if not gaps.size:
+        return spectrum
+    new: list[np.ndarray] = []
+    for i in gaps.tolist():
+        lo, hi, span = float(mz[i]), float(mz[i + 1]), float(d[i])
+        h = float(min(prev[i], nxt[i]))
+        n = int(round(span / h)) - 1
+        if n <= 2 * ZERO_SIDE:
+            new.append(lo + span * np.arange(1, n + 1) / (n + 1))
+        else:
+            k = np.arange(1, ZERO_SIDE + 1)
+            new.append(np.r_[lo + k * h, hi - k[::-1] * h])
+    add = np.concatenate(new)
+    order = np.argsort(np.r_[mz, add], kind="stable")
+    out_mz = np.r_[mz, add][order]
+    out_y = np.r_[y, np.zeros(add.size)][order]
+    return Spectrum(out_mz, out_y, {**spectrum.metadata, "zero_filled": int(gaps.size)})

@@ -720,9 +720,9 @@ def _gappy(mz: np.ndarray, y: np.ndarray) -> bool:
     valley the model has, so every offset but 0 fits worse than the data allow: a
     clean [Ag44(p-MBA)30]4- zoom at +38 ppm read "no clusters found", at 0 ppm
     R^2 0.995. A gap is a step :data:`OWN_AXIS_GAP` times the median one with
-    signal at one of its ends (zeros left out between peaks, as some profile
-    exports do, are read across rightly); evenly sampled data, however coarsely,
-    have none.
+    signal at one of its ends (zeros left out between peaks, as reduced-profile
+    exports do, are put back before: :func:`~nanoalloy.ms.spectrum.zero_filled`);
+    evenly sampled data, however coarsely, have none.
     """
     if mz.size < 3 or mz.size > OWN_AXIS_MAX_POINTS:
         return False

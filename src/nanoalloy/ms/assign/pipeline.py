@@ -134,7 +134,7 @@ from ...errors import FitError, InputError, NanoalloyError
 from ..fit import PEAK_SHAPES, Instrument, decimate
 from ..library import Preset, load_preset
 from ..peaks import Calibration
-from ..spectrum import Spectrum
+from ..spectrum import Spectrum, zero_filled
 from .calibration import (
     OWN_AXIS_RANGE_PPM,
     PIVOT_MIN_SPAN_MZ,
@@ -379,6 +379,11 @@ def assign(
         )
     if resolution is not None and not (math.isfinite(resolution) and 100 <= resolution <= 1e7):
         raise InputError(f"resolution must be between 100 and 1e7, got {resolution}")
+    # a reduced-profile export's left-out valleys read as the zeros they are (see
+    # zero_filled: data read between its islands fall where nothing was recorded); not
+    # a digitised trace's, whose points sit on the peaks (loud gaps: _gappy's own path)
+    if not _gappy(spectrum.mz, spectrum.intensity):
+        spectrum = zero_filled(spectrum)
     if not (math.isfinite(baseline_knot_mz) and baseline_knot_mz > 0):
         raise InputError(f"baseline_knot_mz must be positive, got {baseline_knot_mz}")
     if not (math.isfinite(calibration_range_ppm) and 0 < calibration_range_ppm <= 1000):
