@@ -466,7 +466,7 @@ def zero_filled(spectrum: Spectrum, /) -> Spectrum:
     --------
     >>> s = Spectrum([1.0, 1.1, 1.2, 3.0, 3.1, 3.2], [0.0, 5.0, 0.01, 0.02, 4.0, 0.0])
     >>> f = zero_filled(s)
-    >>> len(f), f.metadata["zero_filled"], f.intensity.max()
+    >>> len(f), f.metadata["zero_filled"], float(f.intensity.max())
     (23, 1, 5.0)
     """
     mz, y = spectrum.mz, spectrum.intensity
