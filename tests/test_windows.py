@@ -624,3 +624,25 @@ def test_a_reduced_profile_orbitrap_export_is_assigned(
     assert set(got) == set(shares)
     for sp, want in shares.items():
         assert abs(got[sp] - want) < 0.03, (sp, got)
+
+
+def test_a_single_envelope_names_the_ions_that_stand_in_for_each_other(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """[Au3Ag41(p-MBA)30]4- (0.97, with 0.03 of x 2 + 4 Na+) in 4 m/z at R 7,000 and +40 ppm
+    (probe R, IsoSpecPy): x 3 and x 2 with 4 Na+ more are one comb a calibration step apart.
+    The fit reported both, 0.57 and 0.43 +- 0.5, and only the message said they trade: no
+    ambiguity group, no partner ion. The structured columns now name them too."""
+    info, ions, species = _assign_own(
+        tmp_path, capsys, "au3ag41_pmba_4minus_4mz_r7000.csv", "ag44au-pmba.toml"
+    )
+    assert "not identifiable" in info["message"]
+    top = ions.iloc[0]
+    assert top["ion"] in ("[Au3Ag41(p-MBA)30]4-", "[Au2Ag42(p-MBA)30+4Na-4H]4-")
+    partners = str(top["ambiguous_with"]).split(";")
+    other = {"[Au3Ag41(p-MBA)30]4-", "[Au2Ag42(p-MBA)30+4Na-4H]4-"} - {top["ion"]}
+    assert other <= set(partners), partners
+    cl = species[species["species"].str.contains("Ag4")]
+    assert (cl["ambiguity_group"].astype(str) != "").all()
+    assert (cl["abundance_sd"] >= 0.5).all()
+    assert info["ambiguities"]

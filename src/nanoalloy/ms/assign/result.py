@@ -44,7 +44,9 @@ SPECIES_COLUMNS = (
 """Columns of ``species.csv``. ``ambiguity_group`` names the group of hypotheses
 (``A1: M44S26 | M44S27``: families that stand in for each other) a species takes part
 in, empty when none; ``ambiguity_share`` is the share of the hypothesis holding its
-family (1 when unambiguous). ``abundance`` is averaged over the hypotheses by share,
+family (1 when unambiguous). A window holding one envelope whose composition is not
+identifiable puts its cluster species that stand in for each other within the one fit
+(near-isobars on the same envelope) in the group too, at share 1. ``abundance`` is averaged over the hypotheses by share,
 ``abundance_sd`` includes noise, form weights, calibration and that spread.
 ``window_share`` is the share of the species' ion signal the recorded m/z window can
 see, from its family's charge-state weights in the preset (NaN for fragments and
@@ -70,7 +72,8 @@ ION_COLUMNS = (
 """Columns of ``ions.csv``, one row per fitted ion of a species in ``species.csv``
 (the ions of faint species left out of it are left out too); ``ambiguous_with``
 lists the ions of competing hypotheses (our notation, ``;``-separated) that explain
-the same signal."""
+the same signal; in a single-envelope window that is not identifiable, the other
+cluster ions fitted at its charge and its near-isobars."""
 
 FAMILY_EXTRA_COLUMNS = ("fraction_sd",)
 """Columns the assigner adds to :data:`nanoalloy.ms.composition.FAMILY_COLUMNS`:
