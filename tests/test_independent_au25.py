@@ -163,3 +163,19 @@ def test_a_window_between_envelopes_keeps_its_polarity_and_its_baseline() -> Non
     r = spec.intensity - res.model
     whole = 1.0 - float(r @ r) / float(np.sum((spec.intensity - spec.intensity.mean()) ** 2))
     assert whole > 0.95
+
+
+def test_a_clean_ag44_envelope_is_not_filled_by_a_chlorinated_alias() -> None:
+    """[Ag44(p-MBA)30]4- alone over its own envelope (2328-2343 m/z, R 20,000, 8 points per
+    FWHM, rendered here with IsoSpecPy), assigned with the default preset. A stranger's clean
+    `nanoalloy pattern` profile of it read [Au1Ag43(p-MBA)27Cl3+12Na-12H]4- at +27 ppm: from
+    the preset's starting Na+/Cl forms the alternating fit settled on Au2Ag42 with 3 Cl and 8
+    Na+ (two isotope steps away), R^2 0.90 even at the true R and calibration, and the
+    window's hypotheses were refitted from those forms alone. A narrow window's starts and
+    hypotheses are now also fitted from the ions' own heights."""
+    spec = _render([("Ag44C210H150O60S30", -4, 1.0)], 2328.0, 2343.0, 20_000.0, 0.0, 0.0, 3)
+    res = assign(spec)
+    got = _species(res)
+    assert got.get("Ag44(p-MBA)30", 0.0) > 0.95, got
+    assert abs(res.calibration.ppm_intercept) < 2.0  # type: ignore[union-attr]
+    assert abs(res.resolution / 20_000.0 - 1.0) < 0.03

@@ -207,3 +207,30 @@ def test_synth_options_that_leave_no_spectrum_are_usage_errors(tmp_path, capsys)
             err = capsys.readouterr().err
             assert err.count("\n") == 1 and message in err, err
             assert not out.exists()
+
+
+def test_synth_and_pattern_keep_an_existing_file_and_find_the_ions_window(tmp_path, capsys) -> None:
+    """A stranger's `pattern ... --out ag44.csv` replaced their profile CSV, and `synth` of an
+    Au25(PET)18 1- preset (m/z ~7,400) failed on the default window 400:4500 in the README's
+    own test loop. An existing --out is kept unless --force; without --mz-range the window
+    goes where the ions are when none falls in the default."""
+    spectrum = tmp_path / "mine.csv"
+    spectrum.write_text("mz,intensity\n1,2\n")
+    argv = ["pattern", "[Au25(PET)18]-", "--out", str(spectrum)]
+    assert main(argv) == 1
+    assert "exists" in capsys.readouterr().err
+    assert spectrum.read_text() == "mz,intensity\n1,2\n"
+    assert main([*argv, "--force"]) == 0
+    assert spectrum.read_text() != "mz,intensity\n1,2\n"
+    preset = tmp_path / "my.toml"
+    assert main(["preset", "new", "[Au25(PET)18]-", "--dope", "Ag:0-4", "--out", str(preset)]) == 0
+    pops = tmp_path / "pops.csv"
+    pops.write_text("family,species,fraction\nau25-pet-18,Au25(PET)18,1\n")
+    out = tmp_path / "au25.csv"
+    capsys.readouterr()
+    assert main(["synth", str(pops), "--preset", str(preset), "--out", str(out)]) == 0
+    assert "simulated 7" in capsys.readouterr().out
+    mz = np.loadtxt(out, delimiter=",", skiprows=1)[:, 0]
+    assert mz.min() < 7394.0 < mz.max()  # [Au25(PET)18]- average m/z 7394.0 (its formula)
+    assert main(["synth", str(pops), "--preset", str(preset), "--out", str(out)]) == 1
+    assert "--force" in capsys.readouterr().err

@@ -26,6 +26,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--sr", metavar="LIGAND", help="ligand that SR stands for, e.g. p-MBA")
     parser.add_argument("--ligands", metavar="TOML", help="extra ligand definitions")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing --out file")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -35,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from ..chem.isotopes import profile
     from ..output import atomic_file
     from .mz import sr_registry
+    from .synth import refuse_existing
 
     if not 0.5 < args.coverage < 1:
         raise UsageError(f"--coverage must be between 0.5 and 1, got {args.coverage}")
@@ -42,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--resolution must be between 10 and 1e7, got {args.resolution}")
     if not str(args.out).lower().endswith((".csv", ".txt")):
         raise UsageError(f"--out must name a .csv file, got {args.out!r}")
+    refuse_existing(args.out, args.force)
     if args.plot:
         _check_plot_format(args.plot)
     registry = sr_registry(args)

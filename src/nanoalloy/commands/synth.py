@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 from pathlib import Path
+from typing import Any
 
 from ..errors import InputError, UsageError
 
@@ -30,7 +31,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--preset", default="auag44-pmba", help="candidate preset (default auag44-pmba)"
     )
     parser.add_argument(
-        "--mz-range", default="400:4500", metavar="LO:HI", help="m/z window (default 400:4500)"
+        "--mz-range",
+        metavar="LO:HI",
+        help="m/z window (default 400:4500, or where the ions are when none falls there)",
     )
     parser.add_argument(
         "--calibration-ppm", type=float, default=0.0, help="calibration error in ppm"
@@ -40,6 +43,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         choices=("negative", "positive"),
         help="ion mode (default: negative when the preset forms anions)",
     )
+    parser.add_argument("--force", action="store_true", help="overwrite an existing --out file")
     parser.add_argument(
         "--all-times",
         action="store_true",
@@ -73,11 +77,22 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(
             f"--calibration-ppm must be within +-1000 ppm, got {args.calibration_ppm:g}"
         )
+    refuse_existing(out, args.force)
     pops = read_populations(args.populations)
+    window = args.mz_range or DEFAULT_RANGE
+    mz_range = _range(window)
+    if args.mz_range is None:
+        # the default window holds the Au44/Ag44 demo; an Au25 1- ion (m/z ~7,400) lies
+        # beyond it: the window is then where the populations' ions are
+        lo, hi = ion_mz_range(pops, preset=args.preset, polarity=args.polarity)
+        if hi < mz_range[0] or lo > mz_range[1]:
+            mz_range = (max(1.0, math.floor(lo - 10.0)), math.ceil(hi + 10.0))
+            window = f"{mz_range[0]:g}:{mz_range[1]:g}"
+            print(f"note: no ion in the default --mz-range {DEFAULT_RANGE}; simulated {window}")
     kw = dict(
         preset=args.preset,
         resolution=args.resolution,
-        mz_range=_range(args.mz_range),
+        mz_range=mz_range,
         calibration_ppm=args.calibration_ppm,
         polarity=args.polarity,
     )
@@ -85,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     if suffix == ".mzml":
         results = synthesize_series(pops, seed=args.seed, **kw)
         if not any(len(r.ions) for r in results):
-            raise _no_ions(args.mz_range)
+            raise _no_ions(window)
         write_mzml([r.spectrum for r in results], out)
         print(f"wrote {out}: {len(results)} simulated scan(s)")
         return 0
@@ -98,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
         )
     res = synthesize(pops, seed=args.seed, **kw)
     if not len(res.ions):
-        raise _no_ions(args.mz_range)
+        raise _no_ions(window)
     write_csv(res.spectrum, out)
     print(f"wrote {out}: simulated spectrum, {len(res.spectrum.mz)} points, {len(res.ions)} ions")
     return 0
@@ -107,5 +122,28 @@ def run(args: argparse.Namespace) -> int:
 def _no_ions(window: str) -> UsageError:
     # a spectrum of noise alone, written with exit 0, was no simulation of the populations
     return UsageError(
-        f"no ion of these populations falls in --mz-range {window}: widen it (default 400:4500)"
+        f"no ion of these populations falls in --mz-range {window}: widen it (default "
+        f"{DEFAULT_RANGE}, or where the ions are when none falls there)"
     )
+
+
+DEFAULT_RANGE = "400:4500"
+
+
+def refuse_existing(path: str | Path, force: bool) -> None:
+    """Refuse an ``--out`` file that exists unless ``--force`` (a typo replaced a spectrum)."""
+    if Path(path).exists() and not force:
+        raise InputError(f"{str(path)!r} exists; choose another --out or add --force")
+
+
+def ion_mz_range(pops: Any, *, preset: str, polarity: str | None) -> tuple[float, float]:
+    """The m/z span of the populations' cluster ions (average m/z) under ``preset``."""
+    from ..ms.library import load_preset
+    from ..ms.synth import ESIModel, _polarity, _weights_from_populations
+
+    p = load_preset(preset)
+    cands, w = _weights_from_populations(pops, p, ESIModel(), _polarity(p, polarity))
+    mz = [c.ion.mz_average for c, wi in zip(cands, w, strict=True) if wi > 0]
+    if not mz:
+        return 400.0, 4500.0
+    return float(min(mz)), float(max(mz))
