@@ -769,3 +769,39 @@ def test_in_headless_chromium(spectra: dict[str, Path], tmp_path: Path) -> None:
         driver.quit()
         srv.stop()
     assert len(list(shots.glob("*.png"))) == 11
+
+
+def test_a_port_in_use_leaves_no_workspace_behind(tmp_path: Path) -> None:
+    """`serve --port N` with N taken said "Address already in use" and left a new, empty
+    workspace (database, jobs, uploads): a half-made output. It is removed again; a
+    workspace that was there before is left as it was. (In a process of its own: waitress
+    leaves the failed listener's socket to the garbage collector.)"""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = str(s.getsockname()[1])
+        old = tmp_path / "old"
+        old.mkdir()
+        (old / "keep.txt").write_text("x")
+        for ws in (tmp_path / "ws", old):
+            run = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "nanoalloy",
+                    "serve",
+                    "--port",
+                    port,
+                    "--workspace",
+                    str(ws),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert run.returncode == 1, run.stderr
+            assert run.stderr.count("\n") == 1 and "in use" in run.stderr, run.stderr
+    assert not (tmp_path / "ws").exists()
+    assert (old / "keep.txt").read_text() == "x"

@@ -69,6 +69,9 @@ def serve(
         loopback = host == "localhost" or ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         loopback = False
+    # a workspace this call creates goes again when the server cannot start (a port in
+    # use left an empty workspace behind: a half-made output)
+    fresh = not Path(workspace).exists()
     try:
         app = create_app(workspace, workers=workers, max_upload_mb=max_upload_mb, loopback=loopback)
     except BaseException:
@@ -81,6 +84,10 @@ def serve(
         signal.signal(signal.SIGTERM, previous)
         signal.signal(signal.SIGINT, previous_int)
         app.extensions["nanoalloy"]["queue"].shutdown()
+        if fresh:
+            import shutil
+
+            shutil.rmtree(workspace, ignore_errors=True)
         raise
     try:
         real_port = getattr(server, "effective_port", port)
