@@ -594,6 +594,14 @@ def test_zero_filled_puts_back_the_valleys_a_reduced_profile_leaves_out() -> Non
         seed=1,
     ).spectrum
     assert zero_filled(even) is even
+    # ... and so are jittered samples (steps 0.3-1.7 times their median, an independent
+    # engine's probe: steps up to 3.9 times a neighbour's were filled, and the polarity
+    # comparison, filled twice, broke on two lengths), and a filled spectrum is not filled again
+    rng = np.random.default_rng(4)
+    mz = np.cumsum(rng.uniform(0.3, 1.7, 400)) * 0.02 + 7300.0
+    jittered = Spectrum(mz, np.exp(-0.5 * ((mz - mz.mean()) / 0.5) ** 2))
+    assert zero_filled(jittered) is jittered
+    assert zero_filled(filled) is filled
 
 
 @pytest.mark.parametrize(
