@@ -77,7 +77,6 @@ def _coarse_calibration(
     prior_ppm: float = 40.0,
     centre_ppm: float = 0.0,
     limit_ppm: float = math.inf,
-    both_starts: bool = False,
 ) -> tuple[float, float]:
     """Calibration offset (ppm, slope 0) minimising converged whole-spectrum fits.
 
@@ -101,8 +100,7 @@ def _coarse_calibration(
     wins: where the data cannot tell two basins apart (one envelope in a
     narrow window, whose composition and calibration trade one for the
     other), the smaller correction does. The slope is left to the
-    refinement. With ``both_starts`` every grid fit also starts from the ions' own
-    heights (:func:`~.design._fit_started`; a narrow window: see the pipeline's starts).
+    refinement.
     """
     trials = centre_ppm + np.arange(-span_ppm, span_ppm + 1e-9, step_ppm)
     # no trial or walk leaves +-limit_ppm (the range searched)
@@ -116,8 +114,7 @@ def _coarse_calibration(
         hit = done.get(key)
         if hit is None:
             y = _calibrated(g.mz, gy, p, 0.0, design.mz)
-            fit = _fit_started if both_starts else _fit_round
-            hit = float(fit(prob, design, y, prob.form_init, 20, tol=1e-3)["rss"])
+            hit = float(_fit_round(prob, design, y, prob.form_init, 20, tol=1e-3)["rss"])
             hit += noise**2 * _read_deficit(g.mz, p, 0.0, design.mz)  # see _read_deficit
             done[key] = hit
         return hit
