@@ -356,7 +356,9 @@ def _x_step_da(lib: CandidateLibrary, i: int) -> float | None:
     against SC6H13 with one Na+ more, 2.01 Da) the exchange itself. None where no such ion
     lies within :data:`X_STEP_MAX_DA`.
     """
-    index = _x_index(lib)
+    index, steps = _x_index(lib)
+    if i in steps:
+        return steps[i]
     c = lib.candidates[i]
     key = (c.family, c.ion.charge, c.halides, c.cation)
     m0 = c.ion.mz_monoisotopic * (abs(c.ion.charge) or 1)
@@ -367,14 +369,17 @@ def _x_step_da(lib: CandidateLibrary, i: int) -> float | None:
             d = cj.ion.mz_monoisotopic * (abs(cj.ion.charge) or 1) - m0
             if abs(d) <= X_STEP_MAX_DA and (best is None or abs(d) < abs(best)):
                 best = d
+    steps[i] = best
     return best
 
 
-_X_INDEX: dict[int, tuple[Any, dict[tuple[Any, ...], list[int]]]] = {}
+_XIndex = tuple[dict[tuple[Any, ...], list[int]], dict[int, float | None]]
+_X_INDEX: dict[int, tuple[Any, _XIndex]] = {}
 
 
-def _x_index(lib: CandidateLibrary) -> dict[tuple[Any, ...], list[int]]:
-    """The library's cluster ions by (family, charge, halides, counter-ion kind, x)."""
+def _x_index(lib: CandidateLibrary) -> _XIndex:
+    """The library's cluster ions by (family, charge, halides, counter-ion kind, x), and the
+    x steps of :func:`_x_step_da` found so far (by candidate)."""
     hit = _X_INDEX.get(id(lib))
     if hit is not None and hit[0] is lib:
         return hit[1]
@@ -383,8 +388,9 @@ def _x_index(lib: CandidateLibrary) -> dict[tuple[Any, ...], list[int]]:
         if c.kind == "cluster":
             index.setdefault((c.family, c.ion.charge, c.halides, c.cation, c.x), []).append(j)
     _X_INDEX.clear()  # one library at a time (a process assigns with one preset)
-    _X_INDEX[id(lib)] = (lib, index)
-    return index
+    entry: _XIndex = (index, {})
+    _X_INDEX[id(lib)] = (lib, entry)
+    return entry
 
 
 def _swap_ppm(
