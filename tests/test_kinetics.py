@@ -616,3 +616,19 @@ def test_a_semicolon_time_course_names_its_columns(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "its columns: time_h;family;au;ag;abundance" in err
     assert "save it as CSV with commas" in err
+
+
+def test_a_non_numeric_cell_is_named_with_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A typo in one cell said "non-numeric time, au, ag or abundance values" without
+    saying where: the message names the column, the cell and its line."""
+    path = tmp_path / "tc.csv"
+    path.write_text(
+        "time_h,family,au,ag,abundance\n0,M44S30,5,39,1\n1,M44S30,5,39,O.8\n2,M44S30,5,39,0.7\n"
+    )
+    out = tmp_path / "k"
+    assert main(["fit-kinetics", str(path), "--out", str(out), "--starts", "1"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "non-numeric abundance ('O.8')" in err, err
+    assert "line 3" in err and not out.exists()

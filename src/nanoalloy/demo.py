@@ -214,14 +214,18 @@ def run_demo(
     ]
     sims.append((st.course_ratio, max(course_h), course_h))
     n_points = len(st.ratios) + len(course_h)
-    bar, task = _bar(len(sims) + n_points) if progress else (None, None)
+    # two bars: the kinetic simulations (one per feed ratio and the time course), then
+    # the spectra, each synthesised and assigned (one per time point)
+    bar, task = _bar("simulating kinetics", len(sims)) if progress else (None, None)
     pool = _pool(workers) if workers > 1 else _Serial()
     with pool as ex, bar if bar is not None else _Serial():
         pops_list = []
         for pops in ex.map(_simulate, sims):
             pops_list.append(pops)
             if bar is not None:
-                bar.update(task, advance=1, description="simulating")
+                bar.update(task, advance=1)
+        if bar is not None:
+            task = bar.add_task("synthesising + assigning", total=n_points)
         jobs = []
         for i in range(len(st.ratios)):
             p = pops_list[i]
@@ -235,7 +239,7 @@ def run_demo(
         for res in ex.map(_point, jobs):
             results.append(res)
             if bar is not None:
-                bar.update(task, advance=1, description="synthesising + assigning")
+                bar.update(task, advance=1)
     ratio_pts, course_pts, truths = [], [], []
     for i, (packed, assigned, truth) in enumerate(results):
         spec = unpack_spectrum(packed)
@@ -324,10 +328,10 @@ def instrument_truth(series: Series, settings: DemoSettings, /) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _bar(total: int) -> tuple[Any, Any]:
+def _bar(description: str, total: int) -> tuple[Any, Any]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     bar = Progress(
         TextColumn("{task.description:<26}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()
     )
-    return bar, bar.add_task("starting", total=total)
+    return bar, bar.add_task(description, total=total)

@@ -15,7 +15,9 @@ HELP = "Turn a populations table (from simulate) into a realistic ESI mass spect
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "populations", help="CSV with family,au,ag,ligands,core_charge,fraction[,time_h]"
+        "populations",
+        help="CSV from simulate (family,au,ag,ligands,core_charge,fraction[,time_h]) or naming "
+        "species by label (family,species,fraction; labels as species.csv of assign writes them)",
     )
     parser.add_argument(
         "--out",

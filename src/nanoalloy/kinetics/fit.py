@@ -232,8 +232,19 @@ def read_timecourse_sd(
     ag = pd.to_numeric(df[cols["ag"]], errors="coerce")
     t = pd.to_numeric(df[tcol], errors="coerce")
     v = pd.to_numeric(df[vcol], errors="coerce")
-    if au.isna().any() or ag.isna().any() or t.isna().any() or v.isna().any():
-        raise InputError("time course table has non-numeric time, au, ag or abundance values")
+    for name, col, raw in (
+        (tcol, t, df[tcol]),
+        ("au", au, df[cols["au"]]),
+        ("ag", ag, df[cols["ag"]]),
+        (vcol, v, df[vcol]),
+    ):
+        if col.isna().any():
+            i = int(np.flatnonzero(col.isna().to_numpy())[0])
+            shown = "an empty cell" if pd.isna(raw.iloc[i]) else repr(str(raw.iloc[i]))
+            raise InputError(
+                f"time course table: non-numeric {name} ({shown}) at data row {i + 1}"
+                f" (line {i + 2} of a file with one header line)"
+            )
     for name, col in (("time", t), ("au", au), ("ag", ag), (vcol, v)):
         finite = np.isfinite(col.to_numpy(dtype=float))
         if not finite.all():
