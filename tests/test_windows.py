@@ -674,3 +674,25 @@ def test_a_distribution_cut_by_the_preset_s_x_range_is_said(
     got = species.groupby("x")["abundance"].sum()
     tv = 0.5 * sum(abs(got.get(x, 0.0) - truth.get(x, 0.0)) for x in set(truth) | set(got.index))
     assert tv <= 0.05, got.to_dict()
+
+
+def test_ions_in_the_gaps_of_a_reduced_profile_export_are_not_fitted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """[Au25(p-MBA)18]- ladders at 3- to 7- alone, 1000-2800 m/z, R 60,000 falling with m/z,
+    -5 ppm, on a 1 % baseline, exported as a reduced profile that left out every point
+    below 1 %: islands of baseline noise with gaps of several m/z between (an eighteenth
+    stranger's IsoSpecPy generator, 2026-12-07, panel p74). The hydride species
+    Au25(p-MBA)16H2 took 91 % of the signal through a 5- ion standing in a 3.5 m/z gap,
+    fitted 70 times taller than the tallest sample. Ions whose main peaks lie more in gaps
+    than on data are no forms of the fit."""
+    info, ions, species = _assign(
+        tmp_path, capsys, "au25_pmba_reduced_at_baseline_1000_2800mz.csv", "--preset", "au25-pmba"
+    )
+    share = species.set_index("species")["abundance"]
+    assert share.idxmax() == "Au25(p-MBA)18" and share["Au25(p-MBA)18"] >= 0.7, share.to_dict()
+    assert share.get("Au25(p-MBA)16H2", 0.0) < 0.05
+    data = pd.read_csv(DATA / "au25_pmba_reduced_at_baseline_1000_2800mz.csv")
+    mz = data["mz"].to_numpy()
+    for at in ions.nlargest(5, "intensity")["mz"]:  # every strong ion stands on samples
+        assert abs(mz - at).min() < 0.5, at

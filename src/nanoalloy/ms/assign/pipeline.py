@@ -456,7 +456,7 @@ def assign(
     # (or a zoom) cut through envelopes, which must be modelled, not fought
     margin = 8.0 / charge
     in_range = fam_ok & (lib.mz_average >= mz0[0] - margin) & (lib.mz_average <= mz0[-1] + margin)
-    survive = _prune(
+    survive, gapped = _prune(
         lib,
         owner,
         main_mz,
@@ -474,7 +474,8 @@ def assign(
             # one spectrum is recorded in one polarity: ions of both signs never share
             # a fit (a [Au22Ag3(PET)18+2Cs]+ sits ~1 Da from [Au25(PET)18]-)
             return _either_polarity(spectrum, settings)
-    prob = _problem(lib, survive, in_range)
+    # (ions in gaps of the data are no forms either: see _prune)
+    prob = _problem(lib, survive, in_range & ~gapped)
     if not (~prob.free_group).any():
         # say what the peaks are where only complexes or fragments match them (a window
         # of Au(I)-thiolates, [Au(p-MBA)2]- at 503 m/z, read "no clusters found" alone)
