@@ -696,3 +696,20 @@ def test_ions_in_the_gaps_of_a_reduced_profile_export_are_not_fitted(
     mz = data["mz"].to_numpy()
     for at in ions.nlargest(5, "intensity")["mz"]:  # every strong ion stands on samples
         assert abs(mz - at).min() < 0.5, at
+
+
+def test_an_ion_the_preset_lacks_read_as_its_nearest_candidate_is_said(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """[Au25(PET)18]- (0.7) with the in-source fragment [Au21(PET)14]- (0.3; Au25 less
+    Au4(PET)4, 0.3 Da from 15 Au/Ag swaps on average masses), 5800-7600 m/z, R 15,000, +10 ppm (an
+    eighteenth stranger's IsoSpecPy generator, 2026-12-07, panel p37), assigned with
+    au25ag-sr18, which holds no such fragment: it was read as [Au10Ag15(PET)18]- at
+    0.36 +- 0.49 without a word (R^2 0.93). The species the data do not determine are
+    named in the message; the parent stays right."""
+    info, _, species = _assign(
+        tmp_path, capsys, "au25_pet_with_au21_fragment_5800_7600mz.csv", "--preset", "au25ag-sr18"
+    )
+    assert "the data do not determine [Au10Ag15(PET)18]-" in info["message"], info["message"]
+    share = species.set_index("species")["abundance"]
+    assert share.idxmax() == "[Au25(PET)18]-"

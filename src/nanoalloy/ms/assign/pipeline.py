@@ -1086,7 +1086,13 @@ def assign(
             )
     message = "; ".join(
         m
-        for m in (note or out.message, edge, _unexplained_note(out, p.name), _x_edge_note(out, p))
+        for m in (
+            note or out.message,
+            edge,
+            _unexplained_note(out, p.name),
+            _x_edge_note(out, p),
+            "" if note else _undetermined_note(out),
+        )
         if m
     )
     res = replace(
@@ -1822,6 +1828,41 @@ def _unexplained_note(out: Assignment, preset: str) -> str:
     return (
         f"the model explains only {r2:.0%} of the signal (R^2 {out.r2:.2f}): ions outside "
         f"the preset {preset!r}? try `nanoalloy preset check` or another preset"
+    )
+
+
+UNDETERMINED_SHARE = 0.05
+"""Abundance from which :func:`_undetermined_note` names a species whose sd is as large."""
+
+
+def _undetermined_note(out: Assignment) -> str:
+    """A note naming the species the data do not determine: an abundance of
+    :data:`UNDETERMINED_SHARE` or more whose sd is as large as itself, in no ambiguity group.
+
+    Their sd's come from the misfit where their ions stand (the model does not reproduce
+    the data there) and from the refits; an ion the preset lacks, read as the candidate of
+    nearest mass, shows so: an eighteenth stranger's [Au21(PET)14]- fragment (Au25 less
+    Au4(PET)4, 0.3 Da from 15 Au/Ag swaps on average masses) beside [Au25(PET)18]- read as
+    [Au10Ag15(PET)18]- at 0.36 +- 0.49, R^2 0.93, without a word (the envelopes' widths
+    differ). Returns "" when none.
+    """
+    if not out.found or out.species.empty:
+        return ""
+    sp = out.species
+    group = sp["ambiguity_group"].fillna("").astype(str) if "ambiguity_group" in sp else ""
+    loose = sp[
+        (sp["abundance"] >= UNDETERMINED_SHARE)
+        & (sp["abundance_sd"] >= sp["abundance"])
+        & (group == "")
+    ]
+    if loose.empty:
+        return ""
+    named = ", ".join(
+        f"{r.species} ({r.abundance:.2f} +- {r.abundance_sd:.2f})" for r in loose.itertuples()
+    )
+    return (
+        f"the data do not determine {named}: the model misfits where its ions stand (an ion "
+        "the preset lacks, read as the candidate of nearest mass?)"
     )
 
 
