@@ -102,6 +102,7 @@ def _prune(
     tolerance_ppm: float,
     resolution: float,
     points_per_fwhm: float,
+    gap_resolution: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Candidates whose main peaks all stand above ``threshold`` (within the tolerance), and
     those whose main peaks lie more in gaps of the data than on it (no form of the fit).
@@ -123,7 +124,8 @@ def _prune(
     inside = (main_mz >= gx[0]) & (main_mz <= gx[-1])
     ok = ymax[pos] >= threshold
     nearest = np.minimum(np.abs(gx[pos] - main_mz), np.abs(gx[np.maximum(pos - 1, 0)] - main_mz))
-    reach = main_mz * (GAP_FWHM / resolution + tolerance_ppm * 1e-6)
+    # (FWHM at the lowest resolving power in view: the decimation's is the highest)
+    reach = main_mz * (GAP_FWHM / (gap_resolution or resolution) + tolerance_ppm * 1e-6)
     # (and three of the data's own sampling steps: a sparse trace is no gap)
     reach = np.maximum(reach, 3.0 * float(np.median(np.diff(gx))) if gx.size > 1 else 0.0)
     gap = inside & (nearest > reach)

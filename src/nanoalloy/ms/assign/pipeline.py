@@ -467,6 +467,7 @@ def assign(
         tolerance_ppm=tolerance_ppm + (calibration_range_ppm if calibrate else 0.0),
         resolution=r_dec,
         points_per_fwhm=points_per_fwhm,
+        gap_resolution=min(candidates, default=None),
     )
     if pol is None:
         signs = {int(np.sign(lib.candidates[i].charge)) for i in np.flatnonzero(survive)}
@@ -842,6 +843,8 @@ def assign(
             instrument=instrument,
             joint=mid,
             free_resolution=resolution is None,
+            r_limits=(2_000.0, r_max),
+            r_sampled=r_sampled,
         )
         if picked is not prob or cal != (cal_a, cal_b):
             # a narrow window keeps every family: the winner's calibration and
@@ -1517,6 +1520,8 @@ def _zoom_family(
     instrument: Instrument | None = None,
     joint: bool = False,
     free_resolution: bool = True,
+    r_limits: tuple[float, float] = (2_000.0, math.inf),
+    r_sampled: float = math.inf,
 ) -> tuple[Any, tuple[float, float], Instrument | None]:
     """The family (and calibration) a single-envelope window is given to.
 
@@ -1546,7 +1551,10 @@ def _zoom_family(
     of an instrument), each such alias refitted from there; every cluster family of a
     zoom is a hypothesis, also one the joint fit left at zero; and the residuals are
     weighed in the noise the best hypothesis leaves (its residual per degree of
-    freedom). Returns the problem, the calibration and (with ``refit``) the winner's
+    freedom). A zoom's :data:`ZOOM_POLISHED` best hypotheses then get their resolving power
+    (within ``r_limits``, capped by the sampling at ``r_sampled``; held where not
+    ``free_resolution``, as are the lower resolving powers' searches), calibration and
+    tail polished on converged fits. Returns the problem, the calibration and (with ``refit``) the winner's
     instrument.
     """
     sig = _group_signal(prob, state)
@@ -1615,7 +1623,7 @@ def _zoom_family(
     if refit is not None:
         full = float(gy @ gy)
         centre = float(np.median(design.mz))
-        if resolved is not None and not joint:
+        if resolved is not None and not joint and free_resolution:
             # the aliases searched again at lower resolving powers: two near-isobars
             # whose combs sit a few tenths of a FWHM apart (x and x - 1 with 4 Na+
             # more) blend into broader peaks, so a joint fit that settled on such a
@@ -1667,7 +1675,7 @@ def _zoom_family(
                 cand = ins
                 if free_resolution:
                     r = ins.resolution * math.exp(float(np.clip(u[1], -10.0, 10.0)) * 0.02)
-                    cand = replace(ins, resolution=r)
+                    cand = replace(ins, resolution=float(np.clip(r, *r_limits)))
                 move = 0.0
                 if tailed:
                     # the tail along its valley: the peak's width and apex kept (see
@@ -1679,6 +1687,8 @@ def _zoom_family(
                         - _mode(t) / float(t.resolution_at(centre))
                     )
                     cand = t
+                if free_resolution:  # (no peak narrower than the samples can show)
+                    cand = _sampling_capped(cand, r_sampled)
                 off = float(np.clip(pc + move + float(u[0]) * step_ppm, -limit_ppm, limit_ppm))
                 return cand, (off - c2[1] * centre, c2[1])
 
@@ -1872,43 +1882,55 @@ set: x = 0, or all metals or all ligands) above which :func:`_x_edge_note` speak
 
 
 def _x_edge_note(out: Assignment, preset: Preset) -> str:
-    """A note where a family's x distribution stands at an end of the preset's x range.
+    """A note where a family's x distribution runs into an end of the preset's x range.
 
     The species beyond the range are not candidates, so their signal goes to other ions or
     none, and the distribution reported is cut there and renormalised: an Ag25-xAux
     sample with x 2-8 assigned with a preset ending at x 6 lost the 12 % at x 7-8 (TV
-    0.12, R^2 0.96, no word; an eighteenth stranger's probe). Ends that the chemistry
-    sets (x = 0; every metal or every ligand) and families below 5 % of the cluster
-    signal are not named. Returns "" when no family stands at a cut end.
+    0.12, R^2 0.96, no word; an eighteenth stranger's probe). Said where the end species
+    and its inner neighbour both hold :data:`X_EDGE_SHARE` of the family or more (the
+    distribution runs into the end), for a family of 5 % or more of the cluster signal
+    whose x counts a metal or a shell ligand over more than one value. Not at ends the
+    chemistry sets (x = 0; every metal or every ligand), nor where another family of the
+    preset holds species of the same metal and ligand counts (a doped family beside its
+    parent, PtAu24 or Au25-xCux beside Au25: the split is the preset's design). Returns ""
+    when no family runs into a cut end.
     """
-    if not out.found or out.species.empty:
+    if not out.found or out.species.empty or "x" not in out.species:
         return ""
-    sp = out.species
+    names = {f.name for f in preset.families}
+    sp = out.species[out.species["family"].isin(names)]
     total = float(sp["abundance"].sum())
     said = []
     for f in preset.families:
+        lo, hi = f.x_range
         rows = sp[sp["family"] == f.name]
         fam = float(rows["abundance"].sum())
-        if total <= 0 or fam < 0.05 * total:
+        if lo == hi or total <= 0 or fam < 0.05 * total:
+            continue
+        if any(
+            o is not f and (o.n_metals, o.ligands) == (f.n_metals, f.ligands)
+            for o in preset.families
+        ):
             continue
         metals = {m[0] for m in f.metals} or set(preset.metals[:1])
         shell = {m[0] for m in f.shell} or {preset.ligand}
-        natural_hi = (
-            f.n_metals if (f.x in metals or not f.x) else f.ligands if f.x in shell else None
-        )
-        lo, hi = f.x_range
-        for end in sorted({lo, hi}):
-            if end == 0 or (end == hi and (natural_hi is None or end == natural_hi)):
+        if f.x and f.x not in metals and f.x not in shell:  # (hydrides, donors)
+            continue
+        natural_hi = f.ligands if f.x in shell and f.x not in metals else f.n_metals
+        by_x = rows.groupby("x")["abundance"].sum() / fam
+        for end, inner in ((lo, lo + 1), (hi, hi - 1)):
+            if end == 0 or end == natural_hi:
                 continue
-            share = float(rows.loc[rows["x"] == end, "abundance"].sum()) / fam
-            if share >= X_EDGE_SHARE:
+            share = float(by_x.get(end, 0.0))
+            if share >= X_EDGE_SHARE and float(by_x.get(inner, 0.0)) >= X_EDGE_SHARE:
                 said.append(
                     f"{f.name} holds {share:.0%} at x = {end}, an end of its x range {lo}-{hi}"
                 )
     if not said:
         return ""
     return (
-        "; ".join(said)
+        "; ".join(sorted(set(said)))
         + " in the preset: the distribution may go on beyond it (widen the range in the preset)"
     )
 
