@@ -713,3 +713,25 @@ def test_an_ion_the_preset_lacks_read_as_its_nearest_candidate_is_said(
     assert "the data do not determine [Au10Ag15(PET)18]-" in info["message"], info["message"]
     share = species.set_index("species")["abundance"]
     assert share.idxmax() == "[Au25(PET)18]-"
+
+
+def test_doping_past_the_range_read_as_the_other_polarity_s_adducts_is_said(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """[Ag25-xAux(DMBT)18]- with x 3-9 (0.10, 0.20, 0.25, 0.20, 0.15, 0.07, 0.03), 5350-6050 m/z,
+    R 15,000, -20 ppm, no polarity recorded (an eighteenth stranger's IsoSpecPy generator,
+    2026-12-07, panel p35), under the shipped ag25-sr18 (x 0-6): the anions cut at x 6 fit
+    worse than [AuxAg25-x(DMBT)18+2Cs]+ (2 Cs+ about 1.5 Da from 3 Au/Ag swaps), and the
+    cations were reported with the polarity line alone. The message now says that the
+    anions' fit runs into the end of the range; with --polarity and a wide range the
+    anions come back."""
+    name = "ag25au_dmbt_x3to9_r15000_700mz.csv"
+    info, _, _ = _assign(tmp_path / "blind", capsys, name, "--preset", "ag25-sr18")
+    assert "fitted as positive ions" in info["message"], info["message"]
+    assert "as negative ions, Ag25-xAux holds" in info["message"]
+    assert "at x = 6, an end of its x range 0-6" in info["message"]
+    info, _, species = _assign_own(tmp_path / "wide", capsys, name, "ag25au-dmbt-x10.toml")
+    truth = {3: 0.10, 4: 0.20, 5: 0.25, 6: 0.20, 7: 0.15, 8: 0.07, 9: 0.03}
+    got = species.groupby("x")["abundance"].sum()
+    tv = 0.5 * sum(abs(got.get(x, 0.0) - truth.get(x, 0.0)) for x in set(truth) | set(got.index))
+    assert tv <= 0.05, (got.to_dict(), info["message"])

@@ -1363,6 +1363,20 @@ def _either_polarity(spectrum: Spectrum, settings: dict[str, Any]) -> Assignment
     note = f"polarity not recorded: fitted as {pol} ions (the {other} ions "
     note += f"leave {ratio:.2g}x the residual" if math.isfinite(got[other]) else "explain nothing"
     note += "; --polarity to choose)"
+    # a sample doped past the preset's x range fits the other polarity's adducts better
+    # than its own ions cut at the end of the range (an eighteenth stranger's Ag25-xAux with
+    # x 3-9 under ag25-sr18, x 0-6: [AuxAg25-x(DMBT)18+2Cs]+, 2 Cs+ about 1.5 Da from
+    # 3 Au/Ag swaps); where the other fit runs into an end of its range, that is said
+    preset = settings["preset"]
+    preset = load_preset(preset) if isinstance(preset, str | Path) else preset
+    said = _x_edge_note(best, preset) if best.found else ""
+    cut = _x_edge_note(fits[other], preset) if fits[other].found and not said else ""
+    if cut:
+        note += (
+            f"; as {other} ions, {cut.split(' in the preset:')[0]}: a sample doped past the"
+            f" preset's range may pass for the {pol} ions' adducts (widen the range, or give"
+            " --polarity)"
+        )
     return replace(best, message="; ".join(m for m in (best.message, note) if m))
 
 
@@ -1891,9 +1905,9 @@ def _x_edge_note(out: Assignment, preset: Preset) -> str:
     and its inner neighbour both hold :data:`X_EDGE_SHARE` of the family or more (the
     distribution runs into the end), for a family of 5 % or more of the cluster signal
     whose x counts a metal or a shell ligand over more than one value. Not at ends the
-    chemistry sets (x = 0; every metal or every ligand), nor where another family of the
-    preset holds species of the same metal and ligand counts (a doped family beside its
-    parent, PtAu24 or Au25-xCux beside Au25: the split is the preset's design). Returns ""
+    chemistry sets (x = 0; every metal or every ligand), nor at ends another family of the
+    same metal and ligand counts sets (a lower end beside a parent family, Au25-xCux
+    beside Au25; an upper one where a family counting the same x goes on). Returns ""
     when no family runs into a cut end.
     """
     if not out.found or out.species.empty or "x" not in out.species:
@@ -1908,11 +1922,14 @@ def _x_edge_note(out: Assignment, preset: Preset) -> str:
         fam = float(rows["abundance"].sum())
         if lo == hi or total <= 0 or fam < 0.05 * total:
             continue
-        if any(
-            o is not f and (o.n_metals, o.ligands) == (f.n_metals, f.ligands)
+        # (the species of the same metal and ligand counts in other families: a lower end
+        # is then the preset's split, a doped family beside its parent; an upper one where
+        # another family counting the same x goes on from there)
+        kin = [
+            o
             for o in preset.families
-        ):
-            continue
+            if o is not f and (o.n_metals, o.ligands) == (f.n_metals, f.ligands)
+        ]
         metals = {m[0] for m in f.metals} or set(preset.metals[:1])
         shell = {m[0] for m in f.shell} or {preset.ligand}
         if f.x and f.x not in metals and f.x not in shell:  # (hydrides, donors)
@@ -1921,6 +1938,10 @@ def _x_edge_note(out: Assignment, preset: Preset) -> str:
         by_x = rows.groupby("x")["abundance"].sum() / fam
         for end, inner in ((lo, lo + 1), (hi, hi - 1)):
             if end == 0 or end == natural_hi:
+                continue
+            if (end == lo and kin) or (
+                end == hi and any(o.x == f.x and o.x_range[0] == hi + 1 for o in kin)
+            ):
                 continue
             share = float(by_x.get(end, 0.0))
             if share >= X_EDGE_SHARE and float(by_x.get(inner, 0.0)) >= X_EDGE_SHARE:
