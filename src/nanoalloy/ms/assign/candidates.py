@@ -111,10 +111,9 @@ def _prune(
     reduced-profile export that left out everything below its threshold, islands of
     noise between) cannot be judged either; a candidate with more of its main peaks in
     gaps than on data is no candidate, nor a form of a species that is one: its column
-    touches the data by its flanks alone,
-    and the fit gave such an ion 70 times the tallest data point (an eighteenth
-    stranger's Au25(p-MBA)18 export cut at its 1 % baseline: 91 % of the signal to an
-    [Au25(p-MBA)16H2+6Na-10H]5- no sample stands on).
+    touches the data by its flanks alone, and the fit gave such an ion 70 times the
+    tallest data point (an eighteenth stranger's Au25(p-MBA)18 export cut at its 1 %
+    baseline: 91 % of the signal to an [Au25(p-MBA)16H2+6Na-10H]5- no sample stands on).
     """
     from scipy.ndimage import maximum_filter1d
 

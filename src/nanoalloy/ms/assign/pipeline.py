@@ -1369,13 +1369,11 @@ def _either_polarity(spectrum: Spectrum, settings: dict[str, Any]) -> Assignment
     # 3 Au/Ag swaps); where the other fit runs into an end of its range, that is said
     preset = settings["preset"]
     preset = load_preset(preset) if isinstance(preset, str | Path) else preset
-    said = _x_edge_note(best, preset) if best.found else ""
-    cut = _x_edge_note(fits[other], preset) if fits[other].found and not said else ""
+    cut = _x_edges(fits[other], preset) if not _x_edges(best, preset) else []
     if cut:
         note += (
-            f"; as {other} ions, {cut.split(' in the preset:')[0]}: a sample doped past the"
-            f" preset's range may pass for the {pol} ions' adducts (widen the range, or give"
-            " --polarity)"
+            f"; as {other} ions, {'; '.join(cut)}: a sample doped past the preset's range may"
+            f" pass for the {pol} ions' adducts (widen the range, or give --polarity)"
         )
     return replace(best, message="; ".join(m for m in (best.message, note) if m))
 
@@ -1725,27 +1723,32 @@ def _zoom_family(
         got = [v for vs in pmap(rescored, hyps) for v in vs]
         n_rows = design.rows.size
         if not joint:
-            got += pmap(polished, _polish_picks(got, n_rows, math.log(max(n_rows, 2)), centre))
-        var = min(r / max(n_rows - k, 1) for r, k, *_ in got)
-        var = max(var, 1e-12 * full / max(n_rows, 1), 1e-300)
+            got += pmap(polished, _polish_picks(got, n_rows, centre))
         # chi-square, priors, and the size of the model as the hypotheses' shares weigh
         # it (BIC): two near-isobaric families side by side widen the combs that a
         # resolving power fitted too high made narrow
-        size = math.log(max(n_rows, 2))
-        best = min(got, key=lambda v: v[0] / var + v[2] + size * v[1])
+        best = min(got, key=_hypothesis_cost(got, n_rows, floor=1e-12 * full / max(n_rows, 1)))
         return best[3], best[4], best[5]
     _, sub, c, _ = min(hyps, key=lambda h: h[0])
     return sub, c, None
 
 
-def _polish_picks(got: list[Any], n_rows: int, size: float, centre: float) -> list[Any]:
+def _hypothesis_cost(got: list[Any], n_rows: int, floor: float = 0.0) -> Callable[[Any], float]:
+    """The cost of a zoom's scored hypothesis (residual, size, prior, ...): its chi-square in
+    the noise the best of ``got`` leaves (residual per degree of freedom, at least
+    ``floor``), its priors, and ``ln n`` per parameter (BIC)."""
+    var = min(r / max(n_rows - k, 1) for r, k, *_ in got)
+    var = max(var, floor, 1e-300)
+    size = math.log(max(n_rows, 2))
+    return lambda v: v[0] / var + v[2] + size * v[1]
+
+
+def _polish_picks(got: list[Any], n_rows: int, centre: float) -> list[Any]:
     """The :data:`ZOOM_POLISHED` best of a zoom's scored hypotheses (residual, size,
     prior, problem, calibration, instrument), one per problem and calibration basin
     (offsets 2 ppm apart or more)."""
-    var = min(r / max(n_rows - k, 1) for r, k, *_ in got)
-    var = max(var, 1e-300)
     picks: list[Any] = []
-    for v in sorted(got, key=lambda v: v[0] / var + v[2] + size * v[1]):
+    for v in sorted(got, key=_hypothesis_cost(got, n_rows)):
         if len(picks) >= ZOOM_POLISHED:
             break
         ppm = v[4][0] + v[4][1] * centre
@@ -1896,7 +1899,20 @@ set: x = 0, or all metals or all ligands) above which :func:`_x_edge_note` speak
 
 
 def _x_edge_note(out: Assignment, preset: Preset) -> str:
-    """A note where a family's x distribution runs into an end of the preset's x range.
+    """A note where a family's x distribution runs into an end of the preset's x range
+    (:func:`_x_edges`); "" when none does."""
+    said = _x_edges(out, preset)
+    if not said:
+        return ""
+    return (
+        "; ".join(said)
+        + " in the preset: the distribution may go on beyond it (widen the range in the preset)"
+    )
+
+
+def _x_edges(out: Assignment, preset: Preset) -> list[str]:
+    """Where a family's x distribution runs into an end of the preset's x range, one
+    statement per such end.
 
     The species beyond the range are not candidates, so their signal goes to other ions or
     none, and the distribution reported is cut there and renormalised: an Ag25-xAux
@@ -1907,11 +1923,10 @@ def _x_edge_note(out: Assignment, preset: Preset) -> str:
     whose x counts a metal or a shell ligand over more than one value. Not at ends the
     chemistry sets (x = 0; every metal or every ligand), nor at ends another family of the
     same metal and ligand counts sets (a lower end beside a parent family, Au25-xCux
-    beside Au25; an upper one where a family counting the same x goes on). Returns ""
-    when no family runs into a cut end.
+    beside Au25; an upper one where a family counting the same x goes on).
     """
     if not out.found or out.species.empty or "x" not in out.species:
-        return ""
+        return []
     names = {f.name for f in preset.families}
     sp = out.species[out.species["family"].isin(names)]
     total = float(sp["abundance"].sum())
@@ -1948,12 +1963,7 @@ def _x_edge_note(out: Assignment, preset: Preset) -> str:
                 said.append(
                     f"{f.name} holds {share:.0%} at x = {end}, an end of its x range {lo}-{hi}"
                 )
-    if not said:
-        return ""
-    return (
-        "; ".join(sorted(set(said)))
-        + " in the preset: the distribution may go on beyond it (widen the range in the preset)"
-    )
+    return sorted(set(said))
 
 
 UNIDENTIFIED_SD = 0.5
