@@ -57,7 +57,7 @@ from .response import family_charge_weights
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ..chem.isotopes import Pattern
+    from ..chem.isotopes import FloatArray, Pattern
     from .spectrum import Spectrum
 
 __all__ = ["ESIModel", "SynthResult", "read_populations", "synthesize", "synthesize_series"]
@@ -89,9 +89,13 @@ class SynthResult:
     spectrum: Spectrum
     """The profile spectrum."""
     ions: pd.DataFrame
-    """Per ion: ion, species, family, au, ag, x, charge, na, halides, intensity (integrated signal)."""
+    """Per ion with signal in the window: ion, species, family, au, ag, x, charge, na, halides,
+    mz (mean), intensity (integrated signal of the whole ion), inside (the share of it the
+    window holds: 1 when its mean m/z lies inside) and signal (``intensity * inside``)."""
     truth: pd.DataFrame
-    """Per species: species, family, au, ag, x, ligands, core_charge, abundance (share of cluster ion signal; fragments/complexes on the same scale)."""
+    """Per species: species, family, au, ag, x, ligands, core_charge, signal (its ions' in-window
+    signal) and abundance (share of the cluster ions' in-window signal; fragments/complexes on
+    the same scale)."""
 
 
 def read_populations(path: str | Path, /) -> pd.DataFrame:
@@ -451,17 +455,14 @@ def synthesize(
             "halides": [c.halides for c in cands],
             "mz": [pat.mean_mz for pat in patterns],
             "intensity": area,
+            "inside": _inside_shares(patterns, lo, hi),
         }
     )
-    inside = (ions["mz"] >= lo) & (ions["mz"] <= hi)
-    ions = ions[inside].reset_index(drop=True)
-    truth = (
-        ions.groupby(
-            ["species", "family", "au", "ag", "x", "ligands", "core_charge"], as_index=False
-        )["intensity"]
-        .sum()
-        .rename(columns={"intensity": "signal"})
-    )
+    ions = ions[ions["inside"] > 0].reset_index(drop=True)
+    ions["signal"] = ions["intensity"] * ions["inside"]
+    truth = ions.groupby(
+        ["species", "family", "au", "ag", "x", "ligands", "core_charge"], as_index=False
+    )["signal"].sum()
     cluster = ~truth["family"].isin(["fragment", "complex"])
     total = float(truth.loc[cluster, "signal"].sum())
     truth["abundance"] = truth["signal"] / total if total > 0 else 0.0
@@ -469,6 +470,24 @@ def synthesize(
 
 
 _PATTERN_CACHE: dict[str, Pattern] = {}
+
+
+def _inside_shares(patterns: list[Pattern], lo: float, hi: float) -> FloatArray:
+    """Per ion, the share of its signal the window ``[lo, hi]`` holds: 1 when its mean
+    m/z lies inside (the whole ion is seen and counted), else its isotope pattern's share
+    inside (an envelope the window cuts off before its mean, at an edge or in a zoom,
+    counts by what of it is recorded). The assigner counts its ions the same way
+    (:func:`nanoalloy.ms.assign.tables._inside_share`): a truth of whole-or-nothing ions
+    scored a zoom's edge envelopes, half seen and rightly fitted, as errors."""
+    out = np.zeros(len(patterns))
+    for i, pat in enumerate(patterns):
+        if lo <= pat.mean_mz <= hi:
+            out[i] = 1.0
+        elif pat.mz.size and pat.mz[0] <= hi and pat.mz[-1] >= lo:
+            tot = float(pat.probability.sum())
+            seen = (pat.mz >= lo) & (pat.mz <= hi)
+            out[i] = float(pat.probability[seen].sum()) / tot if tot > 0 else 0.0
+    return out
 
 
 def _patterns(cands: list[Candidate]) -> list[Pattern]:
