@@ -782,6 +782,13 @@ def test_without_scan_the_first_ms1_scan_holding_data_is_read(tmp_path: Path) ->
     assert got.ms_level == 1 and len(got) == len(ms1)
     np.testing.assert_array_equal(got.intensity, ms1.intensity)
     assert len(nio.read(path, scan=0)) == 4  # a scan asked for is the one given
+    # a blank MS1 scan of zeros (the spray not yet settled) holds no data either: a
+    # nineteenth stranger's time course stopped at "the spectrum holds no signal"
+    blank = Spectrum(ms1.mz, np.zeros(len(ms1)), {"ms_level": 1})
+    nio.write_mzml([blank, ms1], path)
+    got = nio.read(path)
+    np.testing.assert_array_equal(got.intensity, ms1.intensity)
+    assert not nio.read(path, scan=0).intensity.any()
 
 
 def _tiny_mzml(mz: np.ndarray, y: np.ndarray, compression: str = "MS:1000576") -> str:
@@ -910,3 +917,11 @@ def test_assign_takes_the_first_ms1_scan_holding_data(
     assert code == 0, err
     assert "assigned scan 1" in err and "the first MS1 scan holding data" in err
     assert (tmp_path / "out" / "species.csv").exists()
+    # led by a blank MS1 scan of zeros (a nineteenth stranger's time course: "the spectrum
+    # holds no signal", exit 1), the scan with data is taken too
+    blank = Spectrum(ms1.mz, np.zeros(len(ms1)), {"ms_level": 1})
+    nio.write_mzml([blank, ms1], path)
+    code = main(["assign", str(path), "--out", str(tmp_path / "out2"), "--resolution", "20000"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "assigned scan 1" in err and "the first MS1 scan holding data" in err

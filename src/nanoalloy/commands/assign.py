@@ -159,8 +159,9 @@ def _read_first(path: str, columns: str | None) -> Any:
         n += 1
         if first is None:
             first = s
-        # the first MS1 scan holding data: a DDA run may start with an MS2 or an empty scan
-        if chosen is None and (s.ms_level or 1) == 1 and len(s) > 0:
+        # the first MS1 scan holding data: a DDA run may start with an MS2 or an empty scan,
+        # or a blank one of zeros (the spray not yet settled)
+        if chosen is None and (s.ms_level or 1) == 1 and len(s) > 0 and s.intensity.max() > 0:
             chosen = s
     if first is None:  # no scan at all: read's own error
         return read(path, columns=columns)

@@ -1417,9 +1417,10 @@ def _read(
         n += 1
         if scan is None:
             # the first MS1 scan holding data, not an MS2 or empty scan that happens to lead
-            # (a DDA run can start with either; --scan picks any)
+            # (a DDA run can start with either; --scan picks any); a scan of zeros (a
+            # blank before the spray settled) holds none
             first = s if first is None else first
-            if (s.ms_level or 1) == ms_level and len(s) > 0:
+            if (s.ms_level or 1) == ms_level and len(s) > 0 and bool(np.any(s.intensity > 0)):
                 return s
             continue
         if isinstance(scan, str) and s.metadata.get("id") == scan:

@@ -1093,6 +1093,8 @@ def assign(
             note or out.message,
             edge,
             _unexplained_note(out, p.name),
+            _unfitted_note(out, p.name),
+            _sampling_note(out, instrument if resolution is None else None),
             _x_edge_note(out, p),
             "" if note else _undetermined_note(out),
         )
@@ -1855,6 +1857,120 @@ def _unexplained_note(out: Assignment, preset: str) -> str:
     return (
         f"the model explains only {r2:.0%} of the signal (R^2 {out.r2:.2f}): ions outside "
         f"the preset {preset!r}? try `nanoalloy preset check` or another preset"
+    )
+
+
+UNFITTED_SHARE = 0.02
+"""Share of the signal above the baseline from which :func:`_unfitted_note` names a
+stretch of the spectrum that no ion of the model reaches (an envelope of [Ag25(DMBT)18]-
+holding 10 % of the ion signal beside [Au25(PET)18]- left 2.7 % of it unfitted: the
+fitted baseline takes a part)."""
+UNFITTED_PEAK = 10.0
+"""... whose tallest point stands this many times the noise level above the model and
+:data:`UNFITTED_TALL` of the tallest point of the spectrum: baseline noise that crossed a
+reduced-profile export's threshold (islands at ~1 % of the apex, zeros between) is no
+envelope, and four such panels of an eighteenth stranger were named 8-25 % unfitted."""
+UNFITTED_TALL = 0.03
+UNFITTED_NOISE = 4.0
+"""... counting points that stand this many times the noise level above the model."""
+UNFITTED_SMOOTH_MZ = 1.0
+"""... the fitted ions' share of the data judged over this width (m/z) about each point."""
+UNFITTED_JOIN_MZ = 2.0
+"""... joined into one stretch across gaps narrower than this (m/z)."""
+
+
+def _unfitted_note(out: Assignment, preset: str) -> str:
+    """A note naming where the data hold signal that no ion of the model reaches: points
+    standing :data:`UNFITTED_NOISE` times the noise above the model where the fitted ions
+    give less than a tenth of the data above the baseline, joined into stretches, the
+    largest named when it holds :data:`UNFITTED_SHARE` of the signal above the baseline
+    or more and its tallest point stands :data:`UNFITTED_PEAK` times the noise above the
+    model. A cluster the preset cannot express, apart from the clusters it can, leaves
+    its whole envelope so, and R^2 alone let it pass: a nineteenth stranger's [Au25(PET)18]-
+    (0.7) beside [Ag25(DMBT)18]- (0.3) under au25-sr18 read [Au25(PET)18]- 1.000 +- 0.020
+    with R^2 0.93 and no word. Not where R^2 is below :data:`MIN_R2` (that note says it)."""
+    if not out.found or not out.r2 >= MIN_R2 or not math.isfinite(out.noise) or out.noise <= 0:
+        return ""
+    pats, _, _, baseline = out._render
+    if not len(pats):
+        return ""
+    y = out.spectrum.intensity
+    mz = out.spectrum.mz
+    base = np.asarray(baseline, dtype=float)
+    model = out.model
+    ions = model - base
+    above = np.clip(y - base, 0.0, None)
+    step = np.gradient(mz) if mz.size > 1 else np.ones(1)
+    total = float(np.sum(above * step))
+    if total <= 0:
+        return ""
+    # the ions' share judged over an isotope step's width (1 m/z): in the valleys between
+    # the resolved peaks of a fitted envelope the model is near zero, and a misfit of its
+    # wings there is not signal that no ion reaches (a 6 m/z zoom of a pseudo-Voigt
+    # [Au25(p-MBA)18+3Na-7H]5- was named 6 % unfitted)
+    csum_ion = np.r_[0.0, np.cumsum(ions * step)]
+    csum_above = np.r_[0.0, np.cumsum(above * step)]
+    lo = np.searchsorted(mz, mz - 0.5 * UNFITTED_SMOOTH_MZ)
+    hi = np.searchsorted(mz, mz + 0.5 * UNFITTED_SMOOTH_MZ, side="right")
+    ions_near = csum_ion[hi] - csum_ion[lo]
+    above_near = csum_above[hi] - csum_above[lo]
+    lone = (y - model > UNFITTED_NOISE * out.noise) & (ions_near < 0.1 * above_near)
+    at = np.flatnonzero(lone)
+    if not at.size:
+        return ""
+    cuts = np.flatnonzero(np.diff(mz[at]) > UNFITTED_JOIN_MZ) + 1
+    tallest = float(np.max(y))
+    best, best_share = (0.0, 0.0), 0.0
+    for run in np.split(at, cuts):
+        if float(np.max(y[run] - model[run])) < UNFITTED_PEAK * out.noise:
+            continue
+        if float(np.max(y[run])) < UNFITTED_TALL * tallest:
+            continue
+        share = float(np.sum((y[run] - model[run]) * step[run])) / total
+        if share > best_share:
+            best, best_share = (float(mz[run[0]]), float(mz[run[-1]])), share
+    if best_share < UNFITTED_SHARE:
+        return ""
+    return (
+        f"signal at m/z {best[0]:.1f}-{best[1]:.1f} ({best_share:.0%} of the signal above the "
+        f"baseline) is fitted by no ion: a cluster or ion outside the preset {preset!r}? "
+        "(`nanoalloy preset check`, or a preset that holds it)"
+    )
+
+
+SPARSE_PPF = 1.3
+"""Points per FWHM (of the fitted whole peak, over the median sampling step) below which
+:func:`_sampling_note` says that the peaks are not resolved by the samples."""
+
+
+def _sampling_note(out: Assignment, instrument: Instrument | None) -> str:
+    """A note where the fitted peaks are hardly wider than the sampling step (fewer than
+    :data:`SPARSE_PPF` points per FWHM): the resolving power was fitted as high as the
+    samples allow, so a list of one point per peak (a centroided export in a text file;
+    an mzML says so and is refused) or a coarsely digitised trace. There the resolving
+    power and shape are not read from the data, and ions closer than a peak width merge
+    into one point: a nineteenth stranger's Au(x)Ag(44-x)(p-MBA)30 4- sticks (x 0-2 at
+    0.27/0.47/0.26, R 20,000) read R 9,454 and Au1Ag43 0.69 with Cl3 and 13 Na+ forms and no
+    Ag44, without a word; given --resolution 30,000, 0.27/0.48/0.25. Only where the
+    resolving power was fitted (not given)."""
+    if instrument is None or not out.found or len(out.spectrum) < 3:
+        return ""
+    mz = out.spectrum.mz
+    d = np.diff(mz)
+    d = d[d > 0]
+    if not d.size:
+        return ""
+    m = float(np.median(mz))
+    r = float(instrument.resolution_at(m))
+    ppf = m / r * _width(instrument) / float(np.median(d))
+    if ppf >= SPARSE_PPF:
+        return ""
+    return (
+        f"the peaks are sampled at {ppf:.1f} points per FWHM (R fitted to {r:,.0f} at m/z "
+        f"{m:.0f}, as narrow as the samples allow): a centroided (stick) export or a coarsely "
+        "digitised trace? The resolving power and peak shape are then not read from the data, "
+        "and ions less than a peak width apart (an Au/Ag swap against 4 Na+/H+) merge into one "
+        "point: give the instrument's resolving power (--resolution R)"
     )
 
 
