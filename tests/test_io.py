@@ -925,3 +925,29 @@ def test_assign_takes_the_first_ms1_scan_holding_data(
     err = capsys.readouterr().err
     assert code == 0, err
     assert "assigned scan 1" in err and "the first MS1 scan holding data" in err
+
+
+def test_assign_says_which_scan_it_took_and_that_an_ms2_scan_is_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--json`` records the scan assigned (index, id, time, MS level), and an MS2 scan asked
+    for with ``--scan`` is assigned as it is, with a line saying what it is (a nineteenth
+    stranger's MS2 profile scan was assigned as MS1 without a word)."""
+    import json
+
+    import pandas as pd
+
+    from nanoalloy.ms.synth import synthesize
+
+    pops = pd.DataFrame({"family": ["M44S30"] * 2, "au": [11, 12], "fraction": [0.4, 0.6]})
+    ms1 = synthesize(pops, mz_range=(2300, 2360), resolution=20_000, seed=3).spectrum
+    ms2 = Spectrum(ms1.mz, ms1.intensity, {"ms_level": 2, "rt_min": 1.5})
+    path = tmp_path / "two.mzML"
+    nio.write_mzml([ms1, ms2], path)
+    out = tmp_path / "out"
+    code = main(["assign", str(path), "--scan", "1", "--out", str(out), "--json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "scan 1 is an MS2 scan" in captured.err
+    scan = json.loads(captured.out)["scan"]
+    assert scan["index"] == 1 and scan["ms_level"] == 2 and scan["rt_min"] == pytest.approx(1.5)

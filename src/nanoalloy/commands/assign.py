@@ -221,6 +221,17 @@ def run(args: argparse.Namespace) -> int:
     else:
         spectrum = read(args.spectrum, scan=args.scan, time=args.time, columns=args.columns)
     rt = spectrum.metadata.get("rt_min")
+    level = spectrum.metadata.get("ms_level")
+    if isinstance(level, int) and level > 1:
+        # a fragment spectrum asked for by --scan/--time: assigned as it is, said so
+        prec = spectrum.metadata.get("precursor_mz")
+        of = f" of precursor m/z {prec:g}" if isinstance(prec, int | float) else ""
+        print(
+            f"nanoalloy assign: scan {spectrum.metadata.get('index', '?')} is an MS{level} "
+            f"scan{of}; its ions are assigned as cluster ions of the preset (`nanoalloy msms` "
+            "assigns fragment spectra)",
+            file=sys.stderr,
+        )
     if args.time is not None and isinstance(rt, int | float) and abs(rt - args.time) > 0.5:
         # the nearest scan, however far: say which one was taken
         print(
@@ -280,6 +291,12 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         summary = result.summary()
         summary["out"] = str(args.out)
+        # which scan of the file was assigned (mzML/mzXML; a text spectrum is one)
+        md = spectrum.metadata
+        if "index" in md:
+            summary["scan"] = {
+                k: md[k] for k in ("index", "id", "rt_min", "ms_level") if md.get(k) is not None
+            }
         print(json.dumps(summary, indent=2, allow_nan=False))
     elif result.found:  # where the results went, and what they say in one line
         fams = ", ".join(
