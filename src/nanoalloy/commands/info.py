@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     )
     print(head)
     for s in scans:
-        pol = {"positive": "+", "negative": "-"}.get(s.polarity or "", "?")
+        pol = {"positive": "pos", "negative": "neg"}.get(s.polarity or "", "?")
         mode = "?" if s.centroided is None else ("centroid" if s.centroided else "profile")
         print(
             f"{s.index:>5} {_fmt(s.ms_level):>2} {_fmt(s.rt_min, '.4f'):>8} {s.n_points:>7} "
