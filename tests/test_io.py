@@ -940,7 +940,7 @@ def test_assign_says_which_scan_it_took_and_that_an_ms2_scan_is_one(
     from nanoalloy.ms.synth import synthesize
 
     pops = pd.DataFrame({"family": ["M44S30"] * 2, "au": [11, 12], "fraction": [0.4, 0.6]})
-    ms1 = synthesize(pops, mz_range=(2300, 2360), resolution=20_000, seed=3).spectrum
+    ms1 = synthesize(pops, mz_range=(2580, 2640), resolution=20_000, seed=3).spectrum
     ms2 = Spectrum(ms1.mz, ms1.intensity, {"ms_level": 2, "rt_min": 1.5})
     path = tmp_path / "two.mzML"
     nio.write_mzml([ms1, ms2], path)

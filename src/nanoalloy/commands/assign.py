@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import numbers
 import os
 import sys
 from typing import Any
@@ -222,7 +223,7 @@ def run(args: argparse.Namespace) -> int:
         spectrum = read(args.spectrum, scan=args.scan, time=args.time, columns=args.columns)
     rt = spectrum.metadata.get("rt_min")
     level = spectrum.metadata.get("ms_level")
-    if isinstance(level, int) and level > 1:
+    if isinstance(level, numbers.Integral) and int(level) > 1:
         # a fragment spectrum asked for by --scan/--time: assigned as it is, said so
         prec = spectrum.metadata.get("precursor_mz")
         of = f" of precursor m/z {prec:g}" if isinstance(prec, int | float) else ""
@@ -291,11 +292,14 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         summary = result.summary()
         summary["out"] = str(args.out)
-        # which scan of the file was assigned (mzML/mzXML; a text spectrum is one)
+        # which scan of the file was assigned (mzML/mzXML; a text spectrum is scan 0)
         md = spectrum.metadata
         if "index" in md:
             summary["scan"] = {
-                k: md[k] for k in ("index", "id", "rt_min", "ms_level") if md.get(k) is not None
+                k: md[k]
+                for k in ("index", "id", "rt_min", "ms_level")
+                if md.get(k) is not None
+                and not (isinstance(md[k], float) and not math.isfinite(md[k]))
             }
         print(json.dumps(summary, indent=2, allow_nan=False))
     elif result.found:  # where the results went, and what they say in one line

@@ -436,6 +436,9 @@ jittered sampling (steps 0.3-1.7 times their median) has none."""
 ZERO_QUIET = 0.1
 """... read as zeros where both its ends are below this share of the tallest point (the
 complement of a digitised trace's loud gaps, :func:`~nanoalloy.ms.assign.calibration._gappy`)."""
+ZERO_NEAR = 0.03
+"""... or a step this many times the file's own sampling at its m/z whose ends are both below
+this share of the tallest point (:func:`zero_filled`: a threshold's islands of noise)."""
 ZERO_SIDE = 1000
 """Zeros put at each end of a gap at the local step (the whole gap where it holds
 fewer): more than a calibration search of +-200 ppm moves a read at m/z 5,000 at the
@@ -472,8 +475,12 @@ def zero_filled(spectrum: Spectrum, /) -> Spectrum:
     PdAu24 2- window at R 52,000 read "no clusters found"). A gap is a step
     :data:`ZERO_GAP` times the median of the eight around it whose two ends are both below
     :data:`ZERO_QUIET` of the tallest point (a digitised trace whose points sit on the
-    peaks, its valleys left out, has loud ends and is left as it is). A gap is filled
-    with zeros at the median step around it (the sampling the islands show), at most
+    peaks, its valleys left out, has loud ends and is left as it is), or a step
+    :data:`ZERO_GAP` times the file's own sampling at its m/z (:func:`_sampling_step`)
+    whose ends are both below :data:`ZERO_NEAR` of it (islands of one or two noise points
+    at an export's threshold, every step around them a gap too). A gap is filled
+    with zeros at the smaller of the median step around it and the file's own sampling
+    (the sampling the islands show), at most
     :data:`ZERO_SIDE` from each end (interpolation between two zeros reads zero). Zeros at
     a few steps from each end only were not enough: a search reads the data on its own
     rows moved by the offset tried, and rows only near the islands read nothing but
@@ -498,11 +505,16 @@ def zero_filled(spectrum: Spectrum, /) -> Spectrum:
     # median of the eight steps around each (no window over every step: 10^7 points)
     prev = np.r_[d[0], d[:-1]]
     nxt = np.r_[d[1:], d[-1]]
-    # the file's own sampling at each m/z (its median step relative to m/z, times m/z):
-    # where noise crossed the threshold here and there (a baseline near it), islands of
-    # one or two points stand apart and every step around a gap is a gap too
+    # the file's own sampling at each m/z (see _sampling_step): where noise crossed the
+    # threshold here and there (a baseline near it), islands of one or two points stand
+    # apart and every step around a gap is a gap too; such a gap needs ends near zero
+    # (ZERO_NEAR), as a threshold leaves them: a digitised trace whose points crowd the
+    # peaks' flanks has long quiet steps on a baseline that is no threshold's
     own = _sampling_step(0.5 * (mz[:-1] + mz[1:]), d)
-    cand = np.flatnonzero(((d > ZERO_GAP * np.minimum(prev, nxt)) | (d > ZERO_GAP * own)) & quiet)
+    near = np.maximum(y[:-1], y[1:]) <= ZERO_NEAR * top
+    cand = np.flatnonzero(
+        ((d > ZERO_GAP * np.minimum(prev, nxt)) & quiet) | ((d > ZERO_GAP * own) & near)
+    )
     if not cand.size:
         return spectrum
     around = cand[:, None] + np.array([-4, -3, -2, -1, 1, 2, 3, 4])

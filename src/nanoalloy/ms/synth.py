@@ -477,8 +477,9 @@ def _inside_shares(patterns: list[Pattern], lo: float, hi: float) -> FloatArray:
     m/z lies inside (the whole ion is seen and counted), else its isotope pattern's share
     inside (an envelope the window cuts off before its mean, at an edge or in a zoom,
     counts by what of it is recorded). The assigner counts its ions the same way
-    (:func:`nanoalloy.ms.assign.tables._inside_share`): a truth of whole-or-nothing ions
-    scored a zoom's edge envelopes, half seen and rightly fitted, as errors."""
+    (:func:`nanoalloy.ms.assign.tables._inside_share`; it lists an ion from 2 % inside,
+    the truth keeps every share): a truth of whole-or-nothing ions scored a zoom's edge
+    envelopes, half seen and rightly fitted, as errors."""
     out = np.zeros(len(patterns))
     for i, pat in enumerate(patterns):
         if lo <= pat.mean_mz <= hi:

@@ -1093,7 +1093,8 @@ def assign(
             note or out.message,
             edge,
             _unexplained_note(out, p.name),
-            _unfitted_note(out, p.name),
+            # (judged with the fitted instrument: ``out`` still renders plain Gaussians)
+            _unfitted_note(replace(out, instrument=instrument), p.name),
             _sampling_note(out, instrument if resolution is None else None),
             _x_edge_note(out, p),
             "" if note else _undetermined_note(out),
@@ -1867,7 +1868,7 @@ holding 10 % of the ion signal beside [Au25(PET)18]- left 2.7 % of it unfitted: 
 fitted baseline takes a part)."""
 UNFITTED_PEAK = 10.0
 """... whose tallest point stands this many times the noise level above the model and
-:data:`UNFITTED_TALL` of the tallest point of the spectrum: baseline noise that crossed a
+rises :data:`UNFITTED_TALL` of the spectrum's tallest above the baseline: baseline noise that crossed a
 reduced-profile export's threshold (islands at ~1 % of the apex, zeros between) is no
 envelope, and four such panels of an eighteenth stranger were named 8-25 % unfitted."""
 UNFITTED_TALL = 0.03
@@ -1919,12 +1920,12 @@ def _unfitted_note(out: Assignment, preset: str) -> str:
     if not at.size:
         return ""
     cuts = np.flatnonzero(np.diff(mz[at]) > UNFITTED_JOIN_MZ) + 1
-    tallest = float(np.max(y))
+    tallest = float(np.max(above))
     best, best_share = (0.0, 0.0), 0.0
     for run in np.split(at, cuts):
         if float(np.max(y[run] - model[run])) < UNFITTED_PEAK * out.noise:
             continue
-        if float(np.max(y[run])) < UNFITTED_TALL * tallest:
+        if float(np.max(above[run])) < UNFITTED_TALL * tallest:
             continue
         share = float(np.sum((y[run] - model[run]) * step[run])) / total
         if share > best_share:
