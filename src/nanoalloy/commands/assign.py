@@ -152,7 +152,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def _read_first(path: str, columns: str | None) -> Any:
     """The first MS1 scan holding data (else the first scan) of a file, read once; a file of
     several says which one was taken (all are read, to count them)."""
-    from ..ms.io import iter_scans, read, release_memory
+    from ..ms.io import iter_scans, read, release_memory, scan_holds_data
 
     first = chosen = None
     n = 0
@@ -162,7 +162,7 @@ def _read_first(path: str, columns: str | None) -> Any:
             first = s
         # the first MS1 scan holding data: a DDA run may start with an MS2 or an empty scan,
         # or a blank one of zeros (the spray not yet settled)
-        if chosen is None and (s.ms_level or 1) == 1 and len(s) > 0 and s.intensity.max() > 0:
+        if chosen is None and scan_holds_data(s):
             chosen = s
     if first is None:  # no scan at all: read's own error
         return read(path, columns=columns)

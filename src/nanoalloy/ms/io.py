@@ -73,7 +73,15 @@ from ..errors import SpectrumFormatError, UsageError
 from ..output import atomic_file
 from .spectrum import ScanInfo, Spectrum
 
-__all__ = ["iter_scans", "list_scans", "read", "read_series", "write_csv", "write_mzml"]
+__all__ = [
+    "iter_scans",
+    "list_scans",
+    "read",
+    "read_series",
+    "scan_holds_data",
+    "write_csv",
+    "write_mzml",
+]
 
 PathLike = str | os.PathLike[str]
 Format = Literal["mzml", "mzxml", "text"]
@@ -1227,6 +1235,17 @@ def _iter_text(
 Columns = str | Sequence[int | str] | None
 
 
+def scan_holds_data(spectrum: Spectrum, ms_level: int = 1, /) -> bool:
+    """Whether a scan is one of level ``ms_level`` (MS1 when unrecorded) holding data: a
+    point above zero (not empty, nor a blank of zeros before the spray settled).
+
+    >>> blank, kept = Spectrum([1.0, 2.0], [0.0, 0.0]), Spectrum([1.0, 2.0], [0.0, 3.0])
+    >>> scan_holds_data(blank), scan_holds_data(kept)
+    (False, True)
+    """
+    return (spectrum.ms_level or 1) == ms_level and bool(np.any(spectrum.intensity > 0))
+
+
 def iter_scans(path: PathLike, /, *, columns: Columns = None) -> Iterator[Spectrum]:
     """Yield the scans of a file one at a time, in file order.
 
@@ -1420,7 +1439,7 @@ def _read(
             # (a DDA run can start with either; --scan picks any); a scan of zeros (a
             # blank before the spray settled) holds none
             first = s if first is None else first
-            if (s.ms_level or 1) == ms_level and len(s) > 0 and bool(np.any(s.intensity > 0)):
+            if scan_holds_data(s, ms_level):
                 return s
             continue
         if isinstance(scan, str) and s.metadata.get("id") == scan:

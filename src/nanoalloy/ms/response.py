@@ -22,14 +22,44 @@ No library models this: it is the cluster family's charge-state bookkeeping.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
+
+import numpy as np
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from ..chem.isotopes import FloatArray, Pattern
     from .preset import FamilySpec, Preset, Species
 
-__all__ = ["family_charge_weights", "window_shares"]
+__all__ = ["family_charge_weights", "ion_window_shares", "window_shares"]
+
+
+def ion_window_shares(
+    patterns: Sequence[Pattern], means: Sequence[float] | np.ndarray, lo: float, hi: float
+) -> FloatArray:
+    """Per ion, the share of its signal the window ``[lo, hi]`` holds: 1 when its mean m/z
+    (``means``) lies inside, else its isotope pattern's share inside (an envelope the window
+    cuts off before its mean, at an edge or in a zoom, counts by what of it is recorded).
+    ``assign`` counts its ions so, and the synthesizer's truth too.
+
+    >>> from nanoalloy.chem.isotopes import Pattern
+    >>> p = Pattern([1000.0, 1001.0, 1002.0], [0.5, 0.3, 0.2], charge=-1)
+    >>> ion_window_shares([p, p], [1000.7, 1000.7], 1000.5, 1003.0).tolist()
+    [1.0, 1.0]
+    >>> ion_window_shares([p], [1000.7], 1000.9, 1003.0).round(2).tolist()
+    [0.5]
+    """
+    means = np.asarray(means, dtype=float)
+    out = ((means >= lo) & (means <= hi)).astype(float)
+    for i in np.flatnonzero(out == 0.0).tolist():
+        pat = patterns[i]
+        tot = float(pat.probability.sum())
+        if tot > 0 and pat.mz.size and pat.mz[0] <= hi and pat.mz[-1] >= lo:
+            seen = (pat.mz >= lo) & (pat.mz <= hi)
+            out[i] = float(pat.probability[seen].sum()) / tot
+    return out
 
 
 def family_charge_weights(family: FamilySpec, /) -> dict[int, float]:

@@ -511,9 +511,9 @@ def zero_filled(spectrum: Spectrum, /) -> Spectrum:
     # (ZERO_NEAR), as a threshold leaves them: a digitised trace whose points crowd the
     # peaks' flanks has long quiet steps on a baseline that is no threshold's
     own = _sampling_step(0.5 * (mz[:-1] + mz[1:]), d)
-    near = np.maximum(y[:-1], y[1:]) <= ZERO_NEAR * top
+    low_ends = np.maximum(y[:-1], y[1:]) <= ZERO_NEAR * top
     cand = np.flatnonzero(
-        ((d > ZERO_GAP * np.minimum(prev, nxt)) & quiet) | ((d > ZERO_GAP * own) & near)
+        ((d > ZERO_GAP * np.minimum(prev, nxt)) & quiet) | ((d > ZERO_GAP * own) & low_ends)
     )
     if not cand.size:
         return spectrum

@@ -52,12 +52,12 @@ from .library import (
     load_preset,
     species_forms,
 )
-from .response import family_charge_weights
+from .response import family_charge_weights, ion_window_shares
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ..chem.isotopes import FloatArray, Pattern
+    from ..chem.isotopes import Pattern
     from .spectrum import Spectrum
 
 __all__ = ["ESIModel", "SynthResult", "read_populations", "synthesize", "synthesize_series"]
@@ -455,7 +455,9 @@ def synthesize(
             "halides": [c.halides for c in cands],
             "mz": [pat.mean_mz for pat in patterns],
             "intensity": area,
-            "inside": _inside_shares(patterns, lo, hi),
+            # the share of each ion the window holds, counted as assign counts it (an ion
+            # the window cuts before its mean by its share inside, not as nothing)
+            "inside": ion_window_shares(patterns, [pat.mean_mz for pat in patterns], lo, hi),
         }
     )
     ions = ions[ions["inside"] > 0].reset_index(drop=True)
@@ -470,25 +472,6 @@ def synthesize(
 
 
 _PATTERN_CACHE: dict[str, Pattern] = {}
-
-
-def _inside_shares(patterns: list[Pattern], lo: float, hi: float) -> FloatArray:
-    """Per ion, the share of its signal the window ``[lo, hi]`` holds: 1 when its mean
-    m/z lies inside (the whole ion is seen and counted), else its isotope pattern's share
-    inside (an envelope the window cuts off before its mean, at an edge or in a zoom,
-    counts by what of it is recorded). The assigner counts its ions the same way
-    (:func:`nanoalloy.ms.assign.tables._inside_share`; it lists an ion from 2 % inside,
-    the truth keeps every share): a truth of whole-or-nothing ions scored a zoom's edge
-    envelopes, half seen and rightly fitted, as errors."""
-    out = np.zeros(len(patterns))
-    for i, pat in enumerate(patterns):
-        if lo <= pat.mean_mz <= hi:
-            out[i] = 1.0
-        elif pat.mz.size and pat.mz[0] <= hi and pat.mz[-1] >= lo:
-            tot = float(pat.probability.sum())
-            seen = (pat.mz >= lo) & (pat.mz <= hi)
-            out[i] = float(pat.probability[seen].sum()) / tot if tot > 0 else 0.0
-    return out
 
 
 def _patterns(cands: list[Candidate]) -> list[Pattern]:

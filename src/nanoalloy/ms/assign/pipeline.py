@@ -1956,14 +1956,12 @@ def _sampling_note(out: Assignment, instrument: Instrument | None) -> str:
     resolving power was fitted (not given)."""
     if instrument is None or not out.found or len(out.spectrum) < 3:
         return ""
-    mz = out.spectrum.mz
-    d = np.diff(mz)
-    d = d[d > 0]
-    if not d.size:
+    r_step = _sampled_resolution(out.spectrum)  # the resolving power whose FWHM is a step
+    if not math.isfinite(r_step):
         return ""
-    m = float(np.median(mz))
+    m = float(np.median(out.spectrum.mz))
     r = float(instrument.resolution_at(m))
-    ppf = m / r * _width(instrument) / float(np.median(d))
+    ppf = r_step / r * _width(instrument)
     if ppf >= SPARSE_PPF:
         return ""
     return (

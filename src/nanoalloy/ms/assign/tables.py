@@ -13,7 +13,7 @@ from ..fit import (
 )
 from ..library import CandidateLibrary, Preset
 from ..peaks import Calibration
-from ..response import window_shares
+from ..response import ion_window_shares, window_shares
 from ..spectrum import Spectrum
 from .candidates import _Problem
 from .design import _readable
@@ -309,14 +309,9 @@ MIN_INSIDE = 0.02
 def _inside_share(
     pats: list[Pattern], idx: np.ndarray, mz_mean: np.ndarray, lo: float, hi: float
 ) -> np.ndarray:
-    """Per ion: 1 when its mean m/z lies in ``[lo, hi]``, else its isotope pattern's share there."""
-    out = ((mz_mean >= lo) & (mz_mean <= hi)).astype(float)
-    for i in np.flatnonzero(out == 0.0).tolist():
-        p = pats[int(idx[i])]
-        tot = float(p.probability.sum())
-        if tot > 0 and p.mz[0] <= hi and p.mz[-1] >= lo:
-            out[i] = float(p.probability[(p.mz >= lo) & (p.mz <= hi)].sum()) / tot
-    return out
+    """Per ion: 1 when its mean m/z lies in ``[lo, hi]``, else its isotope pattern's share there
+    (:func:`~nanoalloy.ms.response.ion_window_shares`)."""
+    return ion_window_shares([pats[int(i)] for i in idx], mz_mean, lo, hi)
 
 
 def _ion_table(
