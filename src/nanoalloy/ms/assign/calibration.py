@@ -54,6 +54,27 @@ def _slope_free(design_mz: np.ndarray) -> bool:
     return design_mz.size > 1 and float(design_mz[-1]) > SLOPE_MIN_RATIO * float(design_mz[0])
 
 
+SIGNAL_SHARE = 0.05
+"""Rows where a fit's model stands above this share of its maximum are its signal (the
+span a calibration slope is read over, :func:`_signal_mz`)."""
+
+
+def _signal_mz(design: _Design, fit: Any) -> np.ndarray:
+    """The m/z of the rows of ``design`` where the fitted ``fit`` (a StructuredFit) stands
+    above :data:`SIGNAL_SHARE` of its maximum: the span that can pin a calibration slope.
+
+    The design's rows are those every candidate ion reaches, fitted or not: over a
+    2000-8000 m/z Orbitrap window holding [Au25(PET)18]- alone, the preset's other charge
+    states spread them over 3,700-7,400, and the calibration walks read a slope of -1.3
+    ppm per 1000 m/z off the one envelope (a twentieth stranger's panel A1), which moved
+    the calibration at the window's median m/z (3,556) from +10.5 to +16.1 ppm."""
+    model = np.asarray(fit.model)
+    top = float(model.max(initial=0.0))
+    if top <= 0:
+        return np.asarray(design.mz)
+    return np.asarray(design.mz[model > SIGNAL_SHARE * top])
+
+
 FINALIST_ITERATIONS = 200
 FINALIST_TOL = 1e-5
 """The coarse grid's basins are compared on fits run this far (alternations, relative
@@ -471,16 +492,21 @@ def _walk_calibration(
     steps: tuple[tuple[float, float], ...] = WALK_STEPS,
     limit_ppm: float = math.inf,
     noise: float = 0.0,
+    signal_mz: np.ndarray | None = None,
 ) -> tuple[float, float, dict[str, Any]]:
     """Offset and slope walked together from ``(a, b)`` in shrinking 3 x 3 grids of full refits.
 
     Every species is free to change (a miscalibration is mended before the instrument is
-    refined on the species it fitted); the forms are carried between rounds. Returns the
-    calibration and the last fit at it.
+    refined on the species it fitted); the forms are carried between rounds. The slope
+    is walked only where the signal (``signal_mz``, by default the design's rows: see
+    :func:`_signal_mz`) spans more than :data:`SLOPE_MIN_RATIO`; elsewhere it is set to 0,
+    the offset kept where the signal stands. Returns the calibration and the last fit
+    at it.
     """
     state: dict[str, Any] = {}
-    if not _slope_free(design.mz):  # the offset alone (see SLOPE_MIN_RATIO)
-        a, b = a + b * float(np.median(design.mz)), 0.0
+    span = design.mz if signal_mz is None or not signal_mz.size else signal_mz
+    if not _slope_free(span):  # the offset alone (see SLOPE_MIN_RATIO)
+        a, b = a + b * float(np.median(span)), 0.0
         steps = tuple((sa, 0.0) for sa, _ in steps)
     for step in steps:
         a, b = _refine_calibration(
@@ -508,6 +534,7 @@ def _pivot_calibration(
     delta_ppm: float,
     limit_ppm: float = math.inf,
     noise: float = 0.0,
+    signal_mz: np.ndarray | None = None,
 ) -> tuple[float, float, dict[str, Any]] | None:
     """A better calibration with one end of the range moved by an alias step (and its
     fit), or None.
@@ -525,9 +552,11 @@ def _pivot_calibration(
     window with the same slope had its high end half-way, -7 ppm off, its species a
     mixture), the best of those a whole step too. The best, if it beats the calibration
     as it stands (fitted from its own forms and from the preset's), is walked
-    (:func:`_walk_calibration`) and kept when it still does.
+    (:func:`_walk_calibration`) and kept when it still does. Not where the signal
+    (``signal_mz``, see :func:`_walk_calibration`) spans too little for a slope.
     """
-    if not _slope_free(design.mz):  # no slope over such a window (see SLOPE_MIN_RATIO)
+    span = design.mz if signal_mz is None or not signal_mz.size else signal_mz
+    if not _slope_free(span):  # no slope over such a window (see SLOPE_MIN_RATIO)
         return None
     lo, hi = float(design.mz[0]), float(design.mz[-1])
     centre = float(np.median(design.mz))
@@ -578,6 +607,7 @@ def _pivot_calibration(
         tried[best][1]["fit"].form,
         limit_ppm=limit_ppm,
         noise=noise,
+        signal_mz=signal_mz,
     )
     there, fit = cost((a2, b2), fit["fit"].form)
     return (a2, b2, fit) if there < here else None

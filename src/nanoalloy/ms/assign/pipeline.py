@@ -131,7 +131,7 @@ import numpy as np
 
 from ..._parallel import pmap, serial_blas
 from ...errors import FitError, InputError, NanoalloyError
-from ..fit import PEAK_SHAPES, Instrument, decimate
+from ..fit import PEAK_SHAPES, Instrument, decimate, nnls_blocks
 from ..library import Preset, load_preset
 from ..peaks import Calibration
 from ..spectrum import Spectrum, zero_filled
@@ -144,6 +144,7 @@ from .calibration import (
     _own_axis_offsets,
     _pivot_calibration,
     _screen_calibration,
+    _signal_mz,
     _swap_ppm,
     _walk_calibration,
     _window_shifts,
@@ -655,8 +656,19 @@ def assign(
     # of a wide window moved by an alias step each (the coarse searches have no slope)
     if calibrate:
         lim = searched(instrument)
+        # (a slope only where the fitted signal spans one, not the candidates' rows)
+        signal_mz = _signal_mz(design, state["fit"])
         cal_a, cal_b, state = _walk_calibration(
-            prob, design, g, gy, cal_a, cal_b, state["fit"].form, limit_ppm=lim, noise=noise
+            prob,
+            design,
+            g,
+            gy,
+            cal_a,
+            cal_b,
+            state["fit"].form,
+            limit_ppm=lim,
+            noise=noise,
+            signal_mz=signal_mz,
         )
         if design.mz[-1] - design.mz[0] >= PIVOT_MIN_SPAN_MZ:
             step = _swap_ppm(prob, state, lib, pats)[0]
@@ -671,6 +683,7 @@ def assign(
                 delta_ppm=step,
                 limit_ppm=lim,
                 noise=noise,
+                signal_mz=signal_mz,
             )
             if pivot is not None:
                 cal_a, cal_b, state = pivot
@@ -1049,8 +1062,14 @@ def assign(
     state["gy"] = _calibrated(g.mz, gy, cal_a, cal_b, g.mz)
     state["rows"] = design.rows
     state["edge_ppm"] = row_margin
+    hat_rows = np.asarray(design.hats @ state["hat_coef"])
     state["hat_fit"] = _baseline_everywhere(
-        np.asarray(design.hats @ state["hat_coef"]), design.hats, state["gy"], design.rows
+        hat_rows,
+        design.hats,
+        state["gy"],
+        design.rows,
+        np.asarray(state["fit"].model) - hat_rows[design.rows],
+        _readable(g.mz, row_margin),
     )
     state["base"] = base + state["hat_fit"]
     mz = mz0 / (1.0 + (cal_a + cal_b * mz0) * 1e-6)
@@ -1480,43 +1499,41 @@ ALIAS_MIN_SPREAD = 0.5
 
 
 def _baseline_everywhere(
-    hat_fit: np.ndarray, hats: Any, gy: np.ndarray, rows: np.ndarray
+    hat_fit: np.ndarray,
+    hats: Any,
+    gy: np.ndarray,
+    rows: np.ndarray,
+    ions: np.ndarray,
+    readable: np.ndarray,
 ) -> np.ndarray:
-    """The fitted baseline hats on the whole grid, the loose ones refitted where no ion reaches.
+    """The baseline hats refitted on the whole grid, the fitted ions held.
 
-    The joint fit reads the hats on the ions' rows only. A hat with less than a quarter
-    of its weight on those rows (:data:`LOOSE_HAT`) is held by a few rows at its foot,
-    or by none: one stood at half the tallest peak between the envelopes of an
-    Au25-xAgx window at R 40,000 (the model, drawn whole in fit.csv and spectrum.png,
-    then fitted the data worse than a wrong polarity's did, and the polarity choice
-    took that), and below the first ion of an Orbitrap's 900-2700 m/z they were 0 (R^2
-    0.84 for a right fit). Those are refitted to the data on the rows no ion reaches;
-    the others stay as fitted (refitted too, a window of a few m/z took the peaks a
-    wrong polarity's model missed into its baseline, and that polarity won).
+    The joint fit reads the hats on the ions' rows only, so a hat is held there and
+    free beyond them. One held by a few rows at its foot, or by none, stood at half the
+    tallest peak between the envelopes of an Au25-xAgx window at R 40,000 (the model,
+    drawn whole in fit.csv and spectrum.png, then fitted the data worse than a wrong
+    polarity's did, and the polarity choice took that); below the first ion of an
+    Orbitrap's 900-2700 m/z they were 0 (R^2 0.84 for a right fit); and a cubic piece
+    held by the 10 m/z of an envelope cut by the low end of a 104 m/z window rose to
+    300 times the data 50 m/z beyond it, so that a wrong polarity's Cs+ adduct at -77
+    ppm fitted the window better than the true ion at +7. The hats' non-negative
+    coefficients are therefore fitted once more to the data less the fitted ions
+    (``ions``, on ``rows``) on every row: one more baseline step of the alternation,
+    with the rows no ion reaches as data. Refitted on those rows alone, a window of a
+    few m/z took the peaks a wrong polarity's model missed into its baseline, and that
+    polarity won: here the ions' rows hold the baseline under them. The rows a
+    calibrated read may take off the data's ends (``readable`` False) stay out, as in
+    the fit: an envelope cut by the window's end stands there unmodelled.
     """
-    out = np.ones(hat_fit.size, dtype=bool)
-    out[rows] = False
-    if not out.any() or hats.shape[1] == 0:
+    use = np.asarray(readable, dtype=bool).copy()
+    use[rows] = True
+    if use.sum() == rows.size or hats.shape[1] == 0:
         return hat_fit
-    hats = hats.tocsr()  # rows are selected (the hats are >= 0: sums are weights)
-    free = hats[out]
-    on_rows = np.asarray(hats[rows].sum(axis=0)).ravel()
-    loose = (on_rows < LOOSE_HAT * np.asarray(hats.sum(axis=0)).ravel()) & (
-        np.asarray(free.sum(axis=0)).ravel() > 0
-    )
-    if not loose.any():
-        return hat_fit
-    h = free[:, np.flatnonzero(loose)]
-    rest = gy[out] - hat_fit[out]
-    coef = np.linalg.lstsq((h.T @ h).toarray(), np.asarray(h.T @ rest).ravel(), rcond=None)[0]
-    fixed = hat_fit.copy()
-    fixed[out] += np.asarray(h @ coef).ravel()
-    return fixed
-
-
-LOOSE_HAT = 0.25
-"""A baseline hat with less than this share of its weight on the fit's rows is refitted
-where no ion reaches (see :func:`_baseline_everywhere`)."""
+    target = np.asarray(gy, dtype=float).copy()
+    target[rows] -= ions
+    h = hats.tocsr()[use]
+    coef = nnls_blocks((h.T @ h).toarray(), np.asarray(h.T @ target[use]).ravel())
+    return np.asarray(hats @ coef).ravel()
 
 
 def _zoom_family(

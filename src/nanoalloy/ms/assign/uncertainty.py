@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..._parallel import pmap
-from .calibration import _screen_calibration, _swap_ppm, _walk_calibration
+from .calibration import _screen_calibration, _signal_mz, _swap_ppm, _walk_calibration
 from .design import _calibrated, _fit_round, _fit_started, _read_deficit
 from .priors import ADDUCT_WEIGHT, PRIOR_WEIGHT, adduct_load, family_scores
 from .selection import Trial, _group_signal, _subset
@@ -697,6 +697,7 @@ def _recalibrated(
             steps=((2.0, 2.0), (1.0, 1.0)),
             limit_ppm=limit_ppm,
             noise=noise,
+            signal_mz=_signal_mz(design, trial["fit"]),
         )
         cost = float(trial["rss"]) + noise**2 * _read_deficit(g.mz, a, b, design.mz)
         return cost, trial, (float(a), float(b))
