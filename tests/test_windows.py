@@ -835,38 +835,63 @@ def test_the_baseline_beyond_an_envelope_cut_by_the_window_follows_the_data(
     assert abs(level) < 3.0 * info["noise"], (level, info["noise"])
 
 
-def _orbitrap_au25_window(tmp_path: Path) -> Path:
-    """[Au25(PET)18]- alone in 2000-8000 m/z as an Orbitrap records it, remade as a twentieth
-    stranger's generator made it (panel A1, 2026-12-07): IsoSpecPy's isotope pattern (fine
-    structure merged within 0.2 mDa), Gaussian peaks of R(m/z) = 60,000 sqrt(200 / (m/z))
-    sampled 3.5 times per FWHM with a 5 % jitter (the step grows as (m/z)^1.5: half the
-    points lie below m/z 3,556), +10.55 ppm, Gaussian noise 0.45 % of the tallest peak."""
+def _isospec_window(
+    path: Path,
+    ions: list[tuple[str, int, float]],
+    lo: float,
+    hi: float,
+    r200: float,
+    ppm: float,
+    noise: float,
+    seed: int,
+) -> Path:
+    """Ions ``(formula, signed charge, area)`` as an Orbitrap records them, as a twentieth
+    stranger's generator made them (2026-12-07): IsoSpecPy's isotope patterns (fine
+    structure merged within 0.2 mDa), Gaussian peaks of R(m/z) = ``r200`` sqrt(200 / (m/z))
+    sampled 3.5 times per FWHM with a 5 % jitter (the step grows as (m/z)^1.5), ``ppm``
+    off, Gaussian noise ``noise`` times the tallest peak. Written to ``path`` (CSV)."""
     import IsoSpecPy
     import numpy as np
 
-    iso = IsoSpecPy.IsoTotalProb(formula="Au25C144H162S18", prob_to_cover=0.995)
-    mass, prob = np.array(list(iso.masses)), np.array(list(iso.probs))
-    order = np.argsort(mass)
-    mass, prob = mass[order], prob[order]
-    _, inv = np.unique(np.floor(mass / 2e-4).astype(np.int64), return_inverse=True)
-    weight = np.bincount(inv, prob)
-    mz = (np.bincount(inv, prob * mass) / weight + 0.000548579909) * (1.0 + 10.549880e-6)
-    weight /= weight.sum()
-    rng = np.random.default_rng(10)
-    steps = [2000.0]
-    while steps[-1] < 8000.0:
-        steps.append(steps[-1] + steps[-1] / (60_000 * np.sqrt(200.0 / steps[-1])) / 3.5)
+    rng = np.random.default_rng(seed)
+    steps = [lo]
+    while steps[-1] < hi:
+        steps.append(steps[-1] + steps[-1] / (r200 * np.sqrt(200.0 / steps[-1])) / 3.5)
     x = np.array(steps)
     x[1:-1] += rng.uniform(-0.05, 0.05, x.size - 2) * np.diff(x)[:-1]
-    sd = mz / (60_000 * np.sqrt(200.0 / mz)) / 2.354820045
     y = np.zeros_like(x)
-    for m, p, s in zip(mz, weight, sd, strict=True):
-        i, j = np.searchsorted(x, [m - 6 * s, m + 6 * s])
-        y[i:j] += p / (s * np.sqrt(2 * np.pi)) * np.exp(-0.5 * ((x[i:j] - m) / s) ** 2)
-    y += rng.normal(0.0, 0.0045002624 * y.max(), x.size)
-    path = tmp_path / "au25_orbitrap_2000_8000.csv"
+    for formula, z, area in ions:
+        iso = IsoSpecPy.IsoTotalProb(formula=formula, prob_to_cover=0.995)
+        mass, prob = np.array(list(iso.masses)), np.array(list(iso.probs))
+        order = np.argsort(mass)
+        mass, prob = mass[order], prob[order]
+        _, inv = np.unique(np.floor(mass / 2e-4).astype(np.int64), return_inverse=True)
+        weight = np.bincount(inv, prob)
+        mz = (np.bincount(inv, prob * mass) / weight - z * 0.000548579909) / abs(z)
+        mz *= 1.0 + ppm * 1e-6
+        weight *= area / weight.sum()
+        sd = mz / (r200 * np.sqrt(200.0 / mz)) / 2.354820045
+        for m, p, s in zip(mz, weight, sd, strict=True):
+            i, j = np.searchsorted(x, [m - 6 * s, m + 6 * s])
+            y[i:j] += p / (s * np.sqrt(2 * np.pi)) * np.exp(-0.5 * ((x[i:j] - m) / s) ** 2)
+    y += rng.normal(0.0, noise * y.max(), x.size)
     pd.DataFrame({"m/z": x, "intensity": y}).to_csv(path, index=False)
     return path
+
+
+def _orbitrap_au25_window(tmp_path: Path) -> Path:
+    """[Au25(PET)18]- alone in 2000-8000 m/z at R(m/z) = 60,000 sqrt(200 / (m/z)) (half the
+    points lie below m/z 3,556), +10.55 ppm, noise 0.45 % (the stranger's panel A1)."""
+    return _isospec_window(
+        tmp_path / "au25_orbitrap_2000_8000.csv",
+        [("Au25C144H162S18", -1, 1.0)],
+        2000.0,
+        8000.0,
+        60_000,
+        10.549880,
+        0.0045002624,
+        10,
+    )
 
 
 def test_one_envelope_in_a_wide_window_pins_no_calibration_slope(
@@ -889,3 +914,32 @@ def test_one_envelope_in_a_wide_window_pins_no_calibration_slope(
     cal = info["calibration"]
     assert cal["ppm_slope"] == 0.0, cal
     assert abs(cal["ppm_at_median_mz"] - 10.55) < 2.0, cal
+
+
+def test_a_charge_no_listed_core_makes_is_searched_as_a_core_charge(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """[Au38(PET)24]- (0.6) and [Au38(PET)24]2- (0.4) in 4000-11500 m/z at R(m/z) = 80,000
+    sqrt(200 / (m/z)) (IsoSpecPy; a twentieth stranger's panel E2, remade), assigned with
+    au38-sr24, whose cores are 0 and 1-: a 2- ion of a thiolate cluster without acidic
+    protons needs a 2- core, so the charge search dropped it, and the window was read as
+    the 1- ion alone at R^2 0.27. The 2- charge is now added as a core charge too."""
+    path = _isospec_window(
+        tmp_path / "au38_1minus_2minus.csv",
+        [("Au38C192H216S24", -1, 0.6), ("Au38C192H216S24", -2, 0.4)],
+        4000.0,
+        11500.0,
+        80_000,
+        3.1,
+        0.005,
+        3,
+    )
+    out = tmp_path / "out"
+    code = cli.main(["assign", str(path), "--preset", "au38-sr24", "--out", str(out), "--json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    info = json.loads(captured.out)
+    species = pd.read_csv(out / "species.csv").set_index("species")["abundance"]
+    assert abs(species["[Au38(PET)24]2-"] - 0.4) < 0.03, species
+    assert abs(species["[Au38(PET)24]-"] - 0.6) < 0.03, species
+    assert "as 2- core charge" in info["message"]

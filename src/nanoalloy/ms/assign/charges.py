@@ -165,7 +165,13 @@ def with_charges(preset: Preset, added: dict[str, tuple[int, ...]]) -> Preset:
     """``preset`` with the charges in ``added`` appended to those families' ``ion_charges``.
 
     Each added charge weighs :data:`ADDED_WEIGHT` times the family's smallest listed
-    weight; the candidate cap is lifted by the ions added.
+    weight; the candidate cap is lifted by the ions added. Where an added charge makes no
+    ion from the family's listed core charges (a thiolate without acidic protons has no
+    2- form of a 1- core), it is added as a core charge too, so that the bare ion of that
+    charge exists: [Au38(PET)24]2- (the 2- core, 14 + 2 electrons; Au38(SR)24 is
+    reduced and oxidised in steps of one electron) held 0.4 of a twentieth stranger's
+    4000-11500 m/z window, and au38-sr24 (cores 0 and 1-) could not express it: R^2 0.27,
+    the cluster read as the 1- ion alone.
     """
     fams = []
     for f in preset.families:
@@ -173,10 +179,16 @@ def with_charges(preset: Preset, added: dict[str, tuple[int, ...]]) -> Preset:
         if more:
             weights = f.charge_weights or tuple(1.0 for _ in f.ion_charges)
             w = ADDED_WEIGHT * min(weights)
+            cores = f.charges
+            for z in more:
+                alone = replace(preset, families=(replace(f, ion_charges=(z,)),))
+                if not count_candidates(alone).get(f.name, 0) and z not in cores:
+                    cores = (*cores, z)
             f = replace(
                 f,
                 ion_charges=f.ion_charges + more,
                 charge_weights=tuple(weights) + tuple(w for _ in more),
+                core_charges=cores,
             )
         fams.append(f)
     factor = 1.0 + sum(len(v) for v in added.values())

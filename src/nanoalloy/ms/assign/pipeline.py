@@ -1254,9 +1254,23 @@ def _with_unlisted_charges(
     fewer = set(other.families["family"]) < set(res.families["family"])
     if not kept or not alt < base or not (fewer or alt <= (1.0 - MIN_RSS_DROP) * base):
         return res
+    # (a charge no listed core makes an ion of is added as a core charge: see with_charges)
+    cores = {
+        f.name: [z for z in w.charges if z not in f.charges]
+        for f, w in zip(p.families, wider.families, strict=True)
+    }
+
+    def signed(z: int) -> str:
+        return f"{abs(z)}" + ("-" if z < 0 else "+")
+
     said = ", ".join(
-        f"{fam} at {', '.join(f'{abs(z)}' + ('-' if z < 0 else '+') for z in zs)}"
-        f" ({share[fam]:.0%} of its ions)"
+        f"{fam} at {', '.join(signed(z) for z in zs)} ({share[fam]:.0%} of its ions"
+        + (
+            f"; as {', '.join(signed(z) for z in cores[fam] if z in zs)} core charge"
+            if any(z in zs for z in cores.get(fam, ()))
+            else ""
+        )
+        + ")"
         for fam, zs in kept.items()
     )
     gone = sorted(set(res.families["family"]) - set(other.families["family"]))
