@@ -943,3 +943,35 @@ def test_a_charge_no_listed_core_makes_is_searched_as_a_core_charge(
     assert abs(species["[Au38(PET)24]2-"] - 0.4) < 0.03, species
     assert abs(species["[Au38(PET)24]-"] - 0.6) < 0.03, species
     assert "as 2- core charge" in info["message"]
+
+
+def test_a_right_fit_of_noisy_clipped_data_is_not_blamed_on_the_preset(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """[Au25(PET)18]- alone in 3000-8000 m/z (IsoSpecPy, R(m/z) = 140,000 sqrt(200 / (m/z)),
+    Gaussian noise 1 % of the apex, as a twentieth stranger's panel A2): the reader sets
+    the negative half of the noise to 0, and on those values the noise read about half of
+    itself, so the right fit's R^2 0.82 with its residual at the noise level was blamed
+    on "ions outside the preset?". The noise as read now judges it."""
+    path = _isospec_window(
+        tmp_path / "au25_noisy.csv",
+        [("Au25C144H162S18", -1, 1.0)],
+        3000.0,
+        8000.0,
+        140_000,
+        -5.0,
+        0.01,
+        11,
+    )
+    out = tmp_path / "out"
+    code = cli.main(
+        ["assign", str(path), "--preset", "au25-sr18", "--polarity", "negative"]
+        + ["--out", str(out), "--json"]
+    )
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    info = json.loads(captured.out)
+    assert list(pd.read_csv(out / "species.csv")["species"]) == ["[Au25(PET)18]-"]
+    assert info["r2"] < 0.9  # the window is mostly noise
+    assert "the rest at the noise level" in info["message"], info["message"]
+    assert "ions outside the preset 'au25-sr18'?" not in info["message"]

@@ -312,7 +312,12 @@ def _clip_negative(
     if top > 0 and (
         inten[r] >= -NEGATIVE_CLIP * top or inten[r] >= -NEGATIVE_SIGMA * _scatter(inten)
     ):
+        from .peaks import difference_noise
+
         md["clipped_negative"] = int(np.count_nonzero(neg))
+        # the noise of the values as read: on the clipped ones an estimate reads about half
+        # of it (assign's notes compare residuals with it)
+        md["noise_as_read"] = difference_noise(inten)
         return np.where(neg, 0.0, inten)
     share = (
         f"{-inten[r] / top:.0%} of the largest intensity {top:g}"
@@ -1479,6 +1484,8 @@ def _combine(spectra: list[Spectrum], how: str, path: Path) -> Spectrum:
     clipped = sum(int(s.metadata.get("clipped_negative", 0)) for s in spectra)
     if clipped:
         md["clipped_negative"] = clipped
+    if len(spectra) > 1:  # (the noise of a sum or mean is not the first scan's)
+        md.pop("noise_as_read", None)
     times = [s.rt_min for s in spectra if s.rt_min is not None]
     if times:
         md["rt_min"] = float(np.mean(times))
