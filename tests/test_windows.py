@@ -19,7 +19,9 @@ from nanoalloy.ms.synth import synthesize
 DATA = Path(__file__).parent / "data" / "probe"
 
 
-def _assign(tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, *extra: str):  # type: ignore[no-untyped-def]
+def _assign(tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str | Path, *extra: str):  # type: ignore[no-untyped-def]
+    """``nanoalloy assign`` on ``name`` (a file of ``data/probe/``, or a path) into
+    ``tmp_path/out``: the JSON summary, ions.csv and species.csv."""
     out = tmp_path / "out"
     code = cli.main(["assign", str(DATA / name), "--out", str(out), "--json", *extra])
     captured = capsys.readouterr()
@@ -902,15 +904,10 @@ def test_one_envelope_in_a_wide_window_pins_no_calibration_slope(
     calibration at the window's median m/z (3,556) read +16.1 ppm for +10.5. A slope is
     now walked only where the fitted signal spans one."""
     path = _orbitrap_au25_window(tmp_path)
-    out = tmp_path / "out"
-    code = cli.main(
-        ["assign", str(path), "--preset", "au25-sr18", "--polarity", "negative"]
-        + ["--out", str(out), "--json"]
+    info, ions, _ = _assign(
+        tmp_path, capsys, path, "--preset", "au25-sr18", "--polarity", "negative"
     )
-    captured = capsys.readouterr()
-    assert code == 0, captured.err
-    info = json.loads(captured.out)
-    assert pd.read_csv(out / "ions.csv").loc[0, "ion"] == "[Au25(PET)18]-"
+    assert ions.loc[0, "ion"] == "[Au25(PET)18]-"
     cal = info["calibration"]
     assert cal["ppm_slope"] == 0.0, cal
     assert abs(cal["ppm_at_median_mz"] - 10.55) < 2.0, cal
@@ -934,12 +931,8 @@ def test_a_charge_no_listed_core_makes_is_searched_as_a_core_charge(
         0.005,
         3,
     )
-    out = tmp_path / "out"
-    code = cli.main(["assign", str(path), "--preset", "au38-sr24", "--out", str(out), "--json"])
-    captured = capsys.readouterr()
-    assert code == 0, captured.err
-    info = json.loads(captured.out)
-    species = pd.read_csv(out / "species.csv").set_index("species")["abundance"]
+    info, _, table = _assign(tmp_path, capsys, path, "--preset", "au38-sr24")
+    species = table.set_index("species")["abundance"]
     assert abs(species["[Au38(PET)24]2-"] - 0.4) < 0.03, species
     assert abs(species["[Au38(PET)24]-"] - 0.6) < 0.03, species
     assert "as 2- core charge" in info["message"]
@@ -963,15 +956,10 @@ def test_a_right_fit_of_noisy_clipped_data_is_not_blamed_on_the_preset(
         0.01,
         11,
     )
-    out = tmp_path / "out"
-    code = cli.main(
-        ["assign", str(path), "--preset", "au25-sr18", "--polarity", "negative"]
-        + ["--out", str(out), "--json"]
+    info, _, species = _assign(
+        tmp_path, capsys, path, "--preset", "au25-sr18", "--polarity", "negative"
     )
-    captured = capsys.readouterr()
-    assert code == 0, captured.err
-    info = json.loads(captured.out)
-    assert list(pd.read_csv(out / "species.csv")["species"]) == ["[Au25(PET)18]-"]
+    assert list(species["species"]) == ["[Au25(PET)18]-"]
     assert info["r2"] < 0.9  # the window is mostly noise
     assert "the rest at the noise level" in info["message"], info["message"]
     assert "ions outside the preset 'au25-sr18'?" not in info["message"]
