@@ -420,9 +420,9 @@ def test_a_weak_spectrums_noise_below_zero_is_clipped_not_refused(tmp_path: Path
     )
     s = nio.read(path)
     assert s.metadata["clipped_negative"] == int((np.round(y, 3) < 0).sum())
-    # the noise as read is recorded (on the clipped values an estimate reads half of it)
-    assert s.metadata["noise_as_read"] == pytest.approx(4.0, rel=0.1)
+    # how much the noise as read exceeds its estimate on the clipped values is recorded
     assert noise_level(s) < 0.7 * 4.0
+    assert noise_level(s) * s.metadata["clipped_noise_ratio"] == pytest.approx(4.0, rel=0.1)
     diff = peak - 200.0 * np.exp(-0.5 * ((mz - 1060.0) / 0.05) ** 2) + noise
     path.write_text(
         "mz,intensity\n" + "".join(f"{a:.5f},{b:.3f}\n" for a, b in zip(mz, diff, strict=True))

@@ -315,10 +315,14 @@ def _clip_negative(
         from .peaks import difference_noise
 
         md["clipped_negative"] = int(np.count_nonzero(neg))
-        # the noise of the values as read: on the clipped ones an estimate reads about half
-        # of it (assign's notes compare residuals with it)
-        md["noise_as_read"] = difference_noise(inten)
-        return np.where(neg, 0.0, inten)
+        clipped = np.where(neg, 0.0, inten)
+        # how much the noise of the values as read exceeds its estimate on the clipped ones
+        # (about twice; assign's notes compare residuals with the noise so restored). A
+        # ratio, not the noise itself: it holds when the intensities are rescaled
+        held = difference_noise(clipped)
+        if held > 0:
+            md["clipped_noise_ratio"] = difference_noise(inten) / held
+        return clipped
     share = (
         f"{-inten[r] / top:.0%} of the largest intensity {top:g}"
         if top > 0
@@ -1485,7 +1489,7 @@ def _combine(spectra: list[Spectrum], how: str, path: Path) -> Spectrum:
     if clipped:
         md["clipped_negative"] = clipped
     if len(spectra) > 1:  # (the noise of a sum or mean is not the first scan's)
-        md.pop("noise_as_read", None)
+        md.pop("clipped_noise_ratio", None)
     times = [s.rt_min for s in spectra if s.rt_min is not None]
     if times:
         md["rt_min"] = float(np.mean(times))

@@ -42,7 +42,7 @@ METADATA_KEYS: Mapping[str, str] = MappingProxyType(
         "centroided": "True for centroid (stick) data, False for profile data",
         "source": "path of the file the spectrum was read from",
         "clipped_negative": "number of small negative intensities (baseline noise) the reader set to 0",
-        "noise_as_read": "noise level of the intensities before the reader set negatives to 0",
+        "clipped_noise_ratio": "noise level of the intensities as read over its estimate after the reader set negatives to 0",
         "zero_filled": "number of gaps between peaks read as zeros (see zero_filled)",
     }
 )

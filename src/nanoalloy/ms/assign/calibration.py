@@ -73,8 +73,11 @@ def _signal_mz(design: _Design, fit: Any) -> np.ndarray:
     2000-8000 m/z Orbitrap window holding [Au25(PET)18]- alone, the preset's other charge
     states spread them over 3,700-7,400, and the calibration walks read a slope of -1.3
     ppm per 1000 m/z off the one envelope (a twentieth stranger's panel A1), which moved
-    the calibration at the window's median m/z (3,556) from +10.5 to +16.1 ppm."""
-    model = np.asarray(fit.model)
+    the calibration at the window's median m/z (3,556) from +10.5 to +16.1 ppm. The
+    ions' part of the model only: the baseline hats (the design's last columns) are no
+    signal."""
+    n_ion = fit.design.shape[1] - design.hats.shape[1]
+    model = np.asarray(fit.design[:, :n_ion] @ fit.ion[:n_ion]).ravel()
     top = float(model.max(initial=0.0))
     if top <= 0:
         return np.asarray(design.mz)
@@ -520,7 +523,7 @@ def _walk_calibration(
     offset kept where the signal stands. Returns the calibration and the last fit at it.
     """
     state: dict[str, Any] = {}
-    if not _slope_pinned(design, signal_mz):  # the offset alone (see SLOPE_MIN_RATIO)
+    if not _slope_pinned(design, signal_mz):  # the offset alone (SLOPE_MIN_RATIO, SIGNAL_...)
         at = design.mz if signal_mz is None or not signal_mz.size else signal_mz
         a, b = a + b * float(np.median(at)), 0.0
         steps = tuple((sa, 0.0) for sa, _ in steps)

@@ -153,8 +153,9 @@ def unlisted_charges(res: Assignment, preset: Preset) -> dict[str, tuple[int, ..
                 found.append(sign * z)
         if found:
             out[spec.name] = tuple(found)
-    # only charge states that make ions (a thiolate without acidic protons has no 2- form
-    # of a 1- cluster, and an adduct-free family no cation form beyond its charge)
+    # only charge states that make ions, from a listed core or one a step beyond it (see
+    # with_charges: a thiolate without acidic protons has no 2- form of a 1- core but the
+    # 2- core's; an adduct-free neutral family has no 5+ form)
     if out:
         before, after = count_candidates(preset), count_candidates(with_charges(preset, out))
         out = {f: zs for f, zs in out.items() if after.get(f, 0) > before.get(f, 0)}
@@ -167,8 +168,8 @@ def with_charges(preset: Preset, added: dict[str, tuple[int, ...]]) -> Preset:
     Each added charge weighs :data:`ADDED_WEIGHT` times the family's smallest listed
     weight; the candidate cap is lifted by the ions added. Where an added charge makes no
     ion from the family's listed core charges (a thiolate without acidic protons has no
-    2- form of a 1- core), it is added as a core charge too, so that the bare ion of that
-    charge exists: [Au38(PET)24]2- (the 2- core, 14 + 2 electrons; Au38(SR)24 is
+    2- form of a 1- core) and lies one electron beyond one of them, it is added as a core
+    charge too, so that the bare ion of that charge exists: [Au38(PET)24]2- (the 2- core, 14 + 2 electrons; Au38(SR)24 is
     reduced and oxidised in steps of one electron) held 0.4 of a twentieth stranger's
     4000-11500 m/z window, and au38-sr24 (cores 0 and 1-) could not express it: R^2 0.27,
     the cluster read as the 1- ion alone.
@@ -182,14 +183,18 @@ def with_charges(preset: Preset, added: dict[str, tuple[int, ...]]) -> Preset:
             cores = f.charges
             for z in more:
                 alone = replace(preset, families=(replace(f, ion_charges=(z,)),))
-                if not count_candidates(alone).get(f.name, 0) and z not in cores:
+                # (one electron beyond a listed core: a bare 5+ core of a neutral cluster
+                # is no step a chemist would take; a deeper cation ladder is likelier)
+                step = min(abs(z - c) for c in f.charges) == 1
+                if step and z not in cores and not count_candidates(alone).get(f.name, 0):
                     cores = (*cores, z)
             f = replace(
                 f,
                 ion_charges=f.ion_charges + more,
                 charge_weights=tuple(weights) + tuple(w for _ in more),
-                core_charges=cores,
             )
+            if cores != f.charges:
+                f = replace(f, core_charges=cores)
         fams.append(f)
     factor = 1.0 + sum(len(v) for v in added.values())
     return replace(

@@ -1071,6 +1071,8 @@ def assign(
         np.asarray(state["fit"].model) - hat_rows[design.rows],
         _readable(g.mz, row_margin),
     )
+    # (the fit's residual on its rows moves by as much: tables.py reads R^2 so)
+    state["hat_shift"] = state["hat_fit"][design.rows] - hat_rows[design.rows]
     state["base"] = base + state["hat_fit"]
     mz = mz0 / (1.0 + (cal_a + cal_b * mz0) * 1e-6)
     r_centre = float(instrument.resolution_at(float(np.median(design.mz))))
@@ -1267,6 +1269,7 @@ def _with_unlisted_charges(
         f"{fam} at {', '.join(signed(z) for z in zs)} ({share[fam]:.0%} of its ions"
         + (
             f"; as {', '.join(signed(z) for z in cores[fam] if z in zs)} core charge"
+            + ("s" if sum(z in zs for z in cores[fam]) > 1 else "")
             if any(z in zs for z in cores.get(fam, ()))
             else ""
         )
@@ -1899,22 +1902,18 @@ CLIPPING_MAX = 3.0
 
 def _clipping_factor(spectrum: Spectrum) -> float:
     """How much the noise of ``spectrum`` as read exceeds its estimate on the values as
-    held (1 when the reader set no negative to 0), at most :data:`CLIPPING_MAX`.
+    held (the reader's ``clipped_noise_ratio``; 1 when it set no negative to 0), at most
+    :data:`CLIPPING_MAX`.
 
     A reader sets baseline noise below zero to 0; on those values the point-to-point
     estimate, and a residual's median deviation more so, read a fraction of the noise (a
     twentieth stranger's clean [Au25(PET)18]- in 3000-8000 m/z, noise 0.54 % of the
     apex: 0.29 % on the values held, 0.19 % from the fit's residual; its right fit,
     R^2 0.77 with a residual rms of 0.30 %, was blamed on ions outside the preset)."""
-    from ..peaks import noise_level
-
-    raw = spectrum.metadata.get("noise_as_read")
-    if not spectrum.metadata.get("clipped_negative") or not raw:
+    ratio = spectrum.metadata.get("clipped_noise_ratio")
+    if not spectrum.metadata.get("clipped_negative") or not ratio:
         return 1.0
-    held = noise_level(spectrum)
-    if not held > 0:
-        return 1.0
-    return float(np.clip(float(raw) / held, 1.0, CLIPPING_MAX))
+    return float(np.clip(float(ratio), 1.0, CLIPPING_MAX))
 
 
 UNFITTED_SHARE = 0.02

@@ -90,7 +90,9 @@ def _tables(
     outside = counted.copy()
     outside[rows] = False
     rest = gy[outside] - state["hat_fit"][outside]
-    ss_res = float(resid @ resid) + float(rest @ rest)
+    # the model as drawn: its baseline refitted on every row (pipeline._baseline_everywhere)
+    drawn = resid - state.get("hat_shift", 0.0)
+    ss_res = float(drawn @ drawn) + float(rest @ rest)
     ss_tot = float(np.sum((gy[counted] - gy[counted].mean()) ** 2))
     r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else 0.0
     rmse = math.sqrt(ss_res / int(counted.sum()))
