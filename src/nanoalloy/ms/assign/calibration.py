@@ -67,7 +67,8 @@ one; a spread of alloys can: Au25-xAgx(PET)18- at x 1-9 (6,990-7,350 m/z, a rati
 
 def _signal_mz(design: _Design, fit: Any) -> np.ndarray:
     """The m/z of the rows of ``design`` where the fitted ``fit`` (a StructuredFit) stands
-    above :data:`SIGNAL_SHARE` of its maximum: the span that can pin a calibration slope.
+    above :data:`SIGNAL_SHARE` of its maximum (never empty: every row where nothing is
+    fitted): the span that can pin a calibration slope.
 
     The design's rows are those every candidate ion reaches, fitted or not: over a
     2000-8000 m/z Orbitrap window holding [Au25(PET)18]- alone, the preset's other charge
@@ -90,9 +91,7 @@ def _slope_pinned(design: _Design, signal_mz: np.ndarray | None) -> bool:
     :data:`SIGNAL_SLOPE_RATIO`."""
     if not _slope_free(design.mz):
         return False
-    if signal_mz is None or not signal_mz.size:
-        return True
-    return float(signal_mz[-1]) > SIGNAL_SLOPE_RATIO * float(signal_mz[0])
+    return signal_mz is None or float(signal_mz[-1]) > SIGNAL_SLOPE_RATIO * float(signal_mz[0])
 
 
 FINALIST_ITERATIONS = 200
@@ -524,7 +523,7 @@ def _walk_calibration(
     """
     state: dict[str, Any] = {}
     if not _slope_pinned(design, signal_mz):  # the offset alone (SLOPE_MIN_RATIO, SIGNAL_...)
-        at = design.mz if signal_mz is None or not signal_mz.size else signal_mz
+        at = design.mz if signal_mz is None else signal_mz
         a, b = a + b * float(np.median(at)), 0.0
         steps = tuple((sa, 0.0) for sa, _ in steps)
     for step in steps:

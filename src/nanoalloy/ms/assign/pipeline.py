@@ -1265,17 +1265,12 @@ def _with_unlisted_charges(
     def signed(z: int) -> str:
         return f"{abs(z)}" + ("-" if z < 0 else "+")
 
-    said = ", ".join(
-        f"{fam} at {', '.join(signed(z) for z in zs)} ({share[fam]:.0%} of its ions"
-        + (
-            f"; as {', '.join(signed(z) for z in cores[fam] if z in zs)} core charge"
-            + ("s" if sum(z in zs for z in cores[fam]) > 1 else "")
-            if any(z in zs for z in cores.get(fam, ()))
-            else ""
-        )
-        + ")"
-        for fam, zs in kept.items()
-    )
+    def told(fam: str, zs: tuple[int, ...]) -> str:
+        new = [signed(z) for z in cores[fam] if z in zs]
+        core = f"; as {', '.join(new)} core charge{'s' * (len(new) > 1)}" if new else ""
+        return f"{fam} at {', '.join(signed(z) for z in zs)} ({share[fam]:.0%} of its ions{core})"
+
+    said = ", ".join(told(fam, zs) for fam, zs in kept.items())
     gone = sorted(set(res.families["family"]) - set(other.families["family"]))
     note = (
         f"{said}: charge states preset {p.name!r} does not list; fitted with them, the"
